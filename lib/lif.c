@@ -1,0 +1,496 @@
+/* lif.c -- LIF and LI layer kernels: forward, and the exact adjoint
+ * (backpropagation through time) with a surrogate spike derivative.
+ *
+ * The equations are stated in include/spikeloop/lif.h. Each kernel exists
+ * twice: *_ref is the plain loop nest that follows the equations literally
+ * (the oracle of the tests); the fast one precomputes per-neuron decay
+ * factors, runs the batch in parallel (every (b, n) chain is independent
+ * except through recurrence, which only couples neurons of one sample),
+ * and gathers recurrent input from spiking neurons only. Both keep the
+ * same floating-point operation order, so they agree bit for bit.
+ */
+#include "config.h"
+#include "spikeloop/lif.h"
+#include "spikeloop/error.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+sl_lif_options sl_lif_options_default(void)
+{
+  sl_lif_options o;
+  o.reset = SL_RESET_TO_VALUE;
+  o.detach_reset = 1;
+  o.scale_input = 0;
+  o.smooth = 0;
+  o.surrogate = sl_surrogate_find("superspike");
+  o.beta = 10.0;
+  return o;
+}
+
+/* Per-neuron constants of the discrete dynamics. */
+typedef struct {
+  float *a_mem, *a_syn, *k_in;
+} decay_t;
+
+static void decay_free(decay_t *d)
+{
+  free(d->a_mem);
+  free(d->a_syn);
+  free(d->k_in);
+}
+
+static int decay_make(decay_t *d, const sl_neurons *p, int scale_input, double dt)
+{
+  size_t N = p->n;
+  d->a_mem = malloc(N * sizeof(float));
+  d->a_syn = malloc(N * sizeof(float));
+  d->k_in = malloc(N * sizeof(float));
+  if (!d->a_mem || !d->a_syn || !d->k_in) {
+    decay_free(d);
+    return sl_error(SL_ENOMEM, "LIF kernel: out of memory");
+  }
+  for (size_t n = 0; n < N; n++) {
+    d->a_mem[n] = (float)exp(-dt / p->tau_mem[n]);
+    d->a_syn[n] = (float)exp(-dt / p->tau_syn[n]);
+    d->k_in[n] = scale_input ? 1.0f - d->a_mem[n] : 1.0f;
+  }
+  return SL_OK;
+}
+
+static int check_args(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B)
+{
+  if (!p || !o || !o->surrogate)
+    return sl_error(SL_EINVAL, "LIF kernel: NULL neurons, options or surrogate");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "LIF kernel: T = %zu and B = %zu must be positive", T, B);
+  if (!(dt > 0) || !isfinite(dt))
+    return sl_error(SL_EINVAL, "LIF kernel: dt = %g must be positive and finite", dt);
+  if (o->reset != SL_RESET_TO_VALUE && o->reset != SL_RESET_SUBTRACT)
+    return sl_error(SL_EINVAL, "LIF kernel: unknown reset mode %d", o->reset);
+  if (o->smooth)
+    for (size_t n = 0; n < p->n; n++)
+      if (p->refrac[n] != 0)
+        return sl_error(SL_EINVAL, "LIF kernel: smooth spikes need refrac = 0 (neuron %zu)", n);
+  return SL_OK;
+}
+
+/* Spike value and surrogate derivative at x = V - v_th. */
+static inline float spike_value(const sl_lif_options *o, float x)
+{
+  return o->smooth ? (float)o->surrogate->smooth(x, o->beta) : (x > 0.0f ? 1.0f : 0.0f);
+}
+
+/* The surrogate derivative; the common SuperSpike case inline. */
+static inline float spike_deriv(const sl_lif_options *o, float x)
+{
+  if (o->surrogate->id == SL_SURROGATE_SUPERSPIKE) {
+    float d = (float)o->beta * fabsf(x) + 1.0f;
+    return 1.0f / (d * d);
+  }
+  return (float)o->surrogate->deriv(x, o->beta);
+}
+
+/* Membrane after the reset, Vp, from the recorded V and S. */
+static inline float post_reset(const sl_lif_options *o, float v, float s, float v_th, float v_reset)
+{
+  return o->reset == SL_RESET_TO_VALUE ? v * (1.0f - s) + v_reset * s : v - s * (v_th - v_reset);
+}
+
+/* ------------------------------------------------------------ forward */
+
+int sl_lif_forward_ref(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                       size_t B, const float *w_rec, float *h, float *i_syn, float *v,
+                       float *s, uint8_t *clamp)
+{
+  int rc = check_args(p, o, dt, T, B);
+  if (rc)
+    return rc;
+  size_t N = p->n;
+  int32_t *left = calloc(B * N, sizeof *left); /* refractory steps left */
+  if (!left)
+    return sl_error(SL_ENOMEM, "LIF forward: out of memory");
+  for (size_t t = 0; t < T; t++)
+    for (size_t b = 0; b < B; b++) {
+      size_t row = (t * B + b) * N, prev = ((t - 1) * B + b) * N;
+      if (w_rec && t > 0)
+        for (size_t m = 0; m < N; m++)
+          for (size_t n = 0; n < N; n++)
+            if (s[prev + m] != 0.0f)
+              h[row + n] += s[prev + m] * w_rec[m * N + n];
+      for (size_t n = 0; n < N; n++) {
+        size_t i = row + n;
+        float a_m = (float)exp(-dt / p->tau_mem[n]);
+        float a_s = (float)exp(-dt / p->tau_syn[n]);
+        float k = o->scale_input ? 1.0f - a_m : 1.0f;
+        float i_prev = t > 0 ? i_syn[prev + n] : 0.0f;
+        float vp_prev = p->v_leak[n];
+        if (t > 0)
+          vp_prev = clamp[prev + n] ? p->v_reset[n]
+                                    : post_reset(o, v[prev + n], s[prev + n], p->v_th[n],
+                                                 p->v_reset[n]);
+        i_syn[i] = a_s * i_prev + p->gain[n] * h[i];
+        if (left[b * N + n] > 0) {
+          left[b * N + n]--;
+          clamp[i] = 1;
+          v[i] = p->v_reset[n];
+          s[i] = 0.0f;
+        } else {
+          clamp[i] = 0;
+          v[i] = p->v_leak[n] + a_m * (vp_prev - p->v_leak[n]) + k * i_syn[i];
+          s[i] = spike_value(o, v[i] - p->v_th[n]);
+          if (!o->smooth && s[i] != 0.0f)
+            left[b * N + n] = p->refrac[n];
+        }
+      }
+    }
+  free(left);
+  return SL_OK;
+}
+
+int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
+                   const float *w_rec, float *h, float *i_syn, float *v, float *s,
+                   uint8_t *clamp)
+{
+  int rc = check_args(p, o, dt, T, B);
+  if (rc)
+    return rc;
+  const size_t N = p->n;
+  decay_t d;
+  if ((rc = decay_make(&d, p, o->scale_input, dt)))
+    return rc;
+  int32_t *left_all = calloc(B * N, sizeof *left_all);
+  float *vp_all = malloc(B * N * sizeof *vp_all);
+  if (!left_all || !vp_all) {
+    free(left_all);
+    free(vp_all);
+    decay_free(&d);
+    return sl_error(SL_ENOMEM, "LIF forward: out of memory");
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++) {
+    int32_t *left = left_all + b * N;
+    float *vp = vp_all + b * N;
+    for (size_t n = 0; n < N; n++)
+      vp[n] = p->v_leak[n];
+    for (size_t t = 0; t < T; t++) {
+      size_t row = (t * B + b) * N;
+      float *hr = h + row;
+      if (w_rec && t > 0) {
+        const float *sp = s + row - B * N;
+        for (size_t m = 0; m < N; m++) {
+          const float sv = sp[m];
+          if (sv == 0.0f)
+            continue;
+          const float *wm = w_rec + m * N;
+          for (size_t n = 0; n < N; n++)
+            hr[n] += sv * wm[n];
+        }
+      }
+      const float *ip = t > 0 ? i_syn + row - B * N : NULL;
+      for (size_t n = 0; n < N; n++) {
+        size_t i = row + n;
+        float cur = d.a_syn[n] * (ip ? ip[n] : 0.0f) + p->gain[n] * hr[n];
+        i_syn[i] = cur;
+        if (left[n] > 0) {
+          left[n]--;
+          clamp[i] = 1;
+          v[i] = p->v_reset[n];
+          s[i] = 0.0f;
+          vp[n] = p->v_reset[n];
+        } else {
+          float vm = p->v_leak[n] + d.a_mem[n] * (vp[n] - p->v_leak[n]) + d.k_in[n] * cur;
+          float sv = spike_value(o, vm - p->v_th[n]);
+          clamp[i] = 0;
+          v[i] = vm;
+          s[i] = sv;
+          vp[n] = post_reset(o, vm, sv, p->v_th[n], p->v_reset[n]);
+          if (!o->smooth && sv != 0.0f)
+            left[n] = p->refrac[n];
+        }
+      }
+    }
+  }
+  free(left_all);
+  free(vp_all);
+  decay_free(&d);
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------ backward */
+
+/*
+ * Reverse-time adjoint, per (b, n), carrying gV[t+1] and gI[t+1]:
+ *   gVp[t] = (t+1 < T and not clamp[t+1]) ? a_m gV[t+1] : 0
+ *   if clamp[t]:  gV[t] = 0
+ *   else:         gS = gs[t] + (detach ? 0 : gVp dVp/dS)
+ *                 gV[t] = gVp dVp/dV|_S + gS surr'(V - v_th) + gv_ext[t]
+ *   gI[t] = a_s gI[t+1] + (clamp[t] ? 0 : k gV[t]);  gh[t] = gain gI[t]
+ * Recurrence: gs[t-1] += gh[t] W_rec^T once gh[t] is known.
+ * Tau gradients: dL/da_m += gV[t] (Vp[t-1] - v_leak - (scale ? I[t] : 0)),
+ * dL/da_s += gI[t] I[t-1]; da/dtau = a dt / tau^2.
+ */
+
+/* Vp[t-1] recomputed from the stored states. */
+static inline float vp_before(const sl_neurons *p, const sl_lif_options *o, size_t t, size_t prev,
+                              size_t n, const float *v, const float *s, const uint8_t *clamp)
+{
+  if (t == 0)
+    return p->v_leak[n];
+  return clamp[prev] ? p->v_reset[n] : post_reset(o, v[prev], s[prev], p->v_th[n], p->v_reset[n]);
+}
+
+int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                        size_t B, const float *w_rec, const float *i_syn, const float *v,
+                        const float *s, const uint8_t *clamp, float *gs, const float *gv_ext,
+                        float *gh, float *dw_rec, float *dtau_mem, float *dtau_syn)
+{
+  int rc = check_args(p, o, dt, T, B);
+  if (rc)
+    return rc;
+  size_t N = p->n;
+  float *gv_next = calloc(B * N, sizeof(float));
+  float *gi_next = calloc(B * N, sizeof(float));
+  double *ga_m = calloc(N, sizeof(double));
+  double *ga_s = calloc(N, sizeof(double));
+  if (!gv_next || !gi_next || !ga_m || !ga_s) {
+    free(gv_next), free(gi_next), free(ga_m), free(ga_s);
+    return sl_error(SL_ENOMEM, "LIF backward: out of memory");
+  }
+  for (size_t t = T; t-- > 0;)
+    for (size_t b = 0; b < B; b++) {
+      size_t row = (t * B + b) * N;
+      for (size_t n = 0; n < N; n++) {
+        size_t i = row + n, c = b * N + n;
+        float a_m = (float)exp(-dt / p->tau_mem[n]);
+        float a_s = (float)exp(-dt / p->tau_syn[n]);
+        float k = o->scale_input ? 1.0f - a_m : 1.0f;
+        int next_clamped = (t + 1 < T) ? clamp[i + B * N] : 1;
+        float gvp = next_clamped ? 0.0f : a_m * gv_next[c];
+        float gv = 0.0f;
+        if (!clamp[i]) {
+          float gsv = gs[i];
+          float dvp_dv;
+          if (o->reset == SL_RESET_TO_VALUE) {
+            if (!o->detach_reset)
+              gsv += gvp * (p->v_reset[n] - v[i]);
+            dvp_dv = 1.0f - s[i];
+          } else {
+            if (!o->detach_reset)
+              gsv += -gvp * (p->v_th[n] - p->v_reset[n]);
+            dvp_dv = 1.0f;
+          }
+          gv = gvp * dvp_dv + gsv * spike_deriv(o, v[i] - p->v_th[n]);
+          if (gv_ext)
+            gv += gv_ext[i];
+        }
+        float gi = a_s * gi_next[c] + (clamp[i] ? 0.0f : k * gv);
+        gh[i] = p->gain[n] * gi;
+        if (!clamp[i]) {
+          float vp = vp_before(p, o, t, i - B * N, n, v, s, clamp);
+          ga_m[n] += (double)gv * (vp - p->v_leak[n] - (o->scale_input ? i_syn[i] : 0.0f));
+        }
+        if (t > 0)
+          ga_s[n] += (double)gi * i_syn[i - B * N];
+        gv_next[c] = gv;
+        gi_next[c] = gi;
+      }
+      if (w_rec && t > 0) {
+        size_t prev = row - B * N;
+        for (size_t m = 0; m < N; m++)
+          for (size_t n = 0; n < N; n++) {
+            gs[prev + m] += gh[row + n] * w_rec[m * N + n];
+            if (dw_rec)
+              dw_rec[m * N + n] += s[prev + m] * gh[row + n];
+          }
+      }
+    }
+  for (size_t n = 0; n < N; n++) {
+    double tm = p->tau_mem[n], ts = p->tau_syn[n];
+    if (dtau_mem)
+      dtau_mem[n] += (float)(ga_m[n] * exp(-dt / tm) * dt / (tm * tm));
+    if (dtau_syn)
+      dtau_syn[n] += (float)(ga_s[n] * exp(-dt / ts) * dt / (ts * ts));
+  }
+  free(gv_next), free(gi_next), free(ga_m), free(ga_s);
+  return SL_OK;
+}
+
+int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
+                    const float *w_rec, const float *i_syn, const float *v, const float *s,
+                    const uint8_t *clamp, float *gs, const float *gv_ext, float *gh,
+                    float *dw_rec, float *dtau_mem, float *dtau_syn)
+{
+  int rc = check_args(p, o, dt, T, B);
+  if (rc)
+    return rc;
+  const size_t N = p->n;
+  const int want_tau = dtau_mem || dtau_syn;
+  decay_t d;
+  if ((rc = decay_make(&d, p, o->scale_input, dt)))
+    return rc;
+  float *carry = malloc(2 * B * N * sizeof(float)); /* gV[t+1], gI[t+1] per (b, n) */
+  double *ga = want_tau ? calloc(2 * B * N, sizeof(double)) : NULL;
+  if (!carry || (want_tau && !ga)) {
+    free(carry);
+    free(ga);
+    decay_free(&d);
+    return sl_error(SL_ENOMEM, "LIF backward: out of memory");
+  }
+  const int to_value = o->reset == SL_RESET_TO_VALUE;
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++) {
+    float *gv_next = carry + 2 * b * N, *gi_next = gv_next + N;
+    double *ga_m = ga ? ga + 2 * b * N : NULL, *ga_s = ga ? ga_m + N : NULL;
+    memset(gv_next, 0, 2 * N * sizeof(float));
+    for (size_t t = T; t-- > 0;) {
+      const size_t row = (t * B + b) * N;
+      for (size_t n = 0; n < N; n++) {
+        const size_t i = row + n;
+        const int next_clamped = (t + 1 < T) ? clamp[i + B * N] : 1;
+        const float gvp = next_clamped ? 0.0f : d.a_mem[n] * gv_next[n];
+        float gv = 0.0f;
+        if (!clamp[i]) {
+          float gsv = gs[i], dvp_dv;
+          if (to_value) {
+            if (!o->detach_reset)
+              gsv += gvp * (p->v_reset[n] - v[i]);
+            dvp_dv = 1.0f - s[i];
+          } else {
+            if (!o->detach_reset)
+              gsv += -gvp * (p->v_th[n] - p->v_reset[n]);
+            dvp_dv = 1.0f;
+          }
+          gv = gvp * dvp_dv + gsv * spike_deriv(o, v[i] - p->v_th[n]);
+          if (gv_ext)
+            gv += gv_ext[i];
+        }
+        const float gi = d.a_syn[n] * gi_next[n] + (clamp[i] ? 0.0f : d.k_in[n] * gv);
+        gh[i] = p->gain[n] * gi;
+        if (ga) {
+          if (!clamp[i]) {
+            float vp = vp_before(p, o, t, i - B * N, n, v, s, clamp);
+            ga_m[n] += (double)gv * (vp - p->v_leak[n] - (o->scale_input ? i_syn[i] : 0.0f));
+          }
+          if (t > 0)
+            ga_s[n] += (double)gi * i_syn[i - B * N];
+        }
+        gv_next[n] = gv;
+        gi_next[n] = gi;
+      }
+      if (w_rec && t > 0) { /* gs[t-1] += gh[t] W_rec^T */
+        float *gsp = gs + row - B * N;
+        const float *ghr = gh + row;
+        for (size_t m = 0; m < N; m++) {
+          const float *wm = w_rec + m * N;
+          float acc = gsp[m];
+          for (size_t n = 0; n < N; n++)
+            acc += ghr[n] * wm[n];
+          gsp[m] = acc;
+        }
+      }
+    }
+  }
+  /* dW_rec += sum_{t >= 1, b} S[t-1, b]^T gh[t, b] */
+  if (w_rec && dw_rec && T > 1)
+    slk_matmul_tn_acc(dw_rec, s, gh + B * N, (T - 1) * B, N, N);
+  if (ga)
+    for (size_t n = 0; n < N; n++) {
+      double sm = 0.0, ss = 0.0;
+      for (size_t b = 0; b < B; b++) {
+        sm += ga[2 * b * N + n];
+        ss += ga[2 * b * N + N + n];
+      }
+      double tm = p->tau_mem[n], ts = p->tau_syn[n];
+      if (dtau_mem)
+        dtau_mem[n] += (float)(sm * d.a_mem[n] * dt / (tm * tm));
+      if (dtau_syn)
+        dtau_syn[n] += (float)(ss * d.a_syn[n] * dt / (ts * ts));
+    }
+  free(carry);
+  free(ga);
+  decay_free(&d);
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------ LI readout */
+
+static int check_li(const sl_neurons *p, double dt, size_t T, size_t B)
+{
+  if (!p || p->n == 0)
+    return sl_error(SL_EINVAL, "LI kernel: empty neurons");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "LI kernel: T = %zu and B = %zu must be positive", T, B);
+  if (!(dt > 0) || !isfinite(dt))
+    return sl_error(SL_EINVAL, "LI kernel: dt = %g must be positive and finite", dt);
+  return SL_OK;
+}
+
+int sl_li_forward(const sl_neurons *p, int scale_input, double dt, size_t T, size_t B,
+                  const float *h, float *i_syn, float *v)
+{
+  int rc = check_li(p, dt, T, B);
+  decay_t d;
+  if (rc || (rc = decay_make(&d, p, scale_input, dt)))
+    return rc;
+  const size_t N = p->n;
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++)
+    for (size_t t = 0; t < T; t++) {
+      const size_t row = (t * B + b) * N, prev = row - B * N;
+      for (size_t n = 0; n < N; n++) {
+        float ip = t > 0 ? i_syn[prev + n] : 0.0f;
+        float vp = t > 0 ? v[prev + n] : p->v_leak[n];
+        float cur = d.a_syn[n] * ip + p->gain[n] * h[row + n];
+        i_syn[row + n] = cur;
+        v[row + n] = p->v_leak[n] + d.a_mem[n] * (vp - p->v_leak[n]) + d.k_in[n] * cur;
+      }
+    }
+  decay_free(&d);
+  return SL_OK;
+}
+
+int sl_li_backward(const sl_neurons *p, int scale_input, double dt, size_t T, size_t B,
+                   const float *i_syn, const float *v, const float *gv, float *gh,
+                   float *dtau_mem, float *dtau_syn)
+{
+  int rc = check_li(p, dt, T, B);
+  decay_t d;
+  if (rc || (rc = decay_make(&d, p, scale_input, dt)))
+    return rc;
+  const size_t N = p->n;
+  double *ga = calloc(2 * N, sizeof(double));
+  if (!ga) {
+    decay_free(&d);
+    return sl_error(SL_ENOMEM, "LI backward: out of memory");
+  }
+  /* Serial over the batch: the readout is tiny, and the tau sums then have
+   * one fixed order. */
+  for (size_t b = 0; b < B; b++) {
+    for (size_t n = 0; n < N; n++) {
+      float gv_acc = 0.0f, gi_acc = 0.0f;
+      for (size_t t = T; t-- > 0;) {
+        const size_t i = (t * B + b) * N + n;
+        gv_acc = gv[i] + d.a_mem[n] * gv_acc;  /* dL/dV[t] */
+        gi_acc = d.a_syn[n] * gi_acc + d.k_in[n] * gv_acc; /* dL/dI[t] */
+        gh[i] = p->gain[n] * gi_acc;
+        float vprev = t > 0 ? v[i - B * N] : p->v_leak[n];
+        ga[n] += (double)gv_acc * (vprev - p->v_leak[n] - (scale_input ? i_syn[i] : 0.0f));
+        if (t > 0)
+          ga[N + n] += (double)gi_acc * i_syn[i - B * N];
+      }
+    }
+  }
+  for (size_t n = 0; n < N; n++) {
+    double tm = p->tau_mem[n], ts = p->tau_syn[n];
+    if (dtau_mem)
+      dtau_mem[n] += (float)(ga[n] * d.a_mem[n] * dt / (tm * tm));
+    if (dtau_syn)
+      dtau_syn[n] += (float)(ga[N + n] * d.a_syn[n] * dt / (ts * ts));
+  }
+  free(ga);
+  decay_free(&d);
+  return SL_OK;
+}

@@ -1,0 +1,443 @@
+/* net.c -- a stack of LIF layers with an LI readout: parameter block,
+ * forward with stored states, and backpropagation through time.
+ *
+ * Parameters and gradients are two contiguous blocks with the same layout
+ * (tensor after tensor, in layer order: w_in then w_rec), so optimisers are
+ * a flat loop and logging iterates the tensor table. State buffers are
+ * (T, B, N) per layer and grow on demand.
+ */
+#include "config.h"
+#include "spikeloop/net.h"
+#include "spikeloop/error.h"
+#include "kernels.h"
+
+#include "rng.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TENSORS (2 * SL_MAX_LAYERS + 1)
+
+typedef struct {
+  size_t layer, rows, cols, offset;
+  const char *name;
+} tensor_rec;
+
+typedef struct {
+  float *h, *i_syn, *v, *s, *gs, *gh;
+  uint8_t *clamp;
+  float *dtau_mem, *dtau_syn;
+  size_t w_in, w_rec; /* tensor indices; w_rec = SIZE_MAX if feed-forward */
+} layer_buf;
+
+struct sl_net {
+  sl_net_spec spec;
+  size_t n_layers_total; /* hidden + readout */
+  size_t size[SL_MAX_LAYERS + 1];
+  char names[SL_MAX_LAYERS + 1][24];
+  sl_neurons neurons[SL_MAX_LAYERS + 1];
+  tensor_rec tensors[MAX_TENSORS];
+  size_t n_tensors, n_params;
+  float *params, *grads;
+  layer_buf buf[SL_MAX_LAYERS + 1];
+  size_t capacity; /* T*B the buffers hold */
+  size_t T, B;     /* of the last forward */
+  const float *x;  /* input of the last forward (not owned) */
+  int tau_grad, use_ref;
+};
+
+sl_net_spec sl_net_spec_default(void)
+{
+  sl_net_spec s;
+  memset(&s, 0, sizeof s);
+  s.n_in = 5;
+  s.n_out = 3;
+  s.n_layers = 1;
+  s.n_hidden[0] = 120;
+  s.dt = 1e-3;
+  s.hidden = sl_neuron_nominal_default();
+  s.readout = sl_neuron_nominal_default();
+  s.lif = sl_lif_options_default();
+  return s;
+}
+
+static int check_spec(const sl_net_spec *s)
+{
+  if (!s)
+    return sl_error(SL_EINVAL, "network spec is NULL");
+  if (s->n_in == 0 || s->n_out == 0)
+    return sl_error(SL_EINVAL, "network needs n_in > 0 and n_out > 0 (got %zu, %zu)", s->n_in,
+                    s->n_out);
+  if (s->n_layers == 0 || s->n_layers > SL_MAX_LAYERS)
+    return sl_error(SL_EINVAL, "network needs 1..%d hidden layers (got %zu)", SL_MAX_LAYERS,
+                    s->n_layers);
+  for (size_t l = 0; l < s->n_layers; l++)
+    if (s->n_hidden[l] == 0)
+      return sl_error(SL_EINVAL, "hidden layer %zu has zero neurons", l);
+  if (!(s->dt > 0) || !isfinite(s->dt))
+    return sl_error(SL_EINVAL, "time step dt = %g must be positive and finite", s->dt);
+  if (!s->lif.surrogate)
+    return sl_error(SL_EINVAL, "network spec has no surrogate");
+  if (!(s->lif.beta > 0) || !isfinite(s->lif.beta))
+    return sl_error(SL_EINVAL, "surrogate beta = %g must be positive", s->lif.beta);
+  if (s->lif.reset != SL_RESET_TO_VALUE && s->lif.reset != SL_RESET_SUBTRACT)
+    return sl_error(SL_EINVAL, "unknown reset mode %d", s->lif.reset);
+  return SL_OK;
+}
+
+static void free_buffers(sl_net *net)
+{
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    layer_buf *b = &net->buf[l];
+    free(b->h), free(b->i_syn), free(b->v), free(b->s), free(b->gs), free(b->gh);
+    free(b->clamp);
+    b->h = b->i_syn = b->v = b->s = b->gs = b->gh = NULL;
+    b->clamp = NULL;
+  }
+  net->capacity = 0;
+}
+
+void sl_net_free(sl_net *net)
+{
+  if (!net)
+    return;
+  free_buffers(net);
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    sl_neurons_free(&net->neurons[l]);
+    free(net->buf[l].dtau_mem);
+    free(net->buf[l].dtau_syn);
+  }
+  free(net->params);
+  free(net->grads);
+  free(net);
+}
+
+static void add_tensor(sl_net *net, size_t layer, const char *name, size_t rows, size_t cols)
+{
+  tensor_rec *t = &net->tensors[net->n_tensors++];
+  t->layer = layer;
+  t->name = name;
+  t->rows = rows;
+  t->cols = cols;
+  t->offset = net->n_params;
+  net->n_params += rows * cols;
+}
+
+int sl_net_create(sl_net **out, const sl_net_spec *spec)
+{
+  if (!out)
+    return sl_error(SL_EINVAL, "sl_net_create: NULL output");
+  *out = NULL;
+  int rc = check_spec(spec);
+  if (rc)
+    return rc;
+  sl_net *net = calloc(1, sizeof *net);
+  if (!net)
+    return sl_error(SL_ENOMEM, "sl_net_create: out of memory");
+  net->spec = *spec;
+  net->n_layers_total = spec->n_layers + 1;
+  size_t pre = spec->n_in;
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    int readout = l == spec->n_layers;
+    size_t n = readout ? spec->n_out : spec->n_hidden[l];
+    net->size[l] = n;
+    if (readout)
+      snprintf(net->names[l], sizeof net->names[l], "readout");
+    else
+      snprintf(net->names[l], sizeof net->names[l], "hidden%zu", l);
+    if ((rc = sl_neurons_alloc(&net->neurons[l], n, readout ? &spec->readout : &spec->hidden)))
+      goto fail;
+    net->buf[l].w_in = net->n_tensors;
+    add_tensor(net, l, "w_in", pre, n);
+    net->buf[l].w_rec = SIZE_MAX;
+    if (!readout && spec->recurrent[l]) {
+      net->buf[l].w_rec = net->n_tensors;
+      add_tensor(net, l, "w_rec", n, n);
+    }
+    pre = n;
+  }
+  net->params = calloc(net->n_params, sizeof(float));
+  net->grads = calloc(net->n_params, sizeof(float));
+  if (!net->params || !net->grads) {
+    rc = sl_error(SL_ENOMEM, "sl_net_create: out of memory for %zu parameters", net->n_params);
+    goto fail;
+  }
+  *out = net;
+  return SL_OK;
+fail:
+  sl_net_free(net);
+  return rc;
+}
+
+const sl_net_spec *sl_net_get_spec(const sl_net *net) { return net ? &net->spec : NULL; }
+
+sl_neurons *sl_net_neurons(sl_net *net, size_t layer)
+{
+  return net && layer < net->n_layers_total ? &net->neurons[layer] : NULL;
+}
+
+const char *sl_net_layer_name(const sl_net *net, size_t layer)
+{
+  return net && layer < net->n_layers_total ? net->names[layer] : NULL;
+}
+
+int sl_net_init_weights(sl_net *net, double scale, uint64_t seed)
+{
+  if (!net)
+    return sl_error(SL_EINVAL, "sl_net_init_weights: NULL network");
+  if (!(scale > 0) || !isfinite(scale))
+    return sl_error(SL_EINVAL, "weight init scale = %g must be positive", scale);
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  if (!r)
+    return sl_error(SL_ENOMEM, "sl_net_init_weights: cannot allocate generator");
+  gsl_rng_set(r, (unsigned long)(sl_seed_mix(seed, 0) & 0xffffffffu) | 1u);
+  for (size_t i = 0; i < net->n_tensors; i++) {
+    const tensor_rec *t = &net->tensors[i];
+    double sd = scale / sqrt((double)t->rows);
+    float *w = net->params + t->offset;
+    for (size_t j = 0; j < t->rows * t->cols; j++)
+      w[j] = (float)gsl_ran_gaussian_ziggurat(r, sd);
+  }
+  gsl_rng_free(r);
+  return SL_OK;
+}
+
+size_t sl_net_num_tensors(const sl_net *net) { return net ? net->n_tensors : 0; }
+
+int sl_net_tensor(sl_net *net, size_t i, sl_tensor *out)
+{
+  if (!net || !out || i >= net->n_tensors)
+    return sl_error(SL_EINVAL, "tensor index %zu out of range", i);
+  const tensor_rec *t = &net->tensors[i];
+  out->layer = net->names[t->layer];
+  out->name = t->name;
+  out->layer_index = t->layer;
+  out->rows = t->rows;
+  out->cols = t->cols;
+  out->data = net->params + t->offset;
+  out->grad = net->grads + t->offset;
+  return SL_OK;
+}
+
+int sl_net_find_tensor(sl_net *net, const char *layer, const char *name, sl_tensor *out)
+{
+  if (!net || !layer || !name)
+    return sl_error(SL_EINVAL, "sl_net_find_tensor: NULL argument");
+  for (size_t i = 0; i < net->n_tensors; i++) {
+    const tensor_rec *t = &net->tensors[i];
+    if (strcmp(net->names[t->layer], layer) == 0 && strcmp(t->name, name) == 0)
+      return sl_net_tensor(net, i, out);
+  }
+  return sl_error(SL_ENOTFOUND, "network has no tensor %s/%s", layer, name);
+}
+
+size_t sl_net_num_params(const sl_net *net) { return net ? net->n_params : 0; }
+float *sl_net_params(sl_net *net) { return net ? net->params : NULL; }
+float *sl_net_grads(sl_net *net) { return net ? net->grads : NULL; }
+
+void sl_net_zero_grad(sl_net *net)
+{
+  if (!net)
+    return;
+  memset(net->grads, 0, net->n_params * sizeof(float));
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    if (net->buf[l].dtau_mem)
+      memset(net->buf[l].dtau_mem, 0, net->size[l] * sizeof(float));
+    if (net->buf[l].dtau_syn)
+      memset(net->buf[l].dtau_syn, 0, net->size[l] * sizeof(float));
+  }
+}
+
+int sl_net_check(const sl_net *net)
+{
+  if (!net)
+    return sl_error(SL_EINVAL, "network is NULL");
+  for (size_t i = 0; i < net->n_tensors; i++) {
+    const tensor_rec *t = &net->tensors[i];
+    if (!slk_all_finite(net->params + t->offset, t->rows * t->cols))
+      return sl_error(SL_ENUMERIC, "weights %s/%s contain NaN or Inf", net->names[t->layer],
+                      t->name);
+  }
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    int rc = sl_neurons_check(&net->neurons[l], net->spec.dt);
+    if (rc)
+      return sl_error(rc, "layer %s: %s", net->names[l], sl_last_error());
+  }
+  return SL_OK;
+}
+
+static int grow(sl_net *net, size_t TB)
+{
+  if (TB <= net->capacity)
+    return SL_OK;
+  free_buffers(net);
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    layer_buf *b = &net->buf[l];
+    size_t n = TB * net->size[l];
+    int hidden = l < net->spec.n_layers;
+    b->h = malloc(n * sizeof(float));
+    b->i_syn = malloc(n * sizeof(float));
+    b->v = malloc(n * sizeof(float));
+    b->gh = malloc(n * sizeof(float));
+    if (hidden) {
+      b->s = malloc(n * sizeof(float));
+      b->gs = malloc(n * sizeof(float));
+      b->clamp = malloc(n);
+    }
+    if (!b->h || !b->i_syn || !b->v || !b->gh || (hidden && (!b->s || !b->gs || !b->clamp))) {
+      free_buffers(net);
+      return sl_error(SL_ENOMEM, "network: out of memory for states of %zu steps x samples", TB);
+    }
+  }
+  net->capacity = TB;
+  return SL_OK;
+}
+
+int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
+{
+  if (!net || !x)
+    return sl_error(SL_EINVAL, "sl_net_forward: NULL argument");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "sl_net_forward: T = %zu and B = %zu must be positive", T, B);
+  const size_t TB = T * B;
+  if (!slk_all_finite(x, TB * net->spec.n_in))
+    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+  int rc = grow(net, TB);
+  if (rc)
+    return rc;
+  net->T = T;
+  net->B = B;
+  net->x = x;
+  const float *in = x;
+  size_t K = net->spec.n_in;
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    layer_buf *b = &net->buf[l];
+    const size_t N = net->size[l];
+    const float *w = net->params + net->tensors[b->w_in].offset;
+    (net->use_ref ? slk_matmul_ref : slk_matmul)(b->h, in, w, TB, K, N);
+    if (l < net->spec.n_layers) {
+      const float *w_rec =
+          b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
+      rc = (net->use_ref ? sl_lif_forward_ref : sl_lif_forward)(
+          &net->neurons[l], &net->spec.lif, net->spec.dt, T, B, w_rec, b->h, b->i_syn, b->v,
+          b->s, b->clamp);
+    } else {
+      rc = sl_li_forward(&net->neurons[l], net->spec.readout_scale_input, net->spec.dt, T, B,
+                         b->h, b->i_syn, b->v);
+    }
+    if (rc)
+      return rc;
+    in = b->s;
+    K = N;
+  }
+  return SL_OK;
+}
+
+int sl_net_state(sl_net *net, size_t layer, sl_layer_state *out)
+{
+  if (!net || !out || layer >= net->n_layers_total)
+    return sl_error(SL_EINVAL, "sl_net_state: layer %zu out of range", layer);
+  if (net->capacity == 0)
+    return sl_error(SL_EINVAL, "sl_net_state: no forward pass yet");
+  const layer_buf *b = &net->buf[layer];
+  out->T = net->T;
+  out->B = net->B;
+  out->N = net->size[layer];
+  out->h = b->h;
+  out->i_syn = b->i_syn;
+  out->v = b->v;
+  out->s = b->s;
+  out->clamp = b->clamp;
+  return SL_OK;
+}
+
+const float *sl_net_output(const sl_net *net)
+{
+  return net && net->capacity ? net->buf[net->spec.n_layers].v : NULL;
+}
+
+int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_extra)
+{
+  if (!net || !gv_out)
+    return sl_error(SL_EINVAL, "sl_net_backward: NULL argument");
+  if (net->capacity == 0 || !net->x)
+    return sl_error(SL_EINVAL, "sl_net_backward: no forward pass to differentiate");
+  const size_t T = net->T, B = net->B, TB = T * B, L = net->spec.n_layers;
+  const double dt = net->spec.dt;
+  int ref = net->use_ref;
+  layer_buf *ro = &net->buf[L];
+  int rc = sl_li_backward(&net->neurons[L], net->spec.readout_scale_input, dt, T, B, ro->i_syn,
+                          ro->v, gv_out, ro->gh, ro->dtau_mem, ro->dtau_syn);
+  if (rc)
+    return rc;
+  /* gh of the layer above, the weights it came through, and their sizes */
+  const float *gh_above = ro->gh;
+  size_t w_above = ro->w_in, n_above = net->size[L];
+  for (size_t l = L; l-- > 0;) {
+    layer_buf *b = &net->buf[l];
+    const size_t N = net->size[l];
+    const tensor_rec *ta = &net->tensors[w_above];
+    (ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(net->grads + ta->offset, b->s, gh_above,
+                                                      TB, N, n_above);
+    (ref ? slk_matmul_nt_ref : slk_matmul_nt)(b->gs, gh_above, net->params + ta->offset, TB, N,
+                                              n_above);
+    if (gs_extra && gs_extra[l])
+      for (size_t i = 0; i < TB * N; i++)
+        b->gs[i] += gs_extra[l][i];
+    const float *w_rec = b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
+    float *dw_rec = b->w_rec == SIZE_MAX ? NULL : net->grads + net->tensors[b->w_rec].offset;
+    rc = (ref ? sl_lif_backward_ref : sl_lif_backward)(&net->neurons[l], &net->spec.lif, dt, T, B,
+                                                       w_rec, b->i_syn, b->v, b->s, b->clamp,
+                                                       b->gs, NULL, b->gh, dw_rec, b->dtau_mem,
+                                                       b->dtau_syn);
+    if (rc)
+      return rc;
+    gh_above = b->gh;
+    w_above = b->w_in;
+    n_above = N;
+  }
+  const tensor_rec *t0 = &net->tensors[w_above];
+  (ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(net->grads + t0->offset, net->x, gh_above, TB,
+                                                    net->spec.n_in, n_above);
+  return SL_OK;
+}
+
+int sl_net_enable_tau_grad(sl_net *net, int on)
+{
+  if (!net)
+    return sl_error(SL_EINVAL, "sl_net_enable_tau_grad: NULL network");
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    layer_buf *b = &net->buf[l];
+    free(b->dtau_mem), free(b->dtau_syn);
+    b->dtau_mem = b->dtau_syn = NULL;
+    if (on) {
+      b->dtau_mem = calloc(net->size[l], sizeof(float));
+      b->dtau_syn = calloc(net->size[l], sizeof(float));
+      if (!b->dtau_mem || !b->dtau_syn) {
+        sl_net_enable_tau_grad(net, 0);
+        return sl_error(SL_ENOMEM, "sl_net_enable_tau_grad: out of memory");
+      }
+    }
+  }
+  net->tau_grad = on;
+  return SL_OK;
+}
+
+int sl_net_tau_grad(sl_net *net, size_t layer, float **dtau_mem, float **dtau_syn)
+{
+  if (!net || layer >= net->n_layers_total || !dtau_mem || !dtau_syn)
+    return sl_error(SL_EINVAL, "sl_net_tau_grad: bad arguments");
+  *dtau_mem = net->buf[layer].dtau_mem;
+  *dtau_syn = net->buf[layer].dtau_syn;
+  return SL_OK;
+}
+
+void sl_net_use_reference(sl_net *net, int on)
+{
+  if (net)
+    net->use_ref = on ? 1 : 0;
+}
