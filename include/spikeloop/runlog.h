@@ -1,0 +1,119 @@
+/* spikeloop/runlog.h -- the HDF5 run log of an experiment.
+ *
+ * One file per run:
+ *   /config    attributes: every config key -> its value (strings)
+ *   /meta      attributes: version, git_revision, seed, threads, start_time, host, command
+ *   /metrics   1-D datasets indexed by epoch: epoch, loss, train_accuracy,
+ *              val_accuracy, test_accuracy, hidden_rate, seconds; attribute
+ *              epochs_complete = number of complete rows
+ *   /params/<layer>/<name>       final weights (float32)
+ *   /mismatch/<layer>/<param>    per-neuron arrays (float32; refrac int32)
+ *   /summary   attributes: test_accuracy, epochs, seconds (+ any put_summary)
+ *
+ * The file is flushed after every epoch, so a run killed mid-way leaves a
+ * readable file with every completed epoch. Arrays put with
+ * sl_runlog_put_* are staged under /.staging and moved to their final
+ * paths only by sl_runlog_finish, which writes /summary last: a file with a
+ * /summary group is complete, and no half-written dataset is ever visible
+ * under its final name.
+ */
+#ifndef SPIKELOOP_RUNLOG_H
+#define SPIKELOOP_RUNLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spikeloop/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_runlog sl_runlog;
+
+typedef struct {
+  const char *command; /* e.g. "train" or "experiment yinyang_loop" */
+  uint64_t seed;
+  int threads;
+} sl_run_meta;
+
+typedef struct {
+  long epoch;
+  double loss, train_accuracy, val_accuracy, test_accuracy, hidden_rate, seconds;
+} sl_epoch_metrics;
+
+/* Create (truncate) the log at path; write /config from cfg and /meta
+ * (library version, git revision, start time UTC ISO-8601, host name
+ * added here), and an empty /metrics; flush. meta->command may be NULL ("").
+ * Errors: SL_EINVAL (NULL or empty argument), SL_EIO naming the path, errors
+ * of sl_config_get_index. On error *out is NULL, and a file that was
+ * created (truncated) is removed. */
+int sl_runlog_create(sl_runlog **out, const char *path, const sl_config *cfg,
+                     const sl_run_meta *meta);
+
+/* Append one row to every /metrics dataset, update epochs_complete, flush.
+ * Metric values are stored as given (NaN included). Errors: SL_EINVAL (NULL,
+ * log already finished), SL_EIO. */
+int sl_runlog_append_epoch(sl_runlog *log, const sl_epoch_metrics *m);
+
+/* Stage a float array at `path` (e.g. "params/hidden0/w_in"; groups are
+ * created): cols == 0 means 1-D of length rows. Paths are relative (one
+ * leading '/' is ignored), without empty, "." or ".." components, and may not
+ * start with config, meta, metrics, summary or .staging. Putting a staged
+ * path again replaces it. Values are stored as given (the reader refuses
+ * NaN/Inf). Errors: SL_EINVAL (NULL, bad path, path names a staged group,
+ * log finished), SL_EIO (e.g. a parent is a dataset). */
+int sl_runlog_put_float(sl_runlog *log, const char *path, const float *data,
+                        size_t rows, size_t cols);
+int sl_runlog_put_int(sl_runlog *log, const char *path, const int32_t *data, size_t n);
+/* Stage a /summary attribute (scalar or 1-D array); a name put again is
+ * replaced. Errors: SL_ENUMERIC (NaN/Inf), SL_EINVAL (NULL, empty name, a
+ * name finish writes itself: test_accuracy, epochs, seconds; n == 0; log
+ * finished), SL_EIO. */
+int sl_runlog_put_summary(sl_runlog *log, const char *name, double value);
+int sl_runlog_put_summary_array(sl_runlog *log, const char *name, const double *values, size_t n);
+
+/* Move staged arrays into place, write /summary (test_accuracy, epochs,
+ * seconds and staged attributes), flush. Afterwards every write is refused
+ * (SL_EINVAL). Errors: SL_ENUMERIC (test_accuracy or seconds not finite),
+ * SL_EINVAL (NULL, epochs < 0, already finished) -- these leave the log
+ * unchanged, so finish can be called again -- SL_EIO. */
+int sl_runlog_finish(sl_runlog *log, double test_accuracy, long epochs, double seconds);
+
+/* Close (NULL is a no-op). Returns the first error of the final flush. */
+int sl_runlog_close(sl_runlog *log);
+
+/* ------------------------------------------------------------ reading */
+typedef struct sl_runlog_reader sl_runlog_reader;
+
+/* Open for reading. Errors: SL_EIO (missing, not HDF5, truncated, or locked
+ * because a running process is still writing it). */
+int sl_runlog_open(sl_runlog_reader **out, const char *path);
+void sl_runlog_reader_close(sl_runlog_reader *r);
+
+/* Apply every /config attribute with sl_config_set on top of cfg (start from
+ * defaults), in table order. cfg is changed only on success. Errors:
+ * SL_EFORMAT (no /config, a value that is not a string), errors of
+ * sl_config_set (message names the attribute). */
+int sl_runlog_read_config(sl_runlog_reader *r, sl_config *cfg);
+
+/* Read a float/int array at `path` whose shape must be exactly rows x cols
+ * (cols == 0: 1-D). Errors: SL_EFORMAT (missing: message names the path;
+ * wrong shape: names path, expected and found shape; not a dataset; float
+ * data read as int or vice versa; integers wider than int32), SL_ENUMERIC
+ * (NaN/Inf). On error the contents of data are unspecified. */
+int sl_runlog_get_float(sl_runlog_reader *r, const char *path, float *data,
+                        size_t rows, size_t cols);
+int sl_runlog_get_int(sl_runlog_reader *r, const char *path, int32_t *data, size_t n);
+
+/* A /summary attribute holding one number. Errors: SL_EFORMAT if absent (or
+ * no /summary: the run did not finish) or an array of several, SL_ENUMERIC. */
+int sl_runlog_get_summary(sl_runlog_reader *r, const char *name, double *value);
+/* Number of complete epochs in /metrics (its attribute epochs_complete).
+ * Errors: SL_EFORMAT if absent. */
+int sl_runlog_get_epochs(sl_runlog_reader *r, long *epochs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

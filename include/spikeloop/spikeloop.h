@@ -1,0 +1,24 @@
+/* spikeloop/spikeloop.h -- the whole public API of spikeloop.
+ *
+ * spikeloop trains spiking neural networks in the loop with imperfect
+ * neuromorphic hardware: a LIF simulator with per-neuron mismatch,
+ * surrogate-gradient backpropagation through time, data sets, encoders,
+ * configuration and HDF5 run logs. Every exported name starts with sl_.
+ */
+#ifndef SPIKELOOP_SPIKELOOP_H
+#define SPIKELOOP_SPIKELOOP_H
+
+#include "spikeloop/error.h"
+#include "spikeloop/version.h"
+#include "spikeloop/neurons.h"
+#include "spikeloop/surrogate.h"
+#include "spikeloop/lif.h"
+#include "spikeloop/net.h"
+#include "spikeloop/loss.h"
+#include "spikeloop/optim.h"
+#include "spikeloop/data.h"
+#include "spikeloop/config.h"
+#include "spikeloop/runlog.h"
+#include "spikeloop/train.h"
+
+#endif

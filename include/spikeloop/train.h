@@ -1,0 +1,86 @@
+/* spikeloop/train.h -- training and evaluation driven by a configuration.
+ *
+ * Layers of use, from the bottom:
+ *   sl_net_from_config      build the network (neurons, mismatch, weights)
+ *   sl_trainer_step         one batch: forward, loss, backward, update
+ *   sl_evaluate             accuracy / loss / activity on a data set
+ *   sl_run_train            a whole run: data, epochs, progress, HDF5 log
+ *   sl_run_eval             re-evaluate the final model stored in a log
+ */
+#ifndef SPIKELOOP_TRAIN_H
+#define SPIKELOOP_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spikeloop/config.h"
+#include "spikeloop/data.h"
+#include "spikeloop/net.h"
+#include "spikeloop/runlog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Network spec of cfg for n_in inputs and n_out classes. Errors:
+ * SL_ENOTFOUND (unknown surrogate), SL_EINVAL. */
+int sl_net_spec_from_config(const sl_config *cfg, size_t n_in, size_t n_out, sl_net_spec *spec);
+/* Create the network, draw mismatch (mismatch.*) and initialise weights
+ * (train.init_scale, train.seed). */
+int sl_net_from_config(sl_net **out, const sl_config *cfg, size_t n_in, size_t n_out);
+/* Encoder settings of cfg. */
+int sl_encoder_from_config(const sl_config *cfg, sl_encoder *enc);
+/* Generate the train / validation / test sets of cfg (data.*). Any of the
+ * outputs may be NULL. */
+int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
+                        sl_dataset *test);
+
+typedef struct {
+  double loss;          /* mean loss of the batch (incl. regularisers) */
+  size_t correct, n;    /* correctly classified samples of n */
+  double hidden_spikes; /* total hidden spikes in the batch */
+} sl_batch_stats;
+
+typedef struct sl_trainer sl_trainer;
+
+/* A trainer updates `net` (not owned) with the optimiser, loss and
+ * regularisers of cfg. */
+int sl_trainer_create(sl_trainer **out, sl_net *net, const sl_config *cfg);
+void sl_trainer_free(sl_trainer *tr);
+/* One training step on x (T, B, n_in) with labels y (B). */
+int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
+                    sl_batch_stats *stats);
+/* Learning-rate schedule for the coming epoch (0-based). */
+void sl_trainer_set_epoch(sl_trainer *tr, size_t epoch);
+
+typedef struct {
+  double accuracy, loss;
+  double hidden_rate; /* hidden spikes per neuron per sample */
+} sl_eval_result;
+
+/* Evaluate on all of d in batches. Errors: SL_ESHAPE (data dim does not
+ * match the network input), errors of forward and loss. */
+int sl_evaluate(sl_net *net, const sl_encoder *enc, const sl_dataset *d, size_t batch,
+                int loss_kind, sl_eval_result *res);
+
+typedef struct {
+  double test_accuracy, val_accuracy, train_accuracy, seconds;
+  long epochs;
+} sl_run_result;
+
+/* Called after every epoch (may be NULL). */
+typedef void (*sl_progress_fn)(const sl_epoch_metrics *m, void *user);
+
+/* Train as cfg says; log to log_path if not NULL (the log is created before
+ * training starts, so an unwritable path fails at once). */
+int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *meta,
+                 sl_progress_fn progress, void *user, sl_run_result *res);
+
+/* Rebuild the final model of a complete run log and evaluate it on the
+ * test set of its config. Errors: SL_EIO, SL_EFORMAT (incomplete log). */
+int sl_run_eval(const char *log_path, sl_eval_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
