@@ -1,0 +1,29 @@
+#!/bin/sh
+# setup.sh -- install what spikeloop needs on Debian (if missing) and build it.
+#
+# Installs the Debian packages below with apt-get when any is missing (as
+# root, or through sudo), then runs autoreconf, configure and make in the
+# source tree. Extra arguments are passed to configure. Idempotent: a second
+# run only rebuilds what changed.
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="build-essential autoconf automake libtool pkg-config libgsl-dev libhdf5-dev \
+libcunit1-dev libopenblas-dev python3-h5py python3-numpy"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+
+[ -x configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure "$@"
+make -j2
+echo "setup: built ./spikeloop"
