@@ -1,0 +1,636 @@
+/* test_kernels.c -- fast kernels checked against their reference twins.
+ *
+ * The matrix kernels (lib/kernels.h) and the LIF layer kernels
+ * (spikeloop/lif.h) promise that the fast version keeps the reference's
+ * floating-point operation order, so most comparisons here are memcmp:
+ * bit for bit, not "close". The exceptions, and why:
+ *   - slk_matmul_nt goes to the CBLAS (different summation order): 1e-5.
+ *   - dw_rec is summed over t in the other direction by the fast LIF
+ *     backward, and the tau gradients are summed per sample first: 1e-5,
+ *     relative to the largest element (normwise), since single elements may
+ *     cancel to near zero.
+ * Also checked: the result of a whole network does not depend on the
+ * thread count, the LIF semantics of benchmark W1 (WORKLOADS.md) against an
+ * independent implementation written here, and argument errors.
+ */
+#include "config.h"
+#include "spikeloop/error.h"
+#include "spikeloop/lif.h"
+#include "spikeloop/net.h"
+#include "spikeloop/neurons.h"
+#include "spikeloop/version.h"
+#include "kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* xorshift64*: a small deterministic generator for test data. */
+static uint64_t rng_state = 88172645463325252ull;
+static void rng_seed(uint64_t s) { rng_state = s * 2685821657736338717ull + 1; }
+static double urand(void) /* [0, 1) */
+{
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return (double)((rng_state * 2685821657736338717ull) >> 11) * 0x1.0p-53;
+}
+static void fill_uniform(float *a, size_t n, double lo, double hi)
+{
+  for (size_t i = 0; i < n; i++)
+    a[i] = (float)(lo + (hi - lo) * urand());
+}
+static void fill_spikes(float *a, size_t n, double p)
+{
+  for (size_t i = 0; i < n; i++)
+    a[i] = urand() < p ? 1.0f : 0.0f;
+}
+static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+static float *fdup(const float *a, size_t n)
+{
+  float *b = falloc(n);
+  memcpy(b, a, n * sizeof(float));
+  return b;
+}
+static double max_abs(const float *a, size_t n)
+{
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++)
+    if (fabs(a[i]) > m)
+      m = fabs(a[i]);
+  return m;
+}
+/* Relative difference with the floor at a fraction of the largest reference
+ * element (normwise): single sums that cancel to ~0 are not judged alone. */
+static double normwise_rel_diff(const float *a, const float *ref, size_t n)
+{
+  double scale = max_abs(ref, n);
+  return sl_test_max_rel_diff(a, ref, n, scale > 0 ? scale : 1e-30);
+}
+
+/* ------------------------------------------------------------ matrix kernels */
+
+static const size_t shapes[][3] = {/* R, K, N */
+                                   {1, 1, 1},   {1, 7, 1},   {7, 1, 7},    {7, 33, 5},
+                                   {33, 7, 65}, {64, 100, 17}, {3, 129, 33}, {100, 33, 1}};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+
+static void check_matmul(double density)
+{
+  double worst = 0.0;
+  int all_same = 1;
+  for (size_t c = 0; c < N_SHAPES; c++) {
+    size_t R = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+    rng_seed(100 + c);
+    float *x = falloc(R * K), *w = falloc(K * N), *y = falloc(R * N), *yr = falloc(R * N);
+    if (density < 1.0)
+      fill_spikes(x, R * K, density);
+    else
+      fill_uniform(x, R * K, -1.0, 1.0);
+    fill_uniform(w, K * N, -1.0, 1.0);
+    for (size_t i = 0; i < R * N; i++) /* both must overwrite */
+      y[i] = 123.0f, yr[i] = -7.0f;
+    slk_matmul(y, x, w, R, K, N);
+    slk_matmul_ref(yr, x, w, R, K, N);
+    int same = memcmp(y, yr, R * N * sizeof(float)) == 0;
+    if (!same)
+      printf("\n    matmul %zux%zux%zu differs", R, K, N);
+    all_same &= same;
+    double d = sl_test_max_rel_diff(y, yr, R * N, 1e-6);
+    if (d > worst)
+      worst = d;
+    free(x), free(w), free(y), free(yr);
+  }
+  printf("\n    matmul (%s x) vs ref: max rel diff %.3g ", density < 1.0 ? "0/1" : "dense", worst);
+  CU_ASSERT(all_same);
+  CU_ASSERT(worst == 0.0);
+}
+
+static void test_matmul_sparse(void) { check_matmul(0.15); }
+static void test_matmul_dense(void) { check_matmul(1.0); }
+
+static void check_matmul_tn(double density)
+{
+  double worst = 0.0;
+  int all_same = 1;
+  for (size_t c = 0; c < N_SHAPES; c++) {
+    size_t R = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+    rng_seed(200 + c);
+    float *x = falloc(R * K), *g = falloc(R * N), *dw = falloc(K * N);
+    if (density < 1.0)
+      fill_spikes(x, R * K, density);
+    else
+      fill_uniform(x, R * K, -1.0, 1.0);
+    fill_uniform(g, R * N, -1.0, 1.0);
+    fill_uniform(dw, K * N, -2.0, 2.0); /* accumulate onto a nonzero gradient */
+    float *dw_ref = fdup(dw, K * N), *dw0 = fdup(dw, K * N);
+    slk_matmul_tn_acc(dw, x, g, R, K, N);
+    slk_matmul_tn_acc_ref(dw_ref, x, g, R, K, N);
+    int same = memcmp(dw, dw_ref, K * N * sizeof(float)) == 0;
+    if (!same)
+      printf("\n    matmul_tn_acc %zux%zux%zu differs", R, K, N);
+    all_same &= same;
+    /* the reference itself must accumulate: compare with an independent sum */
+    double acc_err = 0.0;
+    for (size_t k = 0; k < K; k++)
+      for (size_t n = 0; n < N; n++) {
+        double s = dw0[k * N + n];
+        for (size_t r = 0; r < R; r++)
+          s += (double)x[r * K + k] * g[r * N + n];
+        double e = fabs(s - dw_ref[k * N + n]) / (fabs(s) > 1.0 ? fabs(s) : 1.0);
+        if (e > acc_err)
+          acc_err = e;
+      }
+    CU_ASSERT(acc_err < 1e-4);
+    double d = sl_test_max_rel_diff(dw, dw_ref, K * N, 1e-6);
+    if (d > worst)
+      worst = d;
+    free(x), free(g), free(dw), free(dw_ref), free(dw0);
+  }
+  printf("\n    matmul_tn_acc (%s x) vs ref: max rel diff %.3g ", density < 1.0 ? "0/1" : "dense",
+         worst);
+  CU_ASSERT(all_same);
+  CU_ASSERT(worst == 0.0);
+}
+
+static void test_matmul_tn_sparse(void) { check_matmul_tn(0.15); }
+static void test_matmul_tn_dense(void) { check_matmul_tn(1.0); }
+
+static void test_matmul_nt(void)
+{
+  double worst = 0.0;
+  for (size_t c = 0; c < N_SHAPES; c++) {
+    size_t R = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+    rng_seed(300 + c);
+    float *g = falloc(R * N), *w = falloc(K * N), *gx = falloc(R * K), *gxr = falloc(R * K);
+    fill_uniform(g, R * N, -1.0, 1.0);
+    fill_uniform(w, K * N, -1.0, 1.0);
+    for (size_t i = 0; i < R * K; i++)
+      gx[i] = 55.0f, gxr[i] = -55.0f;
+    slk_matmul_nt(gx, g, w, R, K, N);
+    slk_matmul_nt_ref(gxr, g, w, R, K, N);
+    /* floor 1: the terms are O(1), so single sums that cancel are judged
+     * against the size of their terms, not their tiny result */
+    double d = sl_test_max_rel_diff(gx, gxr, R * K, 1.0);
+    if (d > worst)
+      worst = d;
+    free(g), free(w), free(gx), free(gxr);
+  }
+  printf("\n    matmul_nt (CBLAS) vs ref: max rel diff %.3g ", worst);
+  CU_ASSERT(worst < 1e-5);
+}
+
+/* ------------------------------------------------------------ LIF kernels */
+
+typedef struct {
+  int reset, detach, scale, recurrent, refrac, smooth, gv_ext;
+  const sl_surrogate *sg;
+} lif_case;
+
+typedef struct {
+  double fwd_h, dw_rec, dtau_mem, dtau_syn; /* worst differences */
+  size_t n_cases, n_fwd_fail, n_bwd_fail, n_heaviside, n_spiking;
+} lif_tally;
+
+static void run_lif_case(const lif_case *c, size_t seed, lif_tally *tally)
+{
+  const size_t T = 23, B = 3, N = 9, TBN = T * B * N;
+  const double dt = 1e-3;
+  rng_seed(1000 + seed);
+  sl_neuron_nominal nom = sl_neuron_nominal_default();
+  nom.tau_mem = 8e-3;
+  nom.tau_syn = 4e-3;
+  nom.v_leak = 0.1;
+  nom.v_reset = c->reset == SL_RESET_TO_VALUE ? -0.2 : 0.0;
+  nom.gain = 1.3;
+  nom.refrac = c->refrac;
+  sl_neurons p;
+  CU_ASSERT_FATAL(sl_neurons_alloc(&p, N, &nom) == SL_OK);
+  sl_mismatch_spec mm = {0.2, 0.2, 0.1, 0.05, 0.05, 0.1};
+  CU_ASSERT_FATAL(sl_neurons_draw_mismatch(&p, &mm, 77 + seed) == SL_OK);
+  CU_ASSERT_FATAL(sl_neurons_check(&p, dt) == SL_OK);
+
+  sl_lif_options o = sl_lif_options_default();
+  o.reset = c->reset;
+  o.detach_reset = c->detach;
+  o.scale_input = c->scale;
+  o.smooth = c->smooth;
+  o.surrogate = c->sg;
+  o.beta = 5.0;
+
+  /* drive large enough for a fair share of spikes with either input scale */
+  double amp = c->scale ? 3.0 : 0.35;
+  float *h = falloc(TBN);
+  fill_uniform(h, TBN, -0.6 * amp, amp);
+  float *w_rec = NULL;
+  if (c->recurrent) {
+    w_rec = falloc(N * N);
+    fill_uniform(w_rec, N * N, -0.5 * amp, 0.25 * amp); /* mostly inhibitory */
+  }
+  float *h1 = fdup(h, TBN), *h2 = fdup(h, TBN);
+  float *i1 = falloc(TBN), *v1 = falloc(TBN), *s1 = falloc(TBN);
+  float *i2 = falloc(TBN), *v2 = falloc(TBN), *s2 = falloc(TBN);
+  uint8_t *c1 = calloc(TBN, 1), *c2 = calloc(TBN, 1);
+  CU_ASSERT_FATAL(sl_lif_forward(&p, &o, dt, T, B, w_rec, h1, i1, v1, s1, c1) == SL_OK);
+  CU_ASSERT_FATAL(sl_lif_forward_ref(&p, &o, dt, T, B, w_rec, h2, i2, v2, s2, c2) == SL_OK);
+  int fwd_same = memcmp(h1, h2, TBN * sizeof(float)) == 0 &&
+                 memcmp(i1, i2, TBN * sizeof(float)) == 0 &&
+                 memcmp(v1, v2, TBN * sizeof(float)) == 0 &&
+                 memcmp(s1, s2, TBN * sizeof(float)) == 0 && memcmp(c1, c2, TBN) == 0;
+  double d = sl_test_max_rel_diff(v1, v2, TBN, 1e-6);
+  if (d > tally->fwd_h)
+    tally->fwd_h = d;
+  size_t spikes = 0, clamped = 0;
+  for (size_t i = 0; i < TBN; i++) {
+    spikes += s2[i] >= 0.5f;
+    clamped += c2[i];
+  }
+  if (!c->smooth) {
+    tally->n_heaviside++;
+    if (spikes > 0 && spikes < TBN / 2)
+      tally->n_spiking++;
+  }
+  if (c->refrac > 0 && !c->smooth)
+    CU_ASSERT(clamped > 0); /* refractoriness is exercised */
+
+  /* backward: same upstream gradient, each call its own copy of gs */
+  float *gs = falloc(TBN), *gv_ext = NULL;
+  fill_uniform(gs, TBN, -1.0, 1.0);
+  if (c->gv_ext) {
+    gv_ext = falloc(TBN);
+    fill_uniform(gv_ext, TBN, -0.5, 0.5);
+  }
+  float *gs1 = fdup(gs, TBN), *gs2 = fdup(gs, TBN);
+  float *gh1 = falloc(TBN), *gh2 = falloc(TBN);
+  float *dwr1 = NULL, *dwr2 = NULL;
+  if (c->recurrent) {
+    dwr1 = falloc(N * N);
+    fill_uniform(dwr1, N * N, -0.1, 0.1); /* accumulated onto */
+    dwr2 = fdup(dwr1, N * N);
+  }
+  float *dm1 = falloc(N), *ds1 = falloc(N);
+  fill_uniform(dm1, N, -1.0, 1.0);
+  fill_uniform(ds1, N, -1.0, 1.0);
+  float *dm2 = fdup(dm1, N), *ds2 = fdup(ds1, N), *dm0 = fdup(dm1, N);
+  CU_ASSERT_FATAL(sl_lif_backward(&p, &o, dt, T, B, w_rec, i1, v1, s1, c1, gs1, gv_ext, gh1, dwr1,
+                                  dm1, ds1) == SL_OK);
+  CU_ASSERT_FATAL(sl_lif_backward_ref(&p, &o, dt, T, B, w_rec, i2, v2, s2, c2, gs2, gv_ext, gh2,
+                                      dwr2, dm2, ds2) == SL_OK);
+  int bwd_same = memcmp(gh1, gh2, TBN * sizeof(float)) == 0;
+  CU_ASSERT(max_abs(gh2, TBN) > 0.0);
+  double e_rec = c->recurrent ? normwise_rel_diff(dwr1, dwr2, N * N) : 0.0;
+  double e_m = normwise_rel_diff(dm1, dm2, N), e_s = normwise_rel_diff(ds1, ds2, N);
+  if (e_rec > tally->dw_rec)
+    tally->dw_rec = e_rec;
+  if (e_m > tally->dtau_mem)
+    tally->dtau_mem = e_m;
+  if (e_s > tally->dtau_syn)
+    tally->dtau_syn = e_s;
+  /* tau gradients were accumulated, not overwritten, and are not zero */
+  int tau_moved = normwise_rel_diff(dm2, dm0, N) > 1e-3;
+  CU_ASSERT(tau_moved);
+
+  tally->n_cases++;
+  if (!fwd_same)
+    tally->n_fwd_fail++;
+  if (!bwd_same || e_rec >= 1e-5 || e_m >= 1e-5 || e_s >= 1e-5)
+    tally->n_bwd_fail++;
+  if (!fwd_same || !bwd_same || e_rec >= 1e-5 || e_m >= 1e-5 || e_s >= 1e-5 || !tau_moved)
+    printf("\n    FAIL reset %d detach %d scale %d rec %d refrac %d smooth %d %s gv_ext %d: "
+           "fwd %s, gh %s, dw_rec %.2e, dtau_mem %.2e, dtau_syn %.2e",
+           c->reset, c->detach, c->scale, c->recurrent, c->refrac, c->smooth, c->sg->name,
+           c->gv_ext, fwd_same ? "same" : "DIFFERS", bwd_same ? "same" : "DIFFERS", e_rec, e_m,
+           e_s);
+
+  sl_neurons_free(&p);
+  free(h), free(w_rec), free(h1), free(h2), free(i1), free(v1), free(s1), free(i2), free(v2);
+  free(s2), free(c1), free(c2), free(gs), free(gv_ext), free(gs1), free(gs2), free(gh1);
+  free(gh2), free(dwr1), free(dwr2), free(dm1), free(ds1), free(dm2), free(ds2), free(dm0);
+}
+
+static void test_lif_fast_vs_ref(void)
+{
+  lif_tally t = {0};
+  const sl_surrogate *const *sgs = sl_surrogate_list();
+  size_t seed = 0, n_sg = 0;
+  for (size_t k = 0; sgs[k]; k++, n_sg++)
+    for (int reset = 0; reset < 2; reset++)
+      for (int detach = 0; detach < 2; detach++)
+        for (int scale = 0; scale < 2; scale++)
+          for (int rec = 0; rec < 2; rec++)
+            for (int mode = 0; mode < 3; mode++) { /* refrac 0, refrac 2, smooth */
+              lif_case c = {reset == 0 ? SL_RESET_TO_VALUE : SL_RESET_SUBTRACT,
+                            detach,
+                            scale,
+                            rec,
+                            mode == 1 ? 2 : 0,
+                            mode == 2,
+                            (int)(seed % 2),
+                            sgs[k]};
+              run_lif_case(&c, seed++, &t);
+            }
+  printf("\n    %zu LIF cases (%zu surrogates): forward differs in %zu, backward in %zu; "
+         "%zu of %zu Heaviside cases with 0 < spikes < 50%%\n    max rel diff v %.3g, dw_rec %.3g, dtau_mem %.3g, "
+         "dtau_syn %.3g ",
+         t.n_cases, n_sg, t.n_fwd_fail, t.n_bwd_fail, t.n_spiking, t.n_heaviside, t.fwd_h, t.dw_rec, t.dtau_mem,
+         t.dtau_syn);
+  CU_ASSERT(n_sg >= 3);
+  CU_ASSERT(t.n_cases == n_sg * 48);
+  CU_ASSERT(t.n_fwd_fail == 0);
+  CU_ASSERT(t.n_bwd_fail == 0);
+  /* every Heaviside case exercises spikes and resets */
+  CU_ASSERT(t.n_heaviside == n_sg * 32);
+  CU_ASSERT(t.n_spiking == t.n_heaviside);
+}
+
+/* ------------------------------------------------------------ whole network */
+
+typedef struct {
+  float *out, *grads, *states, *tau;
+  size_t n_out, n_params, n_states, n_tau;
+} net_result;
+
+static void net_result_free(net_result *r)
+{
+  free(r->out), free(r->grads), free(r->states), free(r->tau);
+}
+
+/* Forward + backward of a 2-layer net (the 2nd recurrent); everything the
+ * network computed, copied out. */
+static void run_net(int use_ref, net_result *res)
+{
+  const size_t T = 25, B = 6, n_in = 13, n_out = 4;
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = n_in;
+  s.n_out = n_out;
+  s.n_layers = 2;
+  s.n_hidden[0] = 17;
+  s.n_hidden[1] = 11;
+  s.recurrent[1] = 1;
+  s.hidden.tau_mem = 8e-3;
+  s.hidden.tau_syn = 4e-3;
+  s.hidden.refrac = 1;
+  s.lif.reset = SL_RESET_SUBTRACT;
+  s.lif.detach_reset = 0;
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
+  sl_mismatch_spec mm = {0.2, 0.2, 0.1, 0.05, 0.0, 0.1};
+  for (size_t l = 0; l <= s.n_layers; l++)
+    CU_ASSERT_FATAL(sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, 40 + l) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_init_weights(net, 3.0, 9) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, 1) == SL_OK);
+  sl_net_use_reference(net, use_ref);
+  rng_seed(4242);
+  float *x = falloc(T * B * n_in), *gv = falloc(T * B * n_out);
+  fill_spikes(x, T * B * n_in, 0.3);
+  fill_uniform(gv, T * B * n_out, -0.1, 0.1);
+  sl_net_zero_grad(net);
+  CU_ASSERT_FATAL(sl_net_forward(net, x, T, B) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_backward(net, gv, NULL) == SL_OK);
+
+  memset(res, 0, sizeof *res);
+  res->n_out = T * B * n_out;
+  res->out = fdup(sl_net_output(net), res->n_out);
+  res->n_params = sl_net_num_params(net);
+  res->grads = fdup(sl_net_grads(net), res->n_params);
+  size_t hid = s.n_hidden[0] + s.n_hidden[1];
+  res->n_states = 4 * T * B * hid; /* h, i_syn, v, s of the hidden layers */
+  res->states = falloc(res->n_states);
+  float *dst = res->states;
+  for (size_t l = 0; l < s.n_layers; l++) {
+    sl_layer_state st;
+    CU_ASSERT_FATAL(sl_net_state(net, l, &st) == SL_OK);
+    size_t n = st.T * st.B * st.N;
+    memcpy(dst, st.h, n * sizeof(float)), dst += n;
+    memcpy(dst, st.i_syn, n * sizeof(float)), dst += n;
+    memcpy(dst, st.v, n * sizeof(float)), dst += n;
+    memcpy(dst, st.s, n * sizeof(float)), dst += n;
+  }
+  res->n_tau = 2 * (hid + n_out);
+  res->tau = falloc(res->n_tau);
+  dst = res->tau;
+  for (size_t l = 0; l <= s.n_layers; l++) {
+    float *dm, *ds;
+    CU_ASSERT_FATAL(sl_net_tau_grad(net, l, &dm, &ds) == SL_OK);
+    size_t n = sl_net_neurons(net, l)->n;
+    memcpy(dst, dm, n * sizeof(float)), dst += n;
+    memcpy(dst, ds, n * sizeof(float)), dst += n;
+  }
+  free(x), free(gv);
+  sl_net_free(net);
+}
+
+static void test_thread_independence(void)
+{
+  int saved = sl_get_num_threads();
+  net_result r1, r2;
+  CU_ASSERT_FATAL(sl_set_num_threads(1) == SL_OK);
+  CU_ASSERT(sl_get_num_threads() == 1);
+  run_net(0, &r1);
+#ifdef _OPENMP
+  CU_ASSERT_FATAL(sl_set_num_threads(2) == SL_OK);
+  CU_ASSERT(sl_get_num_threads() == 2);
+#else
+  CU_ASSERT(sl_set_num_threads(2) == SL_EUNSUPPORTED);
+#endif
+  run_net(0, &r2);
+  int same_out = memcmp(r1.out, r2.out, r1.n_out * sizeof(float)) == 0;
+  int same_states = memcmp(r1.states, r2.states, r1.n_states * sizeof(float)) == 0;
+  int same_grads = memcmp(r1.grads, r2.grads, r1.n_params * sizeof(float)) == 0;
+  int same_tau = memcmp(r1.tau, r2.tau, r1.n_tau * sizeof(float)) == 0;
+  printf("\n    1 vs 2 threads: output %s (max rel %.3g), states %s, grads %s (max rel %.3g), "
+         "tau grads %s ",
+         same_out ? "identical" : "DIFFER", sl_test_max_rel_diff(r2.out, r1.out, r1.n_out, 1e-6),
+         same_states ? "identical" : "DIFFER", same_grads ? "identical" : "DIFFER",
+         normwise_rel_diff(r2.grads, r1.grads, r1.n_params), same_tau ? "identical" : "DIFFER");
+  CU_ASSERT(same_out);
+  CU_ASSERT(same_states);
+  CU_ASSERT(same_grads);
+  CU_ASSERT(same_tau);
+  CU_ASSERT(max_abs(r1.grads, r1.n_params) > 0.0);
+  net_result_free(&r1), net_result_free(&r2);
+  sl_set_num_threads(saved);
+}
+
+static void test_net_reference(void)
+{
+  net_result rf, rr;
+  run_net(0, &rf);
+  run_net(1, &rr);
+  int same_out = memcmp(rf.out, rr.out, rf.n_out * sizeof(float)) == 0;
+  int same_states = memcmp(rf.states, rr.states, rf.n_states * sizeof(float)) == 0;
+  double eg = normwise_rel_diff(rf.grads, rr.grads, rf.n_params);
+  double et = normwise_rel_diff(rf.tau, rr.tau, rf.n_tau);
+  size_t spikes = 0;
+  for (size_t i = 0; i < rr.n_states; i++) /* the s blocks hold 0/1, others rarely */
+    spikes += rr.states[i] == 1.0f;
+  printf("\n    fast vs reference net: output %s, states %s, grads max rel %.3g, tau grads max "
+         "rel %.3g ",
+         same_out ? "identical" : "DIFFER", same_states ? "identical" : "DIFFER", eg, et);
+  CU_ASSERT(same_out);
+  CU_ASSERT(same_states);
+  CU_ASSERT(eg < 1e-5);
+  CU_ASSERT(et < 1e-5);
+  CU_ASSERT(spikes > 0);
+  net_result_free(&rf), net_result_free(&rr);
+}
+
+/* ------------------------------------------------------------ W1 semantics */
+
+/* WORKLOADS.md W1 hidden layer, written out independently:
+ *   I[t] = alpha I[t-1] + h[t];  U[t] = (beta U[t-1] + I[t]) (1 - S[t-1]);
+ *   S[t] = U[t] > theta,  all states zero at t = -1. */
+static void w1_reference(const float *h, size_t T, size_t B, size_t N, float *u, float *s)
+{
+  const float alpha = 0.8187307531f, beta = 0.9048374180f, theta = 1.0f;
+  for (size_t b = 0; b < B; b++)
+    for (size_t n = 0; n < N; n++) {
+      float I = 0.0f, U = 0.0f, S = 0.0f;
+      for (size_t t = 0; t < T; t++) {
+        size_t i = (t * B + b) * N + n;
+        I = alpha * I + h[i];
+        U = (beta * U + I) * (1.0f - S);
+        S = U > theta ? 1.0f : 0.0f;
+        u[i] = U;
+        s[i] = S;
+      }
+    }
+}
+
+static void test_w1_semantics(void)
+{
+  const size_t T = 100, B = 4, N = 32, TBN = T * B * N;
+  sl_neuron_nominal nom = {10e-3, 5e-3, 1.0, 0.0, 0.0, 1.0, 1};
+  sl_neurons p;
+  CU_ASSERT_FATAL(sl_neurons_alloc(&p, N, &nom) == SL_OK);
+  sl_lif_options o = sl_lif_options_default();
+  o.reset = SL_RESET_TO_VALUE;
+  o.detach_reset = 1;
+  o.scale_input = 0;
+  o.smooth = 0;
+  rng_seed(1234);
+  float *h = falloc(TBN), *i_syn = falloc(TBN), *v = falloc(TBN), *s = falloc(TBN);
+  float *u_ref = falloc(TBN), *s_ref = falloc(TBN);
+  uint8_t *clamp = calloc(TBN, 1);
+  fill_uniform(h, TBN, -0.25, 0.35);
+  w1_reference(h, T, B, N, u_ref, s_ref);
+  CU_ASSERT_FATAL(sl_lif_forward(&p, &o, 1e-3, T, B, NULL, h, i_syn, v, s, clamp) == SL_OK);
+  size_t spike_diff = 0, spikes = 0;
+  for (size_t i = 0; i < TBN; i++) {
+    spike_diff += s[i] != s_ref[i];
+    spikes += s_ref[i] != 0.0f;
+  }
+  double dv = sl_test_max_rel_diff(v, u_ref, TBN, 1.0);
+  printf("\n    W1 semantics: %zu reference spikes (%.1f%%), %zu differ; membrane max diff %.3g ",
+         spikes, 100.0 * spikes / TBN, spike_diff, dv);
+  CU_ASSERT(spikes > TBN / 100 && spikes < TBN / 2);
+  CU_ASSERT(spike_diff == 0);
+  CU_ASSERT(dv < 1e-6);
+  sl_neurons_free(&p);
+  free(h), free(i_syn), free(v), free(s), free(u_ref), free(s_ref), free(clamp);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+typedef int (*fwd_fn)(const sl_neurons *, const sl_lif_options *, double, size_t, size_t,
+                      const float *, float *, float *, float *, float *, uint8_t *);
+typedef int (*bwd_fn)(const sl_neurons *, const sl_lif_options *, double, size_t, size_t,
+                      const float *, const float *, const float *, const float *,
+                      const uint8_t *, float *, const float *, float *, float *, float *,
+                      float *);
+
+enum { BUF = 64 };
+static float bh[BUF], bi[BUF], bv[BUF], bs[BUF], bg[BUF], bgh[BUF];
+static uint8_t bc[BUF];
+
+/* Both fast and reference forward and backward reject the arguments. */
+static void expect_einval(const char *what, const sl_neurons *p, const sl_lif_options *o,
+                          double dt, size_t T, size_t B)
+{
+  const fwd_fn fwd[2] = {sl_lif_forward, sl_lif_forward_ref};
+  const bwd_fn bwd[2] = {sl_lif_backward, sl_lif_backward_ref};
+  int ok = 1;
+  for (int k = 0; k < 2; k++) {
+    sl_clear_error();
+    int rc = fwd[k](p, o, dt, T, B, NULL, bh, bi, bv, bs, bc);
+    int good = rc == SL_EINVAL && sl_last_error()[0] != '\0';
+    sl_clear_error();
+    int rc2 = bwd[k](p, o, dt, T, B, NULL, bi, bv, bs, bc, bg, NULL, bgh, NULL, NULL, NULL);
+    good = good && rc2 == SL_EINVAL && sl_last_error()[0] != '\0';
+    if (!good)
+      printf("\n    %s (%s): forward rc %d, backward rc %d, message '%s'", what,
+             k ? "ref" : "fast", rc, rc2, sl_last_error());
+    ok &= good;
+  }
+  CU_ASSERT(ok);
+}
+
+static void test_bad_input(void)
+{
+  sl_neurons p;
+  CU_ASSERT_FATAL(sl_neurons_alloc(&p, 4, NULL) == SL_OK);
+  sl_lif_options o = sl_lif_options_default();
+  /* the valid call works, so the failures below are due to the one change */
+  CU_ASSERT(sl_lif_forward(&p, &o, 1e-3, 2, 2, NULL, bh, bi, bv, bs, bc) == SL_OK);
+  CU_ASSERT(sl_lif_forward_ref(&p, &o, 1e-3, 2, 2, NULL, bh, bi, bv, bs, bc) == SL_OK);
+  expect_einval("T = 0", &p, &o, 1e-3, 0, 2);
+  expect_einval("B = 0", &p, &o, 1e-3, 2, 0);
+  expect_einval("dt = 0", &p, &o, 0.0, 2, 2);
+  expect_einval("dt < 0", &p, &o, -1e-3, 2, 2);
+  expect_einval("dt = NaN", &p, &o, NAN, 2, 2);
+  sl_lif_options bad = o;
+  bad.surrogate = NULL;
+  expect_einval("NULL surrogate", &p, &bad, 1e-3, 2, 2);
+  bad = o;
+  bad.reset = 7;
+  expect_einval("unknown reset mode", &p, &bad, 1e-3, 2, 2);
+  bad = o;
+  bad.smooth = 1;
+  CU_ASSERT(sl_lif_forward(&p, &bad, 1e-3, 2, 2, NULL, bh, bi, bv, bs, bc) == SL_OK);
+  p.refrac[2] = 1;
+  expect_einval("smooth with refrac > 0", &p, &bad, 1e-3, 2, 2);
+  sl_neurons_free(&p);
+
+  /* non-finite network input */
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = 3;
+  s.n_hidden[0] = 5;
+  s.n_out = 2;
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_init_weights(net, 1.0, 1) == SL_OK);
+  float x[4 * 2 * 3] = {0};
+  CU_ASSERT(sl_net_forward(net, x, 4, 2) == SL_OK);
+  x[17] = NAN;
+  sl_clear_error();
+  CU_ASSERT(sl_net_forward(net, x, 4, 2) == SL_ENUMERIC);
+  CU_ASSERT(sl_last_error()[0] != '\0');
+  x[17] = INFINITY;
+  CU_ASSERT(sl_net_forward(net, x, 4, 2) == SL_ENUMERIC);
+  x[17] = 0.0f;
+  sl_clear_error();
+  CU_ASSERT(sl_net_forward(net, x, 0, 2) == SL_EINVAL);
+  CU_ASSERT(sl_last_error()[0] != '\0');
+  CU_ASSERT(sl_net_forward(net, x, 4, 0) == SL_EINVAL);
+  sl_net_free(net);
+}
+
+int main(void)
+{
+  static const sl_test_case cases[] = {
+      {"matmul, 0/1 input, bit-identical", test_matmul_sparse},
+      {"matmul, dense input, bit-identical", test_matmul_dense},
+      {"matmul_tn_acc, 0/1 input, bit-identical", test_matmul_tn_sparse},
+      {"matmul_tn_acc, dense input, bit-identical", test_matmul_tn_dense},
+      {"matmul_nt (CBLAS) within 1e-5", test_matmul_nt},
+      {"LIF forward/backward fast vs reference", test_lif_fast_vs_ref},
+      {"network result independent of thread count", test_thread_independence},
+      {"network fast vs reference kernels", test_net_reference},
+      {"W1 (WORKLOADS.md) semantics", test_w1_semantics},
+      {"bad input", test_bad_input},
+      {NULL, NULL}};
+  return sl_test_run("kernels", cases);
+}
