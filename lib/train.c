@@ -387,29 +387,67 @@ static void shuffle(size_t *idx, size_t n, uint64_t seed)
   }
 }
 
+/* The arrays a run log stores of a network, in order: every weight tensor
+ * as params/<layer>/<name>, then every layer's per-neuron parameters as
+ * mismatch/<layer>/<param>. Fills *a with the k-th; returns 0 past the end. */
+typedef struct {
+  char path[128];
+  float *f;     /* float data, or NULL */
+  int32_t *i;   /* int data (refrac), or NULL */
+  size_t rows, cols;
+} net_array;
+
+static int net_array_at(sl_net *net, size_t k, net_array *a)
+{
+  memset(a, 0, sizeof *a);
+  size_t nt = sl_net_num_tensors(net);
+  if (k < nt) {
+    sl_tensor t;
+    if (sl_net_tensor(net, k, &t))
+      return 0;
+    snprintf(a->path, sizeof a->path, "params/%s/%s", t.layer, t.name);
+    a->f = t.data;
+    a->rows = t.rows;
+    a->cols = t.cols;
+    return 1;
+  }
+  k -= nt;
+  const size_t per_layer = SL_NEURON_NFLOAT + 1;
+  sl_neurons *p = sl_net_neurons(net, k / per_layer);
+  if (!p)
+    return 0;
+  const char *layer = sl_net_layer_name(net, k / per_layer);
+  size_t j = k % per_layer;
+  a->rows = p->n;
+  if (j < SL_NEURON_NFLOAT) {
+    snprintf(a->path, sizeof a->path, "mismatch/%s/%s", layer, sl_neurons_float_name(j));
+    a->f = sl_neurons_param(p, sl_neurons_float_name(j));
+  } else {
+    snprintf(a->path, sizeof a->path, "mismatch/%s/refrac", layer);
+    a->i = p->refrac;
+  }
+  return 1;
+}
+
 /* Stage the network's weights and per-neuron parameters into the log. */
 static int log_network(sl_runlog *log, sl_net *net)
 {
   int rc = SL_OK;
-  char path[128];
-  for (size_t i = 0; i < sl_net_num_tensors(net) && !rc; i++) {
-    sl_tensor t;
-    rc = sl_net_tensor(net, i, &t);
-    snprintf(path, sizeof path, "params/%s/%s", t.layer, t.name);
-    if (!rc)
-      rc = sl_runlog_put_float(log, path, t.data, t.rows, t.cols);
-  }
-  for (size_t l = 0; !rc && sl_net_neurons(net, l); l++) {
-    const sl_neurons *p = sl_net_neurons(net, l);
-    for (size_t k = 0; k < SL_NEURON_NFLOAT && !rc; k++) {
-      snprintf(path, sizeof path, "mismatch/%s/%s", sl_net_layer_name(net, l),
-               sl_neurons_float_name(k));
-      rc = sl_runlog_put_float(log, path, sl_neurons_param(p, sl_neurons_float_name(k)), p->n, 0);
-    }
-    snprintf(path, sizeof path, "mismatch/%s/refrac", sl_net_layer_name(net, l));
-    if (!rc)
-      rc = sl_runlog_put_int(log, path, p->refrac, p->n);
-  }
+  net_array a;
+  for (size_t k = 0; !rc && net_array_at(net, k, &a); k++)
+    rc = a.f ? sl_runlog_put_float(log, a.path, a.f, a.rows, a.cols)
+             : sl_runlog_put_int(log, a.path, a.i, a.rows);
+  return rc;
+}
+
+/* Load the network's weights and per-neuron parameters from a log. */
+static int load_network(sl_runlog_reader *r, sl_net *net)
+{
+  int rc = SL_OK;
+  net_array a;
+  for (size_t k = 0; !rc && net_array_at(net, k, &a); k++)
+    rc = a.f ? sl_runlog_get_float(r, a.path, a.f, a.rows, a.cols)
+             : sl_runlog_get_int(r, a.path, a.i, a.rows);
   return rc;
 }
 
@@ -527,7 +565,6 @@ int sl_run_eval(const char *log_path, sl_eval_result *res)
   sl_encoder enc;
   sl_net *net = NULL;
   int loss_kind = SL_LOSS_MAX;
-  char path[128];
   sl_config_defaults(&cfg);
   int rc = sl_runlog_open(&r, log_path);
   if (!rc)
@@ -544,24 +581,8 @@ int sl_run_eval(const char *log_path, sl_eval_result *res)
     rc = sl_net_from_config(&net, &cfg, sl_encoder_out_dim(&enc, test.dim), test.n_classes);
   if (!rc)
     rc = sl_loss_from_name(cfg.loss, &loss_kind);
-  for (size_t i = 0; !rc && i < sl_net_num_tensors(net); i++) {
-    sl_tensor t;
-    rc = sl_net_tensor(net, i, &t);
-    snprintf(path, sizeof path, "params/%s/%s", t.layer, t.name);
-    if (!rc)
-      rc = sl_runlog_get_float(r, path, t.data, t.rows, t.cols);
-  }
-  for (size_t l = 0; !rc && sl_net_neurons(net, l); l++) {
-    sl_neurons *p = sl_net_neurons(net, l);
-    for (size_t k = 0; k < SL_NEURON_NFLOAT && !rc; k++) {
-      snprintf(path, sizeof path, "mismatch/%s/%s", sl_net_layer_name(net, l),
-               sl_neurons_float_name(k));
-      rc = sl_runlog_get_float(r, path, sl_neurons_param(p, sl_neurons_float_name(k)), p->n, 0);
-    }
-    snprintf(path, sizeof path, "mismatch/%s/refrac", sl_net_layer_name(net, l));
-    if (!rc)
-      rc = sl_runlog_get_int(r, path, p->refrac, p->n);
-  }
+  if (!rc)
+    rc = load_network(r, net);
   if (!rc)
     rc = sl_net_check(net);
   if (!rc)
