@@ -87,11 +87,11 @@ static void test_defaults(void)
   CU_ASSERT_EQUAL(c.mm_v_th, 0.0);
   CU_ASSERT_EQUAL(c.mm_readout, 0);
   CU_ASSERT_EQUAL(c.mm_seed, 7);
-  CU_ASSERT_EQUAL(c.epochs, 30);
-  CU_ASSERT_EQUAL(c.batch, 50);
+  CU_ASSERT_EQUAL(c.epochs, 40);
+  CU_ASSERT_EQUAL(c.batch, 25);
   CU_ASSERT_STRING_EQUAL(c.optimizer, "adam");
-  CU_ASSERT_EQUAL(c.lr, 0.005);
-  CU_ASSERT_EQUAL(c.lr_decay, 0.97);
+  CU_ASSERT_EQUAL(c.lr, 0.002);
+  CU_ASSERT_EQUAL(c.lr_decay, 0.95);
   CU_ASSERT_EQUAL(c.beta2, 0.999);
   CU_ASSERT_EQUAL(c.eps, 1e-8);
   CU_ASSERT_STRING_EQUAL(c.loss, "max");
@@ -166,7 +166,7 @@ static void test_double_roundtrip(void)
   if (max_diff != 0.0)
     fprintf(stderr, "\n  max round-trip difference %g\n", max_diff);
   /* short forms where they round-trip */
-  CU_ASSERT_STRING_EQUAL(get(&c, "train.lr"), "0.005");
+  CU_ASSERT_STRING_EQUAL(get(&c, "train.lr"), "0.002");
   CU_ASSERT_STRING_EQUAL(get(&c, "train.adam_eps"), "1e-08");
   CU_ASSERT_EQUAL(sl_config_set(&c, "train.lr", "0.1"), SL_OK);
   CU_ASSERT_STRING_EQUAL(get(&c, "train.lr"), "0.1");
@@ -355,7 +355,7 @@ static void test_load_file(void)
   CU_ASSERT_EQUAL(c.mm_v_th, 0.25);
   CU_ASSERT_EQUAL(c.mm_seed, 123456789012345u);
   /* untouched keys keep their values */
-  CU_ASSERT_EQUAL(c.batch, 50);
+  CU_ASSERT_EQUAL(c.batch, 25);
   CU_ASSERT_EQUAL(sl_config_validate(&c), SL_OK);
   remove(path);
 }
@@ -445,7 +445,7 @@ static void test_write_reload(void)
                             "[train]"};
   for (size_t i = 0; i < 7; i++)
     CU_ASSERT(contains(text, sections[i]));
-  CU_ASSERT(contains(text, "(default: 0.005)\n"));
+  CU_ASSERT(contains(text, "(default: 0.002)\n"));
   CU_ASSERT(contains(text, "\nlr = 0.3333333333333333\n"));
   CU_ASSERT(contains(text, "\nhidden = 64,32,16\n"));
   for (size_t i = 0; i < sl_config_num_keys(); i++) {
