@@ -148,7 +148,7 @@ int sl_net_create(sl_net **out, const sl_net_spec *spec)
     if (readout)
       snprintf(net->names[l], sizeof net->names[l], "readout");
     else
-      snprintf(net->names[l], sizeof net->names[l], "hidden%zu", l);
+      snprintf(net->names[l], sizeof net->names[l], "hidden%u", (unsigned)l);
     if ((rc = sl_neurons_alloc(&net->neurons[l], n, readout ? &spec->readout : &spec->hidden)))
       goto fail;
     net->buf[l].w_in = net->n_tensors;
