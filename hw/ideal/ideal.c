@@ -1,0 +1,192 @@
+/* ideal.c -- the "ideal" backend: the host's own LIF simulator, reporting
+ * exactly what the model computes.
+ *
+ * Options (for simulation studies of mismatch, Cramer et al. 2022 Fig. 5):
+ *   tau_mem_sd, tau_syn_sd, v_th_sd, v_leak_sd, gain_sd = relative sd of a
+ *   hidden mismatch of the simulated "chip" that the host model does not
+ *   know (drawn as sl_neurons_draw_mismatch does, for every layer including
+ *   the readout), mismatch_seed = its seed (default 1).
+ *
+ * Observations follow the interface's time convention: model step t covers
+ * hardware time (t dt, (t+1) dt]; its membrane is sampled at (t+1) dt and a
+ * spike of step t is stamped (t + 0.5) dt. Sample 0 (t = 0) is the resting
+ * state v_leak. Units are model units (membrane_gain 1, time_scale 1), and
+ * weights are taken in units of setup.w_unit, as continuous values.
+ */
+#include "config.h"
+#include "ideal.h"
+#include "spikeloop/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  sl_net *net;
+  sl_backend_setup setup;
+  size_t n_total;
+} ideal_state;
+
+/* One option as a number in [0, 1]; absent means 0. */
+static int option_sd(const char *options, const char *key, double *out)
+{
+  char buf[64];
+  *out = 0.0;
+  if (!sl_backend_option(options, key, buf, sizeof buf))
+    return SL_OK;
+  char *end;
+  *out = strtod(buf, &end);
+  if (end == buf || *end || !(*out >= 0.0 && *out <= 1.0))
+    return sl_error(SL_EINVAL, "ideal backend: option %s = '%s' must be a number in [0, 1]", key,
+                    buf);
+  return SL_OK;
+}
+
+static int draw_hidden_mismatch(sl_net *net, size_t n_layers, const char *options)
+{
+  sl_mismatch_spec mm = {0};
+  int rc = option_sd(options, "tau_mem_sd", &mm.tau_mem);
+  if (!rc)
+    rc = option_sd(options, "tau_syn_sd", &mm.tau_syn);
+  if (!rc)
+    rc = option_sd(options, "v_th_sd", &mm.v_th);
+  if (!rc)
+    rc = option_sd(options, "v_leak_sd", &mm.v_leak);
+  if (!rc)
+    rc = option_sd(options, "gain_sd", &mm.gain);
+  if (rc)
+    return rc;
+  char buf[64];
+  uint64_t seed = 1;
+  if (sl_backend_option(options, "mismatch_seed", buf, sizeof buf))
+    seed = strtoull(buf, NULL, 10);
+  if (mm.tau_mem == 0 && mm.tau_syn == 0 && mm.v_th == 0 && mm.v_leak == 0 && mm.gain == 0)
+    return SL_OK;
+  for (size_t l = 0; l <= n_layers && !rc; l++)
+    rc = sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, seed * 1000003u + l);
+  return rc;
+}
+
+static int ideal_open(void *st, const sl_backend_setup *s)
+{
+  ideal_state *is = st;
+  sl_net_spec spec = sl_net_spec_default();
+  spec.n_in = s->n_in;
+  spec.n_out = s->size[s->n_layers];
+  spec.n_layers = s->n_layers;
+  for (size_t l = 0; l < s->n_layers; l++) {
+    spec.n_hidden[l] = s->size[l];
+    spec.recurrent[l] = s->recurrent[l];
+  }
+  spec.dt = s->dt;
+  spec.lif = s->lif;
+  spec.readout_scale_input = s->scale_input;
+  spec.lif.scale_input = s->scale_input;
+  int rc = sl_net_create(&is->net, &spec);
+  for (size_t l = 0; !rc && l <= s->n_layers; l++) {
+    sl_neurons *dst = sl_net_neurons(is->net, l);
+    sl_neurons_free(dst);
+    rc = sl_neurons_copy(dst, s->neurons[l]);
+  }
+  if (!rc)
+    rc = draw_hidden_mismatch(is->net, s->n_layers, s->options);
+  if (!rc)
+    rc = sl_net_check(is->net);
+  if (rc) {
+    sl_net_free(is->net);
+    is->net = NULL;
+    return rc;
+  }
+  is->setup = *s;
+  is->n_total = 0;
+  for (size_t l = 0; l <= s->n_layers; l++)
+    is->n_total += s->size[l];
+  return SL_OK;
+}
+
+static void ideal_close(void *st)
+{
+  ideal_state *is = st;
+  sl_net_free(is->net);
+  is->net = NULL;
+}
+
+static int ideal_caps(void *st, sl_backend_caps *c)
+{
+  ideal_state *is = st;
+  memset(c, 0, sizeof *c);
+  c->max_neurons = (size_t)1 << 30; /* no practical limit */
+  c->max_fan_in = (size_t)1 << 30;
+  c->weight_levels = 0;
+  c->adc_bits = 0;
+  c->sample_period = is->setup.dt;
+  c->time_scale = 1.0;
+  c->membrane_gain = 1.0;
+  c->membrane_units = "model";
+  c->observables = SL_OBS_SPIKES | SL_OBS_MEMBRANE;
+  c->recurrent = 1;
+  return SL_OK;
+}
+
+static int ideal_write(void *st, size_t layer, int which, const float *w, size_t rows, size_t cols)
+{
+  ideal_state *is = st;
+  sl_tensor t;
+  int rc = sl_net_find_tensor(is->net, sl_net_layer_name(is->net, layer), which ? "w_rec" : "w_in",
+                              &t);
+  if (rc)
+    return rc;
+  if (t.rows != rows || t.cols != cols)
+    return sl_error(SL_ESHAPE, "ideal backend: %s/%s is %zu x %zu, got %zu x %zu", t.layer, t.name,
+                    t.rows, t.cols, rows, cols);
+  const float unit = (float)is->setup.w_unit[layer];
+  for (size_t i = 0; i < rows * cols; i++)
+    t.data[i] = w[i] * unit;
+  return sl_net_check(is->net);
+}
+
+static int ideal_run(void *st, const float *x, size_t T, size_t B, sl_observations *obs)
+{
+  ideal_state *is = st;
+  const double dt = is->setup.dt;
+  int rc = sl_net_forward(is->net, x, T, B);
+  if (!rc)
+    rc = sl_obs_reset(obs, B, is->n_total, T + 1);
+  if (rc)
+    return rc;
+  obs->sample_t0 = 0.0;
+  obs->sample_period = dt;
+  size_t base = 0;
+  for (size_t l = 0; l <= is->setup.n_layers; l++) {
+    sl_layer_state s;
+    sl_net_state(is->net, l, &s);
+    const sl_neurons *p = sl_net_neurons(is->net, l);
+    for (size_t b = 0; b < B; b++)
+      for (size_t n = 0; n < s.N; n++)
+        obs->membrane[b * is->n_total + base + n] = p->v_leak[n];
+    for (size_t t = 0; t < T; t++)
+      for (size_t b = 0; b < B; b++)
+        for (size_t n = 0; n < s.N; n++) {
+          size_t i = (t * B + b) * s.N + n;
+          obs->membrane[((t + 1) * B + b) * is->n_total + base + n] = s.v[i];
+          if (s.s && s.s[i] != 0.0f && (rc = sl_obs_add_spike(obs, b, base + n, (t + 0.5) * dt)))
+            return rc;
+        }
+    base += s.N;
+  }
+  return SL_OK;
+}
+
+static int ideal_read_config(void *st, const char *key, char *buf, size_t len)
+{
+  (void)st;
+  (void)buf;
+  (void)len;
+  return sl_error(SL_ENOTFOUND, "ideal backend has no configuration key '%s'", key);
+}
+
+static const sl_backend ideal_backend = {
+    SL_BACKEND_VERSION, "ideal", "the exact LIF simulator, observed without error",
+    sizeof(ideal_state), ideal_open, ideal_close, ideal_caps, ideal_write, ideal_run,
+    ideal_read_config, 0};
+
+const sl_backend *sl_ideal_backend(void) { return &ideal_backend; }

@@ -1,0 +1,172 @@
+/* spikeloop/backend.h -- the one interface every hardware backend implements.
+ *
+ * A backend is a versioned, static table of function pointers (in the manner
+ * of SQLite's VFS): the core allocates `state_size` bytes of private state
+ * and calls the slots. Slots are only ever appended; the core checks
+ * `version` before calling a newer slot. Backends are found by name in a
+ * registry: the built-in ones ("ideal", "bss2", "replay"), and plugins
+ * loaded from shared objects in the directories of SPIKELOOP_BACKEND_PATH
+ * (each exports `sl_backend_plugin` returning its table). SPIKELOOP_BACKEND
+ * names the default backend.
+ *
+ * Units. The host model runs in model time (dt, tau in s) and model units
+ * (threshold gap ~ 1). A backend reports what it measures in its own units:
+ *   - time in hardware seconds: t_hw = t_model * caps.time_scale;
+ *   - membrane samples in caps.membrane_units: observed value =
+ *     baseline + v_model * caps.membrane_gain (for an ADC, counts), on a
+ *     regular grid t_hw = sample_t0 + j * sample_period;
+ *   - weights are written in hardware units: integers in
+ *     [-caps.weight_levels, caps.weight_levels] (or any float if
+ *     weight_levels == 0). setup.w_unit[l] says what one unit is worth in
+ *     model units for layer l, so that a backend can set its gains.
+ *
+ * The network is the host model's: n_in inputs -> hidden LIF layers ->
+ * an LI readout (a neuron whose threshold is disabled). Neurons are numbered
+ * globally, layer after layer: hidden0 first, the readout last.
+ */
+#ifndef SPIKELOOP_BACKEND_H
+#define SPIKELOOP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spikeloop/lif.h"
+#include "spikeloop/net.h"
+#include "spikeloop/neurons.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of the table layout this header describes. */
+#define SL_BACKEND_VERSION 1
+
+enum { SL_OBS_SPIKES = 1u, SL_OBS_MEMBRANE = 2u };
+
+/* What a backend can hold and measure. */
+typedef struct {
+  size_t max_neurons;     /* neurons of all layers together (readout included) */
+  size_t max_fan_in;      /* signed inputs one neuron can receive */
+  int weight_levels;      /* largest integer weight magnitude (63 for 6 bit + sign); 0 = float */
+  int sign_by_row_pair;   /* 1: a signed weight uses an excitatory and an inhibitory row */
+  int adc_bits;           /* membrane readout resolution in bits; 0 = exact */
+  double sample_period;   /* membrane sampling period, hardware s */
+  double time_scale;      /* hardware s per model s (1e-3: 1000x faster than the model) */
+  double membrane_gain;   /* observed membrane units per model membrane unit */
+  const char *membrane_units; /* "model", "adc", ... */
+  unsigned observables;   /* SL_OBS_* */
+  int recurrent;          /* 1 if recurrent hidden layers are supported */
+} sl_backend_caps;
+
+/* The network a backend is asked to run (the host model's description). */
+typedef struct {
+  size_t n_in;                               /* input channels */
+  size_t n_layers;                           /* hidden layers; layer n_layers is the readout */
+  size_t size[SL_MAX_LAYERS + 1];            /* neurons per layer */
+  int recurrent[SL_MAX_LAYERS + 1];
+  double dt;                                 /* model time step, s */
+  size_t max_steps;                          /* longest T that will be run */
+  size_t max_batch;                          /* largest B that will be run */
+  const sl_neurons *neurons[SL_MAX_LAYERS + 1]; /* target (model) neuron parameters per layer */
+  sl_lif_options lif;                        /* reset convention of the model */
+  int scale_input;                           /* the model's input convention */
+  double w_unit[SL_MAX_LAYERS + 1];          /* model weight of one hardware weight unit */
+  const char *options;                       /* backend-specific "key=value,key=value" or NULL */
+} sl_backend_setup;
+
+/* What one run measured. Buffers are owned by the observation object and
+ * grow as needed (sl_obs_reserve); backends fill them. */
+typedef struct {
+  size_t B;                 /* samples in the batch */
+  size_t n_neurons;         /* global neuron count */
+  /* spikes, any order: sample, global neuron index, hardware time (s) */
+  size_t n_spikes, spike_cap;
+  uint32_t *spike_sample, *spike_neuron;
+  double *spike_time;
+  /* membrane: (n_samples, B, n_neurons), in the backend's units */
+  size_t n_samples;
+  double sample_t0, sample_period; /* hardware s */
+  float *membrane;
+  size_t membrane_cap;      /* floats allocated */
+} sl_observations;
+
+void sl_obs_init(sl_observations *o);
+void sl_obs_free(sl_observations *o);
+/* Make room for n_samples x B x n_neurons membrane values and sets the
+ * sizes; clears the spike list. Errors: SL_ENOMEM. */
+int sl_obs_reset(sl_observations *o, size_t B, size_t n_neurons, size_t n_samples);
+/* Append one spike. Errors: SL_ENOMEM. */
+int sl_obs_add_spike(sl_observations *o, size_t sample, size_t neuron, double t_hw);
+
+typedef struct sl_backend sl_backend;
+struct sl_backend {
+  int version;               /* SL_BACKEND_VERSION the table was written for */
+  const char *name;
+  const char *description;   /* one line */
+  size_t state_size;         /* bytes of private state the core allocates (zeroed) */
+  /* version 1 */
+  int (*open)(void *state, const sl_backend_setup *setup);
+  void (*close)(void *state);
+  int (*capabilities)(void *state, sl_backend_caps *caps);
+  /* layer l's "w_in" (which = 0, size[l-1] or n_in rows x size[l] cols) or
+   * "w_rec" (which = 1), in hardware units */
+  int (*write_weights)(void *state, size_t layer, int which, const float *w, size_t rows,
+                       size_t cols);
+  /* input spike raster x (T, B, n_in), 0/1 at model steps -> observations */
+  int (*run)(void *state, const float *x, size_t T, size_t B, sl_observations *obs);
+  /* a configuration value by key (e.g. "chip_seed"), as text; SL_ENOTFOUND */
+  int (*read_config)(void *state, const char *key, char *buf, size_t len);
+  /* Weight levels of every instance of this backend (its caps.weight_levels)
+   * if fixed and > 0: lets the core choose weight units (setup.w_unit)
+   * before opening. 0: ask an opened instance (float backends, replay). */
+  int weight_levels;
+};
+
+/* ------------------------------------------------------------ registry */
+
+/* Register a backend table (plugins call this through sl_backend_plugin's
+ * caller). Errors: SL_EINVAL (NULL, no name, version < 1 or newer than this
+ * library), SL_ERANGE (registry full). Re-registering a name replaces it. */
+int sl_backend_register(const sl_backend *b);
+/* Find by name (loads plugins first). NULL if unknown; then
+ * sl_backend_names lists what is available. */
+const sl_backend *sl_backend_find(const char *name);
+/* Comma-separated names of all registered backends into buf. */
+void sl_backend_names(char *buf, size_t len);
+/* SPIKELOOP_BACKEND if set, else "ideal". */
+const char *sl_backend_default_name(void);
+/* Load every *.so in the colon-separated directories of
+ * SPIKELOOP_BACKEND_PATH (once; later calls do nothing). A plugin exports
+ *   const sl_backend *sl_backend_plugin(void);
+ * Files that fail to load or are not plugins are skipped (other libraries
+ * may share a directory); the last such problem is appended to the
+ * "unknown backend" message of sl_hw_open. */
+int sl_backend_load_plugins(void);
+/* Load one plugin file. Errors: SL_EIO, SL_EINVAL (bad table). */
+int sl_backend_load_plugin(const char *path);
+
+/* ------------------------------------------------------------ instances */
+
+typedef struct sl_hw sl_hw;
+
+/* Open an instance of backend `name` for the network in setup. Errors:
+ * SL_ENOTFOUND (unknown name; the message lists the available ones), the
+ * backend's own (limits exceeded: SL_ERANGE; bad options: SL_EINVAL). */
+int sl_hw_open(sl_hw **out, const char *name, const sl_backend_setup *setup);
+void sl_hw_close(sl_hw *hw);
+const char *sl_hw_name(const sl_hw *hw);
+const sl_backend_caps *sl_hw_caps(const sl_hw *hw);
+const sl_backend_setup *sl_hw_setup(const sl_hw *hw);
+int sl_hw_write_weights(sl_hw *hw, size_t layer, int which, const float *w, size_t rows,
+                        size_t cols);
+int sl_hw_run(sl_hw *hw, const float *x, size_t T, size_t B, sl_observations *obs);
+int sl_hw_read_config(sl_hw *hw, const char *key, char *buf, size_t len);
+
+/* Parse one key of a "key=value,key=value" options string. Returns 1 and
+ * copies the value if present, 0 if absent. */
+int sl_backend_option(const char *options, const char *key, char *value, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
