@@ -1,0 +1,98 @@
+/* spikeloop/bss2.h -- the BrainScaleS-2-style analog emulator ("bss2" backend).
+ *
+ * An emulated chip behaves like a fabricated one: 512 neuron circuits with
+ * 256 synapse rows each, 6-bit synapses whose sign is a property of the row
+ * (a signed weight is an excitatory + inhibitory row pair: -63..63),
+ * optional merging of 2 circuits per logical neuron (512 rows, 256 neurons),
+ * per-neuron 10-bit configuration words for leak, reset, threshold, tau_mem,
+ * tau_syn, synaptic gain and refractory time, hidden fixed-pattern mismatch
+ * of the DAC -> parameter mapping drawn from a chip seed, temporal membrane
+ * noise, an 8-bit column-parallel ADC (CADC) with per-channel offset and
+ * gain error sampled on a grid (default 1.7 us), and timestamped spikes.
+ * Hardware time runs 1000x faster than model time. The model, its constants
+ * and the mapping of the host model onto words are described at the top of
+ * hw/bss2/bss2.c and hw/bss2/bss2_chip.c.
+ *
+ * Limits (open fails with SL_ERANGE, naming the layer and the numbers):
+ *   neurons of all layers x circuits per neuron <= 512; per layer,
+ *   2 x (inputs + own size if recurrent) synapse rows <= 256 x circuits per
+ *   neuron. Weights (write_weights) must be integers (within 1e-6) in
+ *   -63..63 (else SL_ERANGE naming layer, index and value).
+ *
+ * Backend options ("key=value,..." in sl_backend_setup.options; an unknown
+ * key is SL_EINVAL):
+ *   chip_seed=S        hidden mismatch of this chip (default 1)
+ *   noise=SD           membrane noise per emulator substep, V (default 0.002)
+ *   noise_seed=S       seed of the temporal noise (default 1); the stream of
+ *                      sample b of the r-th run of an instance is fixed by
+ *                      (S, r, b), whatever the thread count
+ *   sample_period=P    CADC sampling period, s (default 1.7e-6)
+ *   substeps=K         emulator substeps per model step (default 4)
+ *   merge=0|1          2 circuits per logical neuron (default: 1 only if
+ *                      some layer's fan-in needs more than 256 rows)
+ *   calib=FILE.h5      per-circuit configuration words (default: nominal)
+ *
+ * read_config keys: chip_seed, noise_seed, noise, sample_period, substeps,
+ * merge (the effective 0/1), calib (the path or ""), and
+ * dac.<param>.<circuit> (param: leak, reset, threshold, tau_mem, tau_syn,
+ * gain, refrac; circuit 0..511), e.g. "dac.tau_mem.17".
+ *
+ * Calibration file (calib=): HDF5 datasets /dac/<param> (param as above),
+ * each an integer array (stored as int32) of 512 words, indexed by circuit.
+ * Logical neuron n (global numbering, hidden0 first) uses circuits
+ * n*c .. n*c+c-1, c = 2 if merged else 1. Every dataset present replaces the
+ * nominal words of all circuits; absent datasets keep the nominal words
+ * (but at least one must be present). The readout's threshold word is
+ * always 1023. Words must be in 0..1023 (1..1023 for tau_mem and tau_syn):
+ * SL_EINVAL naming the dataset and circuit; a file that is not HDF5: SL_EIO;
+ * a dataset of the wrong type or length: SL_EFORMAT naming it. The truth
+ * export below has this layout under /dac, so it can be read back as-is.
+ *
+ * Truth file (sl_bss2_export_truth), HDF5:
+ *   /truth/<p>   float64 (512) per circuit, attribute units: tau_mem, tau_syn
+ *                (s), v_leak, v_th, v_reset (V), gain (V/s per weight unit),
+ *                refrac (s), adc_offset (counts), adc_gain (relative, 1 =
+ *                nominal)
+ *   /mapping/<p>_scale, /mapping/<p>_offset   float64 (512) for p in tau_mem,
+ *                tau_syn, v_leak, v_th, v_reset, gain, refrac: the circuit's
+ *                mismatch, true = nominal(word) * scale + offset;
+ *                /mapping/adc_scale, /mapping/adc_offset for the CADC:
+ *                counts = V / 1.2 * 255 * adc_scale + adc_offset
+ *   /dac/<param> int32 (512): the words the truth was computed for
+ *   /            attributes chip_seed (uint64), time_scale (1e-3), format
+ *                ("spikeloop-bss2-truth")
+ */
+#ifndef SPIKELOOP_BSS2_H
+#define SPIKELOOP_BSS2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spikeloop/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SL_BSS2_CIRCUITS 512
+#define SL_BSS2_ROWS 256
+#define SL_BSS2_WEIGHT_MAX 63
+#define SL_BSS2_DAC_MAX 1023
+
+/* The emulator's backend table (also registered as "bss2"). */
+const sl_backend *sl_bss2_backend(void);
+
+/* Write the hidden physical parameters of every circuit of chip
+ * `chip_seed` to `path` (layout above), as they are at the nominal words of
+ * the default model on every circuit: tau_mem = tau_syn = 6 us (word 500),
+ * leak and reset 0.5 V (word 426), threshold 0.8 V (682), gain word 512,
+ * refrac word 0. The file is written under a temporary name and renamed, so
+ * `path` never holds a half-written file. For tests and for checking
+ * calibration only: training never reads it. Errors: SL_EIO naming the
+ * path, SL_ENOMEM. */
+int sl_bss2_export_truth(uint64_t chip_seed, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
