@@ -415,6 +415,38 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
   return SL_OK;
 }
 
+int sl_lif_currents(const sl_neurons *p, double dt, size_t T, size_t B, const float *w_rec,
+                    const float *s, float *h, float *i_syn)
+{
+  if (!p || p->n == 0 || !h || !i_syn || (w_rec && !s))
+    return sl_error(SL_EINVAL, "sl_lif_currents: bad arguments");
+  if (T == 0 || B == 0 || !(dt > 0))
+    return sl_error(SL_EINVAL, "sl_lif_currents: T, B and dt must be positive");
+  const size_t N = p->n;
+  decay_t d;
+  int rc = decay_make(&d, p, 0, dt);
+  if (rc)
+    return rc;
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++)
+    for (size_t t = 0; t < T; t++) {
+      const size_t row = (t * B + b) * N;
+      float *hr = h + row;
+      if (w_rec && t > 0) {
+        const float *sp = s + row - B * N;
+        for (size_t m = 0; m < N; m++)
+          if (sp[m] != 0.0f)
+            for (size_t n = 0; n < N; n++)
+              hr[n] += sp[m] * w_rec[m * N + n];
+      }
+      const float *ip = t > 0 ? i_syn + row - B * N : NULL;
+      for (size_t n = 0; n < N; n++)
+        i_syn[row + n] = d.a_syn[n] * (ip ? ip[n] : 0.0f) + p->gain[n] * hr[n];
+    }
+  decay_free(&d);
+  return SL_OK;
+}
+
 /* ------------------------------------------------------------ LI readout */
 
 static int check_li(const sl_neurons *p, double dt, size_t T, size_t B)

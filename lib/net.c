@@ -337,6 +337,53 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
   return SL_OK;
 }
 
+int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
+                            const float *const *v_meas, const float *const *s_meas)
+{
+  if (!net || !x || !v_meas || !s_meas)
+    return sl_error(SL_EINVAL, "sl_net_forward_injected: NULL argument");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "sl_net_forward_injected: T = %zu and B = %zu must be positive",
+                    T, B);
+  const size_t TB = T * B, L = net->spec.n_layers;
+  if (!slk_all_finite(x, TB * net->spec.n_in))
+    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+  for (size_t l = 0; l <= L; l++) {
+    if (!v_meas[l] || (l < L && !s_meas[l]))
+      return sl_error(SL_EINVAL, "sl_net_forward_injected: no measurement for layer %s",
+                      net->names[l]);
+    if (!slk_all_finite(v_meas[l], TB * net->size[l]))
+      return sl_error(SL_ENUMERIC, "measured membrane of layer %s contains NaN or Inf",
+                      net->names[l]);
+  }
+  int rc = grow(net, TB);
+  if (rc)
+    return rc;
+  net->T = T;
+  net->B = B;
+  net->x = x;
+  const float *in = x;
+  size_t K = net->spec.n_in;
+  for (size_t l = 0; l <= L; l++) {
+    layer_buf *b = &net->buf[l];
+    const size_t N = net->size[l];
+    slk_matmul(b->h, in, net->params + net->tensors[b->w_in].offset, TB, K, N);
+    const float *w_rec =
+        b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
+    if (l < L) {
+      memcpy(b->s, s_meas[l], TB * N * sizeof(float));
+      memset(b->clamp, 0, TB * N);
+    }
+    rc = sl_lif_currents(&net->neurons[l], net->spec.dt, T, B, w_rec, b->s, b->h, b->i_syn);
+    if (rc)
+      return rc;
+    memcpy(b->v, v_meas[l], TB * N * sizeof(float));
+    in = b->s;
+    K = N;
+  }
+  return SL_OK;
+}
+
 int sl_net_state(sl_net *net, size_t layer, sl_layer_state *out)
 {
   if (!net || !out || layer >= net->n_layers_total)

@@ -88,6 +88,13 @@ int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt,
                         const uint8_t *clamp, float *gs, const float *gv_ext,
                         float *gh, float *dw_rec, float *dtau_mem, float *dtau_syn);
 
+/* Synaptic currents of a layer whose spikes s (T,B,N) were measured rather
+ * than simulated (in-the-loop injection): adds the recurrent drive
+ * S[t-1] @ W_rec into h in place if w_rec is not NULL, then computes i_syn
+ * with the same recursion as sl_lif_forward. */
+int sl_lif_currents(const sl_neurons *p, double dt, size_t T, size_t B, const float *w_rec,
+                    const float *s, float *h, float *i_syn);
+
 /* LI readout forward: h (T,B,N) drive in; i_syn, v out. */
 int sl_li_forward(const sl_neurons *p, int scale_input, double dt, size_t T,
                   size_t B, const float *h, float *i_syn, float *v);

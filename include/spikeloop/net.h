@@ -86,6 +86,18 @@ int sl_net_check(const sl_net *net);
  * (T or B zero), SL_ENUMERIC (non-finite input), SL_ENOMEM. */
 int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B);
 
+/* In-the-loop forward: the states are the measured ones. v_meas[l]
+ * (T,B,N_l) is the measured membrane of layer l = 0 .. n_layers (the
+ * readout last), in model units; s_meas[l] (T,B,N_l) the measured spikes of
+ * hidden layer l. Drives and synaptic currents are computed by the model
+ * from x and the measured spikes of the layer below (unmeasured state comes
+ * from the model); V and S are the measured values; nothing is clamped or
+ * reset by the model (the measured trace already contains the resets).
+ * sl_net_backward then evaluates the surrogate at the measured membrane.
+ * Errors: SL_EINVAL, SL_ENUMERIC (non-finite measurement), SL_ENOMEM. */
+int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
+                            const float *const *v_meas, const float *const *s_meas);
+
 /* States of layer l from the last forward (views, valid until the next
  * forward with larger T*B). Readout has s = clamp = NULL. */
 typedef struct {
