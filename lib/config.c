@@ -43,6 +43,7 @@ typedef enum {
   K_U64,       /* uint64_t (seeds), any value */
   K_BOOL,      /* int 0/1; also true/false, yes/no, on/off */
   K_ENUM,      /* char[SL_CONFIG_STR], one of `values` */
+  K_TEXT,      /* char[hi]: free text without line breaks */
   K_HIDDEN,    /* net.hidden: 1..SL_CONFIG_MAX_LAYERS sizes in [lo, hi] */
   K_RECURRENT  /* net.recurrent: 0/1 list, one value or one per layer */
 } key_type;
@@ -69,8 +70,9 @@ typedef struct {
 #define U64(k, f, d, h) {k, K_U64, F(f), d, h, 0, 0, 0, NULL}
 #define BOOL(k, f, d, h) {k, K_BOOL, F(f), d, h, 0, 1, 0, NULL}
 #define ENUM(k, f, d, vals, h) {k, K_ENUM, F(f), d, h, 0, 0, 0, vals}
+#define TEXT(k, f, d, h) {k, K_TEXT, F(f), d, h, 0, sizeof(((sl_config *)0)->f), 0, NULL}
 
-static const char *const datasets[] = {"yinyang", NULL};
+static const char *const datasets[] = {"yinyang", "fashion16", NULL};
 static const char *const encoders[] = {"latency", "latency_log", "rate", NULL};
 static const char *const resets[] = {"value", "subtract", NULL};
 static const char *const optimizers[] = {"adam", "sgd", NULL};
@@ -160,6 +162,16 @@ static const key_info keys[] = {
       "Weight of the readout amplitude regulariser"),
   POS("train.init_scale", init_scale, "1.0", "Initial weight sd times sqrt(fan_in)"),
   U64("train.seed", seed, "42", "Seed of weight initialisation and shuffling"),
+
+  TEXT("backend.name", backend, "ideal",
+       "Where the forward pass runs: ideal (plain simulation), bss2, replay, or a plugin"),
+  TEXT("backend.options", backend_options, "",
+       "Backend options, key=value,... (bss2: chip_seed, noise, calib, ...; replay: file)"),
+  TEXT("backend.record", record, "",
+       "Record every weight write and observation of the backend to this HDF5 file"),
+  TEXT("loop.w_unit", w_unit, "auto",
+       "Model weight of one hardware weight unit per layer, readout last (auto: +-4 sd of "
+       "the initial weights span the levels)"),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -471,6 +483,19 @@ static int set_value(sl_config *cfg, const key_info *k, const char *s, char *err
     *(int *)field = v;
     return SL_OK;
   }
+  case K_TEXT: {
+    size_t cap = (size_t)k->hi;
+    if (strlen(s) >= cap) {
+      snprintf(err, errlen, "%s: value is longer than %zu characters", k->name, cap - 1);
+      return SL_ERANGE;
+    }
+    if (strpbrk(s, "\r\n")) {
+      snprintf(err, errlen, "%s: value contains a line break", k->name);
+      return SL_EINVAL;
+    }
+    snprintf((char *)field, cap, "%s", s);
+    return SL_OK;
+  }
   case K_ENUM: {
     for (const char *const *v = k->values; *v; v++) {
       if (strcmp(s, *v) == 0) {
@@ -572,6 +597,12 @@ static void format_value(const sl_config *cfg, const key_info *k, char *buf, siz
   case K_DOUBLE: fmt_double(*(const double *)field, buf, len); return;
   case K_U64: snprintf(buf, len, "%" PRIu64, *(const uint64_t *)field); return;
   case K_BOOL: snprintf(buf, len, "%d", *(const int *)field); return;
+  case K_TEXT: {
+    const char *s = (const char *)field;
+    const char *nul = memchr(s, '\0', (size_t)k->hi);
+    snprintf(buf, len, "%.*s", (int)(nul ? (size_t)(nul - s) : (size_t)k->hi), s);
+    return;
+  }
   case K_ENUM: {
     const char *s = (const char *)field;
     const char *nul = memchr(s, '\0', SL_CONFIG_STR);
@@ -835,6 +866,7 @@ static void describe_allowed(const key_info *k, char *buf, size_t len)
     return;
   case K_U64: return;
   case K_BOOL: snprintf(buf, len, "0 or 1 (also true/false, yes/no, on/off)"); return;
+  case K_TEXT: return; /* said by the help text */
   case K_ENUM: {
     size_t used = 0;
     for (const char *const *v = k->values; *v && used < len; v++)

@@ -25,6 +25,7 @@ extern "C" {
 
 #define SL_CONFIG_MAX_LAYERS 8
 #define SL_CONFIG_STR 64
+#define SL_CONFIG_TEXT 256
 
 typedef struct {
   /* [data] */
@@ -76,6 +77,12 @@ typedef struct {
   double reg_spikes, reg_amp;        /* train.reg_spikes, train.reg_amp */
   double init_scale;                 /* train.init_scale: sd = init_scale / sqrt(fan_in) */
   uint64_t seed;                     /* train.seed: init and shuffling */
+
+  /* [backend] where the forward pass runs */
+  char backend[SL_CONFIG_STR];          /* backend.name = ideal (plain simulation) | bss2 | replay | plugin */
+  char backend_options[SL_CONFIG_TEXT]; /* backend.options = "key=value,..." for the backend */
+  char record[SL_CONFIG_TEXT];          /* backend.record = FILE.h5 to record every observation ("" none) */
+  char w_unit[SL_CONFIG_TEXT];          /* loop.w_unit = auto | comma list per layer (readout last) */
 
   /* Private bookkeeping of lib/config.c: the net.recurrent list as given
    * (1 value, or one per layer), kept for printing it back and for

@@ -3,7 +3,9 @@
  * spikeloop trains spiking neural networks in the loop with imperfect
  * neuromorphic hardware: a LIF simulator with per-neuron mismatch,
  * surrogate-gradient backpropagation through time, data sets, encoders,
- * configuration and HDF5 run logs. Every exported name starts with sl_.
+ * configuration and HDF5 run logs, hardware backends behind one interface
+ * (ideal simulator, BrainScaleS-2-style emulator, replay of recordings,
+ * plugins) and training in the loop. Every exported name starts with sl_.
  */
 #ifndef SPIKELOOP_SPIKELOOP_H
 #define SPIKELOOP_SPIKELOOP_H
@@ -20,5 +22,11 @@
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
 #include "spikeloop/train.h"
+#include "spikeloop/session.h"
+#include "spikeloop/backend.h"
+#include "spikeloop/loop.h"
+#include "spikeloop/recording.h"
+#include "spikeloop/bss2.h"
+#include "spikeloop/replay.h"
 
 #endif

@@ -4,8 +4,7 @@
  *   sl_net_from_config      build the network (neurons, mismatch, weights)
  *   sl_trainer_step         one batch: forward, loss, backward, update
  *   sl_evaluate             accuracy / loss / activity on a data set
- *   sl_run_train            a whole run: data, epochs, progress, HDF5 log
- *   sl_run_eval             re-evaluate the final model stored in a log
+ * (whole runs: spikeloop/session.h)
  */
 #ifndef SPIKELOOP_TRAIN_H
 #define SPIKELOOP_TRAIN_H
@@ -14,7 +13,9 @@
 #include <stdint.h>
 
 #include "spikeloop/config.h"
+#include "spikeloop/backend.h"
 #include "spikeloop/data.h"
+#include "spikeloop/loop.h"
 #include "spikeloop/net.h"
 #include "spikeloop/runlog.h"
 
@@ -50,6 +51,11 @@ void sl_trainer_free(sl_trainer *tr);
 /* One training step on x (T, B, n_in) with labels y (B). */
 int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
                     sl_batch_stats *stats);
+/* Train in the loop: forward passes run through loop (whose network must be
+ * the trainer's), the optimiser updates the loop's float shadow weights,
+ * which are quantised and written to the backend after every step.
+ * NULL returns to plain simulation. */
+int sl_trainer_set_loop(sl_trainer *tr, sl_loop *loop);
 /* Learning-rate schedule for the coming epoch (0-based). */
 void sl_trainer_set_epoch(sl_trainer *tr, size_t epoch);
 
@@ -63,22 +69,19 @@ typedef struct {
 int sl_evaluate(sl_net *net, const sl_encoder *enc, const sl_dataset *d, size_t batch,
                 int loss_kind, sl_eval_result *res);
 
-typedef struct {
-  double test_accuracy, val_accuracy, train_accuracy, seconds;
-  long epochs;
-} sl_run_result;
+/* The same with the forward pass on the loop's backend. */
+int sl_evaluate_loop(sl_loop *loop, const sl_encoder *enc, const sl_dataset *d, size_t batch,
+                     int loss_kind, sl_eval_result *res);
 
-/* Called after every epoch (may be NULL). */
-typedef void (*sl_progress_fn)(const sl_epoch_metrics *m, void *user);
+/* Weight units per layer (readout last) from loop.w_unit: "auto" or a
+ * comma list; levels is the backend's weight_levels. */
+int sl_w_unit_from_config(const sl_config *cfg, const sl_net *net, int levels, double *w_unit);
 
-/* Train as cfg says; log to log_path if not NULL (the log is created before
- * training starts, so an unwritable path fails at once). */
-int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *meta,
-                 sl_progress_fn progress, void *user, sl_run_result *res);
-
-/* Rebuild the final model of a complete run log and evaluate it on the
- * test set of its config. Errors: SL_EIO, SL_EFORMAT (incomplete log). */
-int sl_run_eval(const char *log_path, sl_eval_result *res);
+/* Open backend.name for net with backend.options, start recording to
+ * backend.record if set, and create the loop. Both outputs are owned by
+ * the caller (close the loop first). */
+int sl_hw_from_config(sl_hw **hw, sl_loop **loop, const sl_config *cfg, sl_net *net,
+                      size_t max_steps, size_t max_batch);
 
 #ifdef __cplusplus
 }

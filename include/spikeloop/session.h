@@ -1,0 +1,77 @@
+/* spikeloop/session.h -- a whole run from a configuration.
+ *
+ * A session holds everything a run needs: the train / validation / test
+ * sets, the encoder, the network (mismatch and initial weights drawn), the
+ * trainer, and - when backend.name is not "ideal" - the backend instance
+ * and the loop that trains through it. Experiments combine sessions (train
+ * in simulation, deploy on a chip, train in the loop); sl_run_train is one
+ * session with an HDF5 run log.
+ */
+#ifndef SPIKELOOP_SESSION_H
+#define SPIKELOOP_SESSION_H
+
+#include <stddef.h>
+
+#include "spikeloop/config.h"
+#include "spikeloop/runlog.h"
+#include "spikeloop/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_session sl_session;
+
+enum { SL_SET_TRAIN = 0, SL_SET_VAL = 1, SL_SET_TEST = 2 };
+
+typedef struct {
+  double test_accuracy, val_accuracy, train_accuracy, seconds;
+  long epochs;
+} sl_run_result;
+
+/* Called after every epoch (may be NULL). */
+typedef void (*sl_progress_fn)(const sl_epoch_metrics *m, void *user);
+
+/* Build a session from cfg (validated first). Errors of the pieces. */
+int sl_session_create(sl_session **out, const sl_config *cfg);
+void sl_session_free(sl_session *s); /* NULL is a no-op */
+
+const sl_config *sl_session_config(const sl_session *s);
+sl_net *sl_session_net(sl_session *s);
+/* The loop if the session runs on a backend, else NULL. */
+sl_loop *sl_session_loop(sl_session *s);
+/* Epochs trained so far. */
+long sl_session_epochs(const sl_session *s);
+
+/* Train `epochs` more epochs (continuing the learning-rate schedule and the
+ * shuffling sequence), evaluating the test and validation sets after each;
+ * append metrics to log if not NULL; call progress after each epoch. */
+int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
+                     void *user, sl_run_result *res);
+
+/* Evaluate the current weights on SL_SET_* through the session's forward
+ * path (the backend if there is one). */
+int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res);
+
+/* Take the weights of src (same architecture): into the loop's shadow and
+ * the hardware if the session has a backend, else into the network.
+ * Errors: SL_ESHAPE. */
+int sl_session_set_weights(sl_session *s, sl_net *src);
+
+/* Stage the network's weights (/params) and per-neuron parameters
+ * (/mismatch) into log. */
+int sl_session_log_network(sl_session *s, sl_runlog *log);
+
+/* Train as cfg says; log to log_path if not NULL (the log is created before
+ * training starts, so an unwritable path fails at once). */
+int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *meta,
+                 sl_progress_fn progress, void *user, sl_run_result *res);
+
+/* Rebuild the final model of a complete run log and evaluate it on the
+ * test set of its config, in simulation. Errors: SL_EIO, SL_EFORMAT. */
+int sl_run_eval(const char *log_path, sl_eval_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

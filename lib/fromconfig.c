@@ -1,0 +1,233 @@
+/* fromconfig.c -- building the pieces of a run from a configuration: the
+ * network (neurons, mismatch, weights), the encoder, the data sets, the
+ * weight units and the backend with its loop.
+ */
+#include "config.h"
+#include "spikeloop/train.h"
+#include "spikeloop/error.h"
+#include "spikeloop/loop.h"
+#include "spikeloop/recording.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ from config */
+
+int sl_net_spec_from_config(const sl_config *cfg, size_t n_in, size_t n_out, sl_net_spec *spec)
+{
+  if (!cfg || !spec)
+    return sl_error(SL_EINVAL, "sl_net_spec_from_config: NULL argument");
+  int rc = sl_config_validate(cfg);
+  if (rc)
+    return rc;
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = n_in;
+  s.n_out = n_out;
+  s.n_layers = cfg->n_layers;
+  for (size_t l = 0; l < cfg->n_layers; l++) {
+    s.n_hidden[l] = (size_t)cfg->hidden[l];
+    s.recurrent[l] = cfg->recurrent[l];
+  }
+  s.dt = cfg->dt;
+  s.hidden.tau_mem = cfg->tau_mem;
+  s.hidden.tau_syn = cfg->tau_syn;
+  s.hidden.v_th = cfg->v_th;
+  s.hidden.v_leak = cfg->v_leak;
+  s.hidden.v_reset = cfg->v_reset;
+  s.hidden.gain = cfg->gain;
+  s.hidden.refrac = (int)cfg->refrac;
+  s.readout = sl_neuron_nominal_default();
+  s.readout.tau_mem = cfg->ro_tau_mem;
+  s.readout.tau_syn = cfg->ro_tau_syn;
+  s.readout.v_leak = 0.0;
+  s.lif.reset = strcmp(cfg->reset, "subtract") == 0 ? SL_RESET_SUBTRACT : SL_RESET_TO_VALUE;
+  s.lif.detach_reset = cfg->detach_reset;
+  s.lif.scale_input = cfg->scale_input;
+  s.lif.surrogate = sl_surrogate_find(cfg->surrogate);
+  if (!s.lif.surrogate)
+    return sl_error(SL_ENOTFOUND, "unknown surrogate '%s' (known: superspike, sigmoid, arctan)",
+                    cfg->surrogate);
+  s.lif.beta = cfg->sg_beta;
+  s.readout_scale_input = cfg->scale_input;
+  *spec = s;
+  return SL_OK;
+}
+
+int sl_net_from_config(sl_net **out, const sl_config *cfg, size_t n_in, size_t n_out)
+{
+  sl_net_spec spec;
+  int rc = sl_net_spec_from_config(cfg, n_in, n_out, &spec);
+  if (rc)
+    return rc;
+  sl_net *net = NULL;
+  if ((rc = sl_net_create(&net, &spec)))
+    return rc;
+  sl_mismatch_spec mm = {cfg->mm_tau_mem, cfg->mm_tau_syn, cfg->mm_v_th,
+                         cfg->mm_v_leak,  cfg->mm_v_reset, cfg->mm_gain};
+  size_t layers = spec.n_layers + (cfg->mm_readout ? 1 : 0);
+  for (size_t l = 0; l < layers && !rc; l++)
+    rc = sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, sl_seed_mix(cfg->mm_seed, l));
+  if (!rc)
+    rc = sl_net_init_weights(net, cfg->init_scale, cfg->seed);
+  if (!rc)
+    rc = sl_net_check(net);
+  if (rc) {
+    sl_net_free(net);
+    return rc;
+  }
+  *out = net;
+  return SL_OK;
+}
+
+int sl_encoder_from_config(const sl_config *cfg, sl_encoder *e)
+{
+  if (!cfg || !e)
+    return sl_error(SL_EINVAL, "sl_encoder_from_config: NULL argument");
+  *e = sl_encoder_default();
+  int rc = sl_encoder_kind_from_name(cfg->encoder, &e->kind);
+  if (rc)
+    return rc;
+  e->t_steps = (size_t)cfg->t_steps;
+  e->dt = cfg->dt;
+  e->t_early = cfg->t_early;
+  e->t_late = cfg->t_late;
+  e->tau_in = cfg->tau_in;
+  e->x_min = cfg->x_min;
+  e->rate_max = cfg->rate_max;
+  e->bias = cfg->bias;
+  e->bias_time = cfg->bias_time;
+  return SL_OK;
+}
+
+/* Fashion-MNIST at 16x16 (Cramer et al.): train = the first n_train of the
+ * 60000 training images, validation = the n_val after them, test = the
+ * first n_test of the 10000 test images. */
+static int fashion_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
+                               sl_dataset *test)
+{
+  const size_t n_train = (size_t)cfg->n_train, n_val = (size_t)cfg->n_val;
+  int rc = SL_OK;
+  if (train || val) {
+    if (n_train + n_val > 60000)
+      return sl_error(SL_ERANGE, "data.n_train + data.n_val = %zu exceeds the 60000 Fashion-MNIST "
+                      "training images", n_train + n_val);
+    sl_dataset all = {0};
+    rc = sl_fashion_load(&all, NULL, 1, 16, n_train + n_val);
+    if (!rc && train)
+      rc = sl_dataset_split(&all, 0, n_train, train);
+    if (!rc && val && n_val)
+      rc = sl_dataset_split(&all, n_train, n_val, val);
+    sl_dataset_free(&all);
+    if (rc)
+      return rc;
+  }
+  if (test) {
+    if (cfg->n_test > 10000)
+      return sl_error(SL_ERANGE, "data.n_test = %ld exceeds the 10000 Fashion-MNIST test images",
+                      cfg->n_test);
+    rc = sl_fashion_load(test, NULL, 0, 16, (size_t)cfg->n_test);
+  }
+  return rc;
+}
+
+int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
+                        sl_dataset *test)
+{
+  if (!cfg)
+    return sl_error(SL_EINVAL, "sl_data_from_config: NULL config");
+  if (strcmp(cfg->dataset, "fashion16") == 0)
+    return fashion_from_config(cfg, train, val, test);
+  if (strcmp(cfg->dataset, "yinyang") != 0)
+    return sl_error(SL_ENOTFOUND, "unknown data set '%s' (known: yinyang, fashion16)",
+                    cfg->dataset);
+  int rc = SL_OK;
+  if (train && (rc = sl_yinyang_generate(train, (size_t)cfg->n_train, cfg->seed_train)))
+    return rc;
+  if (val && cfg->n_val > 0 && (rc = sl_yinyang_generate(val, (size_t)cfg->n_val, cfg->seed_val)))
+    return rc;
+  if (test && (rc = sl_yinyang_generate(test, (size_t)cfg->n_test, cfg->seed_test)))
+    return rc;
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------ backends */
+
+int sl_w_unit_from_config(const sl_config *cfg, const sl_net *net, int levels, double *w_unit)
+{
+  const sl_net_spec *s = sl_net_get_spec(net);
+  const size_t n = s->n_layers + 1;
+  if (strcmp(cfg->w_unit, "auto") == 0) {
+    for (size_t l = 0; l < n; l++)
+      w_unit[l] = sl_loop_default_w_unit(net, l, cfg->init_scale, levels);
+    return SL_OK;
+  }
+  const char *p = cfg->w_unit;
+  for (size_t l = 0; l < n; l++) {
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !(v > 0) || !isfinite(v))
+      return sl_error(SL_EINVAL, "loop.w_unit: '%s' is not 'auto' or %zu positive numbers "
+                      "(one per layer, readout last)", cfg->w_unit, n);
+    w_unit[l] = v;
+    p = end;
+    if (l + 1 < n) {
+      if (*p != ',')
+        return sl_error(SL_EINVAL, "loop.w_unit: '%s' has fewer than %zu values", cfg->w_unit, n);
+      p++;
+    }
+  }
+  if (*p)
+    return sl_error(SL_EINVAL, "loop.w_unit: '%s' has more than %zu values", cfg->w_unit, n);
+  return SL_OK;
+}
+
+int sl_hw_from_config(sl_hw **out, sl_loop **loop, const sl_config *cfg, sl_net *net,
+                      size_t max_steps, size_t max_batch)
+{
+  if (!out || !loop || !cfg || !net)
+    return sl_error(SL_EINVAL, "sl_hw_from_config: NULL argument");
+  *out = NULL;
+  *loop = NULL;
+  const sl_backend *b = sl_backend_find(cfg->backend);
+  if (!b) {
+    char names[512];
+    sl_backend_names(names, sizeof names);
+    return sl_error(SL_ENOTFOUND, "backend.name: unknown backend '%s' (available: %s)",
+                    cfg->backend, names);
+  }
+  /* The weight unit depends on the backend's resolution: known from the
+   * table, or else from an instance opened with unit weights. */
+  double w_unit[SL_MAX_LAYERS + 1];
+  for (size_t l = 0; l <= SL_MAX_LAYERS; l++)
+    w_unit[l] = 1.0;
+  sl_backend_setup setup;
+  sl_hw *hw = NULL;
+  int levels = b->weight_levels;
+  int rc = SL_OK;
+  if (levels <= 0) {
+    rc = sl_loop_setup(net, w_unit, cfg->backend_options, max_steps, max_batch, &setup);
+    if (!rc && (rc = sl_hw_open(&hw, cfg->backend, &setup)))
+      return rc;
+    levels = sl_hw_caps(hw)->weight_levels;
+  }
+  rc = sl_w_unit_from_config(cfg, net, levels, w_unit);
+  if (!rc && (!hw || levels > 0 || strcmp(cfg->w_unit, "auto") != 0)) {
+    sl_hw_close(hw);
+    hw = NULL;
+    rc = sl_loop_setup(net, w_unit, cfg->backend_options, max_steps, max_batch, &setup);
+    if (!rc)
+      rc = sl_hw_open(&hw, cfg->backend, &setup);
+  }
+  if (!rc && cfg->record[0])
+    rc = sl_hw_record(hw, cfg->record);
+  if (!rc)
+    rc = sl_loop_create(loop, net, hw);
+  if (rc) {
+    sl_hw_close(hw);
+    return rc;
+  }
+  *out = hw;
+  return SL_OK;
+}

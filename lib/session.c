@@ -1,0 +1,354 @@
+/* session.c -- a whole run: data, network, trainer and (optionally) a
+ * backend built from a configuration; the epoch loop with per-epoch
+ * evaluation and progress; the HDF5 run log; re-evaluation of a log.
+ *
+ * Shuffling and rate-coding noise are seeded from train.seed and the epoch
+ * number, so a run is reproducible for any number of threads.
+ */
+#include "config.h"
+#include "spikeloop/session.h"
+#include "spikeloop/error.h"
+#include "spikeloop/loss.h"
+#include "spikeloop/version.h"
+#include "rng.h"
+#include "train_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ a whole run */
+
+static double now_seconds(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Fisher-Yates with the run's generator. */
+static void shuffle(size_t *idx, size_t n, uint64_t seed)
+{
+  sl_rng_state r;
+  sl_rng_seed(&r, seed);
+  for (size_t i = 0; i < n; i++)
+    idx[i] = i;
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)(sl_rng_uniform(&r) * (double)i);
+    size_t t = idx[i - 1];
+    idx[i - 1] = idx[j];
+    idx[j] = t;
+  }
+}
+
+/* The arrays a run log stores of a network, in order: every weight tensor
+ * as params/<layer>/<name>, then every layer's per-neuron parameters as
+ * mismatch/<layer>/<param>. Fills *a with the k-th; returns 0 past the end. */
+typedef struct {
+  char path[128];
+  float *f;     /* float data, or NULL */
+  int32_t *i;   /* int data (refrac), or NULL */
+  size_t rows, cols;
+} net_array;
+
+static int net_array_at(sl_net *net, size_t k, net_array *a)
+{
+  memset(a, 0, sizeof *a);
+  size_t nt = sl_net_num_tensors(net);
+  if (k < nt) {
+    sl_tensor t;
+    if (sl_net_tensor(net, k, &t))
+      return 0;
+    snprintf(a->path, sizeof a->path, "params/%s/%s", t.layer, t.name);
+    a->f = t.data;
+    a->rows = t.rows;
+    a->cols = t.cols;
+    return 1;
+  }
+  k -= nt;
+  const size_t per_layer = SL_NEURON_NFLOAT + 1;
+  sl_neurons *p = sl_net_neurons(net, k / per_layer);
+  if (!p)
+    return 0;
+  const char *layer = sl_net_layer_name(net, k / per_layer);
+  size_t j = k % per_layer;
+  a->rows = p->n;
+  if (j < SL_NEURON_NFLOAT) {
+    snprintf(a->path, sizeof a->path, "mismatch/%s/%s", layer, sl_neurons_float_name(j));
+    a->f = sl_neurons_param(p, sl_neurons_float_name(j));
+  } else {
+    snprintf(a->path, sizeof a->path, "mismatch/%s/refrac", layer);
+    a->i = p->refrac;
+  }
+  return 1;
+}
+
+/* Stage the network's weights and per-neuron parameters into the log. */
+static int log_network(sl_runlog *log, sl_net *net)
+{
+  int rc = SL_OK;
+  net_array a;
+  for (size_t k = 0; !rc && net_array_at(net, k, &a); k++)
+    rc = a.f ? sl_runlog_put_float(log, a.path, a.f, a.rows, a.cols)
+             : sl_runlog_put_int(log, a.path, a.i, a.rows);
+  return rc;
+}
+
+/* Load the network's weights and per-neuron parameters from a log. */
+static int load_network(sl_runlog_reader *r, sl_net *net)
+{
+  int rc = SL_OK;
+  net_array a;
+  for (size_t k = 0; !rc && net_array_at(net, k, &a); k++)
+    rc = a.f ? sl_runlog_get_float(r, a.path, a.f, a.rows, a.cols)
+             : sl_runlog_get_int(r, a.path, a.i, a.rows);
+  return rc;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+struct sl_session {
+  sl_config cfg;
+  sl_dataset train, val, test;
+  sl_encoder enc;
+  sl_net *net;
+  sl_trainer *tr;
+  sl_hw *hw;
+  sl_loop *loop;
+  sli_batch bb;
+  long epoch;
+};
+
+void sl_session_free(sl_session *s)
+{
+  if (!s)
+    return;
+  sli_batch_free(&s->bb);
+  sl_trainer_free(s->tr);
+  sl_loop_free(s->loop);
+  sl_hw_close(s->hw);
+  sl_net_free(s->net);
+  sl_dataset_free(&s->train);
+  sl_dataset_free(&s->val);
+  sl_dataset_free(&s->test);
+  free(s);
+}
+
+int sl_session_create(sl_session **out, const sl_config *cfg)
+{
+  if (!out || !cfg)
+    return sl_error(SL_EINVAL, "sl_session_create: NULL argument");
+  *out = NULL;
+  int rc = sl_config_validate(cfg);
+  if (rc)
+    return rc;
+  sl_session *s = calloc(1, sizeof *s);
+  if (!s)
+    return sl_error(SL_ENOMEM, "sl_session_create: out of memory");
+  s->cfg = *cfg;
+  rc = sl_encoder_from_config(cfg, &s->enc);
+  if (!rc)
+    rc = sl_data_from_config(cfg, &s->train, &s->val, &s->test);
+  if (!rc)
+    rc = sl_net_from_config(&s->net, cfg, sl_encoder_out_dim(&s->enc, s->train.dim),
+                            s->train.n_classes);
+  if (!rc)
+    rc = sl_trainer_create(&s->tr, s->net, cfg);
+  if (!rc)
+    rc = sli_batch_alloc(&s->bb, &s->enc, s->train.dim, (size_t)cfg->batch, s->train.n);
+  /* the ideal backend with neither options nor recording is the simulator
+   * itself: skip the interface (the results are identical, test_loop) */
+  int direct = strcmp(cfg->backend, "ideal") == 0 && !cfg->backend_options[0] && !cfg->record[0];
+  if (!rc && !direct) {
+    rc = sl_hw_from_config(&s->hw, &s->loop, cfg, s->net, s->enc.t_steps, (size_t)cfg->batch);
+    if (!rc)
+      rc = sl_trainer_set_loop(s->tr, s->loop);
+  }
+  if (rc) {
+    sl_session_free(s);
+    return rc;
+  }
+  *out = s;
+  return SL_OK;
+}
+
+const sl_config *sl_session_config(const sl_session *s) { return s ? &s->cfg : NULL; }
+sl_net *sl_session_net(sl_session *s) { return s ? s->net : NULL; }
+sl_loop *sl_session_loop(sl_session *s) { return s ? s->loop : NULL; }
+long sl_session_epochs(const sl_session *s) { return s ? s->epoch : 0; }
+
+int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res)
+{
+  if (!s || !res)
+    return sl_error(SL_EINVAL, "sl_session_evaluate: NULL argument");
+  const sl_dataset *d = which == SL_SET_TRAIN ? &s->train : which == SL_SET_VAL ? &s->val
+                                                                                 : &s->test;
+  if (which < SL_SET_TRAIN || which > SL_SET_TEST || d->n == 0)
+    return sl_error(SL_EINVAL, "sl_session_evaluate: no data set %d", which);
+  return sli_evaluate(s->net, s->loop, &s->enc, d, (size_t)s->cfg.batch,
+                      sli_trainer_loss_kind(s->tr), res);
+}
+
+int sl_session_set_weights(sl_session *s, sl_net *src)
+{
+  if (!s || !src)
+    return sl_error(SL_EINVAL, "sl_session_set_weights: NULL argument");
+  size_t n = sl_net_num_params(s->net);
+  if (sl_net_num_params(src) != n || sl_net_num_tensors(src) != sl_net_num_tensors(s->net))
+    return sl_error(SL_ESHAPE, "sl_session_set_weights: the networks differ in architecture");
+  const float *w = sl_net_params(src);
+  if (s->loop) {
+    memcpy(sl_loop_shadow(s->loop), w, n * sizeof(float));
+    return sl_loop_sync_weights(s->loop, NULL);
+  }
+  memcpy(sl_net_params(s->net), w, n * sizeof(float));
+  return SL_OK;
+}
+
+int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
+                     void *user, sl_run_result *res)
+{
+  if (!s)
+    return sl_error(SL_EINVAL, "sl_session_train: NULL session");
+  const double t0 = now_seconds();
+  const sl_config *cfg = &s->cfg;
+  const size_t T = s->enc.t_steps, batch = (size_t)cfg->batch;
+  const size_t n_hidden = sli_hidden_neurons(sl_net_get_spec(s->net));
+  sl_eval_result ev_test = {0}, ev_val = {0};
+  double train_acc = 0.0;
+  int rc = SL_OK;
+  for (long e = 0; !rc && e < epochs; e++) {
+    const double te = now_seconds();
+    const long epoch = s->epoch;
+    sl_trainer_set_epoch(s->tr, (size_t)epoch);
+    shuffle(s->bb.idx, s->train.n, sl_seed_mix(cfg->seed, 1000 + (uint64_t)epoch));
+    double loss_sum = 0.0, spikes = 0.0;
+    size_t correct = 0, seen = 0;
+    for (size_t start = 0; start + batch <= s->train.n && !rc; start += batch) {
+      sl_batch_stats st;
+      rc = sli_make_batch(&s->enc, &s->train, s->bb.idx + start, batch,
+                          sl_seed_mix(cfg->seed, (uint64_t)epoch), s->bb.xbuf, s->bb.raster,
+                          s->bb.labels, s->bb.ids);
+      if (!rc)
+        rc = sl_trainer_step(s->tr, s->bb.raster, s->bb.labels, T, batch, &st);
+      if (rc)
+        break;
+      loss_sum += st.loss * (double)batch;
+      correct += st.correct;
+      spikes += st.hidden_spikes;
+      seen += batch;
+    }
+    if (!rc)
+      rc = sl_session_evaluate(s, SL_SET_TEST, &ev_test);
+    if (!rc && s->val.n)
+      rc = sl_session_evaluate(s, SL_SET_VAL, &ev_val);
+    if (rc)
+      break;
+    s->epoch++;
+    train_acc = seen ? (double)correct / (double)seen : 0.0;
+    sl_epoch_metrics m = {s->epoch,
+                          seen ? loss_sum / (double)seen : 0.0,
+                          train_acc,
+                          s->val.n ? ev_val.accuracy : NAN,
+                          ev_test.accuracy,
+                          seen ? spikes / ((double)seen * (double)n_hidden) : 0.0,
+                          now_seconds() - te};
+    if (log)
+      rc = sl_runlog_append_epoch(log, &m);
+    if (progress)
+      progress(&m, user);
+  }
+  if (!rc && epochs == 0) {
+    rc = sl_session_evaluate(s, SL_SET_TEST, &ev_test);
+    if (!rc && s->val.n)
+      rc = sl_session_evaluate(s, SL_SET_VAL, &ev_val);
+  }
+  if (!rc && res) {
+    res->test_accuracy = ev_test.accuracy;
+    res->val_accuracy = s->val.n ? ev_val.accuracy : NAN;
+    res->train_accuracy = train_acc;
+    res->seconds = now_seconds() - t0;
+    res->epochs = s->epoch;
+  }
+  return rc;
+}
+
+int sl_session_log_network(sl_session *s, sl_runlog *log)
+{
+  if (!s || !log)
+    return sl_error(SL_EINVAL, "sl_session_log_network: NULL argument");
+  return log_network(log, s->net);
+}
+
+int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *meta,
+                 sl_progress_fn progress, void *user, sl_run_result *res)
+{
+  if (!cfg)
+    return sl_error(SL_EINVAL, "sl_run_train: NULL config");
+  sl_session *s = NULL;
+  sl_runlog *log = NULL;
+  sl_run_result r = {0};
+  int rc = sl_session_create(&s, cfg);
+  if (!rc && log_path) {
+    sl_run_meta m = {"train", cfg->seed, sl_get_num_threads()};
+    rc = sl_runlog_create(&log, log_path, cfg, meta ? meta : &m);
+  }
+  if (!rc)
+    rc = sl_session_train(s, cfg->epochs, log, progress, user, &r);
+  if (!rc && log) {
+    rc = log_network(log, s->net);
+    if (!rc)
+      rc = sl_runlog_put_summary(log, "val_accuracy", s->val.n ? r.val_accuracy : 0.0);
+    if (!rc)
+      rc = sl_runlog_finish(log, r.test_accuracy, r.epochs, r.seconds);
+  }
+  if (log) {
+    int rc2 = sl_runlog_close(log);
+    if (!rc)
+      rc = rc2;
+  }
+  if (!rc && res)
+    *res = r;
+  sl_session_free(s);
+  return rc;
+}
+
+int sl_run_eval(const char *log_path, sl_eval_result *res)
+{
+  if (!log_path || !res)
+    return sl_error(SL_EINVAL, "sl_run_eval: NULL argument");
+  sl_runlog_reader *r = NULL;
+  sl_config cfg;
+  sl_dataset test = {0};
+  sl_encoder enc;
+  sl_net *net = NULL;
+  int loss_kind = SL_LOSS_MAX;
+  sl_config_defaults(&cfg);
+  int rc = sl_runlog_open(&r, log_path);
+  if (!rc)
+    rc = sl_runlog_read_config(r, &cfg);
+  double acc;
+  if (!rc && sl_runlog_get_summary(r, "test_accuracy", &acc))
+    rc = sl_error(SL_EFORMAT, "%s: the run did not finish (no /summary); nothing to evaluate",
+                  log_path);
+  if (!rc)
+    rc = sl_encoder_from_config(&cfg, &enc);
+  if (!rc)
+    rc = sl_data_from_config(&cfg, NULL, NULL, &test);
+  if (!rc)
+    rc = sl_net_from_config(&net, &cfg, sl_encoder_out_dim(&enc, test.dim), test.n_classes);
+  if (!rc)
+    rc = sl_loss_from_name(cfg.loss, &loss_kind);
+  if (!rc)
+    rc = load_network(r, net);
+  if (!rc)
+    rc = sl_net_check(net);
+  if (!rc)
+    rc = sl_evaluate(net, &enc, &test, (size_t)cfg.batch, loss_kind, res);
+  sl_net_free(net);
+  sl_dataset_free(&test);
+  sl_runlog_reader_close(r);
+  return rc;
+}
