@@ -10,6 +10,8 @@
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_chip(int argc, char **argv);
+int cmd_experiment(int argc, char **argv);
 
 /* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
 int cli_fail(const char *context);

@@ -10,13 +10,19 @@
 static void usage(void)
 {
   printf("usage: spikeloop train [--config FILE] [--set key=value ...] [--log FILE.h5]\n"
-         "                       [--threads N] [--print-config] [--quiet]\n"
+         "                       [--backend NAME] [--record FILE.h5] [--threads N]\n"
+         "                       [--print-config] [--quiet]\n"
          "\n"
          "Train a spiking network as the configuration says and log the run to HDF5.\n"
          "\n"
          "  --config FILE     read settings from an INI-style key=value file\n"
          "  --set key=value   override one setting (repeatable; applied after --config)\n"
          "  --log FILE.h5     run log (default: spikeloop_run.h5)\n"
+         "  --backend NAME    run the forward pass on a backend and train in the loop:\n"
+         "                    ideal (default: plain simulation), bss2 (the emulated\n"
+         "                    BrainScaleS-2 chip), replay, or a plugin (same as\n"
+         "                    --set backend.name=NAME; options: --set backend.options=...)\n"
+         "  --record FILE.h5  record every weight write and observation of the backend\n"
          "  --threads N       OpenMP threads (default: all cores)\n"
          "  --print-config    print every setting with its help and exit\n"
          "  --quiet           no per-epoch progress lines\n"
@@ -68,6 +74,11 @@ int cmd_train(int argc, char **argv)
       if (i + 1 >= argc)
         return cli_usage_error("train", "--log needs a file name");
       log_path = argv[++i];
+    } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--record") == 0) {
+      if (i + 1 >= argc)
+        return cli_usage_error("train", "%s needs a value", a);
+      if (sl_config_set(&cfg, a[2] == 'b' ? "backend.name" : "backend.record", argv[++i]))
+        return cli_fail(a);
     } else if (strcmp(a, "--threads") == 0) {
       if (i + 1 >= argc || cli_parse_long(argv[i + 1], 1, 4096, &threads))
         return cli_usage_error("train", "--threads needs a positive integer");
@@ -88,9 +99,10 @@ int cmd_train(int argc, char **argv)
     return cli_fail("--threads");
   char hidden[256];
   sl_config_get(&cfg, "net.hidden", hidden, sizeof hidden);
-  printf("spikeloop %s: training %s, hidden %s, %ld epochs, batch %ld, %d thread(s); log %s\n",
-         sl_version(), cfg.dataset, hidden, cfg.epochs, cfg.batch, sl_get_num_threads(),
-         log_path);
+  printf("spikeloop %s: training %s, hidden %s, %ld epochs, batch %ld, backend %s, %d "
+         "thread(s); log %s\n",
+         sl_version(), cfg.dataset, hidden, cfg.epochs, cfg.batch, cfg.backend,
+         sl_get_num_threads(), log_path);
   fflush(stdout);
   sl_run_meta meta = {"train", cfg.seed, sl_get_num_threads()};
   sl_run_result res;

@@ -52,6 +52,8 @@ static void usage(FILE *f)
           "  train     train a network (the default command: Yin-Yang, 5-120-3, ideal simulator)\n"
           "  eval      re-evaluate the final model stored in a run log\n"
           "  dataset   write a data set to HDF5 for inspection\n"
+          "  experiment  run a published experiment (--list shows them)\n"
+          "  chip      inspect an emulated chip (chip truth: its hidden mismatch)\n"
           "\n"
           "options:\n"
           "  -h, --help     this help; 'spikeloop COMMAND --help' for a command's options\n"
@@ -82,7 +84,11 @@ int main(int argc, char **argv)
     return cmd_eval(argc - 2, argv + 2);
   if (strcmp(cmd, "dataset") == 0)
     return cmd_dataset(argc - 2, argv + 2);
+  if (strcmp(cmd, "experiment") == 0)
+    return cmd_experiment(argc - 2, argv + 2);
+  if (strcmp(cmd, "chip") == 0)
+    return cmd_chip(argc - 2, argv + 2);
   if (cmd[0] == '-')
     return cmd_train(argc - 1, argv + 1); /* options of the default command */
-  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset)", cmd);
+  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, chip)", cmd);
 }

@@ -1,0 +1,38 @@
+/* experiments.h -- the experiments the command-line tool can run
+ * (`spikeloop experiment NAME`): each reproduces a published result with
+ * the library's public API and writes an HDF5 run log whose /summary holds
+ * the headline figures. */
+#ifndef SL_EXPERIMENTS_H
+#define SL_EXPERIMENTS_H
+
+#include "spikeloop/spikeloop.h"
+
+typedef struct {
+  const char *name;
+  const char *description;     /* one line */
+  const char *const *defaults; /* "key=value" over the library defaults, before --set */
+  /* Run with cfg (defaults + --set) and the open log; stage summary
+   * attributes and call sl_runlog_finish. Print progress and a final table. */
+  int (*run)(const sl_config *cfg, sl_runlog *log);
+} experiment;
+
+extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;
+
+/* Progress line of one epoch; user is a label (const char *). */
+void exp_progress(const sl_epoch_metrics *m, void *user);
+
+/* Create a session from cfg and train it cfg->epochs epochs, printing
+ * progress under `label`; metrics go to log if not NULL. The caller frees
+ * *out. */
+int exp_train(const sl_config *cfg, const char *label, sl_runlog *log, sl_session **out,
+              sl_run_result *res);
+
+/* Test accuracy of the weights of `net` deployed on the backend of cfg
+ * (no training there). */
+int exp_deploy(const sl_config *cfg, sl_net *net, double *accuracy);
+
+/* cfg with the forward pass in plain simulation (backend ideal, no options,
+ * no recording). */
+sl_config exp_simulation(const sl_config *cfg);
+
+#endif

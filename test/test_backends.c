@@ -1,0 +1,234 @@
+/* test_backends.c -- every backend runs the same suite: the built-in ones
+ * (ideal, bss2, replay of a recording of ideal) and the example plugin
+ * loaded from SPIKELOOP_BACKEND_PATH.
+ *
+ * The suite drives a backend only through sl_hw_* and the loop, as the
+ * training code does: capabilities are sane, weights within the stated
+ * resolution are accepted, observations have the promised shape and
+ * ranges, two instances opened alike give identical observations for the
+ * same requests, the loop turns them into finite model states, and
+ * requests beyond the declared limits fail cleanly.
+ */
+#include "config.h"
+#include "spikeloop/spikeloop.h"
+#include "testutil.h"
+
+#include <string.h>
+#include <unistd.h>
+
+enum { T = 12, B = 3, N_IN = 5, N_HID = 20, N_OUT = 3 };
+
+static char recording[256];
+
+static sl_net *make_net(void)
+{
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = N_IN;
+  s.n_out = N_OUT;
+  s.n_hidden[0] = N_HID;
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_init_weights(net, 2.0, 7) == SL_OK);
+  return net;
+}
+
+static float *raster(void)
+{
+  static float x[T * B * N_IN];
+  for (size_t i = 0; i < T * B * N_IN; i++)
+    x[i] = (i * 7 + i / 13) % 5 == 0 ? 1.0f : 0.0f;
+  return x;
+}
+
+/* Open `name` for net with options; weights are synced by the loop. */
+static int open_loop(const char *name, const char *options, sl_net *net, sl_hw **hw,
+                     sl_loop **loop)
+{
+  sl_backend_setup setup;
+  double w_unit[2] = {1.0, 1.0};
+  *hw = NULL;
+  *loop = NULL;
+  const sl_backend *b = sl_backend_find(name);
+  if (!b)
+    return sl_error(SL_ENOTFOUND, "no backend %s", name);
+  /* weight units that fit the initial weights into the levels */
+  for (size_t l = 0; l < 2 && b->weight_levels > 0; l++)
+    w_unit[l] = sl_loop_default_w_unit(net, l, 2.0, b->weight_levels);
+  int rc = sl_loop_setup(net, w_unit, options, T, B, &setup);
+  if (!rc)
+    rc = sl_hw_open(hw, name, &setup);
+  if (rc)
+    return rc;
+  rc = sl_loop_create(loop, net, *hw);
+  if (rc) {
+    sl_hw_close(*hw);
+    *hw = NULL;
+  }
+  return rc;
+}
+
+static int same_observations(const sl_observations *a, const sl_observations *b)
+{
+  if (a->B != b->B || a->n_neurons != b->n_neurons || a->n_samples != b->n_samples ||
+      a->n_spikes != b->n_spikes)
+    return 0;
+  size_t m = a->n_samples * a->B * a->n_neurons;
+  return memcmp(a->membrane, b->membrane, m * sizeof(float)) == 0 &&
+         memcmp(a->spike_neuron, b->spike_neuron, a->n_spikes * sizeof(uint32_t)) == 0 &&
+         memcmp(a->spike_sample, b->spike_sample, a->n_spikes * sizeof(uint32_t)) == 0 &&
+         memcmp(a->spike_time, b->spike_time, a->n_spikes * sizeof(double)) == 0;
+}
+
+static void copy_obs(sl_observations *dst, const sl_observations *src)
+{
+  sl_obs_reset(dst, src->B, src->n_neurons, src->n_samples);
+  memcpy(dst->membrane, src->membrane, src->n_samples * src->B * src->n_neurons * sizeof(float));
+  dst->sample_t0 = src->sample_t0;
+  dst->sample_period = src->sample_period;
+  for (size_t k = 0; k < src->n_spikes; k++)
+    sl_obs_add_spike(dst, src->spike_sample[k], src->spike_neuron[k], src->spike_time[k]);
+}
+
+/* The suite. Requests: sync weights, run x twice, in two instances. */
+static void backend_suite(const char *name, const char *options)
+{
+  sl_net *net = make_net();
+  sl_hw *hw = NULL;
+  sl_loop *loop = NULL;
+  int rc = open_loop(name, options, net, &hw, &loop);
+  if (rc)
+    printf("\n    %s: %s ", name, sl_last_error());
+  CU_ASSERT_FATAL(rc == SL_OK);
+  const sl_backend_caps *c = sl_hw_caps(hw);
+  CU_ASSERT(c->time_scale > 0);
+  CU_ASSERT(c->membrane_gain > 0);
+  CU_ASSERT(c->sample_period > 0);
+  CU_ASSERT(c->observables & SL_OBS_MEMBRANE);
+  CU_ASSERT(c->max_neurons >= N_HID + N_OUT);
+  CU_ASSERT(c->membrane_units != NULL);
+  const float *x = raster();
+  sl_observations first;
+  sl_obs_init(&first);
+  CU_ASSERT_FATAL(sl_loop_forward(loop, x, T, B) == SL_OK);
+  const sl_observations *o = sl_loop_observations(loop);
+  CU_ASSERT(o->B == B && o->n_neurons == N_HID + N_OUT && o->n_samples >= 2);
+  const double t_end = T * sl_net_get_spec(net)->dt * c->time_scale;
+  int spikes_ok = 1;
+  for (size_t k = 0; k < o->n_spikes; k++)
+    if (o->spike_sample[k] >= B || o->spike_neuron[k] >= N_HID + N_OUT ||
+        !(o->spike_time[k] >= 0 && o->spike_time[k] <= t_end + o->sample_period))
+      spikes_ok = 0;
+  CU_ASSERT(spikes_ok);
+  size_t m = o->n_samples * o->B * o->n_neurons, finite = 0;
+  for (size_t i = 0; i < m; i++)
+    finite += isfinite(o->membrane[i]) != 0;
+  CU_ASSERT(finite == m);
+  copy_obs(&first, o);
+  CU_ASSERT(sl_loop_forward(loop, x, T, B) == SL_OK);
+  sl_layer_state st;
+  CU_ASSERT_FATAL(sl_net_state(net, 1, &st) == SL_OK);
+  size_t ok = 0;
+  for (size_t i = 0; i < T * B * N_OUT; i++)
+    ok += isfinite(st.v[i]) != 0;
+  CU_ASSERT(ok == T * B * N_OUT);
+  printf("\n    %-8s %zu spikes, %zu samples of %s, time scale %g ", name, first.n_spikes,
+         first.n_samples, c->membrane_units, c->time_scale);
+
+  /* a second instance opened alike sees the same thing */
+  sl_net *net2 = make_net();
+  sl_hw *hw2 = NULL;
+  sl_loop *loop2 = NULL;
+  CU_ASSERT_FATAL(open_loop(name, options, net2, &hw2, &loop2) == SL_OK);
+  CU_ASSERT_FATAL(sl_loop_forward(loop2, x, T, B) == SL_OK);
+  CU_ASSERT(same_observations(sl_loop_observations(loop2), &first));
+
+  /* limits: too long a run, a weight matrix of the wrong shape */
+  sl_observations tmp;
+  sl_obs_init(&tmp);
+  float big[(T + 1) * B * N_IN];
+  memset(big, 0, sizeof big);
+  CU_ASSERT(sl_hw_run(hw, big, T + 1, B, &tmp) == SL_ERANGE);
+  float w[N_IN * N_HID];
+  memset(w, 0, sizeof w);
+  CU_ASSERT(sl_hw_write_weights(hw, 0, 0, w, N_IN - 1, N_HID) != SL_OK);
+  CU_ASSERT(sl_last_error()[0] != '\0');
+  sl_obs_free(&tmp);
+  sl_obs_free(&first);
+  sl_loop_free(loop2);
+  sl_hw_close(hw2);
+  sl_net_free(net2);
+  sl_loop_free(loop);
+  sl_hw_close(hw);
+  sl_net_free(net);
+}
+
+static void test_ideal(void) { backend_suite("ideal", NULL); }
+static void test_bss2(void) { backend_suite("bss2", "chip_seed=3,noise=0.002"); }
+
+/* Record the suite's requests on the ideal backend, then run the suite
+ * against the recording. */
+static void test_replay(void)
+{
+  sl_net *net = make_net();
+  sl_hw *hw = NULL;
+  sl_loop *loop = NULL;
+  sl_backend_setup setup;
+  CU_ASSERT_FATAL(sl_loop_setup(net, NULL, NULL, T, B, &setup) == SL_OK);
+  CU_ASSERT_FATAL(sl_hw_open(&hw, "ideal", &setup) == SL_OK);
+  CU_ASSERT_FATAL(sl_hw_record(hw, recording) == SL_OK);
+  CU_ASSERT_FATAL(sl_loop_create(&loop, net, hw) == SL_OK);
+  CU_ASSERT_FATAL(sl_loop_forward(loop, raster(), T, B) == SL_OK);
+  sl_loop_free(loop);
+  sl_hw_close(hw);
+  sl_net_free(net);
+  char options[300];
+  snprintf(options, sizeof options, "file=%s", recording);
+  backend_suite("replay", options);
+}
+
+static void test_plugin(void)
+{
+  const sl_backend *b = sl_backend_find("example");
+  if (!b)
+    printf("\n    plugin not found: SPIKELOOP_BACKEND_PATH=%s ",
+           getenv("SPIKELOOP_BACKEND_PATH") ? getenv("SPIKELOOP_BACKEND_PATH") : "(unset)");
+  CU_ASSERT_FATAL(b != NULL);
+  CU_ASSERT(b->version >= 1);
+  char names[256];
+  sl_backend_names(names, sizeof names);
+  CU_ASSERT(strstr(names, "example") != NULL);
+  backend_suite("example", NULL);
+}
+
+static void test_registry_errors(void)
+{
+  sl_net *net = make_net();
+  sl_hw *hw = NULL;
+  sl_backend_setup setup;
+  CU_ASSERT_FATAL(sl_loop_setup(net, NULL, NULL, T, B, &setup) == SL_OK);
+  CU_ASSERT(sl_hw_open(&hw, "nonexistent", &setup) == SL_ENOTFOUND);
+  CU_ASSERT(strstr(sl_last_error(), "bss2") != NULL);
+  CU_ASSERT(sl_backend_load_plugin("/nonexistent/plugin.so") == SL_EIO);
+  static const sl_backend future = {SL_BACKEND_VERSION + 1, "future", "", 0, NULL, NULL, NULL,
+                                    NULL, NULL, NULL};
+  CU_ASSERT(sl_backend_register(&future) == SL_EINVAL);
+  sl_net_free(net);
+}
+
+int main(void)
+{
+  /* the plugin directory of the build tree (set by make check) */
+  const char *dir = getenv("SPIKELOOP_PLUGIN_DIR");
+  if (dir && !getenv("SPIKELOOP_BACKEND_PATH"))
+    setenv("SPIKELOOP_BACKEND_PATH", dir, 1);
+  sl_test_tmpfile("backends_rec", recording, sizeof recording);
+  static const sl_test_case cases[] = {{"ideal", test_ideal},
+                                       {"bss2", test_bss2},
+                                       {"replay of a recording", test_replay},
+                                       {"example plugin", test_plugin},
+                                       {"registry errors", test_registry_errors},
+                                       {NULL, NULL}};
+  int rc = sl_test_run("backends", cases);
+  unlink(recording);
+  return rc;
+}
