@@ -228,6 +228,8 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
  *   else:         gS = gs[t] + (detach ? 0 : gVp dVp/dS)
  *                 gV[t] = gVp dVp/dV|_S + gS surr'(V - v_th) + gv_ext[t]
  *   gI[t] = a_s gI[t+1] + (clamp[t] ? 0 : k gV[t]);  gh[t] = gain gI[t]
+ * With Heaviside spikes dVp/dV|_S is 1 - [S != 0], so that S may also be a
+ * measured spike count (several spikes of a chip within one model step).
  * Recurrence: gs[t-1] += gh[t] W_rec^T once gh[t] is known.
  * Tau gradients: dL/da_m += gV[t] (Vp[t-1] - v_leak - (scale ? I[t] : 0)),
  * dL/da_s += gI[t] I[t-1]; da/dtau = a dt / tau^2.
@@ -276,7 +278,7 @@ int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt,
           if (o->reset == SL_RESET_TO_VALUE) {
             if (!o->detach_reset)
               gsv += gvp * (p->v_reset[n] - v[i]);
-            dvp_dv = 1.0f - s[i];
+            dvp_dv = o->smooth ? 1.0f - s[i] : (s[i] != 0.0f ? 0.0f : 1.0f);
           } else {
             if (!o->detach_reset)
               gsv += -gvp * (p->v_th[n] - p->v_reset[n]);
@@ -357,7 +359,7 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
           if (to_value) {
             if (!o->detach_reset)
               gsv += gvp * (p->v_reset[n] - v[i]);
-            dvp_dv = 1.0f - s[i];
+            dvp_dv = o->smooth ? 1.0f - s[i] : (s[i] != 0.0f ? 0.0f : 1.0f);
           } else {
             if (!o->detach_reset)
               gsv += -gvp * (p->v_th[n] - p->v_reset[n]);

@@ -211,11 +211,13 @@ static int convert(sl_loop *loop, size_t T, size_t B)
     if (t >= T)
       continue; /* after the last step: not seen by the model */
     size_t N = s->n_hidden[l];
-    loop->s_meas[l][(t * B + b) * N + (g - loop->offset[l])] = 1.0f;
+    loop->s_meas[l][(t * B + b) * N + (g - loop->offset[l])] += 1.0f;
   }
-  const double gain = caps->membrane_gain > 0 ? caps->membrane_gain : 1.0;
   for (size_t l = 0; l <= L; l++) {
     const size_t N = l < L ? s->n_hidden[l] : s->n_out, off = loop->offset[l];
+    double gain = caps->membrane_gain > 0 ? caps->membrane_gain : 1.0;
+    if (l == L && caps->membrane_gain_readout > 0)
+      gain = caps->membrane_gain_readout;
     const sl_neurons *p = sl_net_neurons(loop->net, l);
     float *v = loop->v_meas[l];
     for (size_t t = 0; t < T; t++) {
@@ -240,6 +242,14 @@ static int convert(sl_loop *loop, size_t T, size_t B)
         for (size_t n = 0; n < N; n++) {
           double m = (1.0 - f) * sa[n] + f * sb[n];
           vr[n] = (float)(p->v_leak[n] + (m - s0[n]) / gain);
+        }
+        /* A sample taken after a spike shows the reset, not the crossing:
+         * at a measured spike the membrane is at least the threshold. */
+        if (l < L) {
+          const float *sr = loop->s_meas[l] + (t * B + b) * N;
+          for (size_t n = 0; n < N; n++)
+            if (sr[n] != 0.0f && vr[n] < p->v_th[n])
+              vr[n] = p->v_th[n];
         }
       }
     }

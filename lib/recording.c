@@ -275,6 +275,7 @@ static int write_header(sl_recorder *r, const char *backend_name, const sl_backe
       write_attr_f64(grp, "sample_period", c->sample_period) < 0 ||
       write_attr_f64(grp, "time_scale", c->time_scale) < 0 ||
       write_attr_f64(grp, "membrane_gain", c->membrane_gain) < 0 ||
+      write_attr_f64(grp, "membrane_gain_readout", c->membrane_gain_readout) < 0 ||
       write_attr_str(grp, "membrane_units", c->membrane_units ? c->membrane_units : "") < 0 ||
       write_attr(grp, "observables", H5T_STD_U32LE, H5T_NATIVE_UINT, 0, &observables) < 0 ||
       write_attr_int(grp, "recurrent", c->recurrent) < 0)

@@ -6,10 +6,18 @@
  *   - time: hardware s = model s * 1e-3 (the chip runs 1000x faster).
  *   - voltage: volts(v) = 0.5 + 0.3 v, so model leak 0 -> 0.5 V and
  *     threshold 1 -> 0.8 V (a 0.3 V gap, centred in the 1.2 V range).
+ *     The readout rests lower and is scaled finer, volts(v) = 0.25 + 0.1 v
+ *     (caps.membrane_gain_readout): trained readout membranes swing much
+ *     wider than hidden ones and only their maximum over time matters, so
+ *     the range is spent above rest (-2.5 .. +9.5 model units) instead of
+ *     letting the CADC clip them.
  *   - per neuron j of layer l (setup->neurons[l]; NULL: the default model):
  *     leak, reset, threshold words = rint(volts(v) / 1.2 * 1023);
  *     tau words = rint(3e-3 / (tau_model * 1e-3));
- *     refrac word = rint(refrac_steps * dt_hw / 20e-9);
+ *     refrac word = rint(refrac_steps * dt_hw / 20e-9) for refrac >= 1;
+ *     refrac 0 (a spike possible every model step) maps to (substeps - 1)
+ *     substeps: the shortest refractory time that keeps a circuit from
+ *     firing twice in one model step, which the model could not express;
  *     gain word = rint(g / 5e4 * 1023) with g = w_unit[l] * gain_j * k_j *
  *     0.3 / dt_hw (V/s per weight unit; k_j = 1 - exp(-dt/tau_mem_j) if
  *     scale_input else 1): one unit then moves V by ~ w_unit * gain_j * k_j
@@ -84,6 +92,8 @@
 
 #define TIME_SCALE 1e-3          /* hardware s per model s (FACTS.md s1: 1000x) */
 #define VOLT_AT_ZERO 0.5         /* V of model voltage 0 */
+#define READOUT_VOLT_AT_ZERO 0.25 /* the readout's rest: its range is above it */
+#define READOUT_VOLT_PER_UNIT 0.1 /* and finer: trained readouts swing wide */
 #define VOLT_PER_UNIT 0.3        /* V per model unit: leak 0.5 V -> threshold 0.8 V */
 #define V_FULL 1.2               /* V at DAC word 1023 and at CADC count 255 */
 #define ADC_MAX 255              /* 8-bit CADC */
@@ -383,19 +393,22 @@ static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, 
   double refrac = p ? p->refrac[j] : nom->refrac;
   int is_readout = l == st->n_layers;
   double k = setup->scale_input ? -expm1(-setup->dt / tau_mem) : 1.0;
-  double g = setup->w_unit[l] * gain * k * VOLT_PER_UNIT / st->dt_hw;
+  const double v0 = is_readout ? READOUT_VOLT_AT_ZERO : VOLT_AT_ZERO;
+  const double vu = is_readout ? READOUT_VOLT_PER_UNIT : VOLT_PER_UNIT;
+  double g = setup->w_unit[l] * gain * k * vu / st->dt_hw;
+  const double t_ref = refrac >= 1 ? refrac * st->dt_hw : (st->substeps - 1) * st->h;
   struct {
     int p;
     double want, word;
     const char *what;
   } m[SL_BSS2_NPARAM] = {
-    {SL_BSS2_LEAK, v_leak, (VOLT_AT_ZERO + VOLT_PER_UNIT * v_leak) / V_FULL * SL_BSS2_DAC_MAX, "v_leak"},
-    {SL_BSS2_RESET, v_reset, (VOLT_AT_ZERO + VOLT_PER_UNIT * v_reset) / V_FULL * SL_BSS2_DAC_MAX, "v_reset"},
-    {SL_BSS2_THRESHOLD, v_th, (VOLT_AT_ZERO + VOLT_PER_UNIT * v_th) / V_FULL * SL_BSS2_DAC_MAX, "v_th"},
+    {SL_BSS2_LEAK, v_leak, (v0 + vu * v_leak) / V_FULL * SL_BSS2_DAC_MAX, "v_leak"},
+    {SL_BSS2_RESET, v_reset, (v0 + vu * v_reset) / V_FULL * SL_BSS2_DAC_MAX, "v_reset"},
+    {SL_BSS2_THRESHOLD, v_th, (v0 + vu * v_th) / V_FULL * SL_BSS2_DAC_MAX, "v_th"},
     {SL_BSS2_TAU_MEM, tau_mem, TAU_NUM / (tau_mem * TIME_SCALE), "tau_mem"},
     {SL_BSS2_TAU_SYN, tau_syn, TAU_NUM / (tau_syn * TIME_SCALE), "tau_syn"},
     {SL_BSS2_GAIN, g, g / GAIN_FULL * SL_BSS2_DAC_MAX, "gain"},
-    {SL_BSS2_REFRAC, refrac, refrac * st->dt_hw / REFRAC_PER_WORD, "refrac"},
+    {SL_BSS2_REFRAC, refrac, t_ref / REFRAC_PER_WORD, "refrac"},
   };
   if (is_readout)
     m[SL_BSS2_THRESHOLD].word = SL_BSS2_DAC_MAX;
@@ -410,7 +423,7 @@ static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, 
       w = w < lo ? lo : (w > SL_BSS2_DAC_MAX ? SL_BSS2_DAC_MAX : w);
     if (!(w >= lo && w <= SL_BSS2_DAC_MAX)) {
       if (m[q].p == SL_BSS2_GAIN) {
-        double wmax = GAIN_FULL * st->dt_hw / (gain * k * VOLT_PER_UNIT);
+        double wmax = GAIN_FULL * st->dt_hw / (gain * k * vu);
         return sl_error(SL_ERANGE,
                         "bss2: %s neuron %zu: w_unit %g needs synaptic gain %g V/s per unit = "
                         "word %.0f outside 1..%d; choose w_unit[%zu] in [%.3g, %.3g]",
@@ -429,8 +442,8 @@ static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, 
         b = floor(SL_BSS2_DAC_MAX * REFRAC_PER_WORD / st->dt_hw + 0.5);
         unit = " steps";
       } else {
-        a = -VOLT_AT_ZERO / VOLT_PER_UNIT;
-        b = (V_FULL - VOLT_AT_ZERO) / VOLT_PER_UNIT;
+        a = -v0 / vu;
+        b = (V_FULL - v0) / vu;
       }
       return sl_error(SL_ERANGE,
                       "bss2: %s neuron %zu: %s = %g needs %s word %.0f outside %d..%d "
@@ -553,6 +566,7 @@ static int bss2_open(void *vs, const sl_backend_setup *setup)
   c->sample_period = st->sample_period;
   c->time_scale = TIME_SCALE;
   c->membrane_gain = VOLT_PER_UNIT / V_FULL * ADC_MAX;
+  c->membrane_gain_readout = READOUT_VOLT_PER_UNIT / V_FULL * ADC_MAX;
   c->membrane_units = "adc";
   c->observables = SL_OBS_SPIKES | SL_OBS_MEMBRANE;
   c->recurrent = 1;

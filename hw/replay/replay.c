@@ -527,6 +527,9 @@ static int read_caps(replay *r)
       (rc = get_attr(r, grp, "/caps", "time_scale", H5T_NATIVE_DOUBLE, 1, &c->time_scale)) ||
       (rc = get_attr(r, grp, "/caps", "membrane_gain", H5T_NATIVE_DOUBLE, 1,
                      &c->membrane_gain)) ||
+      (H5Aexists(grp, "membrane_gain_readout") > 0 && /* optional: 0 if absent */
+       (rc = get_attr(r, grp, "/caps", "membrane_gain_readout", H5T_NATIVE_DOUBLE, 1,
+                      &c->membrane_gain_readout))) ||
       (rc = get_attr_str(r, grp, "/caps", "membrane_units", &r->units)) ||
       (rc = get_attr(r, grp, "/caps", "observables", H5T_NATIVE_UINT, 1, &c->observables)) ||
       (rc = get_attr(r, grp, "/caps", "recurrent", H5T_NATIVE_INT, 1, &c->recurrent)))

@@ -53,6 +53,7 @@ typedef struct {
   double sample_period;   /* membrane sampling period, hardware s */
   double time_scale;      /* hardware s per model s (1e-3: 1000x faster than the model) */
   double membrane_gain;   /* observed membrane units per model membrane unit */
+  double membrane_gain_readout; /* the same for the readout layer; 0: membrane_gain */
   const char *membrane_units; /* "model", "adc", ... */
   unsigned observables;   /* SL_OBS_* */
   int recurrent;          /* 1 if recurrent hidden layers are supported */

@@ -8,12 +8,18 @@
  * hardware actually used. sl_loop_forward runs a batch on the backend and
  * converts the observations into the model's (T, B, N) states:
  *   - a spike at hardware time tau belongs to the model step t with
- *     t dt_hw < tau <= (t+1) dt_hw (dt_hw = dt * caps.time_scale);
+ *     t dt_hw < tau <= (t+1) dt_hw (dt_hw = dt * caps.time_scale); S[t] is
+ *     the number of spikes in the step (a chip may fire more than once),
+ *     so the next layer's drive is what the hardware delivered;
  *   - the membrane of step t is the sample at (t+1) dt_hw (linear
  *     interpolation between samples), normalised as
  *     v = v_leak + (sample - first sample) / caps.membrane_gain
+ *     (caps.membrane_gain_readout for the readout, if set)
  *     (the first sample, at t = 0, is the resting potential: Cramer et al.
- *     subtract it so that leak = 0 and threshold ~ 1).
+ *     subtract it so that leak = 0 and threshold ~ 1);
+ *   - at a step with a measured spike, a hidden neuron's membrane is raised
+ *     to at least v_th: a sample after the spike shows the reset, not the
+ *     crossing, and the surrogate must see the spike where it happened.
  */
 #ifndef SPIKELOOP_LOOP_H
 #define SPIKELOOP_LOOP_H

@@ -88,8 +88,8 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B);
 
 /* In-the-loop forward: the states are the measured ones. v_meas[l]
  * (T,B,N_l) is the measured membrane of layer l = 0 .. n_layers (the
- * readout last), in model units; s_meas[l] (T,B,N_l) the measured spikes of
- * hidden layer l. Drives and synaptic currents are computed by the model
+ * readout last), in model units; s_meas[l] (T,B,N_l) the measured spike
+ * counts of hidden layer l per step. Drives and synaptic currents are computed by the model
  * from x and the measured spikes of the layer below (unmeasured state comes
  * from the model); V and S are the measured values; nothing is clamped or
  * reset by the model (the measured trace already contains the resets).

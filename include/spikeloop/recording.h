@@ -9,6 +9,7 @@
  *                          n_layers+1), recurrent (int array), dt, max_steps,
  *                          max_batch, w_unit (double array), options (string)
  *   /caps                  attributes: every sl_backend_caps field by name
+ *                          (membrane_gain_readout may be absent: 0)
  *   /weights/<k>           float32 (rows, cols): the k-th write_weights call
  *                          (k = 0, 1, ...), attributes layer, which
  *   /runs/<k>/x            uint8 (T, B, n_in): the input raster of run k
