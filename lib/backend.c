@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +247,9 @@ struct sl_hw {
   /* the weights last written per (layer, which), so that a recording
    * started later still knows what the backend holds */
   float *last_w[SL_MAX_LAYERS + 1][2];
+  /* the setup's neuron parameters, owned: callers may free theirs after
+   * opening (a session that uses a digital twin passes nominal targets) */
+  sl_neurons neurons[SL_MAX_LAYERS + 1];
   size_t last_rows[SL_MAX_LAYERS + 1][2], last_cols[SL_MAX_LAYERS + 1][2];
 };
 
@@ -295,8 +299,19 @@ int sl_hw_open(sl_hw **out, const char *name, const sl_backend_setup *setup)
     snprintf(hw->options, sizeof hw->options, "%s", setup->options);
     hw->setup.options = hw->options;
   }
+  for (size_t l = 0; l <= setup->n_layers; l++) {
+    if ((rc = sl_neurons_copy(&hw->neurons[l], setup->neurons[l]))) {
+      for (size_t k = 0; k < l; k++)
+        sl_neurons_free(&hw->neurons[k]);
+      free(hw);
+      return rc;
+    }
+    hw->setup.neurons[l] = &hw->neurons[l];
+  }
   hw->state = calloc(1, b->state_size ? b->state_size : 1);
   if (!hw->state) {
+    for (size_t l = 0; l <= setup->n_layers; l++)
+      sl_neurons_free(&hw->neurons[l]);
     free(hw);
     return sl_error(SL_ENOMEM, "sl_hw_open: out of memory for backend state");
   }
@@ -306,6 +321,8 @@ int sl_hw_open(sl_hw **out, const char *name, const sl_backend_setup *setup)
   if (rc) {
     if (rc != SL_OK && sl_last_error_code() == SL_OK)
       sl_error(rc, "backend '%s' failed to open", b->name);
+    for (size_t l = 0; l <= setup->n_layers; l++)
+      sl_neurons_free(&hw->neurons[l]);
     free(hw->state);
     free(hw);
     return rc;
@@ -321,7 +338,7 @@ void sl_hw_close(sl_hw *hw)
   sl_recorder_close(hw->rec);
   hw->b->close(hw->state);
   for (size_t l = 0; l <= SL_MAX_LAYERS; l++)
-    free(hw->last_w[l][0]), free(hw->last_w[l][1]);
+    free(hw->last_w[l][0]), free(hw->last_w[l][1]), sl_neurons_free(&hw->neurons[l]);
   free(hw->state);
   free(hw);
 }
@@ -377,6 +394,33 @@ int sl_hw_read_config(sl_hw *hw, const char *key, char *buf, size_t len)
   if (!hw->b->read_config)
     return sl_error(SL_EUNSUPPORTED, "backend '%s' has no readable configuration", hw->b->name);
   return hw->b->read_config(hw->state, key, buf, len);
+}
+
+int sl_hw_stimulate(sl_hw *hw, const sl_stimulus *stim, sl_observations *obs)
+{
+  if (!hw || !stim || !obs)
+    return sl_error(SL_EINVAL, "sl_hw_stimulate: NULL argument");
+  /* version first: a version-1 table ends before the stimulate slot */
+  if (hw->b->version < 2 || !hw->b->stimulate)
+    return sl_error(SL_EUNSUPPORTED, "backend '%s' does not run characterisation protocols "
+                    "(table version %d; stimulate needs version 2)", hw->b->name, hw->b->version);
+  size_t n_total = 0;
+  for (size_t l = 0; l <= hw->setup.n_layers; l++)
+    n_total += hw->setup.size[l];
+  if (stim->protocol < SL_STIM_DECAY || stim->protocol > SL_STIM_CURRENT)
+    return sl_error(SL_EINVAL, "sl_hw_stimulate: unknown protocol %d", stim->protocol);
+  if (!stim->neurons || stim->n_neurons == 0 || stim->repeats == 0)
+    return sl_error(SL_EINVAL, "sl_hw_stimulate: no neurons or no repeats");
+  if (!(stim->duration > 0) || !(stim->pre >= 0) || !isfinite(stim->duration) ||
+      !isfinite(stim->pre) || !isfinite(stim->level) || !isfinite(stim->weight) ||
+      !isfinite(stim->current))
+    return sl_error(SL_EINVAL, "sl_hw_stimulate: need duration > 0, pre >= 0 and finite "
+                    "amplitudes");
+  for (size_t k = 0; k < stim->n_neurons; k++)
+    if (stim->neurons[k] >= n_total)
+      return sl_error(SL_EINVAL, "sl_hw_stimulate: neuron %u (entry %zu) outside 0..%zu",
+                      (unsigned)stim->neurons[k], k, n_total - 1);
+  return hw->b->stimulate(hw->state, stim, obs);
 }
 
 int sl_hw_record(sl_hw *hw, const char *path)

@@ -126,6 +126,7 @@ typedef struct {
   uint64_t chip_seed, noise_seed;
   double noise, sample_period;
   int substeps, merge_opt, cpn;
+  int char_mode;        /* characterise=1: the readout is mapped and spikes like a hidden neuron */
   char *calib;
   /* network */
   size_t n_in, n_layers, N;
@@ -145,7 +146,7 @@ typedef struct {
   float *w_in[SL_MAX_LAYERS + 1];
   float *w_rec[SL_MAX_LAYERS + 1];
   /* run scratch, kept across runs */
-  uint64_t runs;
+  uint64_t runs, stim_runs;
   workspace *ws;
   size_t n_ws;
   spike_record *rec;
@@ -156,8 +157,9 @@ typedef struct {
 
 /* ------------------------------------------------------------ options */
 
-static const char *const known_options[] = {"chip_seed", "noise",   "noise_seed", "sample_period",
-                                            "substeps",  "merge",   "calib",      NULL};
+static const char *const known_options[] = {"chip_seed", "noise", "noise_seed", "sample_period",
+                                            "substeps",  "merge", "calib",      "characterise",
+                                            NULL};
 
 static int check_option_keys(const char *options)
 {
@@ -183,7 +185,7 @@ static int check_option_keys(const char *options)
       if (!ok)
         return sl_error(SL_EINVAL,
                         "bss2: unknown option '%.*s' (known: chip_seed, noise, noise_seed, "
-                        "sample_period, substeps, merge, calib)",
+                        "sample_period, substeps, merge, calib, characterise)",
                         (int)kl, a);
     }
     p = *end ? end + 1 : end;
@@ -298,15 +300,20 @@ static int open_check(bss2_state *st, const sl_backend_setup *setup)
   if (!(setup->dt > 0.0) || !isfinite(setup->dt))
     return sl_error(SL_EINVAL, "bss2: time step dt = %g must be > 0", setup->dt);
   int rc = check_option_keys(setup->options);
-  uint64_t substeps = DEFAULT_SUBSTEPS, merge = 2;
+  uint64_t substeps = DEFAULT_SUBSTEPS, merge = 2, char_mode = 0;
   if (rc || (rc = opt_u64(setup->options, "chip_seed", 1, &st->chip_seed)) ||
       (rc = opt_u64(setup->options, "noise_seed", 1, &st->noise_seed)) ||
       (rc = opt_double(setup->options, "noise", DEFAULT_NOISE, 0.0, 0, &st->noise)) ||
       (rc = opt_double(setup->options, "sample_period", DEFAULT_SAMPLE_PERIOD, 0.0, 1,
                        &st->sample_period)) ||
       (rc = opt_u64(setup->options, "substeps", DEFAULT_SUBSTEPS, &substeps)) ||
-      (rc = opt_u64(setup->options, "merge", 2, &merge)))
+      (rc = opt_u64(setup->options, "merge", 2, &merge)) ||
+      (rc = opt_u64(setup->options, "characterise", 0, &char_mode)))
     return rc;
+  if (char_mode > 1)
+    return sl_error(SL_EINVAL, "bss2: characterise=%llu must be 0 or 1",
+                    (unsigned long long)char_mode);
+  st->char_mode = (int)char_mode;
   if (substeps < 1 || substeps > MAX_SUBSTEPS)
     return sl_error(SL_EINVAL, "bss2: substeps=%llu outside 1..%d", (unsigned long long)substeps,
                     MAX_SUBSTEPS);
@@ -391,7 +398,7 @@ static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, 
   double v_reset = p ? p->v_reset[j] : nom->v_reset, gain = p ? p->gain[j] : nom->gain;
   double tau_mem = p ? p->tau_mem[j] : nom->tau_mem, tau_syn = p ? p->tau_syn[j] : nom->tau_syn;
   double refrac = p ? p->refrac[j] : nom->refrac;
-  int is_readout = l == st->n_layers;
+  int is_readout = l == st->n_layers && !st->char_mode;
   double k = setup->scale_input ? -expm1(-setup->dt / tau_mem) : 1.0;
   const double v0 = is_readout ? READOUT_VOLT_AT_ZERO : VOLT_AT_ZERO;
   const double vu = is_readout ? READOUT_VOLT_PER_UNIT : VOLT_PER_UNIT;
@@ -502,7 +509,8 @@ static void physics(bss2_state *st)
     double cm = fabs(h * delta) < 1e-12 ? h * am : am * expm1(h * delta) / delta;
     st->E[n] = (float)v[SL_BSS2_LEAK];
     st->vreset[n] = (float)v[SL_BSS2_RESET];
-    st->vth[n] = st->layer_of[n] == st->n_layers ? INFINITY : (float)v[SL_BSS2_THRESHOLD];
+    st->vth[n] = st->layer_of[n] == st->n_layers && !st->char_mode ? INFINITY
+                                                                     : (float)v[SL_BSS2_THRESHOLD];
     st->am[n] = (float)am;
     st->as[n] = (float)as;
     st->cm[n] = (float)cm;
@@ -566,7 +574,8 @@ static int bss2_open(void *vs, const sl_backend_setup *setup)
   c->sample_period = st->sample_period;
   c->time_scale = TIME_SCALE;
   c->membrane_gain = VOLT_PER_UNIT / V_FULL * ADC_MAX;
-  c->membrane_gain_readout = READOUT_VOLT_PER_UNIT / V_FULL * ADC_MAX;
+  c->membrane_gain_readout =
+    (st->char_mode ? VOLT_PER_UNIT : READOUT_VOLT_PER_UNIT) / V_FULL * ADC_MAX;
   c->membrane_units = "adc";
   c->observables = SL_OBS_SPIKES | SL_OBS_MEMBRANE;
   c->recurrent = 1;
@@ -866,6 +875,114 @@ static int bss2_run(void *vs, const float *x, size_t T, size_t B, sl_observation
   return SL_OK;
 }
 
+/* ------------------------------------------------------------ stimuli */
+
+#define STIM_SALT 0x5717A11C0FFEEull /* keeps the protocols' noise apart from run()'s */
+
+/* Volts of model value v for neuron n (its layer's nominal mapping). */
+static double nominal_volts(const bss2_state *st, size_t n, double v)
+{
+  int ro = st->layer_of[n] == st->n_layers && !st->char_mode;
+  return ro ? READOUT_VOLT_AT_ZERO + READOUT_VOLT_PER_UNIT * v : VOLT_AT_ZERO + VOLT_PER_UNIT * v;
+}
+
+static double volts_per_unit(const bss2_state *st, size_t n)
+{
+  return st->layer_of[n] == st->n_layers && !st->char_mode ? READOUT_VOLT_PER_UNIT : VOLT_PER_UNIT;
+}
+
+/* Unit-variance noise sample of one draw (the Irwin-Hall sum of run()). */
+static inline double noise_z(sl_rng_state *r)
+{
+  uint64_t u = sl_rng_next(r);
+  int32_t sum = (int32_t)(u & 0xffff) + (int32_t)((u >> 16) & 0xffff) +
+                (int32_t)((u >> 32) & 0xffff) + (int32_t)(u >> 48);
+  return (double)(sum - 131070) / sqrt(4.0 * (65536.0 * 65536.0 - 1.0) / 12.0);
+}
+
+/* The protocols of backend.h on the circuits' own dynamics (the substep
+ * propagator of run(), the same noise, threshold, reset, hold and CADC).
+ * The clamp holds V at the level (plus the membrane noise, not
+ * accumulated); the input spike of SL_STIM_PSP adds g w to I at the onset
+ * as a synapse row would; the current of SL_STIM_CURRENT is an exact
+ * external source (a real chip's current stimulus is calibrated first),
+ * integrated exactly over each substep. Each (trial, neuron) has its own
+ * noise stream: sl_seed_mix of (noise_seed, protocol run, trial, neuron). */
+static int bss2_stimulate(void *vs, const sl_stimulus *stim, sl_observations *obs)
+{
+  bss2_state *st = vs;
+  const double h = st->h, per = st->sample_period;
+  const size_t n = stim->n_neurons, B = stim->repeats;
+  const double P = ceil(stim->pre / h - 1e-9), D = ceil(stim->duration / h - 1e-9);
+  if (P + D > (double)(INT32_MAX / 4))
+    return sl_error(SL_ERANGE, "bss2: stimulate: %g s at %g s per substep is too long",
+                    stim->pre + stim->duration, h);
+  const size_t Pn = (size_t)P, S = (size_t)(P + D);
+  const long jmin = -(long)floor(P * h / per + 1e-9), jmax = (long)floor(D * h / per + 1e-9);
+  const size_t n_samples = (size_t)(jmax - jmin + 1);
+  size_t *bs = malloc(n_samples * sizeof *bs);
+  if (!bs)
+    return sl_error(SL_ENOMEM, "bss2: stimulate: out of memory");
+  for (size_t j = 0; j < n_samples; j++) {
+    double b = ceil((double)(jmin + (long)j) * per / h - 1e-9) + P;
+    bs[j] = b < 0 ? 0 : (b > (double)S ? S : (size_t)b);
+  }
+  int rc = sl_obs_reset(obs, B, n, n_samples);
+  if (rc) {
+    free(bs);
+    return rc;
+  }
+  obs->sample_t0 = (double)jmin * per;
+  obs->sample_period = per;
+  const uint64_t run_seed = sl_seed_mix(st->noise_seed ^ STIM_SALT, st->stim_runs++);
+  for (size_t b = 0; b < B && !rc; b++)
+    for (size_t k = 0; k < n && !rc; k++) {
+      const size_t nn = stim->neurons[k];
+      sl_rng_state r;
+      sl_rng_seed(&r, sl_seed_mix(sl_seed_mix(run_seed, b), k));
+      const double E = st->E[nn], am = st->am[nn], as = st->as[nn], cm = st->cm[nn];
+      const double vr = st->vreset[nn], vth = st->vth[nn];
+      const double tm = -h / log(am);
+      const double drive = stim->protocol == SL_STIM_CURRENT
+                             ? volts_per_unit(st, nn) * stim->current / TIME_SCALE * tm * (1 - am)
+                             : 0.0;
+      const double clamp = nominal_volts(st, nn, stim->level);
+      double V = stim->protocol == SL_STIM_DECAY ? clamp : E, I = 0.0;
+      long ref_until = -1;
+      size_t js = 0;
+#define STIM_SAMPLE(bound)                                                                      \
+  while (js < n_samples && bs[js] == (bound)) {                                                 \
+    double c = rint(V * st->adc_a[nn] + st->adc_b[nn]);                                         \
+    obs->membrane[(js * B + b) * n + k] = (float)(c < 0 ? 0 : (c > ADC_MAX ? ADC_MAX : c));     \
+    js++;                                                                                       \
+  }
+      STIM_SAMPLE(0)
+      for (size_t s = 0; s < S; s++) {
+        const int after = s >= Pn;
+        const double z = st->noise > 0 ? st->noise * noise_z(&r) : 0.0;
+        if (s == Pn && stim->protocol == SL_STIM_PSP)
+          I += st->g[nn] * stim->weight;
+        if (!after && stim->protocol == SL_STIM_DECAY) {
+          V = clamp + z;
+        } else {
+          V = E + (V - E) * am + cm * I + (after ? drive : 0.0) + z;
+          I *= as;
+          if (ref_until >= (long)s) {
+            V = vr;
+          } else if (V > vth) {
+            V = vr;
+            ref_until = (long)s + st->nref[nn];
+            rc = sl_obs_add_spike(obs, b, k, ((double)s + 1.0 - P) * h);
+          }
+        }
+        STIM_SAMPLE(s + 1)
+      }
+#undef STIM_SAMPLE
+    }
+  free(bs);
+  return rc;
+}
+
 /* ------------------------------------------------------------ config */
 
 static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
@@ -888,6 +1005,28 @@ static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
     n = snprintf(buf, len, "%d", st->cpn == 2);
   else if (strcmp(key, "calib") == 0)
     n = snprintf(buf, len, "%s", st->calib ? st->calib : "");
+  else if (strcmp(key, "characterise") == 0)
+    n = snprintf(buf, len, "%d", st->char_mode);
+  else if (strcmp(key, "time_scale") == 0)
+    n = snprintf(buf, len, "%.17g", TIME_SCALE);
+  else if (strcmp(key, "volt_at_zero") == 0)
+    n = snprintf(buf, len, "%.17g", VOLT_AT_ZERO);
+  else if (strcmp(key, "volt_per_unit") == 0)
+    n = snprintf(buf, len, "%.17g", VOLT_PER_UNIT);
+  else if (strcmp(key, "spike_delay") == 0)
+    n = snprintf(buf, len, "%.17g", 0.5 * st->h); /* stamped at the end of the crossing substep */
+  else if (strncmp(key, "gain_nominal.", 13) == 0) {
+    char *e;
+    errno = 0;
+    unsigned long j = strtoul(key + 13, &e, 10);
+    if (e != key + 13 && *e == '\0' && !errno && key[13] != '-' && j < st->N) {
+      double g = 0.0; /* nominal V/s per weight unit of the neuron's words */
+      for (int c = 0; c < st->cpn; c++)
+        g += sl_bss2_nominal(SL_BSS2_GAIN, st->words->word[SL_BSS2_GAIN][j * (size_t)st->cpn +
+                                                                          (size_t)c]) / st->cpn;
+      n = snprintf(buf, len, "%.17g", g / volts_per_unit(st, j) * TIME_SCALE);
+    }
+  }
   else if (strncmp(key, "dac.", 4) == 0) {
     const char *dot = strrchr(key + 4, '.');
     for (int p = 0; dot && p < SL_BSS2_NPARAM; p++) {
@@ -904,7 +1043,9 @@ static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
   if (n < 0)
     return sl_error(SL_ENOTFOUND,
                     "bss2: no configuration key '%s' (keys: chip_seed, noise_seed, noise, "
-                    "sample_period, substeps, merge, calib, dac.<param>.<circuit 0..511>)",
+                    "sample_period, substeps, merge, calib, characterise, time_scale, volt_at_zero, "
+                    "volt_per_unit, spike_delay, gain_nominal.<neuron>, "
+                    "dac.<param>.<circuit 0..511>)",
                     key);
   if ((size_t)n >= len)
     return sl_error(SL_ERANGE, "bss2: read_config: value of '%s' needs %d bytes, buffer has %zu",
@@ -925,6 +1066,7 @@ static const sl_backend bss2_backend = {
   .run = bss2_run,
   .read_config = bss2_read_config,
   .weight_levels = SL_BSS2_WEIGHT_MAX,
+  .stimulate = bss2_stimulate,
 };
 
 const sl_backend *sl_bss2_backend(void)

@@ -140,7 +140,7 @@ static int echo_read_config(void *state, const char *key, char *buf, size_t len)
 }
 
 static const sl_backend echo_backend = {
-    .version = SL_BACKEND_VERSION,
+    .version = 1, /* a version-1 table: no stimulate slot (kept so, to test old tables) */
     .name = "example",
     .description = "echo chip: a hidden neuron repeats its gated input (plugin example)",
     .state_size = sizeof(echo_state),

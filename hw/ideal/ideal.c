@@ -12,11 +12,28 @@
  * spike of step t is stamped (t + 0.5) dt. Sample 0 (t = 0) is the resting
  * state v_leak. Units are model units (membrane_gain 1, time_scale 1), and
  * weights are taken in units of setup.w_unit, as continuous values.
+ *
+ * Characterisation protocols (stimulate, backend.h) run the same discrete
+ * equations per neuron, so that fits can be checked against the known
+ * parameters: step s after the onset covers (s dt, (s+1) dt] and is
+ * sampled at (s+1) dt (sample 0 at -pre); the clamp holds V = level exactly
+ * before the onset; the PSP's input spike enters I at the onset's step,
+ * which makes the sampled response exactly the continuous difference of
+ * exponentials with onset 0 and gain gain*w_unit*(1/tau_syn - 1/tau_mem) /
+ * (a_m - a_s) per model s; the current adds current*tau_mem*(1 - a_m) per
+ * step (the exact integral of a constant current over a step); spikes are
+ * stamped mid-step, (s + 0.5) dt. The readout never spikes. No noise.
+ * read_config: time_scale (1), volt_at_zero (0), volt_per_unit (1),
+ * spike_delay (0), gain_nominal.<n> (w_unit of n's layer / dt: model units
+ * per model s of one weight unit at gain 1).
  */
 #include "config.h"
 #include "ideal.h"
 #include "spikeloop/error.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,17 +193,94 @@ static int ideal_run(void *st, const float *x, size_t T, size_t B, sl_observatio
   return SL_OK;
 }
 
+/* Layer and index of global neuron g. */
+static size_t ideal_locate(const ideal_state *is, size_t g, size_t *j)
+{
+  size_t l = 0;
+  while (l < is->setup.n_layers && g >= is->setup.size[l]) {
+    g -= is->setup.size[l];
+    l++;
+  }
+  *j = g;
+  return l;
+}
+
+static int ideal_stimulate(void *st, const sl_stimulus *stim, sl_observations *obs)
+{
+  ideal_state *is = st;
+  const double dt = is->setup.dt;
+  const size_t P = (size_t)ceil(stim->pre / dt - 1e-9), D = (size_t)ceil(stim->duration / dt - 1e-9);
+  const size_t n = stim->n_neurons, B = stim->repeats, ns = P + D + 1;
+  int rc = sl_obs_reset(obs, B, n, ns);
+  if (rc)
+    return rc;
+  obs->sample_t0 = -(double)P * dt;
+  obs->sample_period = dt;
+  const int subtract = is->setup.lif.reset == SL_RESET_SUBTRACT;
+  for (size_t k = 0; k < n && !rc; k++) {
+    size_t j, l = ideal_locate(is, stim->neurons[k], &j);
+    const sl_neurons *p = sl_net_neurons(is->net, l);
+    const double E = p->v_leak[j], th = p->v_th[j], vr = p->v_reset[j], tm = p->tau_mem[j];
+    const double am = exp(-dt / tm), as = exp(-dt / p->tau_syn[j]);
+    const double kin = is->setup.scale_input ? 1.0 - am : 1.0;
+    const int spiking = l < is->setup.n_layers;
+    for (size_t b = 0; b < B && !rc; b++) {
+      double V = stim->protocol == SL_STIM_DECAY ? stim->level : E, I = 0.0;
+      long hold = 0;
+      obs->membrane[b * n + k] = (float)V;
+      for (size_t s = 0; s + 1 < ns; s++) {
+        const int after = s >= P;
+        if (after || stim->protocol != SL_STIM_DECAY) {
+          double h = stim->protocol == SL_STIM_PSP && s == P
+                       ? p->gain[j] * is->setup.w_unit[l] * stim->weight : 0.0;
+          I = as * I + h;
+          double drive = stim->protocol == SL_STIM_CURRENT && after ? stim->current * tm * (1 - am)
+                                                                    : 0.0;
+          V = E + am * (V - E) + kin * I + drive;
+          if (hold > 0) {
+            V = vr;
+            hold--;
+          } else if (spiking && V > th) {
+            V = subtract ? V - (th - vr) : vr;
+            hold = p->refrac[j];
+            rc = sl_obs_add_spike(obs, b, k, ((double)s - (double)P + 0.5) * dt);
+          }
+        }
+        obs->membrane[((s + 1) * B + b) * n + k] = (float)V;
+      }
+    }
+  }
+  return rc;
+}
+
 static int ideal_read_config(void *st, const char *key, char *buf, size_t len)
 {
-  (void)st;
-  (void)buf;
-  (void)len;
-  return sl_error(SL_ENOTFOUND, "ideal backend has no configuration key '%s'", key);
+  ideal_state *is = st;
+  int n = -1;
+  if (strcmp(key, "time_scale") == 0 || strcmp(key, "volt_per_unit") == 0)
+    n = snprintf(buf, len, "1");
+  else if (strcmp(key, "volt_at_zero") == 0 || strcmp(key, "spike_delay") == 0)
+    n = snprintf(buf, len, "0");
+  else if (strncmp(key, "gain_nominal.", 13) == 0) {
+    char *e;
+    errno = 0;
+    unsigned long g = strtoul(key + 13, &e, 10);
+    if (e != key + 13 && !*e && !errno && key[13] != '-' && g < is->n_total) {
+      size_t j, l = ideal_locate(is, g, &j);
+      n = snprintf(buf, len, "%.17g", is->setup.w_unit[l] / is->setup.dt);
+    }
+  }
+  if (n < 0)
+    return sl_error(SL_ENOTFOUND, "ideal backend has no configuration key '%s' (keys: "
+                    "time_scale, volt_at_zero, volt_per_unit, spike_delay, gain_nominal.<n>)", key);
+  if ((size_t)n >= len)
+    return sl_error(SL_ERANGE, "ideal backend: read_config: buffer too small for '%s'", key);
+  return SL_OK;
 }
 
 static const sl_backend ideal_backend = {
     SL_BACKEND_VERSION, "ideal", "the exact LIF simulator, observed without error",
     sizeof(ideal_state), ideal_open, ideal_close, ideal_caps, ideal_write, ideal_run,
-    ideal_read_config, 0};
+    ideal_read_config, 0, ideal_stimulate};
 
 const sl_backend *sl_ideal_backend(void) { return &ideal_backend; }

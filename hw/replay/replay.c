@@ -1182,7 +1182,7 @@ static int replay_read_config(void *state, const char *key, char *buf, size_t le
 }
 
 static const sl_backend replay_backend = {
-    .version = SL_BACKEND_VERSION,
+    .version = 1, /* a version-1 table: no stimulate slot (kept so, to test old tables) */
     .name = "replay",
     .description = "serves the observations of a recording (options: file=PATH)",
     .state_size = sizeof(replay_state),

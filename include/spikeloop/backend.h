@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 /* Version of the table layout this header describes. */
-#define SL_BACKEND_VERSION 1
+#define SL_BACKEND_VERSION 2
 
 enum { SL_OBS_SPIKES = 1u, SL_OBS_MEMBRANE = 2u };
 
@@ -99,6 +99,56 @@ int sl_obs_reset(sl_observations *o, size_t B, size_t n_neurons, size_t n_sample
 /* Append one spike. Errors: SL_ENOMEM. */
 int sl_obs_add_spike(sl_observations *o, size_t sample, size_t neuron, double t_hw);
 
+/* ------------------------------------------------------------ stimuli
+ *
+ * Characterisation protocols (table version 2, slot `stimulate`): every
+ * listed neuron is driven on its own (no synapses between them, no network
+ * input) and observed. Time t = 0 is the stimulus onset; the backend
+ * observes from t = -pre to t = duration (hardware s). Amplitudes are in
+ * model units through the backend's *nominal* mapping (bss2: volts(v) =
+ * 0.5 + 0.3 v, dV/dt of 1 model unit per model s = 0.3 / time_scale V/s),
+ * so that the stimulus is exactly known whatever the neuron's mismatch; what
+ * the neuron does in return is measured in the backend's units.
+ *
+ *   SL_STIM_DECAY    the membrane is clamped at `level` (the clamp holds it
+ *                    exactly, up to the membrane's temporal noise) from
+ *                    t = -pre, and released at t = 0: V(t) = E + (level -
+ *                    E) exp(-t/tau_mem). Samples before t = 0 read a known
+ *                    voltage: two levels calibrate the readout channel.
+ *                    Gives tau_mem and v_leak.
+ *   SL_STIM_PSP      from rest, one input spike of `weight` hardware weight
+ *                    units reaches every listed neuron at t = 0:
+ *                    V(t) = E + g w tau_m tau_s / (tau_m - tau_s)
+ *                    (exp(-t/tau_m) - exp(-t/tau_s)). Gives tau_syn and the
+ *                    synaptic gain g (model units per model s per weight
+ *                    unit). A negative weight keeps V below threshold.
+ *   SL_STIM_CURRENT  from rest, a constant current `current` (dV/dt in model
+ *                    units per model second) from t = 0 to the end: the
+ *                    neuron charges towards E + current * tau_mem, spikes
+ *                    when V crosses v_th, is reset, held for the refractory
+ *                    time and charges again. Gives v_th (first spike
+ *                    time), v_reset and the refractory time (the samples
+ *                    and the intervals after each spike).
+ *
+ * Observations: B = repeats independent trials (independent noise),
+ * n_neurons = stim->n_neurons (the k-th listed neuron is column k, and a
+ * spike's neuron index is k), membrane samples in the backend's units on
+ * the grid sample_t0 + j * sample_period (sample_t0 <= 0 when pre > 0),
+ * spike times in hardware s relative to the onset. */
+enum { SL_STIM_DECAY = 1, SL_STIM_PSP = 2, SL_STIM_CURRENT = 3 };
+
+typedef struct {
+  int protocol;            /* SL_STIM_* */
+  const uint32_t *neurons; /* global neuron indices (hidden0 first, readout last) */
+  size_t n_neurons;
+  size_t repeats;          /* independent trials, >= 1 (observations' B) */
+  double pre;              /* observed before the onset, hardware s (>= 0) */
+  double duration;         /* observed after the onset, hardware s (> 0) */
+  double level;            /* DECAY: clamp level, model units */
+  double weight;           /* PSP: input weight, hardware weight units */
+  double current;          /* CURRENT: model units per model second */
+} sl_stimulus;
+
 typedef struct sl_backend sl_backend;
 struct sl_backend {
   int version;               /* SL_BACKEND_VERSION the table was written for */
@@ -121,13 +171,18 @@ struct sl_backend {
    * if fixed and > 0: lets the core choose weight units (setup.w_unit)
    * before opening. 0: ask an opened instance (float backends, replay). */
   int weight_levels;
+  /* version 2 */
+  /* Run one characterisation protocol (see sl_stimulus); NULL: not
+   * supported (the core answers SL_EUNSUPPORTED). */
+  int (*stimulate)(void *state, const sl_stimulus *stim, sl_observations *obs);
 };
 
 /* ------------------------------------------------------------ registry */
 
 /* Register a backend table (plugins call this through sl_backend_plugin's
- * caller). Errors: SL_EINVAL (NULL, no name, version < 1 or newer than this
- * library), SL_ERANGE (registry full). Re-registering a name replaces it. */
+ * caller). Tables of every version 1..SL_BACKEND_VERSION stay valid: the
+ * core never calls a slot newer than a table's version. Errors: SL_EINVAL
+ * (NULL, no name, version < 1 or newer than this library), SL_ERANGE (registry full). Re-registering a name replaces it. */
 int sl_backend_register(const sl_backend *b);
 /* Find by name (loads plugins first). NULL if unknown; then
  * sl_backend_names lists what is available. */
@@ -162,6 +217,11 @@ int sl_hw_write_weights(sl_hw *hw, size_t layer, int which, const float *w, size
                         size_t cols);
 int sl_hw_run(sl_hw *hw, const float *x, size_t T, size_t B, sl_observations *obs);
 int sl_hw_read_config(sl_hw *hw, const char *key, char *buf, size_t len);
+/* Run a characterisation protocol. Errors: SL_EUNSUPPORTED (a table older
+ * than version 2 or without the slot: probe with this call), SL_EINVAL
+ * (bad stimulus: no neurons, a neuron index out of range, repeats 0,
+ * duration <= 0, pre < 0, non-finite amplitude), the backend's own. */
+int sl_hw_stimulate(sl_hw *hw, const sl_stimulus *stim, sl_observations *obs);
 
 /* Parse one key of a "key=value,key=value" options string. Returns 1 and
  * copies the value if present, 0 if absent. */

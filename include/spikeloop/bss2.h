@@ -31,9 +31,23 @@
  *   merge=0|1          2 circuits per logical neuron (default: 1 only if
  *                      some layer's fan-in needs more than 256 rows)
  *   calib=FILE.h5      per-circuit configuration words (default: nominal)
+ *   characterise=0|1   1: the readout layer is mapped and spikes like a hidden
+ *                      layer (volts 0.5 + 0.3 v, its own threshold word), so a
+ *                      characterisation session can address every circuit
+ *                      (default 0)
+ *
+ * Characterisation protocols (stimulate, backend.h): the circuits' own
+ * dynamics; the clamp and the current source are exact (the membrane noise
+ * still acts during the clamp); an input spike adds g w to I as a synapse
+ * row does. Spikes are stamped at the end of the substep of the crossing.
  *
  * read_config keys: chip_seed, noise_seed, noise, sample_period, substeps,
- * merge (the effective 0/1), calib (the path or ""), and
+ * merge (the effective 0/1), calib (the path or ""), characterise,
+ * time_scale (1e-3), volt_at_zero (0.5) and volt_per_unit (0.3) of the
+ * hidden mapping, spike_delay (half a substep: the mean delay of a spike's
+ * stamp after the crossing, s), gain_nominal.<neuron> (the synaptic gain
+ * the neuron's gain word gives without mismatch, in model units per model
+ * second per weight unit), and
  * dac.<param>.<circuit> (param: leak, reset, threshold, tau_mem, tau_syn,
  * gain, refrac; circuit 0..511), e.g. "dac.tau_mem.17".
  *
