@@ -28,5 +28,6 @@
 #include "spikeloop/recording.h"
 #include "spikeloop/bss2.h"
 #include "spikeloop/replay.h"
+#include "spikeloop/calib.h"
 
 #endif

@@ -1,0 +1,833 @@
+/* fit.c -- per-neuron fits of a characterisation recording (GSL trust-region
+ * nonlinear least squares) and the digital twin file.
+ *
+ * Per neuron, in model units and model seconds (t = t_hw / time_scale):
+ *   readout   the clamp samples (t <= 0) of the decay protocols read known
+ *             levels: counts = alpha + beta * level, a straight line (closed
+ *             form, exact); every sample is then v = (counts - alpha) / beta.
+ *   decay     y_k(t) = E + (A_k - E) exp(-t / tau_mem) for every decay k
+ *             (one E and tau_mem, one start A_k each): trust region (LM).
+ *   psp       y(t) = E' + g w exp(-t/tau_m) (1 - exp(-t d)) / d,
+ *             d = 1/tau_s - 1/tau_m (the difference of exponentials written
+ *             so that tau_s = tau_m is no singularity), tau_m fixed from the
+ *             decay; E', g, tau_s fitted (trust region), samples t <= 0
+ *             included (they pin E').
+ *   threshold closed form, exact for the model: under the known current c
+ *             from rest, V(t) = E + c tau_m (1 - exp(-t/tau_m)); at the first
+ *             spike's crossing time (stamp - spike_delay) V = v_th. One value
+ *             per trial; the mean and its standard error.
+ *   reset     after each spike, V(t) = V_inf + (v_r - V_inf) exp(-(t - t_k) /
+ *             tau_m), V_inf = E + c tau_m: linear least squares in v_r (an
+ *             effective reset: a hold shorter than a sample is absorbed);
+ *             refrac = mean interval - tau_m ln((V_inf - v_r)/(V_inf - v_th)),
+ *             floored at 0.
+ * Trials are averaged sample by sample before the fits. A fit's standard
+ * errors are sqrt(diag(J^T J)^-1 * SSR / (n - p)).
+ */
+#include "config.h"
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "spikeloop/calib.h"
+#include "spikeloop/error.h"
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_vector.h>
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const fp_names[SL_FP_N] = {"v_leak", "tau_mem", "tau_syn", "gain_c",
+                                              "v_th",   "v_reset", "refrac_s"};
+
+const char *sl_fit_param_name(int p) { return p >= 0 && p < SL_FP_N ? fp_names[p] : NULL; }
+
+void sl_fit_result_free(sl_fit_result *r)
+{
+  if (!r)
+    return;
+  free(r->neurons);
+  for (int p = 0; p < SL_FP_N; p++) {
+    free(r->value[p]);
+    free(r->se[p]);
+  }
+  free(r->residual);
+  free(r->flags);
+  free(r->gain_nominal);
+  memset(r, 0, sizeof *r);
+}
+
+double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i)
+{
+  double v = r->value[p][i];
+  switch (p) {
+  case SL_FP_V_LEAK:
+  case SL_FP_V_TH:
+  case SL_FP_V_RESET:
+    return r->volt_at_zero + r->volt_per_unit * v;
+  case SL_FP_TAU_MEM:
+  case SL_FP_TAU_SYN:
+  case SL_FP_REFRAC:
+    return v * r->time_scale;
+  case SL_FP_GAIN: /* model units / model s -> V / s */
+    return v * r->volt_per_unit / r->time_scale;
+  default:
+    return NAN;
+  }
+}
+
+/* ------------------------------------------------------------ least squares */
+
+#define MAX_P 8
+#define MAX_SERIES 8
+
+typedef struct {
+  int kind;               /* 0 decay, 1 psp */
+  size_t n;               /* points */
+  const double *t, *y;
+  const int *series;      /* decay: which start A_k */
+  size_t n_series;
+  double tm, w;           /* psp: fixed tau_mem, weight */
+} model_data;
+
+/* exp(-t/tm) (1 - exp(-t d)) / d, stable at d -> 0 */
+static double psp_shape(double t, double tm, double ts)
+{
+  if (t <= 0)
+    return 0.0;
+  double d = 1.0 / ts - 1.0 / tm, x = t * d;
+  double q = fabs(x) < 1e-8 ? t * (1.0 - 0.5 * x) : -expm1(-x) / d;
+  return exp(-t / tm) * q;
+}
+
+static int model_f(const gsl_vector *x, void *data, gsl_vector *f)
+{
+  const model_data *m = data;
+  if (m->kind == 0) {
+    double E = gsl_vector_get(x, 0), tm = gsl_vector_get(x, 1);
+    for (size_t i = 0; i < m->n; i++) {
+      double A = gsl_vector_get(x, 2 + (size_t)m->series[i]);
+      gsl_vector_set(f, i, E + (A - E) * exp(-m->t[i] / tm) - m->y[i]);
+    }
+  } else {
+    double E = gsl_vector_get(x, 0), g = gsl_vector_get(x, 1), ts = gsl_vector_get(x, 2);
+    if (!(ts > 0))
+      ts = 1e-12;
+    for (size_t i = 0; i < m->n; i++)
+      gsl_vector_set(f, i, E + g * m->w * psp_shape(m->t[i], m->tm, ts) - m->y[i]);
+  }
+  return GSL_SUCCESS;
+}
+
+/* Trust-region fit; x0 in, x and se out. Returns 0 on success. */
+static int lsq(model_data *m, size_t p, const double *x0, double *x, double *se, double *rms)
+{
+  if (m->n <= p)
+    return -1;
+  const gsl_multifit_nlinear_type *T = gsl_multifit_nlinear_trust;
+  gsl_multifit_nlinear_parameters par = gsl_multifit_nlinear_default_parameters();
+  gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(T, &par, m->n, p);
+  gsl_matrix *cov = gsl_matrix_alloc(p, p);
+  if (!w || !cov) {
+    if (w)
+      gsl_multifit_nlinear_free(w);
+    gsl_matrix_free(cov);
+    return -1;
+  }
+  gsl_multifit_nlinear_fdf fdf;
+  fdf.f = model_f;
+  fdf.df = NULL; /* finite-difference Jacobian */
+  fdf.fvv = NULL;
+  fdf.n = m->n;
+  fdf.p = p;
+  fdf.params = m;
+  gsl_vector_const_view xv = gsl_vector_const_view_array(x0, p);
+  int info = 0, rc = gsl_multifit_nlinear_init(&xv.vector, &fdf, w);
+  if (rc == GSL_SUCCESS)
+    rc = gsl_multifit_nlinear_driver(200, 1e-10, 1e-10, 1e-10, NULL, NULL, &info, w);
+  int out = -1;
+  if (rc == GSL_SUCCESS || rc == GSL_EMAXITER) {
+    gsl_vector *r = gsl_multifit_nlinear_residual(w);
+    double ssr;
+    gsl_blas_ddot(r, r, &ssr);
+    gsl_matrix *J = gsl_multifit_nlinear_jac(w);
+    if (gsl_multifit_nlinear_covar(J, 0.0, cov) == GSL_SUCCESS) {
+      double s2 = ssr / (double)(m->n - p);
+      gsl_vector *xs = gsl_multifit_nlinear_position(w);
+      out = 0;
+      for (size_t k = 0; k < p; k++) {
+        x[k] = gsl_vector_get(xs, k);
+        se[k] = sqrt(gsl_matrix_get(cov, k, k) * s2);
+        if (!isfinite(x[k]))
+          out = -1;
+      }
+      *rms = sqrt(ssr / (double)m->n);
+    }
+  }
+  gsl_matrix_free(cov);
+  gsl_multifit_nlinear_free(w);
+  return out;
+}
+
+/* ------------------------------------------------------------ one neuron */
+
+typedef struct {
+  const sl_charac_protocol *decay[MAX_SERIES];
+  size_t n_decay;
+  const sl_charac_protocol *psp, *cur;
+} proto_set;
+
+typedef struct {
+  double *t, *y;
+  int *series;
+  size_t cap;
+} scratch;
+
+static int scratch_need(scratch *s, size_t n)
+{
+  if (n <= s->cap)
+    return 0;
+  free(s->t);
+  free(s->y);
+  free(s->series);
+  s->t = malloc(n * sizeof(double));
+  s->y = malloc(n * sizeof(double));
+  s->series = malloc(n * sizeof(int));
+  s->cap = (s->t && s->y && s->series) ? n : 0;
+  return s->cap ? 0 : -1;
+}
+
+static int saturated(const sl_charac *c, float x)
+{
+  if (c->adc_bits <= 0)
+    return 0;
+  return x <= 0.0f || x >= (float)((1 << c->adc_bits) - 1);
+}
+
+static int has_spike(const sl_charac_protocol *p, size_t row, double tmin)
+{
+  for (size_t i = 0; i < p->n_spikes; i++)
+    if (p->spike_neuron[i] == row && p->spike_time[i] > tmin)
+      return 1;
+  return 0;
+}
+
+/* Mean over trials of neuron `row`'s samples of p, converted; marks samples
+ * where any trial is saturated as unusable (returns them as NaN). */
+static void mean_trace(const sl_charac *c, const sl_charac_protocol *p, size_t row, double alpha,
+                       double beta, double *out, uint32_t *flags)
+{
+  const size_t B = p->repeats, ns = p->n_samples;
+  for (size_t j = 0; j < ns; j++) {
+    double s = 0.0;
+    int sat = 0;
+    for (size_t b = 0; b < B; b++) {
+      float x = p->membrane[(row * B + b) * ns + j];
+      if (!isfinite(x))
+        *flags |= SL_FIT_NAN;
+      if (saturated(c, x))
+        sat = 1;
+      s += x;
+    }
+    out[j] = sat ? NAN : (s / (double)B - alpha) / beta;
+  }
+}
+
+static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_fit_result *r,
+                       scratch *sc)
+{
+  uint32_t flags = 0;
+  double val[SL_FP_N], se[SL_FP_N], rms_d = NAN, rms_p = NAN;
+  for (int p = 0; p < SL_FP_N; p++)
+    val[p] = se[p] = NAN;
+  const double ts_scale = c->time_scale;
+  size_t total = 0;
+  for (size_t k = 0; k < ps->n_decay; k++)
+    total += ps->decay[k]->n_samples;
+  total += ps->psp->n_samples + ps->cur->n_samples;
+  double *trace = NULL;
+  if (scratch_need(sc, total) || !(trace = malloc(total * sizeof *trace))) {
+    flags |= SL_FIT_NOCONV;
+    goto done;
+  }
+  /* readout channel from the clamp levels */
+  double alpha = 0.0, beta = 1.0;
+  if (strcmp(c->membrane_units, "model") != 0) {
+    double sl = 0, sm = 0, sll = 0, slm = 0, cnt = 0;
+    for (size_t k = 0; k < ps->n_decay; k++) {
+      const sl_charac_protocol *p = ps->decay[k];
+      const size_t B = p->repeats, ns = p->n_samples;
+      double s = 0;
+      size_t m = 0;
+      for (size_t j = 0; j < ns; j++) {
+        if (p->time[j] > 0)
+          continue;
+        for (size_t b = 0; b < B; b++) {
+          float x = p->membrane[(row * B + b) * ns + j];
+          if (!isfinite(x))
+            flags |= SL_FIT_NAN;
+          else if (saturated(c, x))
+            flags |= SL_FIT_SATURATED;
+          s += x;
+          m++;
+        }
+      }
+      if (!m)
+        continue;
+      double mean = s / (double)m;
+      sl += p->level;
+      sm += mean;
+      sll += p->level * p->level;
+      slm += p->level * mean;
+      cnt += 1;
+    }
+    double den = cnt * sll - sl * sl;
+    if (flags & (SL_FIT_NAN | SL_FIT_SATURATED))
+      goto done;
+    if (cnt < 2 || !(fabs(den) > 1e-12)) {
+      flags |= SL_FIT_NOREADOUT;
+      goto done;
+    }
+    beta = (cnt * slm - sl * sm) / den;
+    alpha = (sm - beta * sl) / cnt;
+    if (!(beta > 0) || !isfinite(alpha)) {
+      flags |= SL_FIT_NOREADOUT;
+      goto done;
+    }
+  }
+  /* spikes without input */
+  for (size_t k = 0; k < ps->n_decay; k++)
+    if (has_spike(ps->decay[k], row, -INFINITY))
+      flags |= SL_FIT_ALWAYS;
+  if (has_spike(ps->psp, row, -INFINITY))
+    flags |= SL_FIT_ALWAYS;
+  for (size_t i = 0; i < ps->cur->n_spikes; i++)
+    if (ps->cur->spike_neuron[i] == row && ps->cur->spike_time[i] <= 0)
+      flags |= SL_FIT_ALWAYS;
+  if (flags & SL_FIT_ALWAYS)
+    goto done;
+
+  /* decay: E, tau_mem, A_k */
+  size_t n = 0;
+  double E0 = 0, A0[MAX_SERIES];
+  size_t nE = 0;
+  for (size_t k = 0; k < ps->n_decay; k++) {
+    const sl_charac_protocol *p = ps->decay[k];
+    mean_trace(c, p, row, alpha, beta, trace, &flags);
+    A0[k] = p->level;
+    size_t first = n;
+    for (size_t j = 0; j < p->n_samples; j++) {
+      if (!(p->time[j] > 0))
+        continue;
+      if (isnan(trace[j])) {
+        if (!(flags & SL_FIT_NAN))
+          flags |= SL_FIT_SATURATED;
+        continue;
+      }
+      sc->t[n] = p->time[j] / ts_scale;
+      sc->y[n] = trace[j];
+      sc->series[n] = (int)k;
+      n++;
+    }
+    for (size_t i = first + (n - first) * 3 / 4; i < n; i++, nE++)
+      E0 += sc->y[i];
+  }
+  if (flags & SL_FIT_NAN)
+    goto done;
+  if (n < 3 + ps->n_decay || !nE) {
+    flags |= SL_FIT_SATURATED;
+    goto done;
+  }
+  E0 /= (double)nE;
+  /* tau guess: the first point's decay towards E0 */
+  double tm0 = NAN;
+  for (size_t i = 0; i < n && !isfinite(tm0); i++) {
+    double a = A0[sc->series[i]] - E0, b = sc->y[i] - E0;
+    if (fabs(a) > 1e-9 && b / a > 0.05 && b / a < 0.95)
+      tm0 = -sc->t[i] / log(b / a);
+  }
+  if (!isfinite(tm0))
+    tm0 = sc->t[n / 4 < 1 ? 1 : n / 4];
+  model_data md = {0, n, sc->t, sc->y, sc->series, ps->n_decay, 0, 0};
+  double x0[MAX_P], x[MAX_P], xe[MAX_P];
+  x0[0] = E0;
+  x0[1] = tm0;
+  for (size_t k = 0; k < ps->n_decay; k++)
+    x0[2 + k] = A0[k];
+  if (lsq(&md, 2 + ps->n_decay, x0, x, xe, &rms_d) || !(x[1] > 0)) {
+    flags |= SL_FIT_NOCONV;
+    goto done;
+  }
+  val[SL_FP_V_LEAK] = x[0];
+  se[SL_FP_V_LEAK] = xe[0];
+  val[SL_FP_TAU_MEM] = x[1];
+  se[SL_FP_TAU_MEM] = xe[1];
+  const double E = x[0], tm = x[1];
+
+  /* psp: E', g, tau_syn */
+  {
+    const sl_charac_protocol *p = ps->psp;
+    mean_trace(c, p, row, alpha, beta, trace, &flags);
+    n = 0;
+    double peak = 0;
+    for (size_t j = 0; j < p->n_samples; j++) {
+      if (isnan(trace[j]))
+        continue;
+      sc->t[n] = p->time[j] / ts_scale;
+      sc->y[n] = trace[j];
+      if (fabs(trace[j] - E) > fabs(peak))
+        peak = trace[j] - E;
+      n++;
+    }
+    if (n < p->n_samples / 2 || fabs(p->weight) == 0) {
+      flags |= SL_FIT_SATURATED;
+    } else {
+      double fmax = tm / M_E; /* shape peak at tau_s = tau_m */
+      model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, p->weight};
+      x0[0] = E;
+      x0[1] = peak / (p->weight * fmax);
+      x0[2] = 0.8 * tm;
+      if (lsq(&mp, 3, x0, x, xe, &rms_p) || !(x[2] > 0) || x[2] > 100 * tm) {
+        flags |= SL_FIT_NOCONV;
+      } else {
+        val[SL_FP_GAIN] = x[1];
+        se[SL_FP_GAIN] = xe[1];
+        val[SL_FP_TAU_SYN] = x[2];
+        se[SL_FP_TAU_SYN] = xe[2];
+      }
+    }
+  }
+
+  /* threshold, reset, refractory time under the current */
+  {
+    const sl_charac_protocol *p = ps->cur;
+    const double cur = p->current, Vinf = E + cur * tm;
+    double s1 = 0, s2 = 0, isi = 0;
+    size_t nb = 0, n_isi = 0;
+    double num = 0, den = 0;
+    mean_trace(c, p, row, alpha, beta, trace, &flags); /* for the NaN check only */
+    for (size_t b = 0; b < p->repeats; b++) {
+      double tk[64];
+      size_t nk = 0;
+      for (size_t i = 0; i < p->n_spikes; i++)
+        if (p->spike_neuron[i] == row && p->spike_trial[i] == b && nk < 64)
+          tk[nk++] = (p->spike_time[i] - c->spike_delay) / ts_scale;
+      if (!nk)
+        continue;
+      for (size_t a = 1; a < nk; a++) /* insertion sort: spikes may come in any order */
+        for (size_t q = a; q > 0 && tk[q] < tk[q - 1]; q--) {
+          double t = tk[q];
+          tk[q] = tk[q - 1];
+          tk[q - 1] = t;
+        }
+      double v = E + cur * tm * -expm1(-tk[0] / tm);
+      s1 += v;
+      s2 += v * v;
+      nb++;
+      for (size_t a = 0; a + 1 < nk; a++) {
+        isi += tk[a + 1] - tk[a];
+        n_isi++;
+        const size_t ns = p->n_samples;
+        for (size_t j = 0; j < ns; j++) {
+          double t = p->time[j] / ts_scale;
+          if (!(t > tk[a]) || !(t < tk[a + 1]))
+            continue;
+          float xr = p->membrane[(row * p->repeats + b) * ns + j];
+          if (saturated(c, xr) || !isfinite(xr))
+            continue;
+          double y = ((double)xr - alpha) / beta, e = exp(-(t - tk[a]) / tm);
+          num += (y - Vinf) * e;
+          den += e * e;
+        }
+      }
+    }
+    if (!nb) {
+      flags |= SL_FIT_SILENT;
+    } else {
+      double m = s1 / (double)nb;
+      val[SL_FP_V_TH] = m;
+      se[SL_FP_V_TH] = nb > 1 ? sqrt(fmax(0.0, (s2 / nb - m * m)) / (double)(nb - 1)) : NAN;
+      if (E >= m)
+        flags |= SL_FIT_LEAK_ABOVE_TH;
+      if (n_isi && den > 0) {
+        double vr = Vinf + num / den;
+        val[SL_FP_V_RESET] = vr;
+        se[SL_FP_V_RESET] = NAN;
+        double pred = (Vinf - vr) > 0 && (Vinf - m) > 0 ? tm * log((Vinf - vr) / (Vinf - m)) : NAN;
+        val[SL_FP_REFRAC] = isfinite(pred) ? fmax(0.0, isi / (double)n_isi - pred) : NAN;
+      } else {
+        flags |= SL_FIT_NORESET;
+      }
+    }
+  }
+done:
+  if (flags & (SL_FIT_NAN | SL_FIT_ALWAYS | SL_FIT_NOREADOUT))
+    for (int p = 0; p < SL_FP_N; p++)
+      val[p] = se[p] = NAN;
+  for (int p = 0; p < SL_FP_N; p++) {
+    r->value[p][row] = val[p];
+    r->se[p][row] = se[p];
+  }
+  r->residual[row] = isfinite(rms_p) ? sqrt(0.5 * (rms_d * rms_d + rms_p * rms_p)) : rms_d;
+  r->flags[row] = flags;
+  free(trace);
+}
+
+/* ------------------------------------------------------------ all neurons */
+
+int sl_fit_run(const sl_charac *c, sl_fit_result *r)
+{
+  if (!c || !r)
+    return sl_error(SL_EINVAL, "sl_fit_run: NULL argument");
+  memset(r, 0, sizeof *r);
+  proto_set ps;
+  memset(&ps, 0, sizeof ps);
+  for (size_t k = 0; k < c->n_protocols; k++) {
+    const sl_charac_protocol *p = &c->proto[k];
+    if (p->protocol == SL_STIM_DECAY && ps.n_decay < MAX_SERIES)
+      ps.decay[ps.n_decay++] = p;
+    else if (p->protocol == SL_STIM_PSP && !ps.psp)
+      ps.psp = p;
+    else if (p->protocol == SL_STIM_CURRENT && !ps.cur)
+      ps.cur = p;
+  }
+  const int model_units = strcmp(c->membrane_units, "model") == 0;
+  if (ps.n_decay < (model_units ? 1u : 2u))
+    return sl_error(SL_EFORMAT, "recording: missing protocol: need %s /protocols group%s with "
+                    "protocol = \"decay\" (found %zu)", model_units ? "a" : "two",
+                    model_units ? "" : "s (two clamp levels)", ps.n_decay);
+  if (!ps.psp)
+    return sl_error(SL_EFORMAT, "recording: missing protocol: no /protocols group with "
+                    "protocol = \"psp\"");
+  if (!ps.cur)
+    return sl_error(SL_EFORMAT, "recording: missing protocol: no /protocols group with "
+                    "protocol = \"current\"");
+  const size_t n = c->n;
+  r->n = n;
+  r->neurons = malloc(n * sizeof *r->neurons);
+  r->residual = malloc(n * sizeof *r->residual);
+  r->flags = malloc(n * sizeof *r->flags);
+  r->gain_nominal = malloc(n * sizeof *r->gain_nominal);
+  int bad = !r->neurons || !r->residual || !r->flags || !r->gain_nominal;
+  for (int p = 0; p < SL_FP_N; p++) {
+    r->value[p] = malloc(n * sizeof(double));
+    r->se[p] = malloc(n * sizeof(double));
+    bad |= !r->value[p] || !r->se[p];
+  }
+  if (bad) {
+    sl_fit_result_free(r);
+    return sl_error(SL_ENOMEM, "sl_fit_run: out of memory");
+  }
+  memcpy(r->neurons, c->neurons, n * sizeof *r->neurons);
+  memcpy(r->gain_nominal, c->gain_nominal, n * sizeof *r->gain_nominal);
+  r->time_scale = c->time_scale;
+  r->volt_at_zero = c->volt_at_zero;
+  r->volt_per_unit = c->volt_per_unit;
+  gsl_error_handler_t *old = gsl_set_error_handler_off();
+  const ptrdiff_t nn = (ptrdiff_t)n;
+#pragma omp parallel
+  {
+    scratch sc = {NULL, NULL, NULL, 0};
+#pragma omp for schedule(dynamic, 8)
+    for (ptrdiff_t i = 0; i < nn; i++)
+      fit_neuron(c, &ps, (size_t)i, r, &sc);
+    free(sc.t);
+    free(sc.y);
+    free(sc.series);
+  }
+  gsl_set_error_handler(old);
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------ twin */
+
+#define TWIN_ABSENT (1u << 31)
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of the finite values, NAN if none. */
+static double median_finite(const double *v, size_t n)
+{
+  double *t = malloc((n ? n : 1) * sizeof *t);
+  size_t m = 0;
+  if (!t)
+    return NAN;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(v[i]))
+      t[m++] = v[i];
+  double med = NAN;
+  if (m) {
+    qsort(t, m, sizeof *t, cmp_double);
+    med = m % 2 ? t[m / 2] : 0.5 * (t[m / 2 - 1] + t[m / 2]);
+  }
+  free(t);
+  return med;
+}
+
+static const char *const twin_params[] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset",
+                                          "gain"};
+
+int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const char *source)
+{
+  if (!r || !path || !(dt > 0))
+    return sl_error(SL_EINVAL, "sl_twin_write: NULL argument or dt <= 0");
+  size_t N = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->neurons[i] + 1u > N)
+      N = r->neurons[i] + 1u;
+  /* model-unit arrays: 6 float params, se, refrac, flags */
+  double *model[6], *mse[6];
+  float *buf = malloc(N * sizeof *buf);
+  int32_t *refrac = malloc(N * sizeof *refrac);
+  uint32_t *flags = malloc(N * sizeof *flags);
+  int rc = buf && refrac && flags ? SL_OK : SL_ENOMEM;
+  for (int k = 0; k < 6; k++) {
+    model[k] = malloc(N * sizeof(double));
+    mse[k] = malloc(N * sizeof(double));
+    if (!model[k] || !mse[k])
+      rc = SL_ENOMEM;
+  }
+  if (rc) {
+    sl_error(rc, "sl_twin_write: out of memory");
+    goto cleanup;
+  }
+  for (size_t g = 0; g < N; g++) {
+    flags[g] = TWIN_ABSENT;
+    refrac[g] = 0;
+    for (int k = 0; k < 6; k++)
+      model[k][g] = mse[k][g] = NAN;
+  }
+  size_t fitted = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    size_t g = r->neurons[i];
+    flags[g] = r->flags[i];
+    double tm = r->value[SL_FP_TAU_MEM][i], ts = r->value[SL_FP_TAU_SYN][i];
+    model[0][g] = tm;
+    mse[0][g] = r->se[SL_FP_TAU_MEM][i];
+    model[1][g] = ts;
+    mse[1][g] = r->se[SL_FP_TAU_SYN][i];
+    model[2][g] = r->value[SL_FP_V_TH][i];
+    mse[2][g] = r->se[SL_FP_V_TH][i];
+    model[3][g] = r->value[SL_FP_V_LEAK][i];
+    mse[3][g] = r->se[SL_FP_V_LEAK][i];
+    model[4][g] = r->value[SL_FP_V_RESET][i];
+    mse[4][g] = r->se[SL_FP_V_RESET][i];
+    /* discrete-model gain: g_c (a_m - a_s) / d / (g_nominal dt) */
+    double gc = r->value[SL_FP_GAIN][i], gn = r->gain_nominal[i];
+    if (isfinite(gc) && isfinite(tm) && isfinite(ts) && gn > 0) {
+      double d = 1.0 / ts - 1.0 / tm, x = dt * d;
+      double q = fabs(x) < 1e-8 ? dt * (1.0 - 0.5 * x) : -expm1(-x) / d; /* (a_m - a_s)/(a_m d) */
+      double factor = exp(-dt / tm) * q / dt;
+      model[5][g] = gc / gn * factor;
+      mse[5][g] = r->se[SL_FP_GAIN][i] / gn * factor;
+    }
+    double rf = r->value[SL_FP_REFRAC][i];
+    refrac[g] = isfinite(rf) ? (int32_t)floor(rf / dt + 0.5) : 0;
+    if (isfinite(tm) && isfinite(model[5][g]) && isfinite(model[2][g]))
+      fitted++;
+  }
+  if (!fitted) {
+    rc = sl_error(SL_EINVAL, "sl_twin_write: no neuron could be fitted; no twin written");
+    goto cleanup;
+  }
+  /* unfit parameters (and absent neurons) take the median of the fitted */
+  for (int k = 0; k < 6; k++) {
+    double med = median_finite(model[k], N);
+    for (size_t g = 0; g < N; g++)
+      if (!isfinite(model[k][g]))
+        model[k][g] = med;
+  }
+  for (size_t g = 0; g < N; g++)
+    if (!(model[2][g] > model[4][g])) /* keep the host model valid: v_th > v_reset */
+      model[4][g] = model[2][g] - 1.0;
+  size_t len = strlen(path) + 32;
+  char *tmp = malloc(len);
+  if (!tmp) {
+    rc = sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
+    goto cleanup;
+  }
+  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+  hid_t f = -1, gr = -1;
+  int ok = 0;
+  H5E_BEGIN_TRY
+  {
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+      goto out;
+    const char *groups[] = {"/mismatch", "/mismatch/global", "/se", "/se/global"};
+    for (int i = 0; i < 4; i++) {
+      if ((gr = H5Gcreate2(f, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto out;
+      H5Gclose(gr);
+      gr = -1;
+    }
+    int one = 1;
+    long long nn = (long long)N;
+    if (H5LTset_attribute_string(f, "/", "format", "spikeloop-twin") < 0 ||
+        H5LTset_attribute_int(f, "/", "format_version", &one, 1) < 0 ||
+        H5LTset_attribute_double(f, "/", "dt", &dt, 1) < 0 ||
+        H5LTset_attribute_long_long(f, "/", "n_neurons", &nn, 1) < 0 ||
+        H5LTset_attribute_string(f, "/", "source", source ? source : "") < 0)
+      goto out;
+    hsize_t d = N;
+    char name[64];
+    for (int k = 0; k < 6; k++) {
+      for (size_t g = 0; g < N; g++)
+        buf[g] = (float)model[k][g];
+      snprintf(name, sizeof name, "/mismatch/global/%s", twin_params[k]);
+      if (H5LTmake_dataset_float(f, name, 1, &d, buf) < 0)
+        goto out;
+      for (size_t g = 0; g < N; g++)
+        buf[g] = (float)mse[k][g];
+      snprintf(name, sizeof name, "/se/global/%s", twin_params[k]);
+      if (H5LTmake_dataset_float(f, name, 1, &d, buf) < 0)
+        goto out;
+    }
+    if (H5LTmake_dataset(f, "/mismatch/global/refrac", 1, &d, H5T_STD_I32LE, refrac) < 0 ||
+        H5LTmake_dataset(f, "/flags", 1, &d, H5T_STD_U32LE, flags) < 0)
+      goto out;
+    herr_t st = H5Fclose(f);
+    f = -1;
+    ok = st >= 0;
+  out:
+    if (gr >= 0)
+      H5Gclose(gr);
+    if (f >= 0)
+      H5Fclose(f);
+  }
+  H5E_END_TRY;
+  if (!ok || rename(tmp, path) != 0) {
+    remove(tmp);
+    rc = sl_error(SL_EIO, "twin: cannot write '%s'", path);
+  }
+  free(tmp);
+cleanup:
+  for (int k = 0; k < 6; k++) {
+    free(model[k]);
+    free(mse[k]);
+  }
+  free(buf);
+  free(refrac);
+  free(flags);
+  return rc;
+}
+
+int sl_twin_apply(const char *path, const char *layer_name, size_t offset, int readout, double dt,
+                  sl_neurons *p)
+{
+  if (!path || !layer_name || !p || !p->n)
+    return sl_error(SL_EINVAL, "sl_twin_apply: NULL argument");
+  int rc = SL_OK;
+  hid_t f = -1;
+  float *buf = NULL;
+  int32_t *ibuf = NULL;
+  uint32_t *flags = NULL;
+  H5E_BEGIN_TRY
+  {
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+      rc = sl_error(SL_EIO, "twin: cannot open '%s' as HDF5", path);
+      goto out;
+    }
+    char fmt[32] = "";
+    hsize_t dd;
+    H5T_class_t cls;
+    size_t sz;
+    if (H5Aexists(f, "format") <= 0 || H5LTget_attribute_info(f, "/", "format", &dd, &cls, &sz) < 0 ||
+        cls != H5T_STRING || sz >= sizeof fmt || H5LTget_attribute_string(f, "/", "format", fmt) < 0 ||
+        strncmp(fmt, "spikeloop-twin", 14) != 0) {
+      rc = sl_error(SL_EFORMAT, "twin '%s': not a twin file (root attribute format must be "
+                    "'spikeloop-twin')", path);
+      goto out;
+    }
+    double tdt = 0;
+    if (H5LTget_attribute_double(f, "/", "dt", &tdt) < 0 || !(fabs(tdt - dt) <= 1e-9 * dt)) {
+      rc = sl_error(SL_EINVAL, "twin '%s': made for dt = %g s, the model runs at dt = %g s "
+                    "(refit with --dt)", path, tdt, dt);
+      goto out;
+    }
+    char grp[128];
+    snprintf(grp, sizeof grp, "/mismatch/%s", layer_name);
+    size_t base = 0;
+    if (H5Lexists(f, "/mismatch", H5P_DEFAULT) <= 0) {
+      rc = sl_error(SL_EFORMAT, "twin '%s': group /mismatch is missing", path);
+      goto out;
+    }
+    if (H5Lexists(f, grp, H5P_DEFAULT) <= 0) {
+      snprintf(grp, sizeof grp, "/mismatch/global");
+      base = offset;
+    }
+    buf = malloc((base + p->n) * sizeof *buf);
+    ibuf = malloc((base + p->n) * sizeof *ibuf);
+    if (!buf || !ibuf) {
+      rc = sl_error(SL_ENOMEM, "twin: out of memory");
+      goto out;
+    }
+    for (int k = 0; k < 7; k++) {
+      char name[160];
+      snprintf(name, sizeof name, "%s/%s", grp, k < 6 ? twin_params[k] : "refrac");
+      int rank;
+      hsize_t dims[2];
+      if (H5Lexists(f, name, H5P_DEFAULT) <= 0 || H5LTget_dataset_ndims(f, name, &rank) < 0 ||
+          rank != 1 || H5LTget_dataset_info(f, name, dims, &cls, &sz) < 0) {
+        rc = sl_error(SL_EFORMAT, "twin '%s': %s is missing or not a 1-d array", path, name);
+        goto out;
+      }
+      if (dims[0] < base + p->n) {
+        rc = sl_error(SL_EFORMAT, "twin '%s': %s has %llu neurons; layer %s needs ids %zu..%zu",
+                      path, name, (unsigned long long)dims[0], layer_name, base, base + p->n - 1);
+        goto out;
+      }
+      float *all = malloc(dims[0] * sizeof(float));
+      int32_t *iall = malloc(dims[0] * sizeof(int32_t));
+      herr_t st = all && iall ? (k < 6 ? H5LTread_dataset_float(f, name, all)
+                                       : H5LTread_dataset(f, name, H5T_NATIVE_INT32, iall))
+                              : -1;
+      if (st >= 0) {
+        memcpy(buf, all, (base + p->n) * sizeof *buf);
+        memcpy(ibuf, iall, (base + p->n) * sizeof *ibuf);
+      }
+      free(all);
+      free(iall);
+      if (st < 0) {
+        rc = sl_error(SL_EFORMAT, "twin '%s': cannot read %s", path, name);
+        goto out;
+      }
+      if (readout && k != 0 && k != 1 && k != 5)
+        continue; /* the readout takes tau_mem, tau_syn and gain */
+      for (size_t j = 0; j < p->n; j++) {
+        if (k < 6 && !isfinite(buf[base + j])) {
+          rc = sl_error(SL_EFORMAT, "twin '%s': %s[%zu] is not finite", path, name, base + j);
+          goto out;
+        }
+        if (k < 6)
+          sl_neurons_param(p, twin_params[k])[j] = buf[base + j];
+        else
+          p->refrac[j] = ibuf[base + j] < 0 ? 0 : ibuf[base + j];
+      }
+    }
+  out:
+    if (f >= 0)
+      H5Fclose(f);
+  }
+  H5E_END_TRY;
+  free(buf);
+  free(ibuf);
+  free(flags);
+  if (!rc)
+    rc = sl_neurons_check(p, dt);
+  return rc;
+}
