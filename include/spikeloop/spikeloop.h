@@ -29,5 +29,7 @@
 #include "spikeloop/bss2.h"
 #include "spikeloop/replay.h"
 #include "spikeloop/calib.h"
+#include "spikeloop/cim.h"
+#include "spikeloop/cam.h"
 
 #endif
