@@ -13,6 +13,25 @@
 #define SL_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "spikeloop/lif.h"
+#include "spikeloop/neurons.h"
+
+/* Hot loops are compiled for AVX-512, AVX2 and the baseline instruction set
+ * and picked at load time (GCC target clones on x86-64 Linux). Files with
+ * such loops start with SLK_VECTORIZE: loops are vectorised with the
+ * dynamic cost model, and a*b + c is never fused into one FMA, so every
+ * clone rounds exactly as the baseline and the reference loops do (the
+ * bit-identity tests rely on it). Vectorising only ever runs independent
+ * elements side by side; no sum is reordered (no -ffast-math). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SLK_VECTORIZE _Pragma("GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\")")
+#define SLK_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SLK_VECTORIZE
+#define SLK_HOT
+#endif
 
 /* y (R, N) = x (R, K) @ W (K, N)   (overwrites y) */
 void slk_matmul(float *y, const float *x, const float *w, size_t R, size_t K, size_t N);
@@ -25,6 +44,68 @@ void slk_matmul_tn_acc_ref(float *dw, const float *x, const float *g, size_t R, 
 /* gx (R, K) = g (R, N) @ W^T (N, K)   (overwrites gx) */
 void slk_matmul_nt(float *gx, const float *g, const float *w, size_t R, size_t K, size_t N);
 void slk_matmul_nt_ref(float *gx, const float *g, const float *w, size_t R, size_t K, size_t N);
+
+/* Event list (CSR) of a sparse (R, K) matrix: the nonzeros of row r are
+ * idx[ptr[r] .. ptr[r+1]) (columns, ascending) with values val[...]. The
+ * arrays grow as needed and are reused from call to call. */
+typedef struct {
+  size_t R, K, nnz;
+  size_t *ptr;     /* (R + 1) */
+  uint32_t *idx;   /* (nnz) */
+  float *val;      /* (nnz) */
+  size_t cap_rows, cap_nnz;
+} slk_events;
+
+/* List the nonzeros of x (R, K). Errors: SL_ENUMERIC (NaN or Inf in x;
+ * this is the input check of the network), SL_ENOMEM, SL_EINVAL. */
+int slk_events_build(slk_events *ev, const float *x, size_t R, size_t K);
+void slk_events_free(slk_events *ev); /* leaves *ev empty; NULL is a no-op */
+
+/* y (R, N) = x @ W (K, N) over the events of x; bit-identical to slk_matmul_ref. */
+void slk_matmul_ev(float *y, const slk_events *ev, const float *w, size_t N);
+/* dw (K, N) += x^T @ g (R, N) over the events of x; bit-identical to
+ * slk_matmul_tn_acc_ref, for any thread count. */
+void slk_matmul_tn_acc_ev(float *dw, const slk_events *ev, const float *g, size_t N);
+
+/* Per-neuron constants of the discrete dynamics of spikeloop/lif.h:
+ * a_mem = exp(-dt/tau_mem), a_syn = exp(-dt/tau_syn), k_in = 1 - a_mem if
+ * scale_input else 1. */
+typedef struct {
+  float *a_mem, *a_syn, *k_in;
+} slk_decay;
+int slk_decay_make(slk_decay *d, const sl_neurons *p, int scale_input, double dt);
+void slk_decay_free(slk_decay *d);
+
+/* One time step of one sample's row of N LIF neurons with Heaviside
+ * spikes (o->smooth must be 0), the equations of spikeloop/lif.h in the
+ * operation order all LIF kernels share:
+ *   I = a_s I_prev + gain h;   clamped = left > 0
+ *   V = clamped ? v_reset : v_leak + a_m (Vp - v_leak) + k I
+ *   S = clamped ? 0 : H(V - v_th);   Vp = clamped ? v_reset : post-reset(V, S)
+ *   left = clamped ? left - 1 : (S ? refrac : 0)
+ * i_prev (I[t-1], zeros at t = 0) may alias i_out; vp and left are the
+ * rolling state. Outputs v, s, clamp (rows). */
+void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N, const float *h,
+                 const float *i_prev, float *i_out, float *vp, int32_t *left, float *v, float *s,
+                 uint8_t *clamp);
+
+/* The same step for any options (smooth spikes included): slk_lif_row, or
+ * the smooth variant. */
+void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
+                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
+                  float *v, float *s, uint8_t *clamp);
+
+/* One step of a row of N LI neurons: I = a_s I_prev + gain h;
+ * V = v_leak + a_m (V_prev - v_leak) + k I. Prev rows may alias the outputs. */
+void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h,
+                const float *i_prev, const float *v_prev, float *i_out, float *v_out);
+
+/* y (N) = sum over n events (ascending) of val[e] * W[idx[e], :] (overwrites y). */
+void slk_gather_row(float *y, const uint32_t *idx, const float *val, size_t n, const float *w,
+                    size_t N);
+/* y (N) += the same sum (accumulates). */
+void slk_gather_add_row(float *y, const uint32_t *idx, const float *val, size_t n, const float *w,
+                        size_t N);
 
 /* 1 if every one of n values is finite. */
 int slk_all_finite(const float *a, size_t n);

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+SLK_VECTORIZE
+
 sl_lif_options sl_lif_options_default(void)
 {
   sl_lif_options o;
@@ -30,26 +32,22 @@ sl_lif_options sl_lif_options_default(void)
   return o;
 }
 
-/* Per-neuron constants of the discrete dynamics. */
-typedef struct {
-  float *a_mem, *a_syn, *k_in;
-} decay_t;
-
-static void decay_free(decay_t *d)
+void slk_decay_free(slk_decay *d)
 {
   free(d->a_mem);
   free(d->a_syn);
   free(d->k_in);
+  d->a_mem = d->a_syn = d->k_in = NULL;
 }
 
-static int decay_make(decay_t *d, const sl_neurons *p, int scale_input, double dt)
+int slk_decay_make(slk_decay *d, const sl_neurons *p, int scale_input, double dt)
 {
   size_t N = p->n;
   d->a_mem = malloc(N * sizeof(float));
   d->a_syn = malloc(N * sizeof(float));
   d->k_in = malloc(N * sizeof(float));
   if (!d->a_mem || !d->a_syn || !d->k_in) {
-    decay_free(d);
+    slk_decay_free(d);
     return sl_error(SL_ENOMEM, "LIF kernel: out of memory");
   }
   for (size_t n = 0; n < N; n++) {
@@ -150,6 +148,82 @@ int sl_lif_forward_ref(const sl_neurons *p, const sl_lif_options *o, double dt, 
   return SL_OK;
 }
 
+/* The branch-free row step (see kernels.h): the selects compute both
+ * sides, which costs nothing next to a mispredicted branch per neuron and
+ * lets the loop run in vector registers. */
+SLK_HOT void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N,
+                         const float *h, const float *i_prev, float *i_out, float *vp,
+                         int32_t *left, float *v, float *s, uint8_t *clamp)
+{
+  const int to_value = reset == SL_RESET_TO_VALUE;
+  for (size_t n = 0; n < N; n++) {
+    const float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
+    const int cl = left[n] > 0;
+    const float vm = p->v_leak[n] + d->a_mem[n] * (vp[n] - p->v_leak[n]) + d->k_in[n] * cur;
+    const float sv = vm - p->v_th[n] > 0.0f ? 1.0f : 0.0f;
+    const float vpost = to_value ? vm * (1.0f - sv) + p->v_reset[n] * sv
+                                 : vm - sv * (p->v_th[n] - p->v_reset[n]);
+    i_out[n] = cur;
+    v[n] = cl ? p->v_reset[n] : vm;
+    s[n] = cl ? 0.0f : sv;
+    vp[n] = cl ? p->v_reset[n] : vpost;
+    left[n] = cl ? left[n] - 1 : (sv != 0.0f ? p->refrac[n] : 0);
+    clamp[n] = (uint8_t)cl;
+  }
+}
+
+/* The same step with smooth spikes (gradient checks; refrac is 0). */
+static void lif_row_smooth(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o,
+                           size_t N, const float *h, const float *i_prev, float *i_out,
+                           float *vp, float *v, float *s, uint8_t *clamp)
+{
+  for (size_t n = 0; n < N; n++) {
+    float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
+    float vm = p->v_leak[n] + d->a_mem[n] * (vp[n] - p->v_leak[n]) + d->k_in[n] * cur;
+    float sv = spike_value(o, vm - p->v_th[n]);
+    i_out[n] = cur;
+    clamp[n] = 0;
+    v[n] = vm;
+    s[n] = sv;
+    vp[n] = post_reset(o, vm, sv, p->v_th[n], p->v_reset[n]);
+  }
+}
+
+void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
+                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
+                  float *v, float *s, uint8_t *clamp)
+{
+  if (o->smooth)
+    lif_row_smooth(p, d, o, N, h, i_prev, i_out, vp, v, s, clamp);
+  else
+    slk_lif_row(p, d, o->reset, N, h, i_prev, i_out, vp, left, v, s, clamp);
+}
+
+SLK_HOT void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h,
+                        const float *i_prev, const float *v_prev, float *i_out, float *v_out)
+{
+  for (size_t n = 0; n < N; n++) {
+    float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
+    float vm = p->v_leak[n] + d->a_mem[n] * (v_prev[n] - p->v_leak[n]) + d->k_in[n] * cur;
+    i_out[n] = cur;
+    v_out[n] = vm;
+  }
+}
+
+/* h[t] += S[t-1] @ W_rec for one row, gathering the rows of spiking neurons. */
+SLK_HOT static void add_recurrent(float *restrict hr, const float *sp, const float *restrict w_rec,
+                                  size_t N)
+{
+  for (size_t m = 0; m < N; m++) {
+    const float sv = sp[m];
+    if (sv == 0.0f)
+      continue;
+    const float *restrict wm = w_rec + m * N;
+    for (size_t n = 0; n < N; n++)
+      hr[n] += sv * wm[n];
+  }
+}
+
 int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
                    const float *w_rec, float *h, float *i_syn, float *v, float *s,
                    uint8_t *clamp)
@@ -158,15 +232,15 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
   if (rc)
     return rc;
   const size_t N = p->n;
-  decay_t d;
-  if ((rc = decay_make(&d, p, o->scale_input, dt)))
+  slk_decay d;
+  if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
     return rc;
+  /* per sample: refractory counters, Vp, and a row of zeros (I[-1]) */
   int32_t *left_all = calloc(B * N, sizeof *left_all);
-  float *vp_all = malloc(B * N * sizeof *vp_all);
-  if (!left_all || !vp_all) {
-    free(left_all);
-    free(vp_all);
-    decay_free(&d);
+  float *vp_all = malloc(B * N * sizeof *vp_all), *zero = calloc(N, sizeof *zero);
+  if (!left_all || !vp_all || !zero) {
+    free(left_all), free(vp_all), free(zero);
+    slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF forward: out of memory");
   }
 #pragma omp parallel for schedule(static)
@@ -176,46 +250,16 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
     for (size_t n = 0; n < N; n++)
       vp[n] = p->v_leak[n];
     for (size_t t = 0; t < T; t++) {
-      size_t row = (t * B + b) * N;
-      float *hr = h + row;
-      if (w_rec && t > 0) {
-        const float *sp = s + row - B * N;
-        for (size_t m = 0; m < N; m++) {
-          const float sv = sp[m];
-          if (sv == 0.0f)
-            continue;
-          const float *wm = w_rec + m * N;
-          for (size_t n = 0; n < N; n++)
-            hr[n] += sv * wm[n];
-        }
-      }
-      const float *ip = t > 0 ? i_syn + row - B * N : NULL;
-      for (size_t n = 0; n < N; n++) {
-        size_t i = row + n;
-        float cur = d.a_syn[n] * (ip ? ip[n] : 0.0f) + p->gain[n] * hr[n];
-        i_syn[i] = cur;
-        if (left[n] > 0) {
-          left[n]--;
-          clamp[i] = 1;
-          v[i] = p->v_reset[n];
-          s[i] = 0.0f;
-          vp[n] = p->v_reset[n];
-        } else {
-          float vm = p->v_leak[n] + d.a_mem[n] * (vp[n] - p->v_leak[n]) + d.k_in[n] * cur;
-          float sv = spike_value(o, vm - p->v_th[n]);
-          clamp[i] = 0;
-          v[i] = vm;
-          s[i] = sv;
-          vp[n] = post_reset(o, vm, sv, p->v_th[n], p->v_reset[n]);
-          if (!o->smooth && sv != 0.0f)
-            left[n] = p->refrac[n];
-        }
-      }
+      const size_t row = (t * B + b) * N;
+      if (w_rec && t > 0)
+        add_recurrent(h + row, s + row - B * N, w_rec, N);
+      const float *ip = t > 0 ? i_syn + row - B * N : zero;
+      slk_lif_step(p, &d, o, N, h + row, ip, i_syn + row, vp, left, v + row, s + row,
+                   clamp + row);
     }
   }
-  free(left_all);
-  free(vp_all);
-  decay_free(&d);
+  free(left_all), free(vp_all), free(zero);
+  slk_decay_free(&d);
   return SL_OK;
 }
 
@@ -330,15 +374,15 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
     return rc;
   const size_t N = p->n;
   const int want_tau = dtau_mem || dtau_syn;
-  decay_t d;
-  if ((rc = decay_make(&d, p, o->scale_input, dt)))
+  slk_decay d;
+  if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
     return rc;
   float *carry = malloc(2 * B * N * sizeof(float)); /* gV[t+1], gI[t+1] per (b, n) */
   double *ga = want_tau ? calloc(2 * B * N, sizeof(double)) : NULL;
   if (!carry || (want_tau && !ga)) {
     free(carry);
     free(ga);
-    decay_free(&d);
+    slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF backward: out of memory");
   }
   const int to_value = o->reset == SL_RESET_TO_VALUE;
@@ -413,7 +457,7 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
     }
   free(carry);
   free(ga);
-  decay_free(&d);
+  slk_decay_free(&d);
   return SL_OK;
 }
 
@@ -425,8 +469,8 @@ int sl_lif_currents(const sl_neurons *p, double dt, size_t T, size_t B, const fl
   if (T == 0 || B == 0 || !(dt > 0))
     return sl_error(SL_EINVAL, "sl_lif_currents: T, B and dt must be positive");
   const size_t N = p->n;
-  decay_t d;
-  int rc = decay_make(&d, p, 0, dt);
+  slk_decay d;
+  int rc = slk_decay_make(&d, p, 0, dt);
   if (rc)
     return rc;
 #pragma omp parallel for schedule(static)
@@ -445,7 +489,7 @@ int sl_lif_currents(const sl_neurons *p, double dt, size_t T, size_t B, const fl
       for (size_t n = 0; n < N; n++)
         i_syn[row + n] = d.a_syn[n] * (ip ? ip[n] : 0.0f) + p->gain[n] * hr[n];
     }
-  decay_free(&d);
+  slk_decay_free(&d);
   return SL_OK;
 }
 
@@ -466,8 +510,8 @@ int sl_li_forward(const sl_neurons *p, int scale_input, double dt, size_t T, siz
                   const float *h, float *i_syn, float *v)
 {
   int rc = check_li(p, dt, T, B);
-  decay_t d;
-  if (rc || (rc = decay_make(&d, p, scale_input, dt)))
+  slk_decay d;
+  if (rc || (rc = slk_decay_make(&d, p, scale_input, dt)))
     return rc;
   const size_t N = p->n;
 #pragma omp parallel for schedule(static)
@@ -482,7 +526,7 @@ int sl_li_forward(const sl_neurons *p, int scale_input, double dt, size_t T, siz
         v[row + n] = p->v_leak[n] + d.a_mem[n] * (vp - p->v_leak[n]) + d.k_in[n] * cur;
       }
     }
-  decay_free(&d);
+  slk_decay_free(&d);
   return SL_OK;
 }
 
@@ -491,13 +535,13 @@ int sl_li_backward(const sl_neurons *p, int scale_input, double dt, size_t T, si
                    float *dtau_mem, float *dtau_syn)
 {
   int rc = check_li(p, dt, T, B);
-  decay_t d;
-  if (rc || (rc = decay_make(&d, p, scale_input, dt)))
+  slk_decay d;
+  if (rc || (rc = slk_decay_make(&d, p, scale_input, dt)))
     return rc;
   const size_t N = p->n;
   double *ga = calloc(2 * N, sizeof(double));
   if (!ga) {
-    decay_free(&d);
+    slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LI backward: out of memory");
   }
   /* Serial over the batch: the readout is tiny, and the tau sums then have
@@ -525,6 +569,6 @@ int sl_li_backward(const sl_neurons *p, int scale_input, double dt, size_t T, si
       dtau_syn[n] += (float)(ga[N + n] * d.a_syn[n] * dt / (ts * ts));
   }
   free(ga);
-  decay_free(&d);
+  slk_decay_free(&d);
   return SL_OK;
 }

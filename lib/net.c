@@ -5,6 +5,12 @@
  * (tensor after tensor, in layer order: w_in then w_rec), so optimisers are
  * a flat loop and logging iterates the tensor table. State buffers are
  * (T, B, N) per layer and grow on demand.
+ *
+ * The input of every layer (the network input, the spikes of the layer
+ * below) is listed as events once per forward pass (lib/events.c); the
+ * forward product and the weight gradient of that layer both run over the
+ * list. sl_net_infer runs the network without stored states: each sample
+ * steps through time with its current state only.
  */
 #include "config.h"
 #include "spikeloop/net.h"
@@ -48,6 +54,11 @@ struct sl_net {
   size_t T, B;     /* of the last forward */
   const float *x;  /* input of the last forward (not owned) */
   int tau_grad, use_ref;
+  slk_events ev[SL_MAX_LAYERS + 1]; /* events of each layer's input, last forward */
+  int ev_valid;                     /* ev[] belong to the last forward */
+  slk_events ev_infer;              /* input events of the last sl_net_infer */
+  float *infer_last;                /* (B, n_out) readout membrane at its last step */
+  size_t infer_cap;
 };
 
 sl_net_spec sl_net_spec_default(void)
@@ -106,6 +117,10 @@ void sl_net_free(sl_net *net)
   if (!net)
     return;
   free_buffers(net);
+  for (size_t l = 0; l < net->n_layers_total; l++)
+    slk_events_free(&net->ev[l]);
+  slk_events_free(&net->ev_infer);
+  free(net->infer_last);
   for (size_t l = 0; l < net->n_layers_total; l++) {
     sl_neurons_free(&net->neurons[l]);
     free(net->buf[l].dtau_mem);
@@ -297,6 +312,22 @@ static int grow(sl_net *net, size_t TB)
   return SL_OK;
 }
 
+/* h (TB, N) = in (TB, K) @ w, through the event list ev of in (fast), or
+ * the dense reference product. */
+static int layer_drive(sl_net *net, slk_events *ev, float *h, const float *in, const float *w,
+                       size_t TB, size_t K, size_t N)
+{
+  if (net->use_ref) {
+    slk_matmul_ref(h, in, w, TB, K, N);
+    return SL_OK;
+  }
+  int rc = slk_events_build(ev, in, TB, K);
+  if (rc)
+    return rc;
+  slk_matmul_ev(h, ev, w, N);
+  return SL_OK;
+}
+
 int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
 {
   if (!net || !x)
@@ -304,7 +335,8 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
   if (T == 0 || B == 0)
     return sl_error(SL_EINVAL, "sl_net_forward: T = %zu and B = %zu must be positive", T, B);
   const size_t TB = T * B;
-  if (!slk_all_finite(x, TB * net->spec.n_in))
+  /* the fast path checks the input while it lists its events */
+  if (net->use_ref && !slk_all_finite(x, TB * net->spec.n_in))
     return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
   int rc = grow(net, TB);
   if (rc)
@@ -312,13 +344,18 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
   net->T = T;
   net->B = B;
   net->x = x;
+  net->ev_valid = 0;
   const float *in = x;
   size_t K = net->spec.n_in;
   for (size_t l = 0; l < net->n_layers_total; l++) {
     layer_buf *b = &net->buf[l];
     const size_t N = net->size[l];
     const float *w = net->params + net->tensors[b->w_in].offset;
-    (net->use_ref ? slk_matmul_ref : slk_matmul)(b->h, in, w, TB, K, N);
+    rc = layer_drive(net, &net->ev[l], b->h, in, w, TB, K, N);
+    if (rc == SL_ENUMERIC)
+      return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+    if (rc)
+      return rc;
     if (l < net->spec.n_layers) {
       const float *w_rec =
           b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
@@ -334,6 +371,7 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
     in = b->s;
     K = N;
   }
+  net->ev_valid = !net->use_ref;
   return SL_OK;
 }
 
@@ -362,12 +400,15 @@ int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
   net->T = T;
   net->B = B;
   net->x = x;
+  net->ev_valid = 0;
   const float *in = x;
   size_t K = net->spec.n_in;
   for (size_t l = 0; l <= L; l++) {
     layer_buf *b = &net->buf[l];
     const size_t N = net->size[l];
-    slk_matmul(b->h, in, net->params + net->tensors[b->w_in].offset, TB, K, N);
+    if ((rc = slk_events_build(&net->ev[l], in, TB, K)))
+      return rc;
+    slk_matmul_ev(b->h, &net->ev[l], net->params + net->tensors[b->w_in].offset, N);
     const float *w_rec =
         b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
     if (l < L) {
@@ -381,6 +422,7 @@ int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
     in = b->s;
     K = N;
   }
+  net->ev_valid = 1;
   return SL_OK;
 }
 
@@ -407,6 +449,18 @@ const float *sl_net_output(const sl_net *net)
   return net && net->capacity ? net->buf[net->spec.n_layers].v : NULL;
 }
 
+/* dw (K, N) += in^T @ gh for the input `in` (TB, K) of layer l: over the
+ * events the forward listed, or dense. */
+static void weight_grad(sl_net *net, size_t l, float *dw, const float *in, const float *gh,
+                        size_t K, size_t N)
+{
+  const size_t TB = net->T * net->B;
+  if (net->ev_valid && !net->use_ref)
+    slk_matmul_tn_acc_ev(dw, &net->ev[l], gh, N);
+  else
+    (net->use_ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(dw, in, gh, TB, K, N);
+}
+
 int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_extra)
 {
   if (!net || !gv_out)
@@ -428,8 +482,7 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
     layer_buf *b = &net->buf[l];
     const size_t N = net->size[l];
     const tensor_rec *ta = &net->tensors[w_above];
-    (ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(net->grads + ta->offset, b->s, gh_above,
-                                                      TB, N, n_above);
+    weight_grad(net, l + 1, net->grads + ta->offset, b->s, gh_above, N, n_above);
     (ref ? slk_matmul_nt_ref : slk_matmul_nt)(b->gs, gh_above, net->params + ta->offset, TB, N,
                                               n_above);
     if (gs_extra && gs_extra[l])
@@ -448,8 +501,7 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
     n_above = N;
   }
   const tensor_rec *t0 = &net->tensors[w_above];
-  (ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(net->grads + t0->offset, net->x, gh_above, TB,
-                                                    net->spec.n_in, n_above);
+  weight_grad(net, 0, net->grads + t0->offset, net->x, gh_above, net->spec.n_in, n_above);
   return SL_OK;
 }
 
@@ -487,4 +539,160 @@ void sl_net_use_reference(sl_net *net, int on)
 {
   if (net)
     net->use_ref = on ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ inference */
+
+/* The rolling state of one sample in one hidden layer (N neurons). */
+typedef struct {
+  float *h, *i, *vp, *v, *s;
+  int32_t *left;
+  uint8_t *clamp;
+  uint32_t *idx[2]; /* spikes of the current / previous step: neuron indices */
+  float *val[2];    /* and values */
+  size_t n[2];
+} infer_layer;
+
+/* floats per neuron in a sample's scratch: h, i, vp, v, s, left, clamp
+ * (one float each, to keep alignment simple), idx[2], val[2] */
+#define INFER_FLOATS 11
+
+static void infer_layer_view(infer_layer *il, float *mem, size_t N)
+{
+  il->h = mem, il->i = mem + N, il->vp = mem + 2 * N, il->v = mem + 3 * N, il->s = mem + 4 * N;
+  il->left = (int32_t *)(mem + 5 * N);
+  il->clamp = (uint8_t *)(mem + 6 * N);
+  il->idx[0] = (uint32_t *)(mem + 7 * N), il->idx[1] = (uint32_t *)(mem + 8 * N);
+  il->val[0] = mem + 9 * N, il->val[1] = mem + 10 * N;
+  il->n[0] = il->n[1] = 0;
+}
+
+/* List the nonzero spikes of a row (ascending); returns their sum. */
+static double list_spikes(const float *s, size_t N, uint32_t *idx, float *val, size_t *n)
+{
+  double total = 0.0;
+  size_t c = 0;
+  for (size_t k = 0; k < N; k++)
+    if (s[k] != 0.0f) {
+      idx[c] = (uint32_t)k;
+      val[c++] = s[k];
+      total += s[k];
+    }
+  *n = c;
+  return total;
+}
+
+/* Sample b through all T steps; mem is its scratch. Returns its hidden
+ * spike total; writes logits (n_out) if not NULL and the last readout
+ * membrane v_last (n_out). The operations and their order are those of
+ * sl_net_forward: h = x W (events ascending), + S[t-1] W_rec (spiking
+ * neurons ascending), the shared LIF row step, the LI readout. */
+static double infer_sample(const sl_net *net, const slk_decay *d, size_t b, size_t T, size_t B,
+                           float *mem, float *logits, float *v_last)
+{
+  const size_t L = net->spec.n_layers, n_out = net->spec.n_out;
+  infer_layer il[SL_MAX_LAYERS];
+  for (size_t l = 0; l < L; l++) {
+    const size_t N = net->size[l];
+    infer_layer_view(&il[l], mem, N);
+    mem += INFER_FLOATS * N;
+    memset(il[l].i, 0, N * sizeof(float));
+    memset(il[l].left, 0, N * sizeof(int32_t));
+    for (size_t n = 0; n < N; n++)
+      il[l].vp[n] = net->neurons[l].v_leak[n];
+  }
+  float *h_o = mem, *i_o = mem + n_out, *v_o = mem + 2 * n_out, *mx = mem + 3 * n_out;
+  memset(i_o, 0, n_out * sizeof(float));
+  for (size_t k = 0; k < n_out; k++)
+    v_o[k] = net->neurons[L].v_leak[k];
+  double spikes = 0.0;
+  const slk_events *ev = &net->ev_infer;
+  for (size_t t = 0; t < T; t++) {
+    const size_t r = t * B + b;
+    const uint32_t *in_idx = ev->idx + ev->ptr[r];
+    const float *in_val = ev->val + ev->ptr[r];
+    size_t n_in = ev->ptr[r + 1] - ev->ptr[r];
+    for (size_t l = 0; l < L; l++) {
+      infer_layer *x = &il[l];
+      const size_t N = net->size[l];
+      const layer_buf *lb = &net->buf[l];
+      slk_gather_row(x->h, in_idx, in_val, n_in, net->params + net->tensors[lb->w_in].offset, N);
+      const int cur = (int)(t & 1), prev = 1 - cur;
+      if (lb->w_rec != SIZE_MAX && t > 0)
+        slk_gather_add_row(x->h, x->idx[prev], x->val[prev], x->n[prev],
+                           net->params + net->tensors[lb->w_rec].offset, N);
+      slk_lif_step(&net->neurons[l], &d[l], &net->spec.lif, N, x->h, x->i, x->i, x->vp, x->left,
+                   x->v, x->s, x->clamp);
+      spikes += list_spikes(x->s, N, x->idx[cur], x->val[cur], &x->n[cur]);
+      in_idx = x->idx[cur], in_val = x->val[cur], n_in = x->n[cur];
+    }
+    slk_gather_row(h_o, in_idx, in_val, n_in, net->params + net->tensors[net->buf[L].w_in].offset,
+                   n_out);
+    slk_li_row(&net->neurons[L], &d[L], n_out, h_o, i_o, v_o, i_o, v_o);
+    /* logits = max over time, a non-finite value sticks (as in sl_loss_ce) */
+    for (size_t k = 0; k < n_out; k++)
+      if (t == 0 || (isfinite(mx[k]) && (!isfinite(v_o[k]) || v_o[k] > mx[k])))
+        mx[k] = v_o[k];
+  }
+  if (logits)
+    memcpy(logits, mx, n_out * sizeof(float));
+  memcpy(v_last, v_o, n_out * sizeof(float));
+  return spikes;
+}
+
+int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
+                 sl_infer_stats *stats)
+{
+  if (!net || !x)
+    return sl_error(SL_EINVAL, "sl_net_infer: NULL argument");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "sl_net_infer: T = %zu and B = %zu must be positive", T, B);
+  const size_t L = net->spec.n_layers, n_out = net->spec.n_out;
+  int rc = slk_events_build(&net->ev_infer, x, T * B, net->spec.n_in);
+  if (rc == SL_ENUMERIC)
+    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+  if (rc)
+    return rc;
+  if (B * n_out > net->infer_cap) {
+    float *p = realloc(net->infer_last, B * n_out * sizeof(float));
+    if (!p)
+      return sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
+    net->infer_last = p;
+    net->infer_cap = B * n_out;
+  }
+  size_t per = 4 * n_out; /* scratch floats per sample */
+  for (size_t l = 0; l < L; l++)
+    per += INFER_FLOATS * net->size[l];
+  slk_decay d[SL_MAX_LAYERS + 1];
+  memset(d, 0, sizeof d);
+  float *scratch = malloc(B * per * sizeof(float));
+  rc = scratch ? SL_OK : sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
+  for (size_t l = 0; l <= L && !rc; l++)
+    rc = slk_decay_make(&d[l], &net->neurons[l],
+                        l < L ? net->spec.lif.scale_input : net->spec.readout_scale_input,
+                        net->spec.dt);
+  double *per_sample = rc ? NULL : malloc(B * sizeof(double));
+  if (!rc && !per_sample)
+    rc = sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
+  if (!rc) {
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < B; b++)
+      per_sample[b] = infer_sample(net, d, b, T, B, scratch + b * per,
+                                   logits ? logits + b * n_out : NULL, net->infer_last + b * n_out);
+  }
+  double spikes = 0.0; /* summed in sample order: the same for any thread count */
+  for (size_t b = 0; !rc && b < B; b++)
+    spikes += per_sample[b];
+  free(per_sample);
+  for (size_t l = 0; l <= L; l++)
+    slk_decay_free(&d[l]);
+  free(scratch);
+  if (!rc && stats)
+    stats->hidden_spikes = spikes;
+  return rc;
+}
+
+const float *sl_net_infer_last(const sl_net *net)
+{
+  return net && net->infer_cap ? net->infer_last : NULL;
 }

@@ -10,6 +10,8 @@
  *     backward, and the tau gradients are summed per sample first: 1e-5,
  *     relative to the largest element (normwise), since single elements may
  *     cancel to near zero.
+ * The event-driven products (lib/events.c) and the inference path
+ * (sl_net_infer) keep the reference order too: memcmp.
  * Also checked: the result of a whole network does not depend on the
  * thread count, the LIF semantics of benchmark W1 (WORKLOADS.md) against an
  * independent implementation written here, and argument errors.
@@ -17,6 +19,7 @@
 #include "config.h"
 #include "spikeloop/error.h"
 #include "spikeloop/lif.h"
+#include "spikeloop/loss.h"
 #include "spikeloop/net.h"
 #include "spikeloop/neurons.h"
 #include "spikeloop/version.h"
@@ -186,6 +189,63 @@ static void test_matmul_nt(void)
   }
   printf("\n    matmul_nt (own loop and CBLAS) vs ref: max rel diff %.3g ", worst);
   CU_ASSERT(worst < 1e-5);
+}
+
+/* ------------------------------------------------------------ event lists */
+
+/* Event-driven products against the dense reference: 0/1 rasters, and
+ * rasters with other values (counts, -0.0, negative) that must also be kept. */
+static void test_events(void)
+{
+  int all_same = 1;
+  size_t events = 0;
+  for (size_t c = 0; c < N_SHAPES; c++)
+    for (int kind = 0; kind < 2; kind++) {
+      size_t R = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+      rng_seed(500 + 2 * c + kind);
+      float *x = falloc(R * K), *w = falloc(K * N), *g = falloc(R * N);
+      float *y = falloc(R * N), *yr = falloc(R * N), *dw = falloc(K * N);
+      fill_spikes(x, R * K, 0.1);
+      if (kind == 1)
+        for (size_t i = 0; i < R * K; i++)
+          x[i] = x[i] != 0.0f ? (float)(urand() < 0.5 ? -2.5 : 3.0) : (urand() < 0.3 ? -0.0f : 0.0f);
+      fill_uniform(w, K * N, -1.0, 1.0);
+      fill_uniform(g, R * N, -1.0, 1.0);
+      fill_uniform(dw, K * N, -2.0, 2.0);
+      float *dwr = fdup(dw, K * N);
+      slk_events ev;
+      memset(&ev, 0, sizeof ev);
+      CU_ASSERT_FATAL(slk_events_build(&ev, x, R, K) == SL_OK);
+      events += ev.nnz;
+      for (size_t i = 0; i < R * N; i++)
+        y[i] = 99.0f;
+      slk_matmul_ev(y, &ev, w, N);
+      slk_matmul_ref(yr, x, w, R, K, N);
+      slk_matmul_tn_acc_ev(dw, &ev, g, N);
+      slk_matmul_tn_acc_ref(dwr, x, g, R, K, N);
+      int same = memcmp(y, yr, R * N * sizeof(float)) == 0 &&
+                 memcmp(dw, dwr, K * N * sizeof(float)) == 0;
+      if (!same)
+        printf("\n    events %zux%zux%zu kind %d: y max rel %.3g, dw max rel %.3g", R, K, N, kind,
+               sl_test_max_rel_diff(y, yr, R * N, 1e-6), sl_test_max_rel_diff(dw, dwr, K * N, 1e-6));
+      all_same &= same;
+      /* the list is reused: a second, emptier raster */
+      memset(x, 0, R * K * sizeof(float));
+      x[R * K - 1] = 1.0f;
+      CU_ASSERT(slk_events_build(&ev, x, R, K) == SL_OK);
+      CU_ASSERT(ev.nnz == 1 && ev.ptr[R] == 1 && ev.idx[0] == K - 1);
+      x[0] = NAN;
+      CU_ASSERT(slk_events_build(&ev, x, R, K) == SL_ENUMERIC);
+      x[0] = -INFINITY;
+      CU_ASSERT(slk_events_build(&ev, x, R, K) == SL_ENUMERIC);
+      slk_events_free(&ev);
+      slk_events_free(&ev); /* twice is harmless */
+      free(x), free(w), free(g), free(y), free(yr), free(dw), free(dwr);
+    }
+  printf("\n    event products vs dense reference (%zu events): %s ", events,
+         all_same ? "bit-identical" : "DIFFER");
+  CU_ASSERT(all_same);
+  CU_ASSERT(events > 0);
 }
 
 /* ------------------------------------------------------------ LIF kernels */
@@ -483,6 +543,84 @@ static void test_net_reference(void)
   net_result_free(&rf), net_result_free(&rr);
 }
 
+/* ------------------------------------------------------------ inference */
+
+/* sl_net_infer against sl_net_forward on a 3-layer net (the 2nd recurrent):
+ * logits (max over time), last readout membrane and spike count. */
+static void check_infer(int reset, int smooth, int threads)
+{
+  const size_t T = 37, B = 5, n_in = 19, n_out = 3;
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = n_in;
+  s.n_out = n_out;
+  s.n_layers = 2;
+  s.n_hidden[0] = 23;
+  s.n_hidden[1] = 17;
+  s.recurrent[1] = 1;
+  s.hidden.tau_mem = 8e-3;
+  s.hidden.tau_syn = 4e-3;
+  s.hidden.refrac = smooth || reset == SL_RESET_SUBTRACT ? 0 : 2; /* subtract: no refractory time, so that the reset matters */
+  s.lif.reset = reset;
+  s.lif.smooth = smooth;
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
+  sl_mismatch_spec mm = {0.2, 0.2, 0.1, 0.05, 0.0, 0.1};
+  for (size_t l = 0; l <= s.n_layers; l++)
+    CU_ASSERT_FATAL(sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, 60 + l) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_init_weights(net, 4.0, 11) == SL_OK);
+  rng_seed(777);
+  float *x = falloc(T * B * n_in);
+  fill_spikes(x, T * B * n_in, 0.2);
+  x[3] = 2.0f; /* a count, not a spike */
+  sl_set_num_threads(threads);
+  CU_ASSERT_FATAL(sl_net_forward(net, x, T, B) == SL_OK);
+  float lg_fwd[5 * 3], lg_inf[5 * 3];
+  double loss;
+  int32_t y[5] = {0, 1, 2, 0, 1};
+  CU_ASSERT_FATAL(sl_loss_ce(SL_LOSS_MAX, T, B, n_out, sl_net_output(net), y, 0.0, &loss, NULL,
+                             lg_fwd, NULL) == SL_OK);
+  const float *last_fwd = sl_net_output(net) + (T - 1) * B * n_out;
+  double spikes_fwd = 0.0;
+  for (size_t l = 0; l < s.n_layers; l++) {
+    sl_layer_state st;
+    CU_ASSERT_FATAL(sl_net_state(net, l, &st) == SL_OK);
+    for (size_t i = 0; i < T * B * st.N; i++)
+      spikes_fwd += st.s[i];
+  }
+  sl_infer_stats is;
+  CU_ASSERT(sl_net_infer_last(net) == NULL);
+  CU_ASSERT_FATAL(sl_net_infer(net, x, T, B, lg_inf, &is) == SL_OK);
+  int same = memcmp(lg_fwd, lg_inf, sizeof lg_fwd) == 0 &&
+             memcmp(last_fwd, sl_net_infer_last(net), B * n_out * sizeof(float)) == 0;
+  /* spike counts: exact for 0/1 spikes; smooth values are summed in
+   * another order */
+  double ds = fabs(is.hidden_spikes - spikes_fwd) / (spikes_fwd > 1 ? spikes_fwd : 1);
+  printf("\n    infer vs forward (reset %d, smooth %d, %d thread(s)): logits and last "
+         "readout %s, spikes %.6g vs %.6g ",
+         reset, smooth, threads, same ? "identical" : "DIFFER", is.hidden_spikes, spikes_fwd);
+  CU_ASSERT(same);
+  CU_ASSERT(smooth ? ds < 1e-12 : ds == 0.0);
+  CU_ASSERT(spikes_fwd > 0.0);
+  /* the states of the forward pass are untouched */
+  CU_ASSERT(sl_net_output(net) + (T - 1) * B * n_out == last_fwd);
+  x[7] = NAN;
+  CU_ASSERT(sl_net_infer(net, x, T, B, lg_inf, &is) == SL_ENUMERIC);
+  CU_ASSERT(sl_net_infer(net, x, 0, B, lg_inf, &is) == SL_EINVAL);
+  free(x);
+  sl_net_free(net);
+}
+
+static void test_infer(void)
+{
+  int saved = sl_get_num_threads();
+  for (int threads = 1; threads <= 2; threads++) {
+    check_infer(SL_RESET_TO_VALUE, 0, threads);
+    check_infer(SL_RESET_SUBTRACT, 0, threads);
+    check_infer(SL_RESET_SUBTRACT, 1, threads);
+  }
+  sl_set_num_threads(saved);
+}
+
 /* ------------------------------------------------------------ W1 semantics */
 
 /* WORKLOADS.md W1 hidden layer, written out independently:
@@ -635,6 +773,8 @@ int main(void)
       {"network result independent of thread count", test_thread_independence},
       {"network fast vs reference kernels", test_net_reference},
       {"W1 (WORKLOADS.md) semantics", test_w1_semantics},
+      {"event-driven products vs dense reference, bit-identical", test_events},
+      {"inference path vs forward, bit-identical", test_infer},
       {"bad input", test_bad_input},
       {NULL, NULL}};
   return sl_test_run("kernels", cases);

@@ -122,6 +122,25 @@ int sl_net_enable_tau_grad(sl_net *net, int on);
 /* Views of layer l's dL/dtau_mem and dL/dtau_syn (N); NULL if disabled. */
 int sl_net_tau_grad(sl_net *net, size_t layer, float **dtau_mem, float **dtau_syn);
 
+/* Inference: the forward pass without the states backward needs. Each
+ * sample keeps only its current state (a few rows of N) while it runs
+ * through time, so memory does not grow with T and long simulations stay in
+ * cache. The numbers are those of sl_net_forward, bit for bit.
+ * x: (T, B, n_in). Out, each may be NULL: logits (B, n_out) = the maximum
+ * over time of the readout membrane (the logits of SL_LOSS_MAX);
+ * stats->hidden_spikes = spikes of all hidden layers. The readout state at
+ * the last step is kept: sl_net_infer_last. Does not change what
+ * sl_net_state / sl_net_output / sl_net_backward see.
+ * Errors: SL_EINVAL, SL_ENUMERIC (non-finite input), SL_ENOMEM. */
+typedef struct {
+  double hidden_spikes;
+} sl_infer_stats;
+int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
+                 sl_infer_stats *stats);
+/* Readout membrane (B, n_out) at the last step of the last sl_net_infer, or
+ * NULL before one. */
+const float *sl_net_infer_last(const sl_net *net);
+
 /* Use the plain reference kernels (1) or the fast ones (0, default). */
 void sl_net_use_reference(sl_net *net, int on);
 
