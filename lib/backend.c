@@ -13,6 +13,7 @@
 #include "spikeloop/recording.h"
 #include "spikeloop/replay.h"
 #include "ideal/ideal.h"
+#include "memristor/memristor.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -130,6 +131,7 @@ static void register_builtins(void)
   sl_backend_register(sl_ideal_backend());
   sl_backend_register(sl_bss2_backend());
   sl_backend_register(sl_replay_backend());
+  sl_backend_register(sl_memristor_backend());
 }
 
 int sl_backend_register(const sl_backend *b)

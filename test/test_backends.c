@@ -1,5 +1,5 @@
 /* test_backends.c -- every backend runs the same suite: the built-in ones
- * (ideal, bss2, replay of a recording of ideal) and the example plugin
+ * (ideal, bss2, memristor, replay of a recording of ideal) and the example plugin
  * loaded from SPIKELOOP_BACKEND_PATH.
  *
  * The suite drives a backend only through sl_hw_* and the loop, as the
@@ -164,6 +164,7 @@ static void backend_suite(const char *name, const char *options)
 
 static void test_ideal(void) { backend_suite("ideal", NULL); }
 static void test_bss2(void) { backend_suite("bss2", "chip_seed=3,noise=0.002"); }
+static void test_memristor(void) { backend_suite("memristor", "seed=3,read_sd=0.02"); }
 
 /* Record the suite's requests on the ideal backend, then run the suite
  * against the recording. */
@@ -224,6 +225,7 @@ int main(void)
   sl_test_tmpfile("backends_rec", recording, sizeof recording);
   static const sl_test_case cases[] = {{"ideal", test_ideal},
                                        {"bss2", test_bss2},
+                                       {"memristor", test_memristor},
                                        {"replay of a recording", test_replay},
                                        {"example plugin", test_plugin},
                                        {"registry errors", test_registry_errors},

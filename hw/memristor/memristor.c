@@ -1,0 +1,460 @@
+/* memristor.c -- the "memristor" backend: every synaptic weight matrix of
+ * the network lives on compute-in-memory crossbar tiles (lib/cim.c, one
+ * sl_cim per layer, signed weights as differential conductance pairs); the
+ * LIF neurons and the LI readout are digital and run the library's own
+ * kernels (sl_lif_forward / sl_li_forward) with the setup's neurons.
+ *
+ * Weights arrive in hardware units: integers in [-L, L] with L = levels - 1
+ * (8 levels per device -> 15 weight levels -> caps.weight_levels = 7), or
+ * floats if levels = 0 (continuous conductances). The crossbar's w_max is
+ * L, so one hardware unit is exactly one conductance level.
+ *   - The first write of a layer programs every pair by write-verify (each
+ *     pulse lands with programming noise prog_sd; verify tolerance
+ *     verify_tol; at most max_pulses pulses per device).
+ *   - Later writes (the loop writes after every optimiser step) are
+ *     threshold-gated, as Yao et al.'s in-situ updates: only pairs whose
+ *     level-quantised target moved by more than update_threshold hardware
+ *     units are reprogrammed (default 0: every pair whose level changed;
+ *     1: only moves of 2 levels or more). Unchanged pairs keep their
+ *     programming error and spend no pulse.
+ * Every pulse is counted: read_config("pulses") is the total since open,
+ * the run log's endurance budget (sl_session records it per epoch).
+ *
+ * Run: the synaptic input of layer l is the noisy crossbar MVM of its
+ * input spikes times w_unit[l]. The MVM is batched over the time steps and
+ * samples of a run (T x B input vectors in one sl_cim_mvm call), but each
+ * (step, sample) vector is a separate read with fresh read noise per device
+ * and read, exactly as if the array were read once per time step: a layer
+ * is feed-forward, so its inputs for all steps are known before it runs.
+ * Each spike is one read pulse (1-bit input DAC, level mode); the ADC is off
+ * by default (the neurons integrate the column currents exactly), adc_bits /
+ * adc_range turn it on. Recurrent layers are not supported (a recurrent
+ * read needs the previous step's spikes: caps.recurrent = 0).
+ *
+ * Drift: the option drift_time = t (s) reads every array t seconds after its
+ * last programming (power-law drift, global compensation as in cim.h).
+ *
+ * Observations are those of the ideal backend: model units (membrane_gain
+ * 1, time_scale 1), sample 0 the resting state, spikes stamped mid-step.
+ *
+ * Options ("key=value,..."; unknown keys are refused):
+ *   levels (8; 0 continuous, else 2..65536), prog_sd (0.05), verify_tol
+ *   (0.05), max_pulses (10), read_sd (0.02), g_min (0.1), g_max (1),
+ *   drift_nu (0.005), drift_time (0 s), drift_compensation (1),
+ *   stuck_on, stuck_off (0), seed (1: chip and noise seed), tile_rows
+ *   (128), tile_cols (16), max_tiles (0 = unlimited), adc_bits (0),
+ *   adc_range (0 = worst case), w_max (levels 0 only: 0 = max|W| of the first
+ *   write), update_threshold (0 hardware units).
+ * read_config keys: pulses, pulses.<layer>, cells_programmed,
+ *   pairs_reprogrammed, writes, reads, energy (J: reads + programming),
+ *   weight_levels, time_scale, volt_at_zero, volt_per_unit, spike_delay.
+ */
+#include "config.h"
+#include "memristor.h"
+#include "spikeloop/cim.h"
+#include "spikeloop/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  sl_backend_setup setup;
+  size_t L;                          /* hidden layers; layer L is the readout */
+  size_t n_total;
+  sl_neurons neurons[SL_MAX_LAYERS + 1];
+  sl_cim *xb[SL_MAX_LAYERS + 1];
+  int written[SL_MAX_LAYERS + 1];
+  sl_cim_params cp;
+  int levels;                        /* weight levels (caps.weight_levels) */
+  double update_threshold, drift_time;
+  uint64_t pairs_reprogrammed, writes;
+  /* per layer (max_steps * max_batch * N) */
+  float *h[SL_MAX_LAYERS + 1], *i_syn[SL_MAX_LAYERS + 1], *v[SL_MAX_LAYERS + 1],
+      *s[SL_MAX_LAYERS + 1];
+  uint8_t *clamp[SL_MAX_LAYERS + 1];
+} mem_state;
+
+static const char *const known_keys[] = {
+    "levels", "prog_sd", "verify_tol", "max_pulses", "read_sd", "g_min", "g_max", "drift_nu",
+    "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed", "tile_rows",
+    "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold", NULL};
+
+/* Every key of the options string must be known. */
+static int check_keys(const char *options)
+{
+  const char *p = options;
+  while (p && *p) {
+    while (*p == ',' || *p == ' ')
+      p++;
+    if (!*p)
+      break;
+    const char *eq = strchr(p, '='), *end = strchr(p, ',');
+    if (!end)
+      end = p + strlen(p);
+    if (!eq || eq > end)
+      return sl_error(SL_EINVAL, "memristor backend: option '%.*s' is not key=value",
+                      (int)(end - p), p);
+    int ok = 0;
+    for (const char *const *k = known_keys; *k && !ok; k++)
+      ok = strlen(*k) == (size_t)(eq - p) && strncmp(*k, p, (size_t)(eq - p)) == 0;
+    if (!ok)
+      return sl_error(SL_EINVAL, "memristor backend: unknown option '%.*s' (known: levels, "
+                      "prog_sd, verify_tol, max_pulses, read_sd, g_min, g_max, drift_nu, "
+                      "drift_time, drift_compensation, stuck_on, stuck_off, seed, tile_rows, "
+                      "tile_cols, max_tiles, adc_bits, adc_range, w_max, update_threshold)",
+                      (int)(eq - p), p);
+    p = end;
+  }
+  return SL_OK;
+}
+
+/* Option key as a finite number (unchanged if absent). */
+static int opt_num(const char *options, const char *key, double *out)
+{
+  char buf[64];
+  if (!sl_backend_option(options, key, buf, sizeof buf))
+    return SL_OK;
+  char *end;
+  errno = 0;
+  double v = strtod(buf, &end);
+  if (end == buf || *end || errno || !isfinite(v))
+    return sl_error(SL_EINVAL, "memristor backend: option %s = '%s' is not a finite number", key,
+                    buf);
+  *out = v;
+  return SL_OK;
+}
+
+/* Option key as a non-negative integer no larger than max. */
+static int opt_uint(const char *options, const char *key, double max, double *out)
+{
+  double v = *out;
+  int rc = opt_num(options, key, &v);
+  if (rc)
+    return rc;
+  if (v < 0 || v != floor(v) || v > max)
+    return sl_error(SL_EINVAL, "memristor backend: option %s = %g must be an integer in 0..%g",
+                    key, v, max);
+  *out = v;
+  return SL_OK;
+}
+
+static int parse_options(mem_state *ms, const char *o)
+{
+  sl_cim_params *p = &ms->cp;
+  *p = sl_cim_params_default();
+  p->dac_mode = SL_CIM_DAC_LEVEL;
+  p->dac_bits = 1; /* a spike is one read pulse of x_max */
+  p->adc_bits = 0;
+  int rc = check_keys(o);
+  double levels = 8, max_pulses = p->max_pulses, seed = 1, rows = (double)p->tile_rows,
+         cols = (double)p->tile_cols, tiles = 0, adc = 0, comp = 1;
+  double stuck_on = 0, stuck_off = 0, w_max = 0;
+  ms->update_threshold = 0.0;
+  ms->drift_time = 0.0;
+  if (!rc)
+    rc = opt_uint(o, "levels", 65536, &levels);
+  if (!rc)
+    rc = opt_num(o, "prog_sd", &p->prog_sd);
+  if (!rc)
+    rc = opt_num(o, "verify_tol", &p->verify_tol);
+  if (!rc)
+    rc = opt_uint(o, "max_pulses", 1e6, &max_pulses);
+  if (!rc)
+    rc = opt_num(o, "read_sd", &p->read_sd);
+  if (!rc)
+    rc = opt_num(o, "g_min", &p->g_min);
+  if (!rc)
+    rc = opt_num(o, "g_max", &p->g_max);
+  if (!rc)
+    rc = opt_num(o, "drift_nu", &p->drift_nu);
+  if (!rc)
+    rc = opt_num(o, "drift_time", &ms->drift_time);
+  if (!rc)
+    rc = opt_uint(o, "drift_compensation", 1, &comp);
+  if (!rc)
+    rc = opt_num(o, "stuck_on", &stuck_on);
+  if (!rc)
+    rc = opt_num(o, "stuck_off", &stuck_off);
+  if (!rc)
+    rc = opt_uint(o, "seed", 1e18, &seed);
+  if (!rc)
+    rc = opt_uint(o, "tile_rows", 1e9, &rows);
+  if (!rc)
+    rc = opt_uint(o, "tile_cols", 1e9, &cols);
+  if (!rc)
+    rc = opt_uint(o, "max_tiles", 1e9, &tiles);
+  if (!rc)
+    rc = opt_uint(o, "adc_bits", 64, &adc);
+  if (!rc)
+    rc = opt_num(o, "adc_range", &p->adc_range);
+  if (!rc)
+    rc = opt_num(o, "w_max", &w_max);
+  if (!rc)
+    rc = opt_num(o, "update_threshold", &ms->update_threshold);
+  if (rc)
+    return rc;
+  if (!(ms->update_threshold >= 0))
+    return sl_error(SL_EINVAL, "memristor backend: update_threshold = %g must be >= 0",
+                    ms->update_threshold);
+  if (!(ms->drift_time >= 0))
+    return sl_error(SL_EINVAL, "memristor backend: drift_time = %g s must be >= 0",
+                    ms->drift_time);
+  p->levels = (unsigned)levels;
+  p->max_pulses = (unsigned)max_pulses;
+  p->chip_seed = p->noise_seed = (uint64_t)seed;
+  p->tile_rows = (size_t)rows;
+  p->tile_cols = (size_t)cols;
+  p->max_tiles = (size_t)tiles;
+  p->adc_bits = (unsigned)adc;
+  p->drift_compensation = (int)comp;
+  p->stuck_on_rate = stuck_on;
+  p->stuck_off_rate = stuck_off;
+  if (p->levels >= 2) {
+    if (w_max != 0)
+      return sl_error(SL_EINVAL, "memristor backend: w_max is fixed at levels - 1 = %u "
+                      "hardware units when levels >= 2", p->levels - 1);
+    p->w_max = (double)(p->levels - 1);
+    ms->levels = (int)(p->levels - 1);
+  } else {
+    if (!(w_max >= 0))
+      return sl_error(SL_EINVAL, "memristor backend: w_max = %g must be >= 0", w_max);
+    p->w_max = w_max;
+    ms->levels = 0;
+  }
+  return sl_cim_params_check(p);
+}
+
+static void mem_close(void *st)
+{
+  mem_state *ms = st;
+  for (size_t l = 0; l <= SL_MAX_LAYERS; l++) {
+    sl_cim_free(ms->xb[l]);
+    sl_neurons_free(&ms->neurons[l]);
+    free(ms->h[l]);
+    free(ms->i_syn[l]);
+    free(ms->v[l]);
+    free(ms->s[l]);
+    free(ms->clamp[l]);
+    ms->xb[l] = NULL;
+    ms->h[l] = ms->i_syn[l] = ms->v[l] = ms->s[l] = NULL;
+    ms->clamp[l] = NULL;
+  }
+}
+
+static int mem_open(void *st, const sl_backend_setup *s)
+{
+  mem_state *ms = st;
+  memset(ms, 0, sizeof *ms);
+  int rc = parse_options(ms, s->options);
+  if (rc)
+    return rc;
+  ms->setup = *s;
+  ms->setup.options = NULL; /* not owned */
+  ms->L = s->n_layers;
+  const size_t TB = s->max_steps * s->max_batch;
+  for (size_t l = 0; l <= ms->L && !rc; l++) {
+    if (s->recurrent[l]) {
+      rc = sl_error(SL_EUNSUPPORTED, "memristor backend: layer %zu is recurrent; recurrent "
+                    "crossbar reads are not supported", l);
+      break;
+    }
+    const size_t n_prev = l == 0 ? s->n_in : s->size[l - 1], N = s->size[l];
+    rc = sl_neurons_copy(&ms->neurons[l], s->neurons[l]);
+    if (!rc)
+      rc = sl_neurons_check(&ms->neurons[l], s->dt);
+    if (!rc && (rc = sl_cim_alloc(&ms->xb[l], n_prev, N, &ms->cp))) {
+      char why[256];
+      snprintf(why, sizeof why, "%s", sl_last_error());
+      sl_error(rc, "memristor backend: layer %zu (%zu x %zu) does not fit: %s", l, n_prev, N,
+               why);
+    }
+    if (rc)
+      break;
+    ms->h[l] = malloc(TB * N * sizeof(float));
+    ms->i_syn[l] = malloc(TB * N * sizeof(float));
+    ms->v[l] = malloc(TB * N * sizeof(float));
+    ms->s[l] = malloc(TB * N * sizeof(float));
+    ms->clamp[l] = malloc(TB * N);
+    if (!ms->h[l] || !ms->i_syn[l] || !ms->v[l] || !ms->s[l] || !ms->clamp[l])
+      rc = sl_error(SL_ENOMEM, "memristor backend: out of memory for %zu x %zu states", TB, N);
+    ms->n_total += N;
+  }
+  if (rc)
+    mem_close(ms);
+  return rc;
+}
+
+static int mem_caps(void *st, sl_backend_caps *c)
+{
+  mem_state *ms = st;
+  memset(c, 0, sizeof *c);
+  c->max_neurons = (size_t)1 << 30;
+  c->max_fan_in = (size_t)1 << 30;
+  c->weight_levels = ms->levels;
+  c->sign_by_row_pair = 0; /* a signed weight is a differential pair in one row */
+  c->adc_bits = 0;         /* the membrane is digital */
+  c->sample_period = ms->setup.dt;
+  c->time_scale = 1.0;
+  c->membrane_gain = 1.0;
+  c->membrane_units = "model";
+  c->observables = SL_OBS_SPIKES | SL_OBS_MEMBRANE;
+  c->recurrent = 0;
+  return SL_OK;
+}
+
+static int mem_write(void *st, size_t layer, int which, const float *w, size_t rows, size_t cols)
+{
+  mem_state *ms = st;
+  if (layer > ms->L)
+    return sl_error(SL_EINVAL, "memristor backend: no layer %zu", layer);
+  if (which)
+    return sl_error(SL_EUNSUPPORTED, "memristor backend: no recurrent weights");
+  sl_cim *c = ms->xb[layer];
+  if (rows != sl_cim_n_in(c) || cols != sl_cim_n_out(c))
+    return sl_error(SL_ESHAPE, "memristor backend: layer %zu weights are %zu x %zu, got %zu x "
+                    "%zu", layer, sl_cim_n_in(c), sl_cim_n_out(c), rows, cols);
+  for (size_t i = 0; i < rows * cols; i++) {
+    if (!isfinite(w[i]))
+      return sl_error(SL_ENUMERIC, "memristor backend: layer %zu weight %zu is not finite",
+                      layer, i);
+    if (ms->levels > 0 && fabsf(w[i]) > (float)ms->levels + 1e-3f)
+      return sl_error(SL_ERANGE, "memristor backend: layer %zu weight %zu = %g outside the %d "
+                      "device levels +-%d", layer, i, (double)w[i], 2 * ms->levels + 1,
+                      ms->levels);
+  }
+  int rc;
+  if (!ms->written[layer]) {
+    rc = sl_cim_program(c, w);
+  } else {
+    size_t pairs = 0;
+    rc = sl_cim_reprogram(c, w, ms->update_threshold, &pairs);
+    ms->pairs_reprogrammed += pairs;
+  }
+  if (!rc && ms->drift_time > 0)
+    rc = sl_cim_set_time(c, ms->drift_time);
+  if (!rc) {
+    ms->written[layer] = 1;
+    ms->writes++;
+  }
+  return rc;
+}
+
+static int mem_run(void *st, const float *x, size_t T, size_t B, sl_observations *obs)
+{
+  mem_state *ms = st;
+  const sl_backend_setup *su = &ms->setup;
+  if (T > su->max_steps || B > su->max_batch)
+    return sl_error(SL_ERANGE, "memristor backend: run of %zu steps x %zu samples exceeds the "
+                    "setup's %zu x %zu", T, B, su->max_steps, su->max_batch);
+  const double dt = su->dt;
+  sl_lif_options lo = su->lif;
+  lo.scale_input = su->scale_input;
+  int rc = SL_OK;
+  for (size_t l = 0; l <= ms->L && !rc; l++) {
+    if (!ms->written[l])
+      return sl_error(SL_EINVAL, "memristor backend: layer %zu has no weights yet", l);
+    const size_t N = su->size[l];
+    const float *in = l == 0 ? x : ms->s[l - 1];
+    rc = sl_cim_mvm(ms->xb[l], in, T * B, ms->h[l]);
+    if (rc)
+      return rc;
+    const float unit = (float)su->w_unit[l];
+    for (size_t i = 0; i < T * B * N; i++)
+      ms->h[l][i] *= unit;
+    if (l < ms->L)
+      rc = sl_lif_forward(&ms->neurons[l], &lo, dt, T, B, NULL, ms->h[l], ms->i_syn[l], ms->v[l],
+                          ms->s[l], ms->clamp[l]);
+    else
+      rc = sl_li_forward(&ms->neurons[l], su->scale_input, dt, T, B, ms->h[l], ms->i_syn[l],
+                         ms->v[l]);
+  }
+  if (!rc)
+    rc = sl_obs_reset(obs, B, ms->n_total, T + 1);
+  if (rc)
+    return rc;
+  obs->sample_t0 = 0.0;
+  obs->sample_period = dt;
+  size_t base = 0;
+  for (size_t l = 0; l <= ms->L; l++) {
+    const size_t N = su->size[l];
+    const sl_neurons *p = &ms->neurons[l];
+    for (size_t b = 0; b < B; b++)
+      for (size_t n = 0; n < N; n++)
+        obs->membrane[b * ms->n_total + base + n] = p->v_leak[n];
+    for (size_t t = 0; t < T; t++)
+      for (size_t b = 0; b < B; b++)
+        for (size_t n = 0; n < N; n++) {
+          size_t i = (t * B + b) * N + n;
+          obs->membrane[((t + 1) * B + b) * ms->n_total + base + n] = ms->v[l][i];
+          if (l < ms->L && ms->s[l][i] != 0.0f &&
+              (rc = sl_obs_add_spike(obs, b, base + n, (t + 0.5) * dt)))
+            return rc;
+        }
+    base += N;
+  }
+  return SL_OK;
+}
+
+static int mem_read_config(void *st, const char *key, char *buf, size_t len)
+{
+  mem_state *ms = st;
+  sl_cim_counters k, sum;
+  memset(&sum, 0, sizeof sum);
+  double energy = 0.0;
+  for (size_t l = 0; l <= ms->L; l++) {
+    sl_cim_counters_get(ms->xb[l], &k);
+    sum.prog_pulses += k.prog_pulses;
+    sum.cells_programmed += k.cells_programmed;
+    sum.cell_reads += k.cell_reads;
+    energy += sl_cim_energy(&ms->cp, &k);
+  }
+  int n = -1;
+  if (strcmp(key, "pulses") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)sum.prog_pulses);
+  else if (strcmp(key, "cells_programmed") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)sum.cells_programmed);
+  else if (strcmp(key, "pairs_reprogrammed") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)ms->pairs_reprogrammed);
+  else if (strcmp(key, "writes") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)ms->writes);
+  else if (strcmp(key, "reads") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)sum.cell_reads);
+  else if (strcmp(key, "energy") == 0)
+    n = snprintf(buf, len, "%.17g", energy);
+  else if (strcmp(key, "weight_levels") == 0)
+    n = snprintf(buf, len, "%d", ms->levels);
+  else if (strcmp(key, "time_scale") == 0 || strcmp(key, "volt_per_unit") == 0)
+    n = snprintf(buf, len, "1");
+  else if (strcmp(key, "volt_at_zero") == 0 || strcmp(key, "spike_delay") == 0)
+    n = snprintf(buf, len, "0");
+  else if (strncmp(key, "pulses.", 7) == 0) {
+    char *e;
+    errno = 0;
+    unsigned long l = strtoul(key + 7, &e, 10);
+    if (e != key + 7 && !*e && !errno && key[7] != '-' && l <= ms->L) {
+      sl_cim_counters_get(ms->xb[l], &k);
+      n = snprintf(buf, len, "%llu", (unsigned long long)k.prog_pulses);
+    }
+  }
+  if (n < 0)
+    return sl_error(SL_ENOTFOUND, "memristor backend has no configuration key '%s' (keys: "
+                    "pulses, pulses.<layer>, cells_programmed, pairs_reprogrammed, writes, "
+                    "reads, energy, weight_levels, time_scale, volt_at_zero, volt_per_unit, "
+                    "spike_delay)", key);
+  if ((size_t)n >= len)
+    return sl_error(SL_ERANGE, "memristor backend: read_config: buffer too small for '%s'", key);
+  return SL_OK;
+}
+
+/* weight_levels 0 in the table: the levels are an option, so the core asks
+ * an opened instance (caps.weight_levels, 7 by default). */
+static const sl_backend memristor_backend = {
+    SL_BACKEND_VERSION, "memristor",
+    "weights on noisy memristor crossbar tiles (write-verify), digital LIF neurons",
+    sizeof(mem_state), mem_open, mem_close, mem_caps, mem_write, mem_run, mem_read_config, 0,
+    NULL};
+
+const sl_backend *sl_memristor_backend(void) { return &memristor_backend; }
