@@ -12,6 +12,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_chip(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
 int cli_fail(const char *context);

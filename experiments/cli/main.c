@@ -54,6 +54,7 @@ static void usage(FILE *f)
           "  dataset   write a data set to HDF5 for inspection\n"
           "  experiment  run a published experiment (--list shows them)\n"
           "  chip      inspect an emulated chip (chip truth: its hidden mismatch)\n"
+          "  bench     time the peer benchmark workloads W1, W2, W3 (WORKLOADS.md)\n"
           "\n"
           "options:\n"
           "  -h, --help     this help; 'spikeloop COMMAND --help' for a command's options\n"
@@ -88,7 +89,9 @@ int main(int argc, char **argv)
     return cmd_experiment(argc - 2, argv + 2);
   if (strcmp(cmd, "chip") == 0)
     return cmd_chip(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0)
+    return cmd_bench(argc - 2, argv + 2);
   if (cmd[0] == '-')
     return cmd_train(argc - 1, argv + 1); /* options of the default command */
-  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, chip)", cmd);
+  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, chip, bench)", cmd);
 }

@@ -1,0 +1,68 @@
+/* cmd_bench.c -- `spikeloop bench W1|W2|W3|all`: the peer benchmark
+ * workloads (experiments/bench.c). */
+#include "config.h"
+#include "cli.h"
+#include "bench.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(void)
+{
+  printf("usage: spikeloop bench W1|W2|W3|all [--threads N] [--repeat R] [--data DIR]\n"
+         "                       [--check-only]\n"
+         "\n"
+         "Time the benchmark workloads of WORKLOADS.md with the library's own network,\n"
+         "loss, optimiser and trainer: W1 700-256-20 feed-forward, W2 with a recurrent\n"
+         "hidden layer (T 100, batch 64, Adam), W3 a 10 000-step forward simulation.\n"
+         "\n"
+         "  --threads N    OpenMP threads (default: all cores)\n"
+         "  --repeat R     timed steps of W1/W2 (default 20) and runs of W3 (default 3),\n"
+         "                 each after warm-up (3 steps, 1 run)\n"
+         "  --data DIR     load the exact inputs and initial weights of DIR (x_train.u8,\n"
+         "                 y_train.i32, x_sim.u8, w_in.f32, w_rec.f32, w_out.f32) and\n"
+         "                 compare the initial loss, spikes, gradient norms and the loss\n"
+         "                 after 1..5 Adam steps with DIR/reference.json (exit 1 on a\n"
+         "                 mismatch); without it, inputs of the same statistics are drawn\n"
+         "  --check-only   with --data: only the reference comparison, no timing\n"
+         "\n"
+         "Summary lines: 'W1 train_ms=... infer_ms=... rss_mb=... threads=...' (W2 alike)\n"
+         "and 'W3 neuron_steps_per_s=... hidden_spikes=...'.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+  bench_options o = {NULL, 0, -1, 0};
+  const char *which = NULL;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    long v;
+    if (cli_is_help(a)) {
+      usage();
+      return 0;
+    } else if (strcmp(a, "--threads") == 0) {
+      if (i + 1 >= argc || cli_parse_long(argv[++i], 1, 4096, &v))
+        return cli_usage_error("bench", "--threads needs a positive integer");
+      o.threads = (int)v;
+    } else if (strcmp(a, "--repeat") == 0) {
+      if (i + 1 >= argc || cli_parse_long(argv[++i], 1, 100000, &v))
+        return cli_usage_error("bench", "--repeat needs a positive integer");
+      o.repeat = v;
+    } else if (strcmp(a, "--data") == 0) {
+      if (i + 1 >= argc)
+        return cli_usage_error("bench", "--data needs a directory");
+      o.data_dir = argv[++i];
+    } else if (strcmp(a, "--check-only") == 0) {
+      o.check_only = 1;
+    } else if (a[0] != '-' && !which) {
+      which = a;
+    } else {
+      return cli_usage_error("bench", "unknown option '%s'", a);
+    }
+  }
+  if (!which)
+    return cli_usage_error("bench", "which workload? W1, W2, W3 or all");
+  if (o.check_only && !o.data_dir)
+    return cli_usage_error("bench", "--check-only needs --data DIR");
+  return bench_run(which, &o);
+}
