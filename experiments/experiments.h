@@ -17,6 +17,7 @@ typedef struct {
 } experiment;
 
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;
+extern const experiment exp_mcnn_hybrid;
 
 /* Progress line of one epoch; user is a label (const char *). */
 void exp_progress(const sl_epoch_metrics *m, void *user);

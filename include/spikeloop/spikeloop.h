@@ -31,5 +31,6 @@
 #include "spikeloop/calib.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/cam.h"
+#include "spikeloop/ann.h"
 
 #endif

@@ -1,0 +1,643 @@
+/* ann.c -- ANN layer kernels for memristor CNNs: conv2d, max / average
+ * pooling, fully connected, ReLU, flatten, softmax cross-entropy; the
+ * shapes and conventions are stated in include/spikeloop/ann.h.
+ *
+ * The reference kernels (*_ref) are the naive loop nests of the
+ * definitions. The fast ones compute a convolution as a product over
+ * im2col rows (the same rows a crossbar reads), parallel over independent
+ * outputs with OpenMP: forward over output pixels, the input gradient over
+ * input pixels (col2im gathered, not scattered, so no atomics), the weight
+ * gradient over weight rows. Accumulation is in float; results agree with
+ * the references to rounding.
+ */
+#include "config.h"
+#include "spikeloop/ann.h"
+#include "spikeloop/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t sl_conv2d_out_h(const sl_conv2d_shape *s)
+{
+  if (!s || !s->stride || s->H + 2 * s->pad < s->kh)
+    return 0;
+  return (s->H + 2 * s->pad - s->kh) / s->stride + 1;
+}
+
+size_t sl_conv2d_out_w(const sl_conv2d_shape *s)
+{
+  if (!s || !s->stride || s->W + 2 * s->pad < s->kw)
+    return 0;
+  return (s->W + 2 * s->pad - s->kw) / s->stride + 1;
+}
+
+static int conv_check(const void *a, const void *b, const void *c, const sl_conv2d_shape *s)
+{
+  if (!a || !b || !c || !s)
+    return sl_error(SL_EINVAL, "conv2d: NULL argument");
+  if (!s->B || !s->C || !s->H || !s->W || !s->K || !s->kh || !s->kw || !s->stride)
+    return sl_error(SL_EINVAL, "conv2d: every size and the stride must be positive");
+  if (!sl_conv2d_out_h(s) || !sl_conv2d_out_w(s))
+    return sl_error(SL_EINVAL, "conv2d: kernel %zu x %zu larger than the padded input %zu x %zu",
+                    s->kh, s->kw, s->H + 2 * s->pad, s->W + 2 * s->pad);
+  return SL_OK;
+}
+
+/* Input value at channel c, output pixel (oy, ox), kernel offset (i, j);
+ * 0 in the padding. */
+static inline float conv_in(const float *in, const sl_conv2d_shape *s, size_t b, size_t c,
+                            size_t oy, size_t ox, size_t i, size_t j)
+{
+  long y = (long)(oy * s->stride + i) - (long)s->pad, x = (long)(ox * s->stride + j) - (long)s->pad;
+  if (y < 0 || x < 0 || y >= (long)s->H || x >= (long)s->W)
+    return 0.0f;
+  return in[((b * s->C + c) * s->H + (size_t)y) * s->W + (size_t)x];
+}
+
+int sl_conv2d_forward_ref(float *out, const float *in, const float *w, const float *bias,
+                          const sl_conv2d_shape *s)
+{
+  int rc = conv_check(out, in, w, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
+  for (size_t b = 0; b < s->B; b++)
+    for (size_t k = 0; k < K; k++)
+      for (size_t oy = 0; oy < OH; oy++)
+        for (size_t ox = 0; ox < OW; ox++) {
+          double acc = bias ? bias[k] : 0.0;
+          for (size_t c = 0; c < s->C; c++)
+            for (size_t i = 0; i < s->kh; i++)
+              for (size_t j = 0; j < s->kw; j++)
+                acc += (double)conv_in(in, s, b, c, oy, ox, i, j) *
+                       w[((c * s->kh + i) * s->kw + j) * K + k];
+          out[((b * K + k) * OH + oy) * OW + ox] = (float)acc;
+        }
+  return SL_OK;
+}
+
+/* One im2col row: the patch of output pixel p (= (b*OH + oy)*OW + ox). */
+static void im2col_row(float *row, const float *in, const sl_conv2d_shape *s, size_t p)
+{
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s);
+  const size_t ox = p % OW, oy = (p / OW) % OH, b = p / (OW * OH);
+  size_t r = 0;
+  for (size_t c = 0; c < s->C; c++)
+    for (size_t i = 0; i < s->kh; i++)
+      for (size_t j = 0; j < s->kw; j++)
+        row[r++] = conv_in(in, s, b, c, oy, ox, i, j);
+}
+
+int sl_conv2d_forward(float *out, const float *in, const float *w, const float *bias,
+                      const sl_conv2d_shape *s)
+{
+  int rc = conv_check(out, in, w, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
+  const size_t R = s->C * s->kh * s->kw, P = s->B * OH * OW;
+  int fail = 0;
+#pragma omp parallel
+  {
+    float *row = malloc(R * sizeof(float)), *acc = malloc(K * sizeof(float));
+    if (!row || !acc) {
+#pragma omp atomic write
+      fail = 1;
+    }
+#pragma omp for schedule(static)
+    for (size_t p = 0; p < P; p++) {
+      if (!row || !acc)
+        continue;
+      im2col_row(row, in, s, p);
+      for (size_t k = 0; k < K; k++)
+        acc[k] = bias ? bias[k] : 0.0f;
+      for (size_t r = 0; r < R; r++) {
+        const float xv = row[r];
+        if (xv == 0.0f)
+          continue;
+        const float *wr = w + r * K;
+        for (size_t k = 0; k < K; k++)
+          acc[k] += xv * wr[k];
+      }
+      const size_t b = p / (OH * OW), pix = p % (OH * OW);
+      for (size_t k = 0; k < K; k++)
+        out[(b * K + k) * OH * OW + pix] = acc[k];
+    }
+    free(row);
+    free(acc);
+  }
+  return fail ? sl_error(SL_ENOMEM, "conv2d: out of memory") : SL_OK;
+}
+
+int sl_conv2d_forward_cim(float *out, const float *in, sl_cim *c, const float *bias,
+                          const sl_conv2d_shape *s)
+{
+  int rc = conv_check(out, in, c, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
+  const size_t R = s->C * s->kh * s->kw, P = s->B * OH * OW;
+  if (sl_cim_n_in(c) != R || sl_cim_n_out(c) != K)
+    return sl_error(SL_ESHAPE, "conv2d_cim: the crossbar is %zu x %zu, the layer needs %zu x %zu",
+                    sl_cim_n_in(c), sl_cim_n_out(c), R, K);
+  float *cols = malloc(P * R * sizeof(float)), *y = malloc(P * K * sizeof(float));
+  if (!cols || !y) {
+    free(cols);
+    free(y);
+    return sl_error(SL_ENOMEM, "conv2d_cim: out of memory for %zu im2col rows", P);
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < P; p++)
+    im2col_row(cols + p * R, in, s, p);
+  rc = sl_cim_mvm(c, cols, P, y);
+  if (!rc)
+    for (size_t p = 0; p < P; p++) {
+      const size_t b = p / (OH * OW), pix = p % (OH * OW);
+      for (size_t k = 0; k < K; k++)
+        out[(b * K + k) * OH * OW + pix] = y[p * K + k] + (bias ? bias[k] : 0.0f);
+    }
+  free(cols);
+  free(y);
+  return rc;
+}
+
+int sl_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+                           const float *in, const float *w, const sl_conv2d_shape *s)
+{
+  int rc = conv_check(dout, in, w, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
+  for (size_t b = 0; b < s->B; b++)
+    for (size_t k = 0; k < K; k++)
+      for (size_t oy = 0; oy < OH; oy++)
+        for (size_t ox = 0; ox < OW; ox++) {
+          const float g = dout[((b * K + k) * OH + oy) * OW + ox];
+          if (db)
+            db[k] += g;
+          for (size_t c = 0; c < s->C; c++)
+            for (size_t i = 0; i < s->kh; i++)
+              for (size_t j = 0; j < s->kw; j++) {
+                const size_t r = (c * s->kh + i) * s->kw + j;
+                if (dw)
+                  dw[r * K + k] += g * conv_in(in, s, b, c, oy, ox, i, j);
+                long y = (long)(oy * s->stride + i) - (long)s->pad;
+                long x = (long)(ox * s->stride + j) - (long)s->pad;
+                if (dinp && y >= 0 && x >= 0 && y < (long)s->H && x < (long)s->W)
+                  dinp[((b * s->C + c) * s->H + (size_t)y) * s->W + (size_t)x] += g * w[r * K + k];
+              }
+        }
+  return SL_OK;
+}
+
+int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, const sl_conv2d_shape *s)
+{
+  int rc = conv_check(dout, in, w, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
+  const size_t R = s->C * s->kh * s->kw, HW = OH * OW;
+  if (db)
+    for (size_t k = 0; k < K; k++) {
+      double a = 0.0;
+      for (size_t b = 0; b < s->B; b++)
+        for (size_t q = 0; q < HW; q++)
+          a += dout[(b * K + k) * HW + q];
+      db[k] += (float)a;
+    }
+  if (dw) {
+    /* each weight row r (c, i, j) is owned by one thread */
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < R; r++) {
+      const size_t j = r % s->kw, i = (r / s->kw) % s->kh, c = r / (s->kw * s->kh);
+      for (size_t k = 0; k < K; k++) {
+        float a = 0.0f;
+        for (size_t b = 0; b < s->B; b++) {
+          const float *g = dout + (b * K + k) * HW;
+          for (size_t oy = 0; oy < OH; oy++)
+            for (size_t ox = 0; ox < OW; ox++) {
+              const float gv = g[oy * OW + ox];
+              if (gv != 0.0f)
+                a += gv * conv_in(in, s, b, c, oy, ox, i, j);
+            }
+        }
+        dw[r * K + k] += a;
+      }
+    }
+  }
+  if (dinp) {
+    /* gather: input pixel (b, c, y, x) collects every (oy, ox, i, j) with
+     * oy*stride + i - pad = y */
+    const size_t n = s->B * s->C * s->H * s->W;
+#pragma omp parallel for schedule(static)
+    for (size_t q = 0; q < n; q++) {
+      const size_t x = q % s->W, y = (q / s->W) % s->H, c = (q / (s->W * s->H)) % s->C,
+                   b = q / (s->W * s->H * s->C);
+      float a = 0.0f;
+      for (size_t i = 0; i < s->kh; i++) {
+        long ty = (long)y + (long)s->pad - (long)i;
+        if (ty < 0 || ty % (long)s->stride)
+          continue;
+        size_t oy = (size_t)ty / s->stride;
+        if (oy >= OH)
+          continue;
+        for (size_t j = 0; j < s->kw; j++) {
+          long tx = (long)x + (long)s->pad - (long)j;
+          if (tx < 0 || tx % (long)s->stride)
+            continue;
+          size_t ox = (size_t)tx / s->stride;
+          if (ox >= OW)
+            continue;
+          const float *wr = w + ((c * s->kh + i) * s->kw + j) * K;
+          const float *g = dout + b * K * HW + oy * OW + ox;
+          for (size_t k = 0; k < K; k++)
+            a += g[k * HW] * wr[k];
+        }
+      }
+      dinp[q] += a;
+    }
+  }
+  return SL_OK;
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+size_t sl_pool_out_h(const sl_pool_shape *s)
+{
+  return s && s->stride && s->k && s->H >= s->k ? (s->H - s->k) / s->stride + 1 : 0;
+}
+
+size_t sl_pool_out_w(const sl_pool_shape *s)
+{
+  return s && s->stride && s->k && s->W >= s->k ? (s->W - s->k) / s->stride + 1 : 0;
+}
+
+static int pool_check(const void *a, const void *b, const sl_pool_shape *s)
+{
+  if (!a || !b || !s)
+    return sl_error(SL_EINVAL, "pool: NULL argument");
+  if (!s->B || !s->C || !s->H || !s->W || !s->k || !s->stride)
+    return sl_error(SL_EINVAL, "pool: every size, the window and the stride must be positive");
+  if (!sl_pool_out_h(s) || !sl_pool_out_w(s))
+    return sl_error(SL_EINVAL, "pool: window %zu larger than the input %zu x %zu", s->k, s->H,
+                    s->W);
+  return SL_OK;
+}
+
+/* Plane p (b*C + c), output (oy, ox): max and its flat input index. */
+static inline void max_window(const float *in, const sl_pool_shape *s, size_t p, size_t oy,
+                              size_t ox, float *m, size_t *arg)
+{
+  size_t best = p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+  float v = in[best];
+  for (size_t i = 0; i < s->k; i++)
+    for (size_t j = 0; j < s->k; j++) {
+      size_t q = p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j;
+      if (in[q] > v) {
+        v = in[q];
+        best = q;
+      }
+    }
+  *m = v;
+  *arg = best;
+}
+
+int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+{
+  int rc = pool_check(out, in, s);
+  if (rc)
+    return rc;
+  if (!argmax)
+    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
+  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s);
+  for (size_t p = 0; p < s->B * s->C; p++)
+    for (size_t oy = 0; oy < OH; oy++)
+      for (size_t ox = 0; ox < OW; ox++) {
+        size_t o = (p * OH + oy) * OW + ox;
+        max_window(in, s, p, oy, ox, &out[o], &argmax[o]);
+      }
+  return SL_OK;
+}
+
+int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+{
+  int rc = pool_check(out, in, s);
+  if (rc)
+    return rc;
+  if (!argmax)
+    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
+  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s), n = s->B * s->C * OH * OW;
+#pragma omp parallel for schedule(static)
+  for (size_t o = 0; o < n; o++)
+    max_window(in, s, o / (OH * OW), (o / OW) % OH, o % OW, &out[o], &argmax[o]);
+  return SL_OK;
+}
+
+int sl_maxpool_backward_ref(float *dinp, const float *dout, const size_t *argmax,
+                            const sl_pool_shape *s)
+{
+  int rc = pool_check(dinp, dout, s);
+  if (rc)
+    return rc;
+  if (!argmax)
+    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
+  const size_t n = s->B * s->C * sl_pool_out_h(s) * sl_pool_out_w(s);
+  for (size_t o = 0; o < n; o++)
+    dinp[argmax[o]] += dout[o];
+  return SL_OK;
+}
+
+int sl_maxpool_backward(float *dinp, const float *dout, const size_t *argmax,
+                        const sl_pool_shape *s)
+{
+  /* windows of one plane may overlap (stride < k): planes are independent */
+  int rc = pool_check(dinp, dout, s);
+  if (rc)
+    return rc;
+  if (!argmax)
+    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
+  const size_t per = sl_pool_out_h(s) * sl_pool_out_w(s), planes = s->B * s->C;
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < planes; p++)
+    for (size_t o = p * per; o < (p + 1) * per; o++)
+      dinp[argmax[o]] += dout[o];
+  return SL_OK;
+}
+
+int sl_avgpool_forward_ref(float *out, const float *in, const sl_pool_shape *s)
+{
+  int rc = pool_check(out, in, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s);
+  for (size_t p = 0; p < s->B * s->C; p++)
+    for (size_t oy = 0; oy < OH; oy++)
+      for (size_t ox = 0; ox < OW; ox++) {
+        double a = 0.0;
+        for (size_t i = 0; i < s->k; i++)
+          for (size_t j = 0; j < s->k; j++)
+            a += in[p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j];
+        out[(p * OH + oy) * OW + ox] = (float)(a / (double)(s->k * s->k));
+      }
+  return SL_OK;
+}
+
+int sl_avgpool_forward(float *out, const float *in, const sl_pool_shape *s)
+{
+  int rc = pool_check(out, in, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s), n = s->B * s->C * OH * OW;
+  const float inv = 1.0f / (float)(s->k * s->k);
+#pragma omp parallel for schedule(static)
+  for (size_t o = 0; o < n; o++) {
+    const size_t p = o / (OH * OW), oy = (o / OW) % OH, ox = o % OW;
+    const float *base = in + p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+    float a = 0.0f;
+    for (size_t i = 0; i < s->k; i++)
+      for (size_t j = 0; j < s->k; j++)
+        a += base[i * s->W + j];
+    out[o] = a * inv;
+  }
+  return SL_OK;
+}
+
+int sl_avgpool_backward_ref(float *dinp, const float *dout, const sl_pool_shape *s)
+{
+  int rc = pool_check(dinp, dout, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s);
+  const float inv = 1.0f / (float)(s->k * s->k);
+  for (size_t p = 0; p < s->B * s->C; p++)
+    for (size_t oy = 0; oy < OH; oy++)
+      for (size_t ox = 0; ox < OW; ox++)
+        for (size_t i = 0; i < s->k; i++)
+          for (size_t j = 0; j < s->k; j++)
+            dinp[p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j] +=
+                dout[(p * OH + oy) * OW + ox] * inv;
+  return SL_OK;
+}
+
+int sl_avgpool_backward(float *dinp, const float *dout, const sl_pool_shape *s)
+{
+  int rc = pool_check(dinp, dout, s);
+  if (rc)
+    return rc;
+  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s), planes = s->B * s->C;
+  const float inv = 1.0f / (float)(s->k * s->k);
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < planes; p++)
+    for (size_t oy = 0; oy < OH; oy++)
+      for (size_t ox = 0; ox < OW; ox++) {
+        const float g = dout[(p * OH + oy) * OW + ox] * inv;
+        float *base = dinp + p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+        for (size_t i = 0; i < s->k; i++)
+          for (size_t j = 0; j < s->k; j++)
+            base[i * s->W + j] += g;
+      }
+  return SL_OK;
+}
+
+/* ---------------------------------------------------------------- fully connected */
+
+static int fc_check(const void *a, const void *b, const void *c, size_t B, size_t n_in,
+                    size_t n_out)
+{
+  if (!a || !b || !c)
+    return sl_error(SL_EINVAL, "fc: NULL argument");
+  if (!B || !n_in || !n_out)
+    return sl_error(SL_EINVAL, "fc: B = %zu, n_in = %zu, n_out = %zu must be positive", B, n_in,
+                    n_out);
+  return SL_OK;
+}
+
+int sl_fc_forward_ref(float *out, const float *in, const float *w, const float *bias, size_t B,
+                      size_t n_in, size_t n_out)
+{
+  int rc = fc_check(out, in, w, B, n_in, n_out);
+  if (rc)
+    return rc;
+  for (size_t b = 0; b < B; b++)
+    for (size_t o = 0; o < n_out; o++) {
+      double a = bias ? bias[o] : 0.0;
+      for (size_t i = 0; i < n_in; i++)
+        a += (double)in[b * n_in + i] * w[i * n_out + o];
+      out[b * n_out + o] = (float)a;
+    }
+  return SL_OK;
+}
+
+int sl_fc_forward(float *out, const float *in, const float *w, const float *bias, size_t B,
+                  size_t n_in, size_t n_out)
+{
+  int rc = fc_check(out, in, w, B, n_in, n_out);
+  if (rc)
+    return rc;
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++) {
+    float *o = out + b * n_out;
+    for (size_t j = 0; j < n_out; j++)
+      o[j] = bias ? bias[j] : 0.0f;
+    for (size_t i = 0; i < n_in; i++) {
+      const float xv = in[b * n_in + i];
+      if (xv == 0.0f)
+        continue;
+      const float *wr = w + i * n_out;
+      for (size_t j = 0; j < n_out; j++)
+        o[j] += xv * wr[j];
+    }
+  }
+  return SL_OK;
+}
+
+int sl_fc_forward_cim(float *out, const float *in, sl_cim *c, const float *bias, size_t B)
+{
+  if (!out || !in || !c || !B)
+    return sl_error(SL_EINVAL, "fc_cim: NULL argument or empty batch");
+  int rc = sl_cim_mvm(c, in, B, out);
+  if (!rc && bias)
+    for (size_t b = 0; b < B; b++)
+      for (size_t j = 0; j < sl_cim_n_out(c); j++)
+        out[b * sl_cim_n_out(c) + j] += bias[j];
+  return rc;
+}
+
+int sl_fc_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, size_t B, size_t n_in, size_t n_out)
+{
+  int rc = fc_check(dout, in, w, B, n_in, n_out);
+  if (rc)
+    return rc;
+  for (size_t b = 0; b < B; b++)
+    for (size_t o = 0; o < n_out; o++) {
+      const float g = dout[b * n_out + o];
+      if (db)
+        db[o] += g;
+      for (size_t i = 0; i < n_in; i++) {
+        if (dw)
+          dw[i * n_out + o] += in[b * n_in + i] * g;
+        if (dinp)
+          dinp[b * n_in + i] += w[i * n_out + o] * g;
+      }
+    }
+  return SL_OK;
+}
+
+int sl_fc_backward(float *dinp, float *dw, float *db, const float *dout, const float *in,
+                   const float *w, size_t B, size_t n_in, size_t n_out)
+{
+  int rc = fc_check(dout, in, w, B, n_in, n_out);
+  if (rc)
+    return rc;
+  if (db)
+    for (size_t o = 0; o < n_out; o++) {
+      float a = 0.0f;
+      for (size_t b = 0; b < B; b++)
+        a += dout[b * n_out + o];
+      db[o] += a;
+    }
+  if (dw) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n_in; i++) {
+      float *dr = dw + i * n_out;
+      for (size_t b = 0; b < B; b++) {
+        const float xv = in[b * n_in + i];
+        if (xv == 0.0f)
+          continue;
+        const float *g = dout + b * n_out;
+        for (size_t o = 0; o < n_out; o++)
+          dr[o] += xv * g[o];
+      }
+    }
+  }
+  if (dinp) {
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < n_in; i++) {
+        const float *wr = w + i * n_out, *g = dout + b * n_out;
+        float a = 0.0f;
+        for (size_t o = 0; o < n_out; o++)
+          a += wr[o] * g[o];
+        dinp[b * n_in + i] += a;
+      }
+  }
+  return SL_OK;
+}
+
+/* ---------------------------------------------------------------- pointwise */
+
+int sl_relu_forward(float *out, const float *in, size_t n)
+{
+  if (!out || !in)
+    return sl_error(SL_EINVAL, "relu: NULL argument");
+  for (size_t i = 0; i < n; i++)
+    out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+  return SL_OK;
+}
+
+int sl_relu_backward(float *dinp, const float *dout, const float *in, size_t n)
+{
+  if (!dinp || !dout || !in)
+    return sl_error(SL_EINVAL, "relu: NULL argument");
+  for (size_t i = 0; i < n; i++)
+    if (in[i] > 0.0f)
+      dinp[i] += dout[i];
+  return SL_OK;
+}
+
+int sl_flatten_forward(float *out, const float *in, size_t n)
+{
+  if (!out || !in)
+    return sl_error(SL_EINVAL, "flatten: NULL argument");
+  if (out != in)
+    memmove(out, in, n * sizeof(float));
+  return SL_OK;
+}
+
+int sl_flatten_backward(float *dinp, const float *dout, size_t n)
+{
+  if (!dinp || !dout)
+    return sl_error(SL_EINVAL, "flatten: NULL argument");
+  for (size_t i = 0; i < n; i++)
+    dinp[i] += dout[i];
+  return SL_OK;
+}
+
+int sl_softmax_xent(const float *logits, const int32_t *labels, size_t B, size_t n, double *loss,
+                    float *dlogits, size_t *correct)
+{
+  if (!logits || !labels || !loss || !B || !n)
+    return sl_error(SL_EINVAL, "softmax_xent: NULL argument or empty batch");
+  double total = 0.0;
+  size_t hits = 0;
+  for (size_t b = 0; b < B; b++) {
+    const float *z = logits + b * n;
+    if (labels[b] < 0 || (size_t)labels[b] >= n)
+      return sl_error(SL_EINVAL, "softmax_xent: label %d of sample %zu outside 0..%zu",
+                      (int)labels[b], b, n - 1);
+    size_t arg = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (!isfinite(z[j]))
+        return sl_error(SL_ENUMERIC, "softmax_xent: logit %zu of sample %zu is not finite", j,
+                        b);
+      if (z[j] > z[arg])
+        arg = j;
+    }
+    hits += arg == (size_t)labels[b];
+    double m = z[arg], sum = 0.0;
+    for (size_t j = 0; j < n; j++)
+      sum += exp((double)z[j] - m);
+    total += log(sum) + m - z[labels[b]];
+    if (dlogits)
+      for (size_t j = 0; j < n; j++)
+        dlogits[b * n + j] +=
+            (float)((exp((double)z[j] - m) / sum - (j == (size_t)labels[b])) / (double)B);
+  }
+  *loss = total / (double)B;
+  if (correct)
+    *correct = hits;
+  return SL_OK;
+}
