@@ -28,6 +28,7 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define SLK_VECTORIZE _Pragma("GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\")")
 #define SLK_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SLK_X86_CLONES 1
 #else
 #define SLK_VECTORIZE
 #define SLK_HOT
@@ -79,26 +80,24 @@ void slk_decay_free(slk_decay *d);
 /* One time step of one sample's row of N LIF neurons with Heaviside
  * spikes (o->smooth must be 0), the equations of spikeloop/lif.h in the
  * operation order all LIF kernels share:
- *   I = a_s I_prev + gain h;   clamped = left > 0
+ *   I = a_s I + gain h;   clamped = left > 0
  *   V = clamped ? v_reset : v_leak + a_m (Vp - v_leak) + k I
  *   S = clamped ? 0 : H(V - v_th);   Vp = clamped ? v_reset : post-reset(V, S)
  *   left = clamped ? left - 1 : (S ? refrac : 0)
- * i_prev (I[t-1], zeros at t = 0) may alias i_out; vp and left are the
- * rolling state. Outputs v, s, clamp (rows). */
+ * i (I[t-1] in, I[t] out), vp and left are updated in place; v, s, clamp
+ * are output rows. No two arrays may overlap. */
 void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N, const float *h,
-                 const float *i_prev, float *i_out, float *vp, int32_t *left, float *v, float *s,
-                 uint8_t *clamp);
-
+                 float *i, float *vp, int32_t *left, float *v, float *s, uint8_t *clamp);
 /* The same step for any options (smooth spikes included): slk_lif_row, or
  * the smooth variant. */
 void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
-                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
-                  float *v, float *s, uint8_t *clamp);
+                  const float *h, float *i, float *vp, int32_t *left, float *v, float *s,
+                  uint8_t *clamp);
 
-/* One step of a row of N LI neurons: I = a_s I_prev + gain h;
- * V = v_leak + a_m (V_prev - v_leak) + k I. Prev rows may alias the outputs. */
-void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h,
-                const float *i_prev, const float *v_prev, float *i_out, float *v_out);
+/* One step of a row of N LI neurons, in place: I = a_s I + gain h;
+ * V = v_leak + a_m (V - v_leak) + k I. */
+void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h, float *i,
+                float *v);
 
 /* y (N) = sum over n events (ascending) of val[e] * W[idx[e], :] (overwrites y). */
 void slk_gather_row(float *y, const uint32_t *idx, const float *val, size_t n, const float *w,

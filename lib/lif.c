@@ -150,38 +150,56 @@ int sl_lif_forward_ref(const sl_neurons *p, const sl_lif_options *o, double dt, 
 
 /* The branch-free row step (see kernels.h): the selects compute both
  * sides, which costs nothing next to a mispredicted branch per neuron and
- * lets the loop run in vector registers. */
-SLK_HOT void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N,
-                         const float *h, const float *i_prev, float *i_out, float *vp,
-                         int32_t *left, float *v, float *s, uint8_t *clamp)
+ * lets the loop run in vector registers. Every array is restrict (the
+ * state is updated in place) and every load unconditional, so that GCC
+ * can if-convert and vectorise the loop. */
+static inline __attribute__((always_inline)) void lif_row_value(const sl_neurons *restrict p, const slk_decay *restrict d, size_t N,
+                          const float *restrict h, float *restrict i, float *restrict vp,
+                          int32_t *restrict left, float *restrict v, float *restrict s,
+                          int to_value)
 {
-  const int to_value = reset == SL_RESET_TO_VALUE;
+  const float *restrict a_s = d->a_syn, *restrict a_m = d->a_mem, *restrict k = d->k_in;
+  const float *restrict gain = p->gain, *restrict v_leak = p->v_leak, *restrict v_th = p->v_th;
+  const float *restrict v_reset = p->v_reset;
+  const int32_t *restrict refrac = p->refrac;
   for (size_t n = 0; n < N; n++) {
-    const float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
-    const int cl = left[n] > 0;
-    const float vm = p->v_leak[n] + d->a_mem[n] * (vp[n] - p->v_leak[n]) + d->k_in[n] * cur;
-    const float sv = vm - p->v_th[n] > 0.0f ? 1.0f : 0.0f;
-    const float vpost = to_value ? vm * (1.0f - sv) + p->v_reset[n] * sv
-                                 : vm - sv * (p->v_th[n] - p->v_reset[n]);
-    i_out[n] = cur;
-    v[n] = cl ? p->v_reset[n] : vm;
+    const float cur = a_s[n] * i[n] + gain[n] * h[n];              /* I[t] */
+    const float vm = v_leak[n] + a_m[n] * (vp[n] - v_leak[n]) + k[n] * cur; /* V[t] */
+    const float sv = vm - v_th[n] > 0.0f ? 1.0f : 0.0f;            /* S[t] = H(V - v_th) */
+    const float vr = v_reset[n];
+    const float vpost = to_value ? vm * (1.0f - sv) + vr * sv : vm - sv * (v_th[n] - vr);
+    const int32_t lf = left[n], rf = refrac[n];
+    const int cl = lf > 0; /* refractory: V = v_reset, no spike */
+    i[n] = cur;
+    v[n] = cl ? vr : vm;
     s[n] = cl ? 0.0f : sv;
-    vp[n] = cl ? p->v_reset[n] : vpost;
-    left[n] = cl ? left[n] - 1 : (sv != 0.0f ? p->refrac[n] : 0);
-    clamp[n] = (uint8_t)cl;
+    vp[n] = cl ? vr : vpost;
+    left[n] = cl ? lf - 1 : (sv != 0.0f ? rf : 0);
   }
+}
+
+SLK_HOT void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N,
+                         const float *h, float *i, float *vp, int32_t *left, float *v, float *s,
+                         uint8_t *clamp)
+{
+  for (size_t n = 0; n < N; n++) /* a narrow store of its own: keeps the main loop vectorisable */
+    clamp[n] = left[n] > 0;
+  if (reset == SL_RESET_TO_VALUE)
+    lif_row_value(p, d, N, h, i, vp, left, v, s, 1);
+  else
+    lif_row_value(p, d, N, h, i, vp, left, v, s, 0);
 }
 
 /* The same step with smooth spikes (gradient checks; refrac is 0). */
 static void lif_row_smooth(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o,
-                           size_t N, const float *h, const float *i_prev, float *i_out,
-                           float *vp, float *v, float *s, uint8_t *clamp)
+                           size_t N, const float *h, float *i, float *vp, float *v, float *s,
+                           uint8_t *clamp)
 {
   for (size_t n = 0; n < N; n++) {
-    float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
+    float cur = d->a_syn[n] * i[n] + p->gain[n] * h[n];
     float vm = p->v_leak[n] + d->a_mem[n] * (vp[n] - p->v_leak[n]) + d->k_in[n] * cur;
     float sv = spike_value(o, vm - p->v_th[n]);
-    i_out[n] = cur;
+    i[n] = cur;
     clamp[n] = 0;
     v[n] = vm;
     s[n] = sv;
@@ -190,23 +208,23 @@ static void lif_row_smooth(const sl_neurons *p, const slk_decay *d, const sl_lif
 }
 
 void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
-                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
-                  float *v, float *s, uint8_t *clamp)
+                  const float *h, float *i, float *vp, int32_t *left, float *v, float *s,
+                  uint8_t *clamp)
 {
   if (o->smooth)
-    lif_row_smooth(p, d, o, N, h, i_prev, i_out, vp, v, s, clamp);
+    lif_row_smooth(p, d, o, N, h, i, vp, v, s, clamp);
   else
-    slk_lif_row(p, d, o->reset, N, h, i_prev, i_out, vp, left, v, s, clamp);
+    slk_lif_row(p, d, o->reset, N, h, i, vp, left, v, s, clamp);
 }
 
 SLK_HOT void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h,
-                        const float *i_prev, const float *v_prev, float *i_out, float *v_out)
+                        float *restrict i, float *restrict v)
 {
   for (size_t n = 0; n < N; n++) {
-    float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
-    float vm = p->v_leak[n] + d->a_mem[n] * (v_prev[n] - p->v_leak[n]) + d->k_in[n] * cur;
-    i_out[n] = cur;
-    v_out[n] = vm;
+    float cur = d->a_syn[n] * i[n] + p->gain[n] * h[n];
+    float vm = p->v_leak[n] + d->a_mem[n] * (v[n] - p->v_leak[n]) + d->k_in[n] * cur;
+    i[n] = cur;
+    v[n] = vm;
   }
 }
 
@@ -253,9 +271,9 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
       const size_t row = (t * B + b) * N;
       if (w_rec && t > 0)
         add_recurrent(h + row, s + row - B * N, w_rec, N);
-      const float *ip = t > 0 ? i_syn + row - B * N : zero;
-      slk_lif_step(p, &d, o, N, h + row, ip, i_syn + row, vp, left, v + row, s + row,
-                   clamp + row);
+      /* I[t-1] into the row of I[t], which the step updates in place */
+      memcpy(i_syn + row, t > 0 ? i_syn + row - B * N : zero, N * sizeof(float));
+      slk_lif_step(p, &d, o, N, h + row, i_syn + row, vp, left, v + row, s + row, clamp + row);
     }
   }
   free(left_all), free(vp_all), free(zero);
@@ -364,6 +382,60 @@ int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt,
   return SL_OK;
 }
 
+/* One reverse step of one sample's row for the common case -- Heaviside
+ * spikes, the SuperSpike surrogate 1 / (beta |V - v_th| + 1)^2, no tau
+ * gradients -- written branch-free over restrict arrays so that it runs in
+ * vector registers; the operations are those of the general loop in
+ * sl_lif_backward, in the same order. clamp, nclamp: the clamp rows of
+ * steps t and t+1 (ones after the last step) as int32, which unlike uint8
+ * lets GCC vectorise the selects; ext: gv_ext row if has_ext (any valid
+ * row otherwise); gvn, gin: gV, gI of step t+1 in, of step t out. */
+static inline __attribute__((always_inline)) void bwd_row_superspike(
+    const sl_neurons *restrict p, const slk_decay *restrict d, size_t N, float beta,
+    int to_value, int detach, int has_ext, const int32_t *restrict clamp,
+    const int32_t *restrict nclamp, const float *restrict gs, const float *restrict v,
+    const float *restrict s, const float *restrict ext, float *restrict gh, float *restrict gvn,
+    float *restrict gin)
+{
+  const float *restrict a_m = d->a_mem, *restrict a_s = d->a_syn, *restrict k = d->k_in;
+  const float *restrict gain = p->gain, *restrict v_th = p->v_th, *restrict v_reset = p->v_reset;
+  for (size_t n = 0; n < N; n++) {
+    const float am = a_m[n], gn = gvn[n], kn = k[n]; /* loaded unconditionally */
+    const float gvp = nclamp[n] ? 0.0f : am * gn;    /* gVp[t] */
+    const float x = v[n] - v_th[n], sn = s[n], vr = v_reset[n], vt = v_th[n];
+    float gsv = gs[n];
+    if (!detach)
+      gsv += to_value ? gvp * (vr - v[n]) : -gvp * (vt - vr);
+    const float dvp_dv = to_value ? (sn != 0.0f ? 0.0f : 1.0f) : 1.0f;
+    const float dd = beta * fabsf(x) + 1.0f;
+    float gv = gvp * dvp_dv + gsv * (1.0f / (dd * dd)); /* gV[t] */
+    if (has_ext)
+      gv += ext[n];
+    const int cl = clamp[n];
+    gv = cl ? 0.0f : gv;
+    const float gi = a_s[n] * gin[n] + (cl ? 0.0f : kn * gv); /* gI[t] */
+    gh[n] = gain[n] * gi;
+    gvn[n] = gv;
+    gin[n] = gi;
+  }
+}
+
+SLK_HOT static void bwd_row_fast(const sl_neurons *p, const slk_decay *d, size_t N, float beta,
+                                 int to_value, int detach, const int32_t *clamp,
+                                 const int32_t *nclamp, const float *gs, const float *v,
+                                 const float *s, const float *ext, float *gh, float *gvn,
+                                 float *gin)
+{
+  /* constant flags, so that each variant is its own simple loop */
+  if (to_value && detach && !ext)
+    bwd_row_superspike(p, d, N, beta, 1, 1, 0, clamp, nclamp, gs, v, s, gs, gh, gvn, gin);
+  else if (to_value && detach)
+    bwd_row_superspike(p, d, N, beta, 1, 1, 1, clamp, nclamp, gs, v, s, ext, gh, gvn, gin);
+  else
+    bwd_row_superspike(p, d, N, beta, to_value, detach, ext != NULL, clamp, nclamp, gs, v, s,
+                       ext ? ext : gs, gh, gvn, gin);
+}
+
 int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
                     const float *w_rec, const float *i_syn, const float *v, const float *s,
                     const uint8_t *clamp, float *gs, const float *gv_ext, float *gh,
@@ -379,13 +451,20 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
     return rc;
   float *carry = malloc(2 * B * N * sizeof(float)); /* gV[t+1], gI[t+1] per (b, n) */
   double *ga = want_tau ? calloc(2 * B * N, sizeof(double)) : NULL;
-  if (!carry || (want_tau && !ga)) {
+  int32_t *ones = malloc(N * sizeof *ones); /* "clamped" after the last step */
+  int32_t *cl32 = malloc(2 * B * N * sizeof *cl32); /* clamp rows t, t+1 per sample */
+  if (!carry || !ones || !cl32 || (want_tau && !ga)) {
     free(carry);
     free(ga);
+    free(ones);
+    free(cl32);
     slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF backward: out of memory");
   }
   const int to_value = o->reset == SL_RESET_TO_VALUE;
+  const int fast = !o->smooth && !want_tau && o->surrogate->id == SL_SURROGATE_SUPERSPIKE;
+  for (size_t n = 0; n < N; n++)
+    ones[n] = 1;
 #pragma omp parallel for schedule(static)
   for (size_t b = 0; b < B; b++) {
     float *gv_next = carry + 2 * b * N, *gi_next = gv_next + N;
@@ -393,7 +472,15 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
     memset(gv_next, 0, 2 * N * sizeof(float));
     for (size_t t = T; t-- > 0;) {
       const size_t row = (t * B + b) * N;
-      for (size_t n = 0; n < N; n++) {
+      if (fast) {
+        int32_t *cl = cl32 + 2 * b * N + (t & 1) * N; /* this step's clamp as int32 */
+        const int32_t *ncl = t + 1 < T ? cl32 + 2 * b * N + ((t + 1) & 1) * N : ones;
+        for (size_t n = 0; n < N; n++)
+          cl[n] = clamp[row + n];
+        bwd_row_fast(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
+                     v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row, gv_next, gi_next);
+      }
+      for (size_t n = 0; n < N && !fast; n++) {
         const size_t i = row + n;
         const int next_clamped = (t + 1 < T) ? clamp[i + B * N] : 1;
         const float gvp = next_clamped ? 0.0f : d.a_mem[n] * gv_next[n];
@@ -456,6 +543,8 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
         dtau_syn[n] += (float)(ss * d.a_syn[n] * dt / (ts * ts));
     }
   free(carry);
+  free(ones);
+  free(cl32);
   free(ga);
   slk_decay_free(&d);
   return SL_OK;
