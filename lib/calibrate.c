@@ -35,7 +35,7 @@
 
 sl_calib_targets sl_calib_targets_default(void)
 {
-  sl_calib_targets t = {6e-6, 6e-6, 0.8, 0.5, 0.5, 5};
+  sl_calib_targets t = {6e-6, 6e-6, 0.8, 0.5, 0.5, 5, NULL, 0};
   return t;
 }
 
@@ -200,6 +200,12 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
 {
   if (!tg || !out_path)
     return sl_error(SL_EINVAL, "sl_calib_run: NULL argument");
+  if (tg->circuits && !tg->n_circuits)
+    return sl_error(SL_EINVAL, "calibrate: empty circuit list");
+  for (size_t i = 0; tg->circuits && i < tg->n_circuits; i++)
+    if (tg->circuits[i] >= SL_BSS2_CIRCUITS)
+      return sl_error(SL_EINVAL, "calibrate: circuit %u out of range 0..%d",
+                      (unsigned)tg->circuits[i], SL_BSS2_CIRCUITS - 1);
   char probe[8];
   if (options && sl_backend_option(options, "calib", probe, sizeof probe))
     return sl_error(SL_EINVAL, "calibrate: the chip options must not contain calib= (the "
@@ -240,7 +246,8 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
     sl_fit_result fit;
     memset(&rec, 0, sizeof rec);
     memset(&fit, 0, sizeof fit);
-    rc = sl_calib_characterise_bss2(opts, NULL, 0, &rec, &fit);
+    rc = sl_calib_characterise_bss2(opts, tg->circuits, tg->circuits ? tg->n_circuits : 0, &rec,
+                                    &fit);
     if (!rc && it == 0)
       spread(&fit, r.mean_before, r.sd_before, &r.n_fitted_before);
     if (!rc && final)

@@ -127,6 +127,9 @@ static const key_info keys[] = {
   BOOL("neuron.detach_reset", detach_reset, "1", "No gradient through the reset"),
   BOOL("neuron.scale_input", scale_input, "0",
        "Membrane integrates (1 - exp(-dt/tau_mem))*I instead of I"),
+  TEXT("neuron.twin", twin, "",
+       "Digital twin (spikeloop fit): per-neuron parameters of the host model, global "
+       "numbering hidden0 first, readout last; the backend keeps the nominal targets"),
 
   POS("readout.tau_mem", ro_tau_mem, "0.006", "Readout (leaky integrator) membrane time constant, s"),
   POS("readout.tau_syn", ro_tau_syn, "0.006", "Readout synaptic time constant, s"),

@@ -831,3 +831,140 @@ int sl_twin_apply(const char *path, const char *layer_name, size_t offset, int r
     rc = sl_neurons_check(p, dt);
   return rc;
 }
+
+int sl_net_apply_twin(sl_net *net, const char *path)
+{
+  if (!net || !path)
+    return sl_error(SL_EINVAL, "sl_net_apply_twin: NULL argument");
+  const sl_net_spec *s = sl_net_get_spec(net);
+  size_t total = s->n_out;
+  for (size_t l = 0; l < s->n_layers; l++)
+    total += s->n_hidden[l];
+  long long n_twin = -1;
+  int rc = SL_OK;
+  H5E_BEGIN_TRY
+  {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+      rc = sl_error(SL_EIO, "twin: cannot open '%s' as HDF5", path);
+    else if (H5Aexists(f, "n_neurons") <= 0 ||
+             H5LTget_attribute_long_long(f, "/", "n_neurons", &n_twin) < 0)
+      rc = sl_error(SL_EFORMAT, "twin '%s': root attribute n_neurons is missing (not a twin "
+                    "file?)", path);
+    if (f >= 0)
+      H5Fclose(f);
+  }
+  H5E_END_TRY;
+  if (rc)
+    return rc;
+  if (n_twin != (long long)total)
+    return sl_error(SL_EINVAL, "twin '%s' describes %lld neurons, the network has %zu (hidden "
+                    "layers then readout); characterise and fit --neurons 0-%zu of the chip",
+                    path, n_twin, total, total ? total - 1 : 0);
+  size_t offset = 0;
+  for (size_t l = 0; l <= s->n_layers && !rc; l++) {
+    sl_neurons *p = sl_net_neurons(net, l);
+    rc = sl_twin_apply(path, sl_net_layer_name(net, l), offset, l == s->n_layers, s->dt, p);
+    offset += p->n;
+  }
+  return rc;
+}
+
+int sl_fit_result_select(sl_fit_result *r, const uint32_t *ids, size_t n)
+{
+  if (!r || (!ids && n))
+    return sl_error(SL_EINVAL, "sl_fit_result_select: NULL argument");
+  size_t *rows = malloc((n ? n : 1) * sizeof *rows);
+  if (!rows)
+    return sl_error(SL_ENOMEM, "sl_fit_result_select: out of memory");
+  for (size_t k = 0; k < n; k++) {
+    size_t i = 0;
+    while (i < r->n && r->neurons[i] != ids[k])
+      i++;
+    if (i == r->n) {
+      free(rows);
+      return sl_error(SL_EINVAL, "neuron %u is not in the recording's fit (%zu neurons)",
+                      (unsigned)ids[k], r->n);
+    }
+    rows[k] = i;
+  }
+  /* in r's order, so that compaction can run in place */
+  for (size_t a = 1; a < n; a++)
+    for (size_t b = a; b > 0 && rows[b - 1] > rows[b]; b--) {
+      size_t t = rows[b];
+      rows[b] = rows[b - 1];
+      rows[b - 1] = t;
+    }
+  for (size_t k = 0; k < n; k++) {
+    size_t i = rows[k];
+    r->neurons[k] = r->neurons[i];
+    for (int p = 0; p < SL_FP_N; p++) {
+      r->value[p][k] = r->value[p][i];
+      r->se[p][k] = r->se[p][i];
+    }
+    r->residual[k] = r->residual[i];
+    r->flags[k] = r->flags[i];
+    r->gain_nominal[k] = r->gain_nominal[i];
+  }
+  r->n = n;
+  free(rows);
+  return SL_OK;
+}
+
+int sl_calib_parse_neurons(const char *text, uint32_t limit, uint32_t **ids, size_t *n)
+{
+  if (!text || !ids || !n)
+    return sl_error(SL_EINVAL, "sl_calib_parse_neurons: NULL argument");
+  *ids = NULL;
+  *n = 0;
+  unsigned char *seen = calloc(limit ? limit : 1, 1);
+  uint32_t *out = malloc((limit ? limit : 1) * sizeof *out);
+  size_t m = 0;
+  int rc = seen && out ? SL_OK : sl_error(SL_ENOMEM, "neuron list: out of memory");
+  const char *p = text;
+  while (!rc) {
+    char *end;
+    unsigned long a, b;
+    if (*p < '0' || *p > '9') {
+      rc = sl_error(SL_EINVAL, "neuron list '%s': expected a number at '%s'", text, p);
+      break;
+    }
+    a = b = strtoul(p, &end, 10);
+    if (*end == '-') {
+      const char *q = end + 1;
+      if (*q < '0' || *q > '9') {
+        rc = sl_error(SL_EINVAL, "neuron list '%s': expected a number after '-'", text);
+        break;
+      }
+      b = strtoul(q, &end, 10);
+    }
+    if (b < a || b >= limit) {
+      rc = sl_error(SL_EINVAL, "neuron list '%s': range %lu-%lu is empty or beyond %lu", text, a,
+                    b, (unsigned long)limit - 1);
+      break;
+    }
+    for (unsigned long k = a; k <= b && !rc; k++) {
+      if (seen[k]) {
+        rc = sl_error(SL_EINVAL, "neuron list '%s': neuron %lu is listed twice", text, k);
+        break;
+      }
+      seen[k] = 1;
+      out[m++] = (uint32_t)k;
+    }
+    if (rc || !*end)
+      break;
+    if (*end != ',') {
+      rc = sl_error(SL_EINVAL, "neuron list '%s': unexpected '%c'", text, *end);
+      break;
+    }
+    p = end + 1;
+  }
+  free(seen);
+  if (rc) {
+    free(out);
+    return rc;
+  }
+  *ids = out;
+  *n = m;
+  return SL_OK;
+}

@@ -1,12 +1,14 @@
 /* fromconfig.c -- building the pieces of a run from a configuration: the
- * network (neurons, mismatch, weights), the encoder, the data sets, the
- * weight units and the backend with its loop.
+ * network (neurons, mismatch or a digital twin, weights), the encoder, the
+ * data sets, the weight units and the backend with its loop (configured
+ * from the nominal neuron targets, never from the twin).
  */
 #include "config.h"
 #include "spikeloop/train.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
+#include "spikeloop/calib.h"
 #include "rng.h"
 
 #include <math.h>
@@ -69,6 +71,9 @@ int sl_net_from_config(sl_net **out, const sl_config *cfg, size_t n_in, size_t n
   size_t layers = spec.n_layers + (cfg->mm_readout ? 1 : 0);
   for (size_t l = 0; l < layers && !rc; l++)
     rc = sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, sl_seed_mix(cfg->mm_seed, l));
+  /* a twin replaces the drawn mismatch: it is the chip's measured one */
+  if (!rc && cfg->twin[0])
+    rc = sl_net_apply_twin(net, cfg->twin);
   if (!rc)
     rc = sl_net_init_weights(net, cfg->init_scale, cfg->seed);
   if (!rc)
@@ -183,6 +188,18 @@ int sl_w_unit_from_config(const sl_config *cfg, const sl_net *net, int levels, d
   return SL_OK;
 }
 
+/* The backend setup of net, with the neuron targets of `nominal` if not
+ * NULL (same architecture). */
+static int backend_setup(const sl_net *net, sl_net *nominal, const double *w_unit,
+                         const sl_config *cfg, size_t max_steps, size_t max_batch,
+                         sl_backend_setup *setup)
+{
+  int rc = sl_loop_setup(net, w_unit, cfg->backend_options, max_steps, max_batch, setup);
+  for (size_t l = 0; !rc && nominal && l <= setup->n_layers; l++)
+    setup->neurons[l] = sl_net_neurons(nominal, l);
+  return rc;
+}
+
 int sl_hw_from_config(sl_hw **out, sl_loop **loop, const sl_config *cfg, sl_net *net,
                       size_t max_steps, size_t max_batch)
 {
@@ -202,24 +219,43 @@ int sl_hw_from_config(sl_hw **out, sl_loop **loop, const sl_config *cfg, sl_net 
   double w_unit[SL_MAX_LAYERS + 1];
   for (size_t l = 0; l <= SL_MAX_LAYERS; l++)
     w_unit[l] = 1.0;
+  /* With a twin, net holds the chip's *measured* parameters (the host model
+   * must predict what the chip does), but the backend must be asked for the
+   * nominal targets, as without the twin: configuring it from the twin
+   * would move every circuit's words by its own mismatch and so apply the
+   * mismatch twice. The nominal network is the same config without the
+   * twin; sl_hw_open copies its neurons, so it is freed at the end. */
+  sl_net *nominal = NULL;
+  int rc = SL_OK;
+  if (cfg->twin[0]) {
+    sl_config c = *cfg;
+    c.twin[0] = '\0';
+    const sl_net_spec *ns = sl_net_get_spec(net);
+    if ((rc = sl_net_from_config(&nominal, &c, ns->n_in, ns->n_out)))
+      return rc;
+  }
   sl_backend_setup setup;
   sl_hw *hw = NULL;
   int levels = b->weight_levels;
-  int rc = SL_OK;
   if (levels <= 0) {
-    rc = sl_loop_setup(net, w_unit, cfg->backend_options, max_steps, max_batch, &setup);
-    if (!rc && (rc = sl_hw_open(&hw, cfg->backend, &setup)))
+    rc = backend_setup(net, nominal, w_unit, cfg, max_steps, max_batch, &setup);
+    if (!rc && (rc = sl_hw_open(&hw, cfg->backend, &setup))) {
+      sl_net_free(nominal);
       return rc;
-    levels = sl_hw_caps(hw)->weight_levels;
+    }
+    if (!rc)
+      levels = sl_hw_caps(hw)->weight_levels;
   }
-  rc = sl_w_unit_from_config(cfg, net, levels, w_unit);
+  if (!rc)
+    rc = sl_w_unit_from_config(cfg, net, levels, w_unit);
   if (!rc && (!hw || levels > 0 || strcmp(cfg->w_unit, "auto") != 0)) {
     sl_hw_close(hw);
     hw = NULL;
-    rc = sl_loop_setup(net, w_unit, cfg->backend_options, max_steps, max_batch, &setup);
+    rc = backend_setup(net, nominal, w_unit, cfg, max_steps, max_batch, &setup);
     if (!rc)
       rc = sl_hw_open(&hw, cfg->backend, &setup);
   }
+  sl_net_free(nominal);
   if (!rc && cfg->record[0])
     rc = sl_hw_record(hw, cfg->record);
   if (!rc)

@@ -333,6 +333,9 @@ int sl_run_eval(const char *log_path, sl_eval_result *res)
   if (!rc && sl_runlog_get_summary(r, "test_accuracy", &acc))
     rc = sl_error(SL_EFORMAT, "%s: the run did not finish (no /summary); nothing to evaluate",
                   log_path);
+  /* the log holds the per-neuron parameters the run used (/mismatch): the
+   * twin file need not exist any more */
+  cfg.twin[0] = '\0';
   if (!rc)
     rc = sl_encoder_from_config(&cfg, &enc);
   if (!rc)

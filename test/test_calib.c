@@ -2,7 +2,9 @@
  * recordings: the stimulate slot and its version check, fits on the ideal
  * backend against the known parameters, fits on a subset of an emulated
  * bss2 chip against its hidden truth, flagging of unfit neurons, twin
- * round trip, and clear errors for broken recordings.
+ * round trip, and clear errors for broken recordings; twins through the
+ * config (host network gets them, the backend keeps nominal targets, wrong
+ * counts are errors), and calibration of a subset of circuits.
  */
 #include "config.h"
 #include "spikeloop/spikeloop.h"
@@ -325,6 +327,264 @@ static void test_bad_recordings(void)
   sl_neurons_free(&nr[1]);
 }
 
+
+/* ------------------------------------------------------------ twin through the config */
+
+/* A twin file of n neurons whose parameters are known functions of the id. */
+static double twin_val(int k, size_t g)
+{
+  static const double base[6] = {5e-3, 4e-3, 1.1, 0.05, -0.1, 0.9}; /* tau_mem .. gain */
+  return base[k] * (1.0 + 0.01 * (double)g) + (k >= 2 && k <= 4 ? 0.001 * (double)g : 0.0);
+}
+
+static void write_twin(const char *path, size_t n, double dt)
+{
+  static const char *const names[6] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset", "gain"};
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  CU_ASSERT_FATAL(f >= 0);
+  H5Gclose(H5Gcreate2(f, "/mismatch", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Gclose(H5Gcreate2(f, "/mismatch/global", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  long long nn = (long long)n;
+  int one = 1;
+  H5LTset_attribute_string(f, "/", "format", "spikeloop-twin");
+  H5LTset_attribute_int(f, "/", "format_version", &one, 1);
+  H5LTset_attribute_double(f, "/", "dt", &dt, 1);
+  H5LTset_attribute_long_long(f, "/", "n_neurons", &nn, 1);
+  float buf[64];
+  int32_t ref[64];
+  hsize_t d = n;
+  for (int k = 0; k < 6; k++) {
+    for (size_t g = 0; g < n; g++)
+      buf[g] = (float)twin_val(k, g);
+    char name[64];
+    snprintf(name, sizeof name, "/mismatch/global/%s", names[k]);
+    CU_ASSERT(H5LTmake_dataset_float(f, name, 1, &d, buf) >= 0);
+  }
+  for (size_t g = 0; g < n; g++)
+    ref[g] = (int32_t)(g % 3);
+  CU_ASSERT(H5LTmake_dataset(f, "/mismatch/global/refrac", 1, &d, H5T_STD_I32LE, ref) >= 0);
+  H5Fclose(f);
+}
+
+/* neuron.twin: the host network takes the twin's values (global ids:
+ * hidden0 first, readout last; the readout only its time constants and
+ * gain), the backend keeps the nominal targets, a wrong count is an error
+ * naming the file and both counts. */
+static void test_twin_config(void)
+{
+  char path[64], wrong[64], rec[64];
+  snprintf(path, sizeof path, "test_calib_twin_%ld.h5", (long)getpid());
+  snprintf(wrong, sizeof wrong, "test_calib_twin8_%ld.h5", (long)getpid());
+  snprintf(rec, sizeof rec, "test_calib_twinrec_%ld.h5", (long)getpid());
+  write_twin(path, 7, 1e-3);  /* 4 hidden + 3 readout */
+  write_twin(wrong, 8, 1e-3);
+  sl_config cfg;
+  sl_config_defaults(&cfg);
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "net.hidden", "4") == SL_OK);
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "mismatch.tau_mem", "0.2") == SL_OK);
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "neuron.twin", path) == SL_OK);
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_from_config(&net, &cfg, 6, 3) == SL_OK);
+  const sl_neurons *h = sl_net_neurons(net, 0), *ro = sl_net_neurons(net, 1);
+  double maxd = 0;
+  for (size_t j = 0; j < 4; j++) {
+    maxd = fmax(maxd, rel(h->tau_mem[j], twin_val(0, j)));
+    maxd = fmax(maxd, rel(h->tau_syn[j], twin_val(1, j)));
+    maxd = fmax(maxd, rel(h->v_th[j], twin_val(2, j)));
+    maxd = fmax(maxd, rel(h->v_leak[j], twin_val(3, j)));
+    maxd = fmax(maxd, rel(h->v_reset[j], twin_val(4, j)));
+    maxd = fmax(maxd, rel(h->gain[j], twin_val(5, j)));
+    CU_ASSERT_EQUAL(h->refrac[j], (int32_t)(j % 3));
+  }
+  for (size_t j = 0; j < 3; j++) {
+    maxd = fmax(maxd, rel(ro->tau_mem[j], twin_val(0, 4 + j)));
+    maxd = fmax(maxd, rel(ro->tau_syn[j], twin_val(1, 4 + j)));
+    maxd = fmax(maxd, rel(ro->gain[j], twin_val(5, 4 + j)));
+    CU_ASSERT_DOUBLE_EQUAL(ro->v_leak[j], 0.0, 1e-12); /* the readout keeps its nominal voltages */
+  }
+  printf("\n  twin -> host network: max rel. difference %.2e", maxd);
+  CU_ASSERT(maxd < 1e-6);
+  sl_net_free(net);
+
+  /* the backend is configured from the nominal targets, not from the twin */
+  sl_config chip = cfg;
+  CU_ASSERT_FATAL(sl_config_set(&chip, "data.n_train", "50") == SL_OK);
+  CU_ASSERT_FATAL(sl_config_set(&chip, "data.n_test", "50") == SL_OK);
+  CU_ASSERT_FATAL(sl_config_set(&chip, "data.n_val", "0") == SL_OK);
+  CU_ASSERT_FATAL(sl_config_set(&chip, "backend.record", rec) == SL_OK); /* through the interface */
+  sl_config plain = chip;
+  plain.twin[0] = '\0';
+  char rec2[80];
+  snprintf(rec2, sizeof rec2, "%s.plain.h5", rec);
+  CU_ASSERT_FATAL(sl_config_set(&plain, "backend.record", rec2) == SL_OK);
+  sl_session *s = NULL, *p = NULL;
+  CU_ASSERT_FATAL(sl_session_create(&s, &chip) == SL_OK);
+  CU_ASSERT_FATAL(sl_session_create(&p, &plain) == SL_OK);
+  sl_hw *hw = sl_loop_hw(sl_session_loop(s)), *hw_plain = sl_loop_hw(sl_session_loop(p));
+  CU_ASSERT_FATAL(hw != NULL && hw_plain != NULL);
+  const sl_backend_setup *su = sl_hw_setup(hw), *su_plain = sl_hw_setup(hw_plain);
+  double d_nom = 0, d_twin = 0;
+  for (size_t l = 0; l <= 1; l++)
+    for (size_t j = 0; j < su->size[l]; j++) {
+      d_nom = fmax(d_nom, fabs(su->neurons[l]->tau_mem[j] - su_plain->neurons[l]->tau_mem[j]));
+      d_nom = fmax(d_nom, fabs(su->neurons[l]->v_th[j] - su_plain->neurons[l]->v_th[j]));
+      d_twin = fmax(d_twin, fabs(sl_net_neurons(sl_session_net(s), l)->tau_mem[j] -
+                                 su->neurons[l]->tau_mem[j]));
+    }
+  printf("\n  backend targets vs the config without twin: %.2e; host vs backend: %.2e", d_nom,
+         d_twin);
+  CU_ASSERT_EQUAL(d_nom, 0.0);
+  CU_ASSERT(d_twin > 1e-4);
+  sl_session_free(s);
+  sl_session_free(p);
+  remove(rec);
+  remove(rec2);
+
+  /* wrong count: an error naming the file and both counts */
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "neuron.twin", wrong) == SL_OK);
+  net = NULL;
+  CU_ASSERT_EQUAL(sl_net_from_config(&net, &cfg, 6, 3), SL_EINVAL);
+  CU_ASSERT(net == NULL);
+  const char *msg = sl_last_error();
+  printf("\n  %s", msg);
+  CU_ASSERT(strstr(msg, wrong) != NULL && strstr(msg, "8 neurons") != NULL &&
+            strstr(msg, "has 7") != NULL);
+  /* a twin made for another dt */
+  write_twin(path, 7, 2e-3);
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "neuron.twin", path) == SL_OK);
+  CU_ASSERT_EQUAL(sl_net_from_config(&net, &cfg, 6, 3), SL_EINVAL);
+  /* no such file */
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "neuron.twin", "/nonexistent/twin.h5") == SL_OK);
+  CU_ASSERT_EQUAL(sl_net_from_config(&net, &cfg, 6, 3), SL_EIO);
+  printf("\n");
+  remove(path);
+  remove(wrong);
+}
+
+/* The whole chain on real data: characterise 123 circuits of a chip, fit,
+ * write the twin, and build a 5-120-3 network from it; the host network's
+ * tau_mem are the fitted ones (within float rounding). */
+static void test_twin_chain(void)
+{
+  uint32_t ids[123];
+  for (size_t i = 0; i < 123; i++)
+    ids[i] = (uint32_t)i;
+  sl_charac rec;
+  sl_fit_result fit;
+  memset(&rec, 0, sizeof rec);
+  memset(&fit, 0, sizeof fit);
+  CU_ASSERT_FATAL(sl_calib_characterise_bss2("chip_seed=4", ids, 123, &rec, &fit) == SL_OK);
+  /* the selection keeps the order and refuses ids not fitted */
+  uint32_t bad[2] = {3, 400};
+  CU_ASSERT_EQUAL(sl_fit_result_select(&fit, bad, 2), SL_EINVAL);
+  CU_ASSERT(strstr(sl_last_error(), "400") != NULL);
+  CU_ASSERT_EQUAL(fit.n, 123);
+  char path[64];
+  snprintf(path, sizeof path, "test_calib_chain_%ld.h5", (long)getpid());
+  CU_ASSERT_FATAL(sl_twin_write(&fit, 1e-3, path, "test") == SL_OK);
+  sl_config cfg;
+  sl_config_defaults(&cfg);
+  CU_ASSERT_FATAL(sl_config_set(&cfg, "neuron.twin", path) == SL_OK);
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_from_config(&net, &cfg, 6, 3) == SL_OK);
+  double maxd = 0;
+  for (size_t i = 0; i < 120; i++)
+    if (isfinite(fit.value[SL_FP_TAU_MEM][i]))
+      maxd = fmax(maxd, rel(sl_net_neurons(net, 0)->tau_mem[i], fit.value[SL_FP_TAU_MEM][i]));
+  for (size_t i = 120; i < 123; i++)
+    if (isfinite(fit.value[SL_FP_TAU_MEM][i]))
+      maxd = fmax(maxd, rel(sl_net_neurons(net, 1)->tau_mem[i - 120], fit.value[SL_FP_TAU_MEM][i]));
+  printf("\n  fitted tau_mem -> host network: max rel. difference %.2e\n", maxd);
+  CU_ASSERT(maxd < 1e-6);
+  sl_net_free(net);
+  remove(path);
+  sl_fit_result_free(&fit);
+  sl_charac_free(&rec);
+}
+
+/* Neuron lists of the tools. */
+static void test_parse_neurons(void)
+{
+  uint32_t *ids = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(sl_calib_parse_neurons("0-3,10,20-21", 512, &ids, &n), SL_OK);
+  CU_ASSERT_EQUAL(n, 7);
+  if (n == 7)
+    CU_ASSERT(ids[0] == 0 && ids[3] == 3 && ids[4] == 10 && ids[6] == 21);
+  free(ids);
+  const char *bad[] = {"", "a", "3-1", "0-512", "1,1", "1,", "1-", "1;2", NULL};
+  for (int k = 0; bad[k]; k++) {
+    ids = NULL;
+    CU_ASSERT_EQUAL(sl_calib_parse_neurons(bad[k], 512, &ids, &n), SL_EINVAL);
+    CU_ASSERT(ids == NULL);
+  }
+}
+
+/* Calibration of 16 circuits to targets off the nominal: the measured
+ * spread falls below 2% and the *true* parameters at the written words
+ * meet the targets; the other circuits keep their nominal words. */
+static void test_calib_subset(void)
+{
+  uint32_t ids[16];
+  for (size_t i = 0; i < 16; i++)
+    ids[i] = (uint32_t)(100 + 7 * i);
+  sl_calib_targets t = sl_calib_targets_default();
+  t.tau_mem = 8e-6;
+  t.tau_syn = 6e-6;
+  t.v_th = 0.85;
+  t.circuits = ids;
+  t.n_circuits = 16;
+  char path[64];
+  snprintf(path, sizeof path, "test_calib_words_%ld.h5", (long)getpid());
+  sl_calib_report r;
+  int rc = sl_calib_run("chip_seed=5", &t, path, &r);
+  if (rc)
+    printf("\n  %s", sl_last_error());
+  CU_ASSERT_FATAL(rc == SL_OK);
+  const int fp[3] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH};
+  const int tp[3] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD};
+  const double tv[3] = {t.tau_mem, t.tau_syn, t.v_th};
+  sl_bss2_words w, nominal;
+  sl_bss2_words_default(&w);
+  sl_bss2_words_default(&nominal);
+  CU_ASSERT_FATAL(sl_bss2_words_load(&w, path, NULL) == SL_OK);
+  sl_bss2_truth *tr = malloc(sizeof *tr);
+  CU_ASSERT_FATAL(tr != NULL);
+  CU_ASSERT_FATAL(sl_bss2_truth_fill(5, &w, tr) == SL_OK);
+  for (int k = 0; k < 3; k++) {
+    double before = r.sd_before[fp[k]] / r.mean_before[fp[k]];
+    double after = r.sd_after[fp[k]] / r.mean_after[fp[k]];
+    double worst = 0;
+    for (size_t i = 0; i < 16; i++)
+      worst = fmax(worst, rel(tr->value[tp[k]][ids[i]], tv[k]));
+    printf("\n  %s: measured spread %.2f%% -> %.2f%%, mean %.4g (target %.4g); worst true "
+           "error %.2f%%",
+           sl_fit_param_name(fp[k]), 100 * before, 100 * after, r.mean_after[fp[k]], tv[k],
+           100 * worst);
+    CU_ASSERT(after < 0.02);
+    CU_ASSERT(after < before);
+    CU_ASSERT(rel(r.mean_after[fp[k]], tv[k]) < 0.01);
+    CU_ASSERT(worst < 0.06);
+  }
+  size_t moved = 0;
+  for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
+    int in = 0;
+    for (size_t i = 0; i < 16; i++)
+      in |= ids[i] == c;
+    if (!in)
+      moved += w.word[SL_BSS2_TAU_MEM][c] != nominal.word[SL_BSS2_TAU_MEM][c];
+  }
+  CU_ASSERT_EQUAL(moved, 0);
+  printf("\n  %.2f s\n", r.seconds);
+  /* bad subsets */
+  uint32_t out_of_range = 600;
+  t.circuits = &out_of_range;
+  t.n_circuits = 1;
+  CU_ASSERT_EQUAL(sl_calib_run("chip_seed=5", &t, path, &r), SL_EINVAL);
+  free(tr);
+  remove(path);
+}
+
 int main(void)
 {
   static const sl_test_case cases[] = {{"stimulate: version check", test_version1_unsupported},
@@ -332,6 +592,10 @@ int main(void)
                                        {"fit: flags", test_flags},
                                        {"fit: bss2 against truth", test_fit_bss2_truth},
                                        {"recordings: bad input", test_bad_recordings},
+                                       {"twin: through the config", test_twin_config},
+                                       {"twin: chip to host network", test_twin_chain},
+                                       {"tools: neuron lists", test_parse_neurons},
+                                       {"calibrate: subset converges", test_calib_subset},
                                        {NULL, NULL}};
   return sl_test_run("calib", cases);
 }

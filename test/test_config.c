@@ -17,7 +17,7 @@
 
 #include "testutil.h"
 
-#define N_DOCUMENTED_KEYS 60
+#define N_DOCUMENTED_KEYS 61
 
 static int contains(const char *haystack, const char *needle)
 {

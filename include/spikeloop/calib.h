@@ -172,6 +172,16 @@ void sl_fit_result_free(sl_fit_result *r);
  * that cannot be fitted is flagged. */
 int sl_fit_run(const sl_charac *c, sl_fit_result *out);
 
+/* Keep only the neurons (rows) of r whose id is in ids[0..n), in r's order
+ * (a twin for a network of N neurons from a whole-chip recording: ids 0..N-1).
+ * Errors: SL_EINVAL (an id not in r: the message names it), SL_ENOMEM;
+ * r is unchanged on error. */
+int sl_fit_result_select(sl_fit_result *r, const uint32_t *ids, size_t n);
+
+/* Parse a neuron list "0-511" or "0-99,200,300-310" (ids < limit, no
+ * repeats) into a malloc'ed array. Errors: SL_EINVAL naming the item. */
+int sl_calib_parse_neurons(const char *text, uint32_t limit, uint32_t **ids, size_t *n);
+
 /* Value of parameter p of neuron i in hardware units (s, V, V/s per unit
  * with the nominal mapping). */
 double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i);
@@ -205,15 +215,28 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
 int sl_twin_apply(const char *path, const char *layer_name, size_t offset, int readout,
                   double dt, sl_neurons *p);
 
+/* Apply the twin at `path` to every layer of net (config key neuron.twin;
+ * sl_net_from_config calls it). Neurons are numbered as the backends
+ * number them: hidden0 first, then hidden1, ..., the readout last, so twin
+ * id g is hidden0 neuron g for g < n_hidden0, and so on; a twin fitted on
+ * `spikeloop characterise --neurons 0-(N-1)` of a chip describes exactly the
+ * circuits a bss2 network of N unmerged neurons runs on. The twin's
+ * n_neurons must equal the network's neuron count. Errors: SL_EINVAL (counts
+ * differ: the message names the file and both counts; dt differs), and
+ * those of sl_twin_apply. */
+int sl_net_apply_twin(sl_net *net, const char *path);
+
 /* ------------------------------------------------------------ calibration */
 
 /* Targets in hardware units (s, V); NaN: leave that word nominal. */
 typedef struct {
   double tau_mem, tau_syn, v_th, v_leak, v_reset;
   int iterations;  /* measurement rounds (default 5) */
+  const uint32_t *circuits; /* circuits to calibrate (NULL: all 512); the */
+  size_t n_circuits;        /* others keep their nominal words */
 } sl_calib_targets;
 
-sl_calib_targets sl_calib_targets_default(void); /* 6 us, 6 us, 0.8, 0.5, 0.5 V */
+sl_calib_targets sl_calib_targets_default(void); /* 6 us, 6 us, 0.8, 0.5, 0.5 V, all circuits */
 
 /* Parse "tau_mem=10e-6,tau_syn=5e-6,v_th=0.8,..." over *t. Errors:
  * SL_EINVAL naming the key or value. */

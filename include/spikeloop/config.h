@@ -54,6 +54,7 @@ typedef struct {
   char reset[SL_CONFIG_STR];                            /* neuron.reset = value | subtract */
   int detach_reset;                                     /* neuron.detach_reset (0/1) */
   int scale_input;                                      /* neuron.scale_input (0/1) */
+  char twin[SL_CONFIG_TEXT];                            /* neuron.twin = FILE.h5: fitted per-neuron parameters ("" none) */
 
   /* [readout] LI readout nominal values */
   double ro_tau_mem, ro_tau_syn; /* readout.tau_mem, readout.tau_syn */

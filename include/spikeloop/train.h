@@ -26,8 +26,10 @@ extern "C" {
 /* Network spec of cfg for n_in inputs and n_out classes. Errors:
  * SL_ENOTFOUND (unknown surrogate), SL_EINVAL. */
 int sl_net_spec_from_config(const sl_config *cfg, size_t n_in, size_t n_out, sl_net_spec *spec);
-/* Create the network, draw mismatch (mismatch.*) and initialise weights
- * (train.init_scale, train.seed). */
+/* Create the network, draw mismatch (mismatch.*), replace it by the twin
+ * of neuron.twin if set (sl_net_apply_twin: the twin must describe exactly
+ * the network's neurons) and initialise weights (train.init_scale,
+ * train.seed). */
 int sl_net_from_config(sl_net **out, const sl_config *cfg, size_t n_in, size_t n_out);
 /* Encoder settings of cfg. */
 int sl_encoder_from_config(const sl_config *cfg, sl_encoder *enc);
@@ -79,7 +81,9 @@ int sl_w_unit_from_config(const sl_config *cfg, const sl_net *net, int levels, d
 
 /* Open backend.name for net with backend.options, start recording to
  * backend.record if set, and create the loop. Both outputs are owned by
- * the caller (close the loop first). */
+ * the caller (close the loop first). The backend is configured from the
+ * nominal neuron targets of cfg (neuron.*, readout.*, mismatch.*) even when
+ * neuron.twin gave net the chip's fitted parameters. */
 int sl_hw_from_config(sl_hw **hw, sl_loop **loop, const sl_config *cfg, sl_net *net,
                       size_t max_steps, size_t max_batch);
 
