@@ -18,6 +18,7 @@ typedef struct {
 
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;
 extern const experiment exp_mcnn_hybrid;
+extern const experiment exp_twin_loop;
 
 /* Progress line of one epoch; user is a label (const char *). */
 void exp_progress(const sl_epoch_metrics *m, void *user);

@@ -2,6 +2,7 @@
  * progress, write the HDF5 run log, print the final accuracy. */
 #include "config.h"
 #include "cli.h"
+#include "cli_calib.h"
 #include "spikeloop/spikeloop.h"
 
 #include <stdio.h>
@@ -10,7 +11,8 @@
 static void usage(void)
 {
   printf("usage: spikeloop train [--config FILE] [--set key=value ...] [--log FILE.h5]\n"
-         "                       [--backend NAME] [--record FILE.h5] [--threads N]\n"
+         "                       [--backend NAME] [--record FILE.h5] [--calib FILE.h5]\n"
+         "                       [--threads N]\n"
          "                       [--print-config] [--quiet]\n"
          "\n"
          "Train a spiking network as the configuration says and log the run to HDF5.\n"
@@ -23,6 +25,8 @@ static void usage(void)
          "                    BrainScaleS-2 chip), replay, or a plugin (same as\n"
          "                    --set backend.name=NAME; options: --set backend.options=...)\n"
          "  --record FILE.h5  record every weight write and observation of the backend\n"
+         "  --calib FILE.h5   load a calibration (spikeloop calibrate) into the backend:\n"
+         "                    appends calib=FILE.h5 to backend.options\n"
          "  --threads N       OpenMP threads (default: all cores)\n"
          "  --print-config    print every setting with its help and exit\n"
          "  --quiet           no per-epoch progress lines\n"
@@ -31,6 +35,17 @@ static void usage(void)
          "hidden spikes per neuron per sample and seconds. The default run is Yin-Yang\n"
          "on a 5-120-3 network in the ideal simulator. See README.md for the keys and\n"
          "the run-log format, or run with --print-config.\n");
+}
+
+/* declared in cli_calib.h; shared with `experiment --calib` */
+int cli_append_calib(sl_config *cfg, const char *file)
+{
+  char opts[2 * SL_CONFIG_TEXT];
+  if (strchr(file, ','))
+    return sl_error(SL_EINVAL, "'%s': a file name for calib= cannot contain a comma", file);
+  snprintf(opts, sizeof opts, "%s%scalib=%s", cfg->backend_options,
+           cfg->backend_options[0] ? "," : "", file);
+  return sl_config_set(cfg, "backend.options", opts);
 }
 
 static void progress(const sl_epoch_metrics *m, void *user)
@@ -49,6 +64,7 @@ int cmd_train(int argc, char **argv)
   sl_config_defaults(&cfg);
   const char *log_path = "spikeloop_run.h5";
   int print_config = 0, quiet = 0;
+  const char *calib = NULL;
   long threads = 0;
   /* --config first, so that --set overrides it wherever it appears */
   for (int i = 0; i < argc; i++)
@@ -79,6 +95,10 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "%s needs a value", a);
       if (sl_config_set(&cfg, a[2] == 'b' ? "backend.name" : "backend.record", argv[++i]))
         return cli_fail(a);
+    } else if (strcmp(a, "--calib") == 0) {
+      if (i + 1 >= argc)
+        return cli_usage_error("train", "--calib needs a file name");
+      calib = argv[++i];
     } else if (strcmp(a, "--threads") == 0) {
       if (i + 1 >= argc || cli_parse_long(argv[i + 1], 1, 4096, &threads))
         return cli_usage_error("train", "--threads needs a positive integer");
@@ -91,6 +111,9 @@ int cmd_train(int argc, char **argv)
       return cli_usage_error("train", "unknown option '%s'", a);
     }
   }
+  /* after every --set, so that backend.options given there is kept */
+  if (calib && cli_append_calib(&cfg, calib))
+    return cli_fail("--calib");
   if (print_config)
     return sl_config_write(&cfg, stdout) ? cli_fail("print-config") : 0;
   if (sl_config_validate(&cfg))

@@ -1,0 +1,96 @@
+/* cmd_characterise.c -- `spikeloop characterise --backend bss2 [--chip-seed S]
+ * [--neurons 0-511] --out rec.h5`: run the characterisation protocols
+ * (membrane decays from two clamp levels, a PSP, a constant current) on
+ * the circuits of an emulated chip and write the documented HDF5 recording
+ * (format in include/spikeloop/calib.h and README.md) that `spikeloop fit`
+ * reads. Only bss2 is wired here: a lab with another chip writes the same
+ * file from its own measurements. */
+#include "config.h"
+#include "cli.h"
+#include "cli_calib.h"
+#include "spikeloop/spikeloop.h"
+#include "spikeloop/calib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(void)
+{
+  printf("usage: spikeloop characterise --backend bss2 [--chip-seed S] [--neurons LIST]\n"
+         "                              [--options K=V,...] --out REC.h5\n"
+         "\n"
+         "Drive every chosen neuron circuit with the characterisation protocols (decay\n"
+         "after a clamp at two levels, one PSP of a known weight, a constant current) and\n"
+         "write the recording: stimuli, sampled traces with time base and units, spikes\n"
+         "and the backend's configuration words. 'spikeloop fit' turns it into a twin.\n"
+         "\n"
+         "  --backend bss2    the emulated BrainScaleS-2 chip (the only backend the tool\n"
+         "                    characterises; the recording format is in README.md)\n"
+         "  --chip-seed S     which emulated chip (default 1)\n"
+         "  --neurons LIST    circuits, e.g. 0-511 (default), 0-122 or 0-9,100-109\n"
+         "  --options K=V,... further bss2 options (noise, noise_seed, calib=FILE, ...)\n"
+         "  --out REC.h5      the recording to write (required)\n");
+}
+
+int cmd_characterise(int argc, char **argv)
+{
+  const char *backend = NULL, *out = NULL, *neurons = "0-511", *extra = "";
+  long seed = 1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (cli_is_help(a)) {
+      usage();
+      return 0;
+    } else if (strcmp(a, "--backend") == 0 && i + 1 < argc) {
+      backend = argv[++i];
+    } else if (strcmp(a, "--chip-seed") == 0 && i + 1 < argc) {
+      if (cli_parse_long(argv[++i], 0, 0x7fffffffffffffffL, &seed))
+        return cli_usage_error("characterise", "--chip-seed needs a non-negative integer");
+    } else if (strcmp(a, "--neurons") == 0 && i + 1 < argc) {
+      neurons = argv[++i];
+    } else if (strcmp(a, "--options") == 0 && i + 1 < argc) {
+      extra = argv[++i];
+    } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else {
+      return cli_usage_error("characterise", "unknown or incomplete option '%s'", a);
+    }
+  }
+  if (!backend)
+    return cli_usage_error("characterise", "--backend bss2 is required");
+  if (strcmp(backend, "bss2") != 0)
+    return cli_usage_error("characterise", "backend '%s' cannot be characterised by the tool "
+                           "(only bss2; write the recording format of README.md instead)",
+                           backend);
+  if (!out)
+    return cli_usage_error("characterise", "--out REC.h5 is required");
+  if (strstr(extra, "chip_seed"))
+    return cli_usage_error("characterise", "give the chip as --chip-seed, not in --options");
+  uint32_t *ids = NULL;
+  size_t n = 0;
+  if (sl_calib_parse_neurons(neurons, SL_BSS2_CIRCUITS, &ids, &n))
+    return cli_fail("--neurons");
+  char opts[1024];
+  snprintf(opts, sizeof opts, "chip_seed=%ld%s%s", seed, *extra ? "," : "", extra);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  sl_charac rec;
+  memset(&rec, 0, sizeof rec);
+  int rc = sl_calib_characterise_bss2(opts, ids, n, &rec, NULL);
+  free(ids);
+  if (rc) {
+    sl_charac_free(&rec);
+    return cli_fail("characterise");
+  }
+  rc = sl_charac_write(&rec, out);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  if (!rc)
+    printf("characterised %zu neuron circuit(s) of bss2 chip %ld (%zu protocols) in %.1f s; "
+           "recording written to %s\n",
+           rec.n, seed, rec.n_protocols, sec, out);
+  sl_charac_free(&rec);
+  return rc ? cli_fail(out) : 0;
+}

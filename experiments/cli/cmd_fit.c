@@ -1,0 +1,162 @@
+/* cmd_fit.c -- `spikeloop fit --recording rec.h5 --out twin.h5 [--dt S]
+ * [--neurons LIST]`: fit every neuron of a characterisation recording (GSL
+ * trust region, OpenMP over neurons) and write the digital twin that
+ * neuron.twin (or --set neuron.twin=FILE) gives the simulator and the
+ * in-the-loop host model. Prints per-parameter medians, standard errors
+ * and the flag counts. */
+#include "config.h"
+#include "cli.h"
+#include "cli_calib.h"
+#include "spikeloop/spikeloop.h"
+#include "spikeloop/calib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(void)
+{
+  printf("usage: spikeloop fit --recording REC.h5 --out TWIN.h5 [--dt S] [--neurons LIST]\n"
+         "\n"
+         "Fit the discrete LIF model to every neuron of a characterisation recording\n"
+         "(spikeloop characterise, or a lab's own file in the documented format) and\n"
+         "write the twin: /mismatch/global/<param> in model units, /se/global/<param>,\n"
+         "/flags. Use it with --set neuron.twin=TWIN.h5.\n"
+         "\n"
+         "  --recording REC.h5  the recording (required)\n"
+         "  --out TWIN.h5       the twin to write (required)\n"
+         "  --dt S              time step of the host model the twin is for, model s\n"
+         "                      (default 0.001, as net.dt)\n"
+         "  --neurons LIST      keep only these neuron ids, e.g. 0-122 for a network of\n"
+         "                      123 neurons (the twin's count must equal the network's)\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of the finite values of v[0..n) (NaN if none); sorts a copy. */
+static double median(const double *v, size_t n, double *tmp)
+{
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(v[i]))
+      tmp[m++] = v[i];
+  if (!m)
+    return NAN;
+  qsort(tmp, m, sizeof *tmp, cmp_double);
+  return m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
+}
+
+static void report(const sl_fit_result *r)
+{
+  double *tmp = malloc((r->n ? r->n : 1) * sizeof *tmp);
+  double *hw = malloc((r->n ? r->n : 1) * sizeof *hw);
+  if (!tmp || !hw) {
+    free(tmp);
+    free(hw);
+    return;
+  }
+  printf("  %-10s %14s %14s   (medians over the fitted neurons, hardware units)\n", "param",
+         "value", "std. error");
+  for (int p = 0; p < SL_FP_N; p++) {
+    for (size_t i = 0; i < r->n; i++)
+      hw[i] = sl_fit_to_hw(r, p, i);
+    double v = median(hw, r->n, tmp);
+    for (size_t i = 0; i < r->n; i++)
+      hw[i] = isfinite(r->value[p][i]) && r->value[p][i] != 0
+                  ? fabs(r->se[p][i] * sl_fit_to_hw(r, p, i) / r->value[p][i])
+                  : NAN;
+    double se = p == SL_FP_V_LEAK || p == SL_FP_V_TH || p == SL_FP_V_RESET
+                    ? median(r->se[p], r->n, tmp) * r->volt_per_unit
+                    : median(hw, r->n, tmp);
+    printf("  %-10s %14.6g %14.3g\n", sl_fit_param_name(p), v, se);
+  }
+  static const char *const why[] = {"NaN samples", "saturated", "silent", "always firing",
+                                    "leak above threshold", "no convergence", "no readout",
+                                    "no reset"};
+  size_t ok = 0;
+  for (size_t i = 0; i < r->n; i++)
+    ok += r->flags[i] == 0;
+  printf("  %zu of %zu neurons fitted without flags", ok, r->n);
+  for (int b = 0; b < 8; b++) {
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++)
+      k += (r->flags[i] >> b) & 1u;
+    if (k)
+      printf("; %zu %s", k, why[b]);
+  }
+  printf("\n");
+  free(tmp);
+  free(hw);
+}
+
+int cmd_fit(int argc, char **argv)
+{
+  const char *rec_path = NULL, *out = NULL, *neurons = NULL;
+  double dt = 1e-3;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (cli_is_help(a)) {
+      usage();
+      return 0;
+    } else if (strcmp(a, "--recording") == 0 && i + 1 < argc) {
+      rec_path = argv[++i];
+    } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else if (strcmp(a, "--neurons") == 0 && i + 1 < argc) {
+      neurons = argv[++i];
+    } else if (strcmp(a, "--dt") == 0 && i + 1 < argc) {
+      char *end;
+      dt = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(dt > 0) || !(dt < 1))
+        return cli_usage_error("fit", "--dt needs a time step in (0, 1) s, not '%s'", argv[i]);
+    } else {
+      return cli_usage_error("fit", "unknown or incomplete option '%s'", a);
+    }
+  }
+  if (!rec_path)
+    return cli_usage_error("fit", "--recording REC.h5 is required");
+  if (!out)
+    return cli_usage_error("fit", "--out TWIN.h5 is required");
+  uint32_t *ids = NULL;
+  size_t n_ids = 0;
+  if (neurons && sl_calib_parse_neurons(neurons, 1u << 16, &ids, &n_ids))
+    return cli_fail("--neurons");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  sl_charac rec;
+  sl_fit_result fit;
+  memset(&rec, 0, sizeof rec);
+  memset(&fit, 0, sizeof fit);
+  int rc = sl_charac_read(&rec, rec_path);
+  const char *ctx = rec_path;
+  if (!rc)
+    rc = sl_fit_run(&rec, &fit);
+  if (!rc && ids) {
+    ctx = "--neurons";
+    rc = sl_fit_result_select(&fit, ids, n_ids);
+  }
+  if (!rc) {
+    ctx = out;
+    char source[512];
+    snprintf(source, sizeof source, "spikeloop fit --recording %s", rec_path);
+    rc = sl_twin_write(&fit, dt, out, source);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (!rc) {
+    double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("fitted %zu neuron(s) of %s in %.1f s (%d thread(s))\n", fit.n, rec_path, sec,
+           sl_get_num_threads());
+    report(&fit);
+    printf("twin for dt = %g s written to %s\n", dt, out);
+  }
+  free(ids);
+  sl_fit_result_free(&fit);
+  sl_charac_free(&rec);
+  return rc ? cli_fail(ctx) : 0;
+}

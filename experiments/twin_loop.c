@@ -1,0 +1,446 @@
+/* twin_loop.c -- experiment `twin_loop` (issue 4): which route to a working
+ * network costs the least chip time? Yin-Yang on one uncalibrated emulated
+ * BrainScaleS-2 chip (the settings of yinyang_loop):
+ *   (a) train in the ideal simulator, deploy on the chip;
+ *   (b) characterise the chip, fit a digital twin, train on the twin (plain
+ *       simulation with the fitted per-neuron parameters), deploy;
+ *   (c) (b)'s weights, then TWIN_LOOP_EPOCHS epochs in the loop (the host
+ *       model is the twin, the chip keeps its nominal configuration);
+ *   (d) in the loop from scratch (train.epochs epochs);
+ *   (e) calibrate the chip to the model's nominal targets, deploy (a).
+ * "Loop epochs needed": the in-the-loop epochs until the test accuracy
+ * first reaches acc_ideal - 0.02 (0 if the starting point already does, -1
+ * if not within the epochs run).
+ *
+ * It also checks the tools against the emulator's hidden truth (read with
+ * the bss2 truth functions, which training never sees): the relative error
+ * of every fitted parameter of all 512 circuits (median, 95th percentile),
+ * and the spread (sd/mean) of the true parameters before and after
+ * calibration. The calibration file deployed in (e) keeps the readout
+ * circuits' leak and reset words at the backend's own (uncalibrated)
+ * choice: the calibration targets are the hidden neurons' voltages, while
+ * the readout rests lower (bss2.c); its time constants are calibrated.
+ *
+ * /summary: acc_ideal, acc_ideal_deployed, acc_twin, acc_twin_deployed,
+ * acc_twin_then_loop, acc_loop, acc_calibrated_deployed,
+ * loop_epochs_twin_then_loop, loop_epochs_loop, loop_epochs_run_*,
+ * seconds_characterise, seconds_fit, seconds_calibrate, seconds_*,
+ * fit_<param>_median / _p95, truth_spread_<param>_before / _after,
+ * measured_spread_<param>_before / _after. /metrics, /params are (d)'s. */
+#include "config.h"
+#include "experiments.h"
+#include "bss2/bss2_internal.h"
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TWIN_LOOP_EPOCHS 5
+#define MAX_EPOCHS 1000
+
+static const char *const defaults[] = {"backend.name=bss2",
+                                       "backend.options=chip_seed=1,sample_period=1e-6",
+                                       "train.reg_amp=0.1", "train.epochs=12",
+                                       "train.lr_decay=0.97", NULL};
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Progress that also keeps the test accuracy of every epoch. */
+typedef struct {
+  const char *label;
+  long n;
+  double acc[MAX_EPOCHS];
+} track;
+
+static void track_epoch(const sl_epoch_metrics *m, void *user)
+{
+  track *t = user;
+  exp_progress(m, (void *)t->label);
+  if (t->n < MAX_EPOCHS)
+    t->acc[t->n++] = m->test_accuracy;
+}
+
+/* Epochs until acc >= target: 0 if start already does, -1 if never. */
+static long epochs_needed(double start, const track *t, double target)
+{
+  if (start >= target)
+    return 0;
+  for (long e = 0; e < t->n; e++)
+    if (t->acc[e] >= target)
+      return e + 1;
+  return -1;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* sd / mean of v[0..n) */
+static double spread(const double *v, size_t n)
+{
+  double s = 0, s2 = 0;
+  for (size_t i = 0; i < n; i++)
+    s += v[i];
+  double m = s / (double)n;
+  for (size_t i = 0; i < n; i++)
+    s2 += (v[i] - m) * (v[i] - m);
+  return sqrt(s2 / (double)(n - 1)) / fabs(m);
+}
+
+/* The fitted parameters and the truth parameter they estimate. */
+static const int fit_fp[SL_FP_N] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH, SL_FP_V_LEAK,
+                                    SL_FP_GAIN,    SL_FP_V_RESET, SL_FP_REFRAC};
+static const int fit_tp[SL_FP_N] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD,
+                                    SL_BSS2_LEAK,    SL_BSS2_GAIN,    SL_BSS2_RESET,
+                                    SL_BSS2_REFRAC};
+
+/* Relative errors of the fit of every circuit against the truth at the
+ * words of the recording; prints them and stages the summary. */
+static int fit_vs_truth(uint64_t seed, const sl_charac *rec, const sl_fit_result *fit,
+                        sl_runlog *log)
+{
+  sl_bss2_words *w = malloc(sizeof *w);
+  sl_bss2_truth *t = malloc(sizeof *t);
+  double *e = malloc(fit->n * sizeof *e);
+  int rc = w && t && e ? SL_OK : sl_error(SL_ENOMEM, "twin_loop: out of memory");
+  if (!rc) {
+    sl_bss2_words_default(w);
+    for (int p = 0; p < SL_BSS2_NPARAM && p < SL_CHARAC_NDAC; p++)
+      for (size_t i = 0; rec->dac[p] && i < rec->n; i++)
+        w->word[p][rec->neurons[i]] = rec->dac[p][i];
+    rc = sl_bss2_truth_fill(seed, w, t);
+  }
+  if (!rc)
+    printf("\n  fit of %zu circuits vs the hidden truth: relative error\n"
+           "  %-10s %8s %8s %8s\n",
+           fit->n, "param", "median", "95th", "unfit");
+  for (int k = 0; !rc && k < SL_FP_N; k++) {
+    size_t bad = 0;
+    for (size_t i = 0; i < fit->n; i++) {
+      double f = sl_fit_to_hw(fit, fit_fp[k], i), tv = t->value[fit_tp[k]][fit->neurons[i]];
+      e[i] = isfinite(f) ? fabs(f - tv) / fabs(tv) : INFINITY;
+      bad += !isfinite(f);
+    }
+    qsort(e, fit->n, sizeof *e, cmpd);
+    double med = e[fit->n / 2], p95 = e[(size_t)(0.95 * (double)(fit->n - 1))];
+    printf("  %-10s %7.2f%% %7.2f%% %8zu%s\n", sl_fit_param_name(fit_fp[k]), 100 * med, 100 * p95,
+           bad, fit_fp[k] == SL_FP_V_RESET || fit_fp[k] == SL_FP_REFRAC
+                    ? "   (effective: the fit absorbs the reset hold)"
+                    : "");
+    char name[64];
+    snprintf(name, sizeof name, "fit_%s_median", sl_fit_param_name(fit_fp[k]));
+    rc = sl_runlog_put_summary(log, name, med);
+    snprintf(name, sizeof name, "fit_%s_p95", sl_fit_param_name(fit_fp[k]));
+    if (!rc)
+      rc = sl_runlog_put_summary(log, name, p95);
+  }
+  free(w);
+  free(t);
+  free(e);
+  return rc;
+}
+
+/* Spread of the true tau_mem, tau_syn, v_th, v_leak, v_reset over all
+ * circuits at the nominal words and at the calibrated ones. */
+static const int cal_tp[5] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD, SL_BSS2_LEAK,
+                              SL_BSS2_RESET};
+static const int cal_fp[5] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH, SL_FP_V_LEAK,
+                              SL_FP_V_RESET};
+
+static int spreads(uint64_t seed, const char *calib, const sl_calib_report *rep, sl_runlog *log)
+{
+  sl_bss2_words *w = malloc(sizeof *w);
+  sl_bss2_truth *t0 = malloc(sizeof *t0), *t1 = malloc(sizeof *t1);
+  int rc = w && t0 && t1 ? SL_OK : sl_error(SL_ENOMEM, "twin_loop: out of memory");
+  if (!rc)
+    rc = sl_bss2_truth_fill(seed, NULL, t0);
+  if (!rc) {
+    sl_bss2_words_default(w);
+    rc = sl_bss2_words_load(w, calib, NULL);
+  }
+  if (!rc)
+    rc = sl_bss2_truth_fill(seed, w, t1);
+  if (!rc)
+    printf("\n  spread (sd/mean) across the 512 circuits    truth          measured by calibrate\n"
+           "  %-10s %14s %9s %11s %9s\n",
+           "param", "before", "after", "before", "after");
+  for (int k = 0; !rc && k < 5; k++) {
+    const int p = cal_tp[k], f = cal_fp[k];
+    double b = spread(t0->value[p], SL_BSS2_CIRCUITS), a = spread(t1->value[p], SL_BSS2_CIRCUITS);
+    double mb = rep->sd_before[f] / fabs(rep->mean_before[f]);
+    double ma = rep->sd_after[f] / fabs(rep->mean_after[f]);
+    printf("  %-10s %13.2f%% %8.2f%% %10.2f%% %8.2f%%\n", sl_bss2_param_name(p), 100 * b, 100 * a,
+           100 * mb, 100 * ma);
+    char name[64];
+    snprintf(name, sizeof name, "truth_spread_%s_before", sl_bss2_param_name(p));
+    rc = sl_runlog_put_summary(log, name, b);
+    snprintf(name, sizeof name, "truth_spread_%s_after", sl_bss2_param_name(p));
+    if (!rc)
+      rc = sl_runlog_put_summary(log, name, a);
+    snprintf(name, sizeof name, "measured_spread_%s_before", sl_bss2_param_name(p));
+    if (!rc)
+      rc = sl_runlog_put_summary(log, name, mb);
+    snprintf(name, sizeof name, "measured_spread_%s_after", sl_bss2_param_name(p));
+    if (!rc)
+      rc = sl_runlog_put_summary(log, name, ma);
+  }
+  free(w);
+  free(t0);
+  free(t1);
+  return rc;
+}
+
+/* The calibration file for the network of `hw` (bss2, uncalibrated): the
+ * calibrated words, but the readout circuits' leak and reset words as the
+ * backend chose them. */
+static int deploy_calib(const char *calib, sl_hw *hw, const char *out)
+{
+  sl_bss2_words *w = malloc(sizeof *w);
+  int rc = w ? SL_OK : sl_error(SL_ENOMEM, "twin_loop: out of memory");
+  if (!rc) {
+    sl_bss2_words_default(w);
+    rc = sl_bss2_words_load(w, calib, NULL);
+  }
+  const sl_backend_setup *su = sl_hw_setup(hw);
+  size_t first = 0;
+  for (size_t l = 0; l < su->n_layers; l++)
+    first += su->size[l];
+  const int keep[2] = {SL_BSS2_LEAK, SL_BSS2_RESET};
+  for (size_t c = first; !rc && c < first + su->size[su->n_layers]; c++)
+    for (int k = 0; !rc && k < 2; k++) {
+      char key[64], buf[64];
+      snprintf(key, sizeof key, "dac.%s.%zu", sl_bss2_word_name(keep[k]), c);
+      rc = sl_hw_read_config(hw, key, buf, sizeof buf);
+      if (!rc)
+        w->word[keep[k]][c] = (int32_t)atoi(buf);
+    }
+  hid_t f = -1, g = -1;
+  H5E_BEGIN_TRY
+  {
+    f = rc ? -1 : H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    g = f < 0 ? -1 : H5Gcreate2(f, "/dac", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t n = SL_BSS2_CIRCUITS;
+    for (int p = 0; g >= 0 && p < SL_BSS2_NPARAM; p++) {
+      char name[64];
+      snprintf(name, sizeof name, "/dac/%s", sl_bss2_word_name(p));
+      if (p != SL_BSS2_GAIN && p != SL_BSS2_REFRAC &&
+          H5LTmake_dataset(f, name, 1, &n, H5T_STD_I32LE, w->word[p]) < 0) {
+        H5Gclose(g);
+        g = -1;
+      }
+    }
+    if (!rc && g < 0)
+      rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
+    if (g >= 0)
+      H5Gclose(g);
+    if (f >= 0 && H5Fclose(f) < 0 && !rc)
+      rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
+  }
+  H5E_END_TRY;
+  free(w);
+  return rc;
+}
+
+static int put(sl_runlog *log, const char *name, double v, int rc)
+{
+  return rc ? rc : sl_runlog_put_summary(log, name, v);
+}
+
+static int run(const sl_config *cfg, sl_runlog *log)
+{
+  if (strcmp(cfg->backend, "bss2") != 0)
+    return sl_error(SL_EINVAL, "twin_loop: backend.name must be bss2 (the tools characterise "
+                    "and calibrate the emulated chip), not '%s'", cfg->backend);
+  char sbuf[32] = "1";
+  sl_backend_option(cfg->backend_options, "chip_seed", sbuf, sizeof sbuf);
+  const uint64_t seed = strtoull(sbuf, NULL, 10);
+  const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  char twin[160], calib[160], calib_deploy[160];
+  if (strlen(tmpdir) > 100)
+    return sl_error(SL_EINVAL, "twin_loop: TMPDIR '%s' is too long", tmpdir);
+  snprintf(twin, sizeof twin, "%s/twin_loop_twin.%ld.h5", tmpdir, (long)getpid());
+  snprintf(calib, sizeof calib, "%s/twin_loop_calib.%ld.h5", tmpdir, (long)getpid());
+  snprintf(calib_deploy, sizeof calib_deploy, "%s/twin_loop_calib_net.%ld.h5", tmpdir,
+           (long)getpid());
+  sl_session *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  sl_run_result ra = {0}, rb = {0}, rd = {0};
+  sl_charac rec;
+  sl_fit_result fit;
+  memset(&rec, 0, sizeof rec);
+  memset(&fit, 0, sizeof fit);
+  static track tc, td;
+  memset(&tc, 0, sizeof tc);
+  memset(&td, 0, sizeof td);
+  tc.label = "c: twin, then loop";
+  td.label = "d: loop from scratch";
+  double acc_ideal_dep = 0, acc_twin_dep = 0, acc_cal_dep = 0, acc_c = 0;
+  double sec_char = 0, sec_fit = 0, sec_c = 0;
+  sl_calib_report rep;
+  memset(&rep, 0, sizeof rep);
+
+  /* characterise the whole chip as it runs the network (same options) */
+  printf("[characterise] all %d circuits of bss2 %s\n", SL_BSS2_CIRCUITS, cfg->backend_options);
+  fflush(stdout);
+  double t0 = now();
+  int rc = sl_calib_characterise_bss2(cfg->backend_options, NULL, 0, &rec, NULL);
+  sec_char = now() - t0;
+  t0 = now();
+  if (!rc)
+    rc = sl_fit_run(&rec, &fit);
+  sec_fit = now() - t0;
+  if (!rc) {
+    printf("  characterised in %.1f s, fitted in %.1f s (%d thread(s))\n", sec_char, sec_fit,
+           sl_get_num_threads());
+    rc = fit_vs_truth(seed, &rec, &fit, log);
+  }
+  /* the twin of the network's neurons: global ids 0 .. N-1 */
+  size_t n_net = 3; /* Yin-Yang classes: the readout */
+  for (size_t l = 0; l < cfg->n_layers; l++)
+    n_net += (size_t)cfg->hidden[l];
+  uint32_t *ids = malloc(n_net * sizeof *ids);
+  if (!rc && !ids)
+    rc = sl_error(SL_ENOMEM, "twin_loop: out of memory");
+  for (size_t i = 0; !rc && i < n_net; i++)
+    ids[i] = (uint32_t)i;
+  if (!rc)
+    rc = sl_fit_result_select(&fit, ids, n_net);
+  free(ids);
+  if (!rc)
+    rc = sl_twin_write(&fit, cfg->dt, twin, "experiment twin_loop");
+  sl_config sim = exp_simulation(cfg), sim_twin = sim, chip_twin = *cfg;
+  snprintf(sim_twin.twin, sizeof sim_twin.twin, "%s", twin);
+  snprintf(chip_twin.twin, sizeof chip_twin.twin, "%s", twin);
+
+  /* (a) ideal, deployed */
+  if (!rc)
+    rc = exp_train(&sim, "a: ideal", NULL, &a, &ra);
+  if (!rc)
+    rc = exp_deploy(cfg, sl_session_net(a), &acc_ideal_dep);
+  const double target = ra.test_accuracy - 0.02;
+  /* (b) twin, deployed */
+  if (!rc)
+    rc = exp_train(&sim_twin, "b: twin", NULL, &b, &rb);
+  if (!rc)
+    rc = exp_deploy(cfg, sl_session_net(b), &acc_twin_dep);
+  /* (c) twin weights, then a few epochs in the loop with the twin as host */
+  if (!rc) {
+    printf("[%s] backend bss2 %s, twin host model, %d epochs\n", tc.label, cfg->backend_options,
+           TWIN_LOOP_EPOCHS);
+    rc = sl_session_create(&c, &chip_twin);
+  }
+  if (!rc)
+    rc = sl_session_set_weights(c, sl_session_net(b));
+  sl_run_result rc_res = {0};
+  t0 = now();
+  if (!rc)
+    rc = sl_session_train(c, TWIN_LOOP_EPOCHS, NULL, track_epoch, &tc, &rc_res);
+  sec_c = now() - t0;
+  acc_c = rc_res.test_accuracy;
+  /* (d) in the loop from scratch */
+  if (!rc) {
+    printf("[%s] backend bss2 %s, %ld epochs\n", td.label, cfg->backend_options, cfg->epochs);
+    rc = sl_session_create(&d, cfg);
+  }
+  if (!rc)
+    rc = sl_session_train(d, cfg->epochs, log, track_epoch, &td, &rd);
+  /* (e) calibrate to the network's nominal targets, deploy (a) */
+  if (!rc) {
+    sl_calib_targets tg = sl_calib_targets_default();
+    tg.tau_mem = cfg->tau_mem * 1e-3; /* bss2: hardware s = model s * 1e-3 */
+    tg.tau_syn = cfg->tau_syn * 1e-3;
+    tg.v_th = 0.5 + 0.3 * cfg->v_th;  /* volts(v) = 0.5 + 0.3 v */
+    tg.v_leak = 0.5 + 0.3 * cfg->v_leak;
+    tg.v_reset = 0.5 + 0.3 * cfg->v_reset;
+    printf("[e: calibrate] all circuits to tau_mem %g s, tau_syn %g s, v_th %g V, v_leak %g V, "
+           "v_reset %g V\n",
+           tg.tau_mem, tg.tau_syn, tg.v_th, tg.v_leak, tg.v_reset);
+    fflush(stdout);
+    rc = sl_calib_run(cfg->backend_options, &tg, calib, &rep);
+  }
+  if (!rc)
+    rc = spreads(seed, calib, &rep, log);
+  if (!rc)
+    rc = deploy_calib(calib, sl_loop_hw(sl_session_loop(d)), calib_deploy);
+  if (!rc) {
+    sl_config cal = *cfg;
+    size_t len = strlen(cal.backend_options);
+    if (snprintf(cal.backend_options + len, sizeof cal.backend_options - len, "%scalib=%s",
+                 len ? "," : "", calib_deploy) >= (int)(sizeof cal.backend_options - len))
+      rc = sl_error(SL_EINVAL, "twin_loop: backend.options too long to add calib=");
+    if (!rc)
+      rc = exp_deploy(&cal, sl_session_net(a), &acc_cal_dep);
+  }
+  long need_c = epochs_needed(acc_twin_dep, &tc, target);
+  long need_d = epochs_needed(0.0, &td, target);
+  if (!rc) {
+    printf("\n  %-44s %9s %12s\n", "twin_loop (Yin-Yang, bss2 uncalibrated)", "test acc",
+           "loop epochs");
+    printf("  %-44s %8.2f%% %12s\n", "ideal simulator (reference)", 100 * ra.test_accuracy, "-");
+    printf("  %-44s %8.2f%% %12s\n", "(a) ideal, deployed", 100 * acc_ideal_dep, "0");
+    printf("  %-44s %8.2f%% %12s\n", "(b) twin-trained, deployed", 100 * acc_twin_dep, "0");
+    printf("  %-44s %8.2f%% %12d\n", "(c) twin-trained, then in the loop", 100 * acc_c,
+           TWIN_LOOP_EPOCHS);
+    printf("  %-44s %8.2f%% %12ld\n", "(d) in the loop from scratch", 100 * rd.test_accuracy,
+           rd.epochs);
+    printf("  %-44s %8.2f%% %12s\n", "(e) calibrated chip, (a) deployed", 100 * acc_cal_dep, "0");
+    printf("  loop epochs needed to reach %.2f%% (ideal - 2 points; -1: not reached): "
+           "(c) %ld, (d) %ld\n",
+           100 * target, need_c, need_d);
+    printf("  chip-side seconds: characterise %.1f, fit %.1f, calibrate %.1f, loop (c) %.1f, "
+           "loop (d) %.1f\n",
+           sec_char, sec_fit, rep.seconds, sec_c, rd.seconds);
+  }
+  rc = put(log, "acc_ideal", ra.test_accuracy, rc);
+  rc = put(log, "acc_ideal_deployed", acc_ideal_dep, rc);
+  rc = put(log, "acc_twin", rb.test_accuracy, rc);
+  rc = put(log, "acc_twin_deployed", acc_twin_dep, rc);
+  rc = put(log, "acc_twin_then_loop", acc_c, rc);
+  rc = put(log, "acc_loop", rd.test_accuracy, rc);
+  rc = put(log, "acc_calibrated_deployed", acc_cal_dep, rc);
+  rc = put(log, "loop_epochs_target", target, rc);
+  rc = put(log, "loop_epochs_twin_then_loop", (double)need_c, rc);
+  rc = put(log, "loop_epochs_run_twin_then_loop", TWIN_LOOP_EPOCHS, rc);
+  rc = put(log, "loop_epochs_run_loop", (double)rd.epochs, rc);
+  rc = put(log, "seconds_characterise", sec_char, rc);
+  rc = put(log, "seconds_fit", sec_fit, rc);
+  rc = put(log, "seconds_calibrate", rep.seconds, rc);
+  rc = put(log, "seconds_ideal", ra.seconds, rc);
+  rc = put(log, "seconds_twin", rb.seconds, rc);
+  rc = put(log, "seconds_twin_then_loop", sec_c, rc);
+  rc = put(log, "seconds_loop", rd.seconds, rc);
+  rc = put(log, "loop_epochs_loop", (double)need_d, rc);
+  if (!rc)
+    rc = sl_session_log_network(d, log);
+  if (!rc)
+    rc = sl_runlog_finish(log, rd.test_accuracy, rd.epochs,
+                          ra.seconds + rb.seconds + sec_c + rd.seconds + sec_char + sec_fit +
+                              rep.seconds);
+  sl_session_free(a);
+  sl_session_free(b);
+  sl_session_free(c);
+  sl_session_free(d);
+  sl_fit_result_free(&fit);
+  sl_charac_free(&rec);
+  remove(twin);
+  remove(calib);
+  remove(calib_deploy);
+  return rc;
+}
+
+const experiment exp_twin_loop = {
+    "twin_loop",
+    "Yin-Yang on an uncalibrated bss2 chip: ideal, twin, twin+loop, loop, calibrated",
+    defaults, run};
