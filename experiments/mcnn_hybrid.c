@@ -769,7 +769,7 @@ static int run_dataset(const sl_config *cfg, const mc_options *m, const char *la
     if (!rc)
       rc = put(log, prefix, "energy_per_inference_j", e_infer / m->groups);
     if (!rc)
-      rc = put(log, prefix, "seconds", now() - t0);
+      rc = put(log, prefix, "run_seconds", now() - t0);
   }
   for (unsigned k = 0; k < MAX_GROUPS; k++)
     group_free(&g[k]);
@@ -786,7 +786,8 @@ static const char *const defaults[] = {"data.n_train=8000", "data.n_test=2000",
                                        "train.lr=0.01",    "train.lr_decay=0.8",
                                        NULL};
 
-static int load_mnist(const char *dir, sl_dataset *tr, sl_dataset *te)
+static int load_mnist(const char *dir, long n_train, long n_test, sl_dataset *tr,
+                      sl_dataset *te)
 {
   char path[1024];
   snprintf(path, sizeof path, "%s/mnist_train.h5", dir);
@@ -800,6 +801,11 @@ static int load_mnist(const char *dir, sl_dataset *tr, sl_dataset *te)
     rc = sl_dataset_load_h5(te, path);
   if (!rc && (tr->dim != 784 || te->dim != 784))
     rc = sl_error(SL_EFORMAT, "%s: MNIST images must have 784 pixels", dir);
+  /* data.n_train / data.n_test: the first samples of each file */
+  if (!rc && (size_t)n_train < tr->n)
+    rc = sl_dataset_split(tr, 0, (size_t)n_train, tr);
+  if (!rc && (size_t)n_test < te->n)
+    rc = sl_dataset_split(te, 0, (size_t)n_test, te);
   return rc;
 }
 
@@ -815,7 +821,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   const char *dir = getenv("SPIKELOOP_MNIST_DIR");
   sl_dataset tr = {0}, te = {0};
   if (strcmp(m.datasets, "fashion") != 0) {
-    int lr = load_mnist(dir && *dir ? dir : ".", &tr, &te);
+    int lr = load_mnist(dir && *dir ? dir : ".", cfg->n_train, cfg->n_test, &tr, &te);
     if (lr == SL_ENOTFOUND) {
       if (strcmp(m.datasets, "mnist") == 0)
         return sl_error(SL_EIO, "mcnn_hybrid: no mnist_train.h5 in SPIKELOOP_MNIST_DIR = %s "

@@ -119,6 +119,8 @@ struct sl_session {
   sl_loop *loop;
   sli_batch bb;
   long epoch;
+  double *pulses;  /* programming pulses spent by the end of each epoch */
+  size_t n_pulses;
 };
 
 void sl_session_free(sl_session *s)
@@ -126,6 +128,7 @@ void sl_session_free(sl_session *s)
   if (!s)
     return;
   sli_batch_free(&s->bb);
+  free(s->pulses);
   sl_trainer_free(s->tr);
   sl_loop_free(s->loop);
   sl_hw_close(s->hw);
@@ -134,6 +137,24 @@ void sl_session_free(sl_session *s)
   sl_dataset_free(&s->val);
   sl_dataset_free(&s->test);
   free(s);
+}
+
+/* The endurance budget of backends that count programming pulses
+ * (read_config "pulses", e.g. memristor): the total spent by the end of
+ * each epoch, the first write included. Other backends: nothing. */
+static int record_pulses(sl_session *s)
+{
+  char buf[32];
+  if (!s->hw || sl_hw_read_config(s->hw, "pulses", buf, sizeof buf) != SL_OK) {
+    sl_clear_error();
+    return SL_OK;
+  }
+  double *p = realloc(s->pulses, (s->n_pulses + 1) * sizeof *p);
+  if (!p)
+    return sl_error(SL_ENOMEM, "session: out of memory");
+  s->pulses = p;
+  s->pulses[s->n_pulses++] = strtod(buf, NULL);
+  return SL_OK;
 }
 
 int sl_session_create(sl_session **out, const sl_config *cfg)
@@ -257,6 +278,8 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
                           now_seconds() - te};
     if (log)
       rc = sl_runlog_append_epoch(log, &m);
+    if (!rc)
+      rc = record_pulses(s);
     if (progress)
       progress(&m, user);
   }
@@ -301,6 +324,8 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
     rc = log_network(log, s->net);
     if (!rc)
       rc = sl_runlog_put_summary(log, "val_accuracy", s->val.n ? r.val_accuracy : 0.0);
+    if (!rc && s->n_pulses)
+      rc = sl_runlog_put_summary_array(log, "prog_pulses_per_epoch", s->pulses, s->n_pulses);
     if (!rc)
       rc = sl_runlog_finish(log, r.test_accuracy, r.epochs, r.seconds);
   }

@@ -236,6 +236,42 @@ static void test_training_in_the_loop(void)
   sl_session_free(s);
 }
 
+/* sl_run_train records the programming pulses of every epoch in the run
+ * log (/summary prog_pulses_per_epoch, cumulative). */
+static void test_run_log_pulses(void)
+{
+  sl_config c;
+  sl_config_defaults(&c);
+  sl_config_set(&c, "data.n_train", "100");
+  sl_config_set(&c, "data.n_val", "0");
+  sl_config_set(&c, "data.n_test", "50");
+  sl_config_set(&c, "net.hidden", "10");
+  sl_config_set(&c, "train.batch", "20");
+  sl_config_set(&c, "train.epochs", "1");
+  sl_config_set(&c, "backend.name", "memristor");
+  char path[256];
+  sl_test_tmpfile("memristor_log", path, sizeof path);
+  sl_run_result r;
+  CU_ASSERT_FATAL(sl_run_train(&c, path, NULL, NULL, NULL, &r) == SL_OK);
+  sl_runlog_reader *rd = NULL;
+  CU_ASSERT_FATAL(sl_runlog_open(&rd, path) == SL_OK);
+  double pulses = 0;
+  CU_ASSERT(sl_runlog_get_summary(rd, "prog_pulses_per_epoch", &pulses) == SL_OK);
+  printf("\n    %.0f pulses by the end of epoch 1 ", pulses);
+  /* at least one pulse per device of the first write: 2 x (5 x 10 + 10 x 3) */
+  CU_ASSERT(pulses >= 2.0 * (5 * 10 + 10 * 3));
+  sl_runlog_reader_close(rd);
+  unlink(path);
+  /* the ideal backend counts no pulses: no such record */
+  strcpy(c.backend, "ideal");
+  CU_ASSERT_FATAL(sl_config_set(&c, "backend.options", "tau_mem_sd=0.01") == SL_OK);
+  CU_ASSERT_FATAL(sl_run_train(&c, path, NULL, NULL, NULL, &r) == SL_OK);
+  CU_ASSERT_FATAL(sl_runlog_open(&rd, path) == SL_OK);
+  CU_ASSERT(sl_runlog_get_summary(rd, "prog_pulses_per_epoch", &pulses) == SL_EFORMAT);
+  sl_runlog_reader_close(rd);
+  unlink(path);
+}
+
 static void test_bad_input(void)
 {
   sl_net *net = make_net();
@@ -301,6 +337,7 @@ int main(void)
       {"threshold-gated reprogramming", test_threshold_gating},
       {"drift option", test_drift_option},
       {"training in the loop learns", test_training_in_the_loop},
+      {"pulses per epoch in the run log", test_run_log_pulses},
       {"bad input", test_bad_input},
       {NULL, NULL}};
   return sl_test_run("memristor", cases);
