@@ -62,6 +62,16 @@ typedef struct {
 int slk_events_build(slk_events *ev, const float *x, size_t R, size_t K);
 void slk_events_free(slk_events *ev); /* leaves *ev empty; NULL is a no-op */
 
+/* The public event list (spikeloop/net.h): a (T, B, n) raster's events. */
+struct sl_spikes {
+  size_t T, B;
+  slk_events ev;
+};
+
+/* List the nonzeros of one row x (K) into idx/val (room for K), ascending;
+ * returns their number, or -1 if a value is NaN or Inf. */
+int slk_row_events(const float *x, size_t K, uint32_t *idx, float *val);
+
 /* y (R, N) = x @ W (K, N) over the events of x; bit-identical to slk_matmul_ref. */
 void slk_matmul_ev(float *y, const slk_events *ev, const float *w, size_t N);
 /* dw (K, N) += x^T @ g (R, N) over the events of x; bit-identical to

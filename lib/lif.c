@@ -228,18 +228,14 @@ SLK_HOT void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const
   }
 }
 
-/* h[t] += S[t-1] @ W_rec for one row, gathering the rows of spiking neurons. */
-SLK_HOT static void add_recurrent(float *restrict hr, const float *sp, const float *restrict w_rec,
-                                  size_t N)
+/* h[t] += S[t-1] @ W_rec for one row: list the spiking neurons (m
+ * ascending) into idx/val (room for N), then gather their rows of W_rec. */
+static void add_recurrent(float *hr, const float *sp, const float *w_rec, size_t N, uint32_t *idx,
+                          float *val)
 {
-  for (size_t m = 0; m < N; m++) {
-    const float sv = sp[m];
-    if (sv == 0.0f)
-      continue;
-    const float *restrict wm = w_rec + m * N;
-    for (size_t n = 0; n < N; n++)
-      hr[n] += sv * wm[n];
-  }
+  int n = slk_row_events(sp, N, idx, val); /* spikes are finite: n >= 0 */
+  if (n > 0)
+    slk_gather_add_row(hr, idx, val, (size_t)n, w_rec, N);
 }
 
 int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
@@ -256,8 +252,9 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
   /* per sample: refractory counters, Vp, and a row of zeros (I[-1]) */
   int32_t *left_all = calloc(B * N, sizeof *left_all);
   float *vp_all = malloc(B * N * sizeof *vp_all), *zero = calloc(N, sizeof *zero);
-  if (!left_all || !vp_all || !zero) {
-    free(left_all), free(vp_all), free(zero);
+  float *ev_all = w_rec ? malloc(2 * B * N * sizeof *ev_all) : NULL; /* spike lists */
+  if (!left_all || !vp_all || !zero || (w_rec && !ev_all)) {
+    free(left_all), free(vp_all), free(zero), free(ev_all);
     slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF forward: out of memory");
   }
@@ -270,13 +267,14 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
     for (size_t t = 0; t < T; t++) {
       const size_t row = (t * B + b) * N;
       if (w_rec && t > 0)
-        add_recurrent(h + row, s + row - B * N, w_rec, N);
+        add_recurrent(h + row, s + row - B * N, w_rec, N, (uint32_t *)(ev_all + 2 * b * N),
+                      ev_all + (2 * b + 1) * N);
       /* I[t-1] into the row of I[t], which the step updates in place */
       memcpy(i_syn + row, t > 0 ? i_syn + row - B * N : zero, N * sizeof(float));
       slk_lif_step(p, &d, o, N, h + row, i_syn + row, vp, left, v + row, s + row, clamp + row);
     }
   }
-  free(left_all), free(vp_all), free(zero);
+  free(left_all), free(vp_all), free(zero), free(ev_all);
   slk_decay_free(&d);
   return SL_OK;
 }
@@ -453,18 +451,27 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
   double *ga = want_tau ? calloc(2 * B * N, sizeof(double)) : NULL;
   int32_t *ones = malloc(N * sizeof *ones); /* "clamped" after the last step */
   int32_t *cl32 = malloc(2 * B * N * sizeof *cl32); /* clamp rows t, t+1 per sample */
-  if (!carry || !ones || !cl32 || (want_tau && !ga)) {
+  float *w_rec_t = w_rec ? malloc(N * N * sizeof *w_rec_t) : NULL; /* W_rec^T */
+  uint32_t *iota = malloc(N * sizeof *iota);                      /* 0, 1, ..., N-1 */
+  if (!carry || !ones || !cl32 || !iota || (w_rec && !w_rec_t) || (want_tau && !ga)) {
     free(carry);
     free(ga);
     free(ones);
     free(cl32);
+    free(w_rec_t);
+    free(iota);
     slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF backward: out of memory");
   }
   const int to_value = o->reset == SL_RESET_TO_VALUE;
   const int fast = !o->smooth && !want_tau && o->surrogate->id == SL_SURROGATE_SUPERSPIKE;
-  for (size_t n = 0; n < N; n++)
+  for (size_t n = 0; n < N; n++) {
     ones[n] = 1;
+    iota[n] = (uint32_t)n;
+  }
+  for (size_t m = 0; w_rec && m < N; m++)
+    for (size_t n = 0; n < N; n++)
+      w_rec_t[n * N + m] = w_rec[m * N + n];
 #pragma omp parallel for schedule(static)
   for (size_t b = 0; b < B; b++) {
     float *gv_next = carry + 2 * b * N, *gi_next = gv_next + N;
@@ -513,22 +520,21 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
         gv_next[n] = gv;
         gi_next[n] = gi;
       }
-      if (w_rec && t > 0) { /* gs[t-1] += gh[t] W_rec^T */
-        float *gsp = gs + row - B * N;
-        const float *ghr = gh + row;
-        for (size_t m = 0; m < N; m++) {
-          const float *wm = w_rec + m * N;
-          float acc = gsp[m];
-          for (size_t n = 0; n < N; n++)
-            acc += ghr[n] * wm[n];
-          gsp[m] = acc;
-        }
-      }
+      /* gs[t-1, m] += sum_n gh[t, n] W_rec[m, n], n ascending: as axpys
+       * of the rows of W_rec^T along gs's row (vector registers), with the
+       * reference's summation order per element */
+      if (w_rec && t > 0)
+        slk_gather_add_row(gs + row - B * N, iota, gh + row, N, w_rec_t, N);
     }
   }
-  /* dW_rec += sum_{t >= 1, b} S[t-1, b]^T gh[t, b] */
-  if (w_rec && dw_rec && T > 1)
-    slk_matmul_tn_acc(dw_rec, s, gh + B * N, (T - 1) * B, N, N);
+  /* dW_rec += sum_{t >= 1, b} S[t-1, b]^T gh[t, b], over the spikes' events */
+  if (w_rec && dw_rec && T > 1) {
+    slk_events ev;
+    memset(&ev, 0, sizeof ev);
+    if ((rc = slk_events_build(&ev, s, (T - 1) * B, N)) == SL_OK)
+      slk_matmul_tn_acc_ev(dw_rec, &ev, gh + B * N, N);
+    slk_events_free(&ev);
+  }
   if (ga)
     for (size_t n = 0; n < N; n++) {
       double sm = 0.0, ss = 0.0;
@@ -545,9 +551,11 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
   free(carry);
   free(ones);
   free(cl32);
+  free(w_rec_t);
+  free(iota);
   free(ga);
   slk_decay_free(&d);
-  return SL_OK;
+  return rc;
 }
 
 int sl_lif_currents(const sl_neurons *p, double dt, size_t T, size_t B, const float *w_rec,

@@ -570,15 +570,11 @@ static void infer_layer_view(infer_layer *il, float *mem, size_t N)
 /* List the nonzero spikes of a row (ascending); returns their sum. */
 static double list_spikes(const float *s, size_t N, uint32_t *idx, float *val, size_t *n)
 {
+  int c = slk_row_events(s, N, idx, val); /* s is finite: c >= 0 */
   double total = 0.0;
-  size_t c = 0;
-  for (size_t k = 0; k < N; k++)
-    if (s[k] != 0.0f) {
-      idx[c] = (uint32_t)k;
-      val[c++] = s[k];
-      total += s[k];
-    }
-  *n = c;
+  for (int e = 0; e < c; e++)
+    total += val[e];
+  *n = c > 0 ? (size_t)c : 0;
   return total;
 }
 
@@ -587,8 +583,8 @@ static double list_spikes(const float *s, size_t N, uint32_t *idx, float *val, s
  * membrane v_last (n_out). The operations and their order are those of
  * sl_net_forward: h = x W (events ascending), + S[t-1] W_rec (spiking
  * neurons ascending), the shared LIF row step, the LI readout. */
-static double infer_sample(const sl_net *net, const slk_decay *d, size_t b, size_t T, size_t B,
-                           float *mem, float *logits, float *v_last)
+static double infer_sample(const sl_net *net, const slk_events *ev, const slk_decay *d, size_t b,
+                           size_t T, size_t B, float *mem, float *logits, float *v_last)
 {
   const size_t L = net->spec.n_layers, n_out = net->spec.n_out;
   infer_layer il[SL_MAX_LAYERS];
@@ -606,7 +602,6 @@ static double infer_sample(const sl_net *net, const slk_decay *d, size_t b, size
   for (size_t k = 0; k < n_out; k++)
     v_o[k] = net->neurons[L].v_leak[k];
   double spikes = 0.0;
-  const slk_events *ev = &net->ev_infer;
   for (size_t t = 0; t < T; t++) {
     const size_t r = t * B + b;
     const uint32_t *in_idx = ev->idx + ev->ptr[r];
@@ -621,14 +616,14 @@ static double infer_sample(const sl_net *net, const slk_decay *d, size_t b, size
       if (lb->w_rec != SIZE_MAX && t > 0)
         slk_gather_add_row(x->h, x->idx[prev], x->val[prev], x->n[prev],
                            net->params + net->tensors[lb->w_rec].offset, N);
-      slk_lif_step(&net->neurons[l], &d[l], &net->spec.lif, N, x->h, x->i, x->i, x->vp, x->left,
-                   x->v, x->s, x->clamp);
+      slk_lif_step(&net->neurons[l], &d[l], &net->spec.lif, N, x->h, x->i, x->vp, x->left, x->v,
+                   x->s, x->clamp);
       spikes += list_spikes(x->s, N, x->idx[cur], x->val[cur], &x->n[cur]);
       in_idx = x->idx[cur], in_val = x->val[cur], n_in = x->n[cur];
     }
     slk_gather_row(h_o, in_idx, in_val, n_in, net->params + net->tensors[net->buf[L].w_in].offset,
                    n_out);
-    slk_li_row(&net->neurons[L], &d[L], n_out, h_o, i_o, v_o, i_o, v_o);
+    slk_li_row(&net->neurons[L], &d[L], n_out, h_o, i_o, v_o);
     /* logits = max over time, a non-finite value sticks (as in sl_loss_ce) */
     for (size_t k = 0; k < n_out; k++)
       if (t == 0 || (isfinite(mx[k]) && (!isfinite(v_o[k]) || v_o[k] > mx[k])))
@@ -640,19 +635,11 @@ static double infer_sample(const sl_net *net, const slk_decay *d, size_t b, size
   return spikes;
 }
 
-int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
-                 sl_infer_stats *stats)
+/* Inference over the input events ev of (T, B) rows. */
+static int infer_run(sl_net *net, const slk_events *ev, size_t T, size_t B, float *logits,
+                     sl_infer_stats *stats)
 {
-  if (!net || !x)
-    return sl_error(SL_EINVAL, "sl_net_infer: NULL argument");
-  if (T == 0 || B == 0)
-    return sl_error(SL_EINVAL, "sl_net_infer: T = %zu and B = %zu must be positive", T, B);
   const size_t L = net->spec.n_layers, n_out = net->spec.n_out;
-  int rc = slk_events_build(&net->ev_infer, x, T * B, net->spec.n_in);
-  if (rc == SL_ENUMERIC)
-    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
-  if (rc)
-    return rc;
   if (B * n_out > net->infer_cap) {
     float *p = realloc(net->infer_last, B * n_out * sizeof(float));
     if (!p)
@@ -666,7 +653,7 @@ int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
   slk_decay d[SL_MAX_LAYERS + 1];
   memset(d, 0, sizeof d);
   float *scratch = malloc(B * per * sizeof(float));
-  rc = scratch ? SL_OK : sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
+  int rc = scratch ? SL_OK : sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
   for (size_t l = 0; l <= L && !rc; l++)
     rc = slk_decay_make(&d[l], &net->neurons[l],
                         l < L ? net->spec.lif.scale_input : net->spec.readout_scale_input,
@@ -675,9 +662,9 @@ int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
   if (!rc && !per_sample)
     rc = sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
   if (!rc) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B > 1)
     for (size_t b = 0; b < B; b++)
-      per_sample[b] = infer_sample(net, d, b, T, B, scratch + b * per,
+      per_sample[b] = infer_sample(net, ev, d, b, T, B, scratch + b * per,
                                    logits ? logits + b * n_out : NULL, net->infer_last + b * n_out);
   }
   double spikes = 0.0; /* summed in sample order: the same for any thread count */
@@ -690,6 +677,29 @@ int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
   if (!rc && stats)
     stats->hidden_spikes = spikes;
   return rc;
+}
+
+int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
+                 sl_infer_stats *stats)
+{
+  if (!net || !x)
+    return sl_error(SL_EINVAL, "sl_net_infer: NULL argument");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "sl_net_infer: T = %zu and B = %zu must be positive", T, B);
+  int rc = slk_events_build(&net->ev_infer, x, T * B, net->spec.n_in);
+  if (rc == SL_ENUMERIC)
+    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+  return rc ? rc : infer_run(net, &net->ev_infer, T, B, logits, stats);
+}
+
+int sl_net_infer_spikes(sl_net *net, const sl_spikes *sp, float *logits, sl_infer_stats *stats)
+{
+  if (!net || !sp)
+    return sl_error(SL_EINVAL, "sl_net_infer_spikes: NULL argument");
+  if (sp->ev.K != net->spec.n_in)
+    return sl_error(SL_ESHAPE, "spike list has %zu channels but the network %zu inputs",
+                    sp->ev.K, net->spec.n_in);
+  return infer_run(net, &sp->ev, sp->T, sp->B, logits, stats);
 }
 
 const float *sl_net_infer_last(const sl_net *net)

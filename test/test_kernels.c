@@ -619,7 +619,32 @@ static void check_infer(int reset, int smooth, int threads)
   CU_ASSERT(spikes_fwd > 0.0);
   /* the states of the forward pass are untouched */
   CU_ASSERT(sl_net_output(net) + (T - 1) * B * n_out == last_fwd);
+  /* the same from an event list, made from the float or a uint8 raster */
+  sl_spikes *sp = NULL, *sp8 = NULL;
+  uint8_t *x8 = malloc(T * B * n_in);
+  for (size_t i = 0; i < T * B * n_in; i++)
+    x8[i] = (uint8_t)x[i];
+  CU_ASSERT_FATAL(sl_spikes_from_dense(&sp, x, T, B, n_in) == SL_OK);
+  CU_ASSERT_FATAL(sl_spikes_from_u8(&sp8, x8, T, B, n_in) == SL_OK);
+  CU_ASSERT(sl_spikes_count(sp) == sl_spikes_count(sp8) && sl_spikes_count(sp) > 0);
+  for (int k = 0; k < 2; k++) {
+    float lg_sp[5 * 3];
+    sl_infer_stats is2;
+    CU_ASSERT_FATAL(sl_net_infer_spikes(net, k ? sp8 : sp, lg_sp, &is2) == SL_OK);
+    CU_ASSERT(memcmp(lg_sp, lg_fwd, sizeof lg_sp) == 0);
+    CU_ASSERT(memcmp(last_fwd, sl_net_infer_last(net), B * n_out * sizeof(float)) == 0);
+    CU_ASSERT(is2.hidden_spikes == is.hidden_spikes);
+  }
+  sl_spikes_free(sp8);
+  CU_ASSERT(sl_spikes_from_dense(&sp8, x, T, B, n_in - 1) == SL_OK); /* wrong width */
+  CU_ASSERT(sl_net_infer_spikes(net, sp8, lg_inf, &is) == SL_ESHAPE);
+  sl_spikes_free(sp8);
+  sl_spikes_free(sp);
+  sl_spikes_free(NULL);
+  CU_ASSERT(sl_spikes_from_u8(&sp, x8, 0, B, n_in) == SL_EINVAL && sp == NULL);
+  free(x8);
   x[7] = NAN;
+  CU_ASSERT(sl_spikes_from_dense(&sp, x, T, B, n_in) == SL_ENUMERIC && sp == NULL);
   CU_ASSERT(sl_net_infer(net, x, T, B, lg_inf, &is) == SL_ENUMERIC);
   CU_ASSERT(sl_net_infer(net, x, 0, B, lg_inf, &is) == SL_EINVAL);
   free(x);

@@ -141,6 +141,22 @@ int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
  * NULL before one. */
 const float *sl_net_infer_last(const sl_net *net);
 
+/* A spike raster (T, B, n) kept as its list of events (the nonzero
+ * entries, with their values), e.g. an input used for many runs: long
+ * simulations then do not scan T * B * n mostly-zero values per run. */
+typedef struct sl_spikes sl_spikes;
+/* From a float raster (T, B, n); errors: SL_EINVAL, SL_ENUMERIC (NaN or
+ * Inf), SL_ENOMEM. */
+int sl_spikes_from_dense(sl_spikes **out, const float *x, size_t T, size_t B, size_t n);
+/* From a uint8 raster (T, B, n) of spike counts. */
+int sl_spikes_from_u8(sl_spikes **out, const uint8_t *x, size_t T, size_t B, size_t n);
+void sl_spikes_free(sl_spikes *sp); /* NULL is a no-op */
+/* Number of events (nonzero entries); 0 for NULL. */
+size_t sl_spikes_count(const sl_spikes *sp);
+/* sl_net_infer on an event list; sp's n must be the network's n_in
+ * (SL_ESHAPE otherwise). Same numbers as sl_net_infer on the dense raster. */
+int sl_net_infer_spikes(sl_net *net, const sl_spikes *sp, float *logits, sl_infer_stats *stats);
+
 /* Use the plain reference kernels (1) or the fast ones (0, default). */
 void sl_net_use_reference(sl_net *net, int on);
 
