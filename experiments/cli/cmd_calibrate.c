@@ -29,7 +29,10 @@ static void usage(void)
          "  --chip-seed S      which emulated chip (default 1)\n"
          "  --target LIST      key=value targets in hardware units, any of tau_mem, tau_syn\n"
          "                     (s), v_th, v_leak, v_reset (V); the others default to 6e-6 s,\n"
-         "                     6e-6 s, 0.8, 0.5, 0.5 V (the nominal model). Required.\n"
+         "                     6e-6 s, 0.8, 0.5 V (the nominal model); v_reset is left at its\n"
+         "                     nominal word unless given (the fitted reset absorbs the hold\n"
+         "                     after a spike and would put the true reset ~0.1 V high).\n"
+         "                     Required.\n"
          "  --iterations N     measurement rounds (default 5)\n"
          "  --neurons LIST     calibrate only these circuits, e.g. 0-122 (default 0-511);\n"
          "                     the others keep their nominal words\n"
@@ -91,10 +94,13 @@ int cmd_calibrate(int argc, char **argv)
   t.circuits = ids;
   char opts[1024];
   snprintf(opts, sizeof opts, "chip_seed=%ld%s%s", seed, *extra ? "," : "", extra);
+  char reset[32] = "nominal word";
+  if (isfinite(t.v_reset))
+    snprintf(reset, sizeof reset, "%g V", t.v_reset);
   printf("calibrating %zu circuit(s) of bss2 chip %ld to tau_mem %g s, tau_syn %g s, v_th %g V, "
-         "v_leak %g V, v_reset %g V (%d rounds)\n",
+         "v_leak %g V, v_reset %s (%d rounds)\n",
          ids ? t.n_circuits : (size_t)SL_BSS2_CIRCUITS, seed, t.tau_mem, t.tau_syn, t.v_th,
-         t.v_leak, t.v_reset, t.iterations);
+         t.v_leak, reset, t.iterations);
   fflush(stdout);
   sl_calib_report r;
   int rc = sl_calib_run(opts, &t, out, &r);
@@ -110,7 +116,10 @@ int cmd_calibrate(int argc, char **argv)
   const char *name[5] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset"};
   for (int k = 0; k < 5; k++) {
     int p = fp[k];
-    printf("  %-8s %10.4g %12.4g %8.2f%%   %12.4g %8.2f%%\n", name[k], tv[k], r.mean_before[p],
+    char tgt[16] = "(nominal)";
+    if (isfinite(tv[k]))
+      snprintf(tgt, sizeof tgt, "%.4g", tv[k]);
+    printf("  %-8s %10s %12.4g %8.2f%%   %12.4g %8.2f%%\n", name[k], tgt, r.mean_before[p],
            100 * r.sd_before[p] / fabs(r.mean_before[p]), r.mean_after[p],
            100 * r.sd_after[p] / fabs(r.mean_after[p]));
   }
