@@ -103,34 +103,30 @@ void slk_matmul_nt_ref(float *gx, const float *g, const float *w, size_t R, size
 #define FEW_COLUMNS 32
 
 /* gx[r, :] = sum_n g[r, n] W^T[n, :] for the rows [0, R): n ascending, as
- * the reference sums, so the result is bit-identical; the inner loop runs
- * along gx's row in vector registers. wt is W^T (N, K). */
-SLK_HOT static void nt_axpy_rows(float *restrict gx, const float *restrict g,
-                                 const float *restrict wt, size_t R, size_t K, size_t N)
+ * the reference sums, so the result is bit-identical; the row of gx is
+ * accumulated in vector registers (slk_gather_row over all n). wt is W^T
+ * (N, K); iota holds 0 .. N-1. */
+static void nt_axpy_rows(float *gx, const float *g, const float *wt, const uint32_t *iota,
+                         size_t R, size_t K, size_t N)
 {
-  for (size_t r = 0; r < R; r++) {
-    float *restrict y = gx + r * K;
-    memset(y, 0, K * sizeof *y);
-    for (size_t n = 0; n < N; n++) {
-      const float gv = g[r * N + n];
-      const float *restrict wn = wt + n * K;
-      for (size_t k = 0; k < K; k++)
-        y[k] += gv * wn[k];
-    }
-  }
+  for (size_t r = 0; r < R; r++)
+    slk_gather_row(gx + r * K, iota, g + r * N, N, wt, K);
 }
 
 void slk_matmul_nt(float *gx, const float *g, const float *w, size_t R, size_t K, size_t N)
 {
   float *wt = N <= FEW_COLUMNS ? malloc(K * N * sizeof *wt) : NULL;
+  uint32_t iota[FEW_COLUMNS];
   if (wt) {
     for (size_t k = 0; k < K; k++)
       for (size_t n = 0; n < N; n++)
         wt[n * K + k] = w[k * N + n];
+    for (size_t n = 0; n < N; n++)
+      iota[n] = (uint32_t)n;
     const size_t chunk = 64; /* rows per task */
 #pragma omp parallel for schedule(static)
     for (size_t r0 = 0; r0 < R; r0 += chunk)
-      nt_axpy_rows(gx + r0 * K, g + r0 * N, wt, R - r0 < chunk ? R - r0 : chunk, K, N);
+      nt_axpy_rows(gx + r0 * K, g + r0 * N, wt, iota, R - r0 < chunk ? R - r0 : chunk, K, N);
     free(wt);
     return;
   }
