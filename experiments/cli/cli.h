@@ -13,6 +13,9 @@ int cmd_dataset(int argc, char **argv);
 int cmd_chip(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_characterise(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 /* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
 int cli_fail(const char *context);

@@ -1,8 +1,10 @@
-/* cmd_bench.c -- `spikeloop bench W1|W2|W3|all`: the peer benchmark
- * workloads (experiments/bench.c). */
+/* cmd_bench.c -- `spikeloop bench W1|W2|W3|all|C1|C2`: the peer benchmark
+ * workloads of the SNN layers (experiments/bench.c) and of the crossbar
+ * layer (experiments/bench_cim.c). */
 #include "config.h"
 #include "cli.h"
 #include "bench.h"
+#include "bench_cim.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,7 @@ static void usage(void)
 {
   printf("usage: spikeloop bench W1|W2|W3|all [--threads N] [--repeat R] [--data DIR]\n"
          "                       [--check-only]\n"
+         "       spikeloop bench C1|C2 --data DIR\n"
          "\n"
          "Time the benchmark workloads of WORKLOADS.md with the library's own network,\n"
          "loss, optimiser and trainer: W1 700-256-20 feed-forward, W2 with a recurrent\n"
@@ -27,7 +30,11 @@ static void usage(void)
          "  --check-only   with --data: only the reference comparison, no timing\n"
          "\n"
          "Summary lines: 'W1 train_ms=... infer_ms=... rss_mb=... threads=...' (W2 alike)\n"
-         "and 'W3 neuron_steps_per_s=... hidden_spikes=...'.\n");
+         "and 'W3 neuron_steps_per_s=... hidden_spikes=...'.\n"
+         "\n"
+         "C1 and C2 are the crossbar workloads of CIM.md (784 x 256 on 7 x 16 tiles of\n"
+         "112 x 16; C1 with 8-level devices, 5%% programming and 2%% read noise and\n"
+         "8-bit DAC/ADC, C2 ideal) on DIR = cim-data: 'C1 mvm_per_s=... rel_err=...'.\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -61,7 +68,12 @@ int cmd_bench(int argc, char **argv)
     }
   }
   if (!which)
-    return cli_usage_error("bench", "which workload? W1, W2, W3 or all");
+    return cli_usage_error("bench", "which workload? W1, W2, W3, all, C1 or C2");
+  if (strcmp(which, "C1") == 0 || strcmp(which, "C2") == 0) {
+    if (!o.data_dir)
+      return cli_usage_error("bench", "%s needs --data DIR (the cim-data directory)", which);
+    return sl_cim_bench(which, o.data_dir, stdout) ? cli_fail(which) : 0;
+  }
   if (o.check_only && !o.data_dir)
     return cli_usage_error("bench", "--check-only needs --data DIR");
   return bench_run(which, &o);

@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const experiment *const all[] = {&exp_yinyang_loop, &exp_mismatch_sweep,
-                                        &exp_fashion16_loop, NULL};
+                                        &exp_fashion16_loop, &exp_twin_loop,
+                                        &exp_mcnn_hybrid, NULL};
 
 static void usage(void)
 {

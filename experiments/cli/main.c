@@ -54,7 +54,10 @@ static void usage(FILE *f)
           "  dataset   write a data set to HDF5 for inspection\n"
           "  experiment  run a published experiment (--list shows them)\n"
           "  chip      inspect an emulated chip (chip truth: its hidden mismatch)\n"
-          "  bench     time the peer benchmark workloads W1, W2, W3 (WORKLOADS.md)\n"
+          "  bench     time the benchmark workloads: W1, W2, W3 (WORKLOADS.md), C1, C2 (CIM.md)\n"
+          "  characterise  record how each neuron of a chip responds (calibration protocols)\n"
+          "  fit       fit every neuron of a characterisation recording: a digital twin\n"
+          "  calibrate search each neuron's configuration so that it meets common targets\n"
           "\n"
           "options:\n"
           "  -h, --help     this help; 'spikeloop COMMAND --help' for a command's options\n"
@@ -91,7 +94,14 @@ int main(int argc, char **argv)
     return cmd_chip(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0)
     return cmd_bench(argc - 2, argv + 2);
+  if (strcmp(cmd, "characterise") == 0)
+    return cmd_characterise(argc - 2, argv + 2);
+  if (strcmp(cmd, "fit") == 0)
+    return cmd_fit(argc - 2, argv + 2);
+  if (strcmp(cmd, "calibrate") == 0)
+    return cmd_calibrate(argc - 2, argv + 2);
   if (cmd[0] == '-')
     return cmd_train(argc - 1, argv + 1); /* options of the default command */
-  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, chip, bench)", cmd);
+  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, "
+                         "chip, bench, characterise, fit, calibrate)", cmd);
 }
