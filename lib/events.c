@@ -278,6 +278,81 @@ void slk_matmul_ev(float *y, const slk_events *ev, const float *w, size_t N)
                    ev->ptr[r + 1] - ev->ptr[r], w, N);
 }
 
+/* y[i, :] += sum_n g[i, n] wt[n, :] for R = 4 rows (or 1) at once: each
+ * 64-column slice of a row of wt is loaded once for all rows, and the
+ * 4 x 4 accumulators are named variables so that they stay in registers.
+ * Every element sums n in ascending order from its own start value, exactly
+ * as one row at a time. */
+#define LD(v, p) memcpy(&(v), (p), sizeof(v))
+#define ST(p, v) memcpy((p), &(v), sizeof(v))
+
+static inline __attribute__((always_inline)) void dense_rows4(float *restrict y,
+                                                              const float *restrict g,
+                                                              const float *restrict wt, size_t K,
+                                                              size_t N, size_t j0)
+{
+  v16sf a[16], w0, w1, w2, w3;
+  for (size_t i = 0; i < 4; i++) {
+    LD(a[4 * i], y + i * K + j0);
+    LD(a[4 * i + 1], y + i * K + j0 + 16);
+    LD(a[4 * i + 2], y + i * K + j0 + 32);
+    LD(a[4 * i + 3], y + i * K + j0 + 48);
+  }
+  v16sf a00 = a[0], a01 = a[1], a02 = a[2], a03 = a[3], a10 = a[4], a11 = a[5], a12 = a[6];
+  v16sf a13 = a[7], a20 = a[8], a21 = a[9], a22 = a[10], a23 = a[11], a30 = a[12], a31 = a[13];
+  v16sf a32 = a[14], a33 = a[15];
+  for (size_t n = 0; n < N; n++) {
+    const float *restrict wn = wt + n * K + j0;
+    LD(w0, wn);
+    LD(w1, wn + 16);
+    LD(w2, wn + 32);
+    LD(w3, wn + 48);
+    const float x0 = g[n], x1 = g[N + n], x2 = g[2 * N + n], x3 = g[3 * N + n];
+    a00 += x0 * w0, a01 += x0 * w1, a02 += x0 * w2, a03 += x0 * w3;
+    a10 += x1 * w0, a11 += x1 * w1, a12 += x1 * w2, a13 += x1 * w3;
+    a20 += x2 * w0, a21 += x2 * w1, a22 += x2 * w2, a23 += x2 * w3;
+    a30 += x3 * w0, a31 += x3 * w1, a32 += x3 * w2, a33 += x3 * w3;
+  }
+  a[0] = a00, a[1] = a01, a[2] = a02, a[3] = a03, a[4] = a10, a[5] = a11, a[6] = a12;
+  a[7] = a13, a[8] = a20, a[9] = a21, a[10] = a22, a[11] = a23, a[12] = a30, a[13] = a31;
+  a[14] = a32, a[15] = a33;
+  for (size_t i = 0; i < 4; i++) {
+    ST(y + i * K + j0, a[4 * i]);
+    ST(y + i * K + j0 + 16, a[4 * i + 1]);
+    ST(y + i * K + j0 + 32, a[4 * i + 2]);
+    ST(y + i * K + j0 + 48, a[4 * i + 3]);
+  }
+}
+
+SLK_HOT void slk_dense_rows_add(float *y, const float *g, size_t R, const float *wt, size_t K,
+                                size_t N)
+{
+  const size_t K64 = K / 64 * 64;
+  size_t i0 = 0;
+  for (; i0 + 4 <= R; i0 += 4)
+    for (size_t j0 = 0; j0 < K64; j0 += 64)
+      dense_rows4(y + i0 * K, g + i0 * N, wt, K, N, j0);
+  for (size_t i = 0; i < R; i++) { /* rows left over, and every row's last columns */
+    const size_t j_start = i < i0 ? K64 : 0;
+    for (size_t j0 = j_start; j0 + 64 <= K; j0 += 64) {
+      v16sf a0, a1, a2, a3, w0, w1, w2, w3;
+      LD(a0, y + i * K + j0), LD(a1, y + i * K + j0 + 16);
+      LD(a2, y + i * K + j0 + 32), LD(a3, y + i * K + j0 + 48);
+      for (size_t n = 0; n < N; n++) {
+        const float *restrict wn = wt + n * K + j0;
+        const float x = g[i * N + n];
+        LD(w0, wn), LD(w1, wn + 16), LD(w2, wn + 32), LD(w3, wn + 48);
+        a0 += x * w0, a1 += x * w1, a2 += x * w2, a3 += x * w3;
+      }
+      ST(y + i * K + j0, a0), ST(y + i * K + j0 + 16, a1);
+      ST(y + i * K + j0 + 32, a2), ST(y + i * K + j0 + 48, a3);
+    }
+    for (size_t n = 0; n < N && K64 < K; n++)
+      for (size_t j = K64; j < K; j++)
+        y[i * K + j] += g[i * N + n] * wt[n * K + j];
+  }
+}
+
 /* dW[k, j0:j1] += val * g[r, j0:j1] for every event (r, k), r ascending */
 SLK_HOT static void scatter_cols(float *restrict dw, const slk_events *ev, const float *restrict g,
                                  size_t N, size_t j0, size_t j1)

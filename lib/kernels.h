@@ -116,6 +116,12 @@ void slk_gather_row(float *y, const uint32_t *idx, const float *val, size_t n, c
 void slk_gather_add_row(float *y, const uint32_t *idx, const float *val, size_t n, const float *w,
                         size_t N);
 
+/* y (R, K) += g (R, N) @ wt (N, K), rows of y and g contiguous; each
+ * element sums n in ascending order (bit-identical to one
+ * slk_gather_add_row per row with all n listed), four rows sharing every
+ * load of wt. */
+void slk_dense_rows_add(float *y, const float *g, size_t R, const float *wt, size_t K, size_t N);
+
 /* 1 if every one of n values is finite. */
 int slk_all_finite(const float *a, size_t n);
 
