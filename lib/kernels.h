@@ -94,15 +94,17 @@ void slk_decay_free(slk_decay *d);
  *   V = clamped ? v_reset : v_leak + a_m (Vp - v_leak) + k I
  *   S = clamped ? 0 : H(V - v_th);   Vp = clamped ? v_reset : post-reset(V, S)
  *   left = clamped ? left - 1 : (S ? refrac : 0)
- * i (I[t-1] in, I[t] out), vp and left are updated in place; v, s, clamp
- * are output rows. No two arrays may overlap. */
+ * i_prev is I[t-1] (zeros at t = 0), i_out receives I[t]; vp and left are
+ * updated in place; v, s, clamp are output rows. No two arrays may
+ * overlap. */
 void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N, const float *h,
-                 float *i, float *vp, int32_t *left, float *v, float *s, uint8_t *clamp);
+                 const float *i_prev, float *i_out, float *vp, int32_t *left, float *v, float *s,
+                 uint8_t *clamp);
 /* The same step for any options (smooth spikes included): slk_lif_row, or
  * the smooth variant. */
 void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
-                  const float *h, float *i, float *vp, int32_t *left, float *v, float *s,
-                  uint8_t *clamp);
+                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
+                  float *v, float *s, uint8_t *clamp);
 
 /* One step of a row of N LI neurons, in place: I = a_s I + gain h;
  * V = v_leak + a_m (V - v_leak) + k I. */

@@ -154,7 +154,8 @@ int sl_lif_forward_ref(const sl_neurons *p, const sl_lif_options *o, double dt, 
  * state is updated in place) and every load unconditional, so that GCC
  * can if-convert and vectorise the loop. */
 static inline __attribute__((always_inline)) void lif_row_value(const sl_neurons *restrict p, const slk_decay *restrict d, size_t N,
-                          const float *restrict h, float *restrict i, float *restrict vp,
+                          const float *restrict h, const float *restrict i_prev,
+                          float *restrict i_out, float *restrict vp,
                           int32_t *restrict left, float *restrict v, float *restrict s,
                           int to_value)
 {
@@ -163,14 +164,14 @@ static inline __attribute__((always_inline)) void lif_row_value(const sl_neurons
   const float *restrict v_reset = p->v_reset;
   const int32_t *restrict refrac = p->refrac;
   for (size_t n = 0; n < N; n++) {
-    const float cur = a_s[n] * i[n] + gain[n] * h[n];              /* I[t] */
+    const float cur = a_s[n] * i_prev[n] + gain[n] * h[n];         /* I[t] */
     const float vm = v_leak[n] + a_m[n] * (vp[n] - v_leak[n]) + k[n] * cur; /* V[t] */
     const float sv = vm - v_th[n] > 0.0f ? 1.0f : 0.0f;            /* S[t] = H(V - v_th) */
     const float vr = v_reset[n];
     const float vpost = to_value ? vm * (1.0f - sv) + vr * sv : vm - sv * (v_th[n] - vr);
     const int32_t lf = left[n], rf = refrac[n];
     const int cl = lf > 0; /* refractory: V = v_reset, no spike */
-    i[n] = cur;
+    i_out[n] = cur;
     v[n] = cl ? vr : vm;
     s[n] = cl ? 0.0f : sv;
     vp[n] = cl ? vr : vpost;
@@ -179,27 +180,27 @@ static inline __attribute__((always_inline)) void lif_row_value(const sl_neurons
 }
 
 SLK_HOT void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N,
-                         const float *h, float *i, float *vp, int32_t *left, float *v, float *s,
-                         uint8_t *clamp)
+                         const float *h, const float *i_prev, float *i_out, float *vp,
+                         int32_t *left, float *v, float *s, uint8_t *clamp)
 {
   for (size_t n = 0; n < N; n++) /* a narrow store of its own: keeps the main loop vectorisable */
     clamp[n] = left[n] > 0;
   if (reset == SL_RESET_TO_VALUE)
-    lif_row_value(p, d, N, h, i, vp, left, v, s, 1);
+    lif_row_value(p, d, N, h, i_prev, i_out, vp, left, v, s, 1);
   else
-    lif_row_value(p, d, N, h, i, vp, left, v, s, 0);
+    lif_row_value(p, d, N, h, i_prev, i_out, vp, left, v, s, 0);
 }
 
 /* The same step with smooth spikes (gradient checks; refrac is 0). */
 static void lif_row_smooth(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o,
-                           size_t N, const float *h, float *i, float *vp, float *v, float *s,
-                           uint8_t *clamp)
+                           size_t N, const float *h, const float *i_prev, float *i_out,
+                           float *vp, float *v, float *s, uint8_t *clamp)
 {
   for (size_t n = 0; n < N; n++) {
-    float cur = d->a_syn[n] * i[n] + p->gain[n] * h[n];
+    float cur = d->a_syn[n] * i_prev[n] + p->gain[n] * h[n];
     float vm = p->v_leak[n] + d->a_mem[n] * (vp[n] - p->v_leak[n]) + d->k_in[n] * cur;
     float sv = spike_value(o, vm - p->v_th[n]);
-    i[n] = cur;
+    i_out[n] = cur;
     clamp[n] = 0;
     v[n] = vm;
     s[n] = sv;
@@ -208,13 +209,13 @@ static void lif_row_smooth(const sl_neurons *p, const slk_decay *d, const sl_lif
 }
 
 void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
-                  const float *h, float *i, float *vp, int32_t *left, float *v, float *s,
-                  uint8_t *clamp)
+                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
+                  float *v, float *s, uint8_t *clamp)
 {
   if (o->smooth)
-    lif_row_smooth(p, d, o, N, h, i, vp, v, s, clamp);
+    lif_row_smooth(p, d, o, N, h, i_prev, i_out, vp, v, s, clamp);
   else
-    slk_lif_row(p, d, o->reset, N, h, i, vp, left, v, s, clamp);
+    slk_lif_row(p, d, o->reset, N, h, i_prev, i_out, vp, left, v, s, clamp);
 }
 
 SLK_HOT void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h,
@@ -269,9 +270,8 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
       if (w_rec && t > 0)
         add_recurrent(h + row, s + row - B * N, w_rec, N, (uint32_t *)(ev_all + 2 * b * N),
                       ev_all + (2 * b + 1) * N);
-      /* I[t-1] into the row of I[t], which the step updates in place */
-      memcpy(i_syn + row, t > 0 ? i_syn + row - B * N : zero, N * sizeof(float));
-      slk_lif_step(p, &d, o, N, h + row, i_syn + row, vp, left, v + row, s + row, clamp + row);
+      slk_lif_step(p, &d, o, N, h + row, t > 0 ? i_syn + row - B * N : zero, i_syn + row, vp,
+                   left, v + row, s + row, clamp + row);
     }
   }
   free(left_all), free(vp_all), free(zero), free(ev_all);

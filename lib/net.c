@@ -545,7 +545,7 @@ void sl_net_use_reference(sl_net *net, int on)
 
 /* The rolling state of one sample in one hidden layer (N neurons). */
 typedef struct {
-  float *h, *i, *vp, *v, *s;
+  float *h, *i[2], *vp, *v, *s; /* i: I of the current / previous step */
   int32_t *left;
   uint8_t *clamp;
   uint32_t *idx[2]; /* spikes of the current / previous step: neuron indices */
@@ -553,13 +553,14 @@ typedef struct {
   size_t n[2];
 } infer_layer;
 
-/* floats per neuron in a sample's scratch: h, i, vp, v, s, left, clamp
+/* floats per neuron in a sample's scratch: h, i[2], vp, v, s, left, clamp
  * (one float each, to keep alignment simple), idx[2], val[2] */
-#define INFER_FLOATS 11
+#define INFER_FLOATS 12
 
 static void infer_layer_view(infer_layer *il, float *mem, size_t N)
 {
-  il->h = mem, il->i = mem + N, il->vp = mem + 2 * N, il->v = mem + 3 * N, il->s = mem + 4 * N;
+  il->h = mem, il->vp = mem + 2 * N, il->v = mem + 3 * N, il->s = mem + 4 * N;
+  il->i[0] = mem + N, il->i[1] = mem + 11 * N;
   il->left = (int32_t *)(mem + 5 * N);
   il->clamp = (uint8_t *)(mem + 6 * N);
   il->idx[0] = (uint32_t *)(mem + 7 * N), il->idx[1] = (uint32_t *)(mem + 8 * N);
@@ -592,7 +593,8 @@ static double infer_sample(const sl_net *net, const slk_events *ev, const slk_de
     const size_t N = net->size[l];
     infer_layer_view(&il[l], mem, N);
     mem += INFER_FLOATS * N;
-    memset(il[l].i, 0, N * sizeof(float));
+    memset(il[l].i[0], 0, N * sizeof(float));
+    memset(il[l].i[1], 0, N * sizeof(float));
     memset(il[l].left, 0, N * sizeof(int32_t));
     for (size_t n = 0; n < N; n++)
       il[l].vp[n] = net->neurons[l].v_leak[n];
@@ -616,8 +618,8 @@ static double infer_sample(const sl_net *net, const slk_events *ev, const slk_de
       if (lb->w_rec != SIZE_MAX && t > 0)
         slk_gather_add_row(x->h, x->idx[prev], x->val[prev], x->n[prev],
                            net->params + net->tensors[lb->w_rec].offset, N);
-      slk_lif_step(&net->neurons[l], &d[l], &net->spec.lif, N, x->h, x->i, x->vp, x->left, x->v,
-                   x->s, x->clamp);
+      slk_lif_step(&net->neurons[l], &d[l], &net->spec.lif, N, x->h, x->i[prev], x->i[cur], x->vp,
+                   x->left, x->v, x->s, x->clamp);
       spikes += list_spikes(x->s, N, x->idx[cur], x->val[cur], &x->n[cur]);
       in_idx = x->idx[cur], in_val = x->val[cur], n_in = x->n[cur];
     }
