@@ -353,41 +353,45 @@ SLK_HOT void slk_dense_rows_add(float *y, const float *g, size_t R, const float 
   }
 }
 
-/* dW[k, j0:j1] += val * g[r, j0:j1] for every event (r, k), r ascending */
-SLK_HOT static void scatter_cols(float *restrict dw, const slk_events *ev, const float *restrict g,
-                                 size_t N, size_t j0, size_t j1)
+/* dW[k, :] += val * g[r, :] for every event (r, k) with k0 <= k < k1, in
+ * ascending r: the rows of dW in [k0, k1) belong to the caller's thread. */
+SLK_HOT static void scatter_rows(float *restrict dw, const slk_events *ev, const float *restrict g,
+                                 size_t N, size_t k0, size_t k1)
 {
-  const size_t w = j1 - j0;
   for (size_t r = 0; r < ev->R; r++) {
-    const float *restrict gr = g + r * N + j0;
+    const float *restrict gr = g + r * N;
     for (size_t e = ev->ptr[r]; e < ev->ptr[r + 1]; e++) {
+      const size_t k = ev->idx[e];
+      if (k < k0 || k >= k1)
+        continue;
       const float xv = ev->val[e];
-      float *restrict dk = dw + (size_t)ev->idx[e] * N + j0;
-      for (size_t j = 0; j < w; j++)
+      float *restrict dk = dw + k * N;
+      for (size_t j = 0; j < N; j++)
         dk[j] += xv * gr[j];
     }
   }
 }
 
-/* Column blocks: one per thread, a multiple of 16 floats wide. Wide
- * blocks measured best (perf, W1 dW_in on one thread: 64 columns 23 ms of
- * CPU per training step, 128 19.7 ms, 256 18.4 ms): the cost is per event
- * visited, so each event should cover as many columns as possible. The
- * block width does not change any sum's order. */
+/* The rows of dW are split into one contiguous range per thread; each
+ * thread walks the whole event list and takes the events of its rows, with
+ * the full row width per event. perf on W1's dW_in: the cost is per event
+ * taken (64-column blocks cost 23 ms of CPU per training step, 128 19.7,
+ * full rows 18.4 on one thread), and splitting by columns instead made
+ * every thread take every event (2 threads gave no gain). Each element
+ * still adds its events in ascending r: the same bits for any thread
+ * count. */
 void slk_matmul_tn_acc_ev(float *dw, const slk_events *ev, const float *g, size_t N)
 {
+  const size_t K = ev->K;
   size_t threads = 1;
 #ifdef _OPENMP
   threads = (size_t)omp_get_max_threads();
 #endif
-  size_t width = (N + threads - 1) / threads;
-  width = (width + 15) / 16 * 16;
-  const size_t nb = (N + width - 1) / width;
+  if (threads > K)
+    threads = K;
 #pragma omp parallel for schedule(static)
-  for (size_t b = 0; b < nb; b++) {
-    size_t j0 = b * width, j1 = j0 + width < N ? j0 + width : N;
-    scatter_cols(dw, ev, g, N, j0, j1);
-  }
+  for (size_t b = 0; b < threads; b++)
+    scatter_rows(dw, ev, g, N, b * K / threads, (b + 1) * K / threads);
 }
 
 /* ------------------------------------------------------------ public event lists */
