@@ -664,6 +664,21 @@ int sl_li_backward(const sl_neurons *p, int scale_input, double dt, size_t T, si
   if (rc || (rc = slk_decay_make(&d, p, scale_input, dt)))
     return rc;
   const size_t N = p->n;
+  if (!dtau_mem && !dtau_syn) { /* no tau sums: the samples are independent */
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < B; b++)
+      for (size_t n = 0; n < N; n++) {
+        float gv_acc = 0.0f, gi_acc = 0.0f;
+        for (size_t t = T; t-- > 0;) {
+          const size_t i = (t * B + b) * N + n;
+          gv_acc = gv[i] + d.a_mem[n] * gv_acc;              /* dL/dV[t] */
+          gi_acc = d.a_syn[n] * gi_acc + d.k_in[n] * gv_acc; /* dL/dI[t] */
+          gh[i] = p->gain[n] * gi_acc;
+        }
+      }
+    slk_decay_free(&d);
+    return SL_OK;
+  }
   double *ga = calloc(2 * N, sizeof(double));
   if (!ga) {
     slk_decay_free(&d);

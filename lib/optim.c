@@ -2,7 +2,9 @@
  * as a table of strategies found by name.
  *
  * Adam follows Kingma & Ba with bias correction, as PyTorch's Adam (eps
- * added after the square root of the corrected second moment).
+ * added after the square root of the corrected second moment). Large
+ * blocks are updated by all OpenMP threads (elementwise, so the result
+ * does not depend on their number).
  */
 #include "config.h"
 #include "spikeloop/optim.h"
@@ -11,6 +13,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Below this many parameters one thread is faster than starting a team. */
+#define PARALLEL_MIN 65536
 
 typedef struct {
   const char *name;
@@ -34,6 +39,8 @@ static void adam_step(sl_optim *o, float *w, const float *g)
   /* 1 - beta in double first: (1.0f - 0.999f) is 1.3e-5 off 0.001 */
   const float fb1 = (float)b1, fb2 = (float)b2, cb1 = (float)(1.0 - b1), cb2 = (float)(1.0 - b2);
   float *m = o->m, *v = o->v;
+  /* elementwise: the same bits for any thread count */
+#pragma omp parallel for schedule(static) if (o->n >= PARALLEL_MIN)
   for (size_t i = 0; i < o->n; i++) {
     m[i] = fb1 * m[i] + cb1 * g[i];
     v[i] = fb2 * v[i] + cb2 * g[i] * g[i];
@@ -124,7 +131,11 @@ int sl_optim_step(sl_optim *o, float *params, const float *grads)
 {
   if (!o || !params || !grads)
     return sl_error(SL_EINVAL, "sl_optim_step: NULL argument");
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (o->n >= PARALLEL_MIN)
   for (size_t i = 0; i < o->n; i++)
+    bad |= !isfinite(grads[i]);
+  for (size_t i = 0; bad && i < o->n; i++) /* the first one, for the message */
     if (!isfinite(grads[i]))
       return sl_error(SL_ENUMERIC, "gradient %zu is not finite; parameters left unchanged", i);
   o->t++;

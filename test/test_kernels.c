@@ -292,6 +292,32 @@ static void test_dense_rows(void)
   CU_ASSERT(all_same);
 }
 
+/* LI readout backward: without tau gradients it runs in parallel over the
+ * batch; gh must be the same bits as the serial pass with tau gradients. */
+static void test_li_backward_paths(void)
+{
+  const size_t T = 31, B = 7, N = 5, TBN = T * B * N;
+  sl_neurons p;
+  sl_neuron_nominal nom = sl_neuron_nominal_default();
+  nom.tau_mem = 10e-3;
+  nom.tau_syn = 5e-3;
+  CU_ASSERT_FATAL(sl_neurons_alloc(&p, N, &nom) == SL_OK);
+  rng_seed(4711);
+  float *h = falloc(TBN), *i_syn = falloc(TBN), *v = falloc(TBN), *gv = falloc(TBN);
+  float *gh1 = falloc(TBN), *gh2 = falloc(TBN), *dm = falloc(N), *ds = falloc(N);
+  fill_uniform(h, TBN, -1.0, 1.0);
+  fill_uniform(gv, TBN, -0.1, 0.1);
+  CU_ASSERT_FATAL(sl_li_forward(&p, 0, 1e-3, T, B, h, i_syn, v) == SL_OK);
+  CU_ASSERT_FATAL(sl_li_backward(&p, 0, 1e-3, T, B, i_syn, v, gv, gh1, dm, ds) == SL_OK);
+  CU_ASSERT_FATAL(sl_li_backward(&p, 0, 1e-3, T, B, i_syn, v, gv, gh2, NULL, NULL) == SL_OK);
+  int same = memcmp(gh1, gh2, TBN * sizeof(float)) == 0;
+  printf("\n    LI backward with / without tau gradients: gh %s ", same ? "identical" : "DIFFERS");
+  CU_ASSERT(same);
+  CU_ASSERT(max_abs(gh1, TBN) > 0.0);
+  sl_neurons_free(&p);
+  free(h), free(i_syn), free(v), free(gv), free(gh1), free(gh2), free(dm), free(ds);
+}
+
 /* ------------------------------------------------------------ LIF kernels */
 
 typedef struct {
@@ -852,6 +878,7 @@ int main(void)
       {"W1 (WORKLOADS.md) semantics", test_w1_semantics},
       {"event-driven products vs dense reference, bit-identical", test_events},
       {"dense row products (recurrent back-projection), bit-identical", test_dense_rows},
+      {"LI backward, parallel path without tau gradients", test_li_backward_paths},
       {"inference path vs forward, bit-identical", test_infer},
       {"bad input", test_bad_input},
       {NULL, NULL}};
