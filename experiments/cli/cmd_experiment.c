@@ -2,6 +2,7 @@
  * and `spikeloop experiment --list`. */
 #include "config.h"
 #include "cli.h"
+#include "cli_calib.h"
 #include "experiments.h"
 
 #include <stdio.h>
@@ -14,12 +15,13 @@ static const experiment *const all[] = {&exp_yinyang_loop, &exp_mismatch_sweep,
 static void usage(void)
 {
   printf("usage: spikeloop experiment NAME [--log FILE.h5] [--config FILE] [--set key=value ...]\n"
-         "                                [--threads N]\n"
+         "                                [--calib FILE.h5] [--threads N]\n"
          "       spikeloop experiment --list\n"
          "\n"
          "Run a published experiment. Its own settings are applied over the defaults,\n"
          "then --config and --set. The log (default NAME.h5) holds the headline\n"
-         "figures as /summary attributes.\n");
+         "figures as /summary attributes. --calib FILE.h5 loads a chip calibration\n"
+         "(spikeloop calibrate) into the backend (calib=FILE in backend.options).\n");
 }
 
 static void list(void)
@@ -57,6 +59,7 @@ int cmd_experiment(int argc, char **argv)
   snprintf(default_log, sizeof default_log, "%s.h5", e->name);
   const char *log_path = default_log;
   long threads = 0;
+  const char *calib = NULL;
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && sl_config_load(&cfg, argv[++i]))
       return cli_fail("config");
@@ -72,6 +75,8 @@ int cmd_experiment(int argc, char **argv)
         return cli_fail("--set");
     } else if (strcmp(a, "--log") == 0 && i + 1 < argc) {
       log_path = argv[++i];
+    } else if (strcmp(a, "--calib") == 0 && i + 1 < argc) {
+      calib = argv[++i];
     } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
       if (cli_parse_long(argv[++i], 1, 4096, &threads))
         return cli_usage_error("experiment", "--threads needs a positive integer");
@@ -79,6 +84,8 @@ int cmd_experiment(int argc, char **argv)
       return cli_usage_error("experiment", "unknown or incomplete option '%s'", a);
     }
   }
+  if (calib && cli_append_calib(&cfg, calib))
+    return cli_fail("--calib");
   if (sl_config_validate(&cfg))
     return cli_fail("config");
   if (threads && sl_set_num_threads((int)threads))

@@ -22,7 +22,7 @@ static void usage(void)
          "  --log FILE.h5     run log (default: spikeloop_run.h5)\n"
          "  --backend NAME    run the forward pass on a backend and train in the loop:\n"
          "                    ideal (default: plain simulation), bss2 (the emulated\n"
-         "                    BrainScaleS-2 chip), replay, or a plugin (same as\n"
+         "                    BrainScaleS-2 chip), memristor, replay, or a plugin (same as\n"
          "                    --set backend.name=NAME; options: --set backend.options=...)\n"
          "  --record FILE.h5  record every weight write and observation of the backend\n"
          "  --calib FILE.h5   load a calibration (spikeloop calibrate) into the backend:\n"
