@@ -39,6 +39,7 @@
 #endif
 
 #include "spikeloop/runlog.h"
+#include "spikeloop/dist.h"
 #include "spikeloop/error.h"
 #include "spikeloop/version.h"
 
@@ -365,6 +366,10 @@ static int write_meta(hid_t file, const char *path, const sl_run_meta *meta)
     goto out;
   what = "write /meta@threads";
   if (write_attr(grp, ".", "threads", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &threads) < 0)
+    goto out;
+  what = "write /meta@ranks";
+  int ranks = sl_dist_size();
+  if (write_attr(grp, ".", "ranks", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &ranks) < 0)
     goto out;
   what = "write /meta@start_time";
   if (write_attr_str(grp, ".", "start_time", start) < 0)

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "spikeloop/session.h"
+#include "spikeloop/dist.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loss.h"
 #include "spikeloop/version.h"
@@ -183,7 +184,19 @@ int sl_session_create(sl_session **out, const sl_config *cfg)
    * itself: skip the interface (the results are identical, test_loop) */
   int direct = strcmp(cfg->backend, "ideal") == 0 && !cfg->backend_options[0] && !cfg->record[0];
   if (!rc && !direct) {
-    rc = sl_hw_from_config(&s->hw, &s->loop, cfg, s->net, s->enc.t_steps, (size_t)cfg->batch);
+    /* over MPI every rank drives its own backend instance; ranks > 0 record
+     * to backend.record + ".rank<r>" */
+    sl_config *hc = malloc(sizeof *hc);
+    if (!hc)
+      rc = sl_error(SL_ENOMEM, "sl_session_create: out of memory");
+    if (!rc) {
+      *hc = *cfg;
+      if (hc->record[0] && sl_dist_rank() > 0)
+        snprintf(hc->record, sizeof hc->record, "%.*s.rank%d", (int)sizeof hc->record - 16,
+                 cfg->record, sl_dist_rank());
+      rc = sl_hw_from_config(&s->hw, &s->loop, hc, s->net, s->enc.t_steps, (size_t)cfg->batch);
+    }
+    free(hc);
     if (!rc)
       rc = sl_trainer_set_loop(s->tr, s->loop);
   }
@@ -237,6 +250,12 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
   const sl_config *cfg = &s->cfg;
   const size_t T = s->enc.t_steps, batch = (size_t)cfg->batch;
   const size_t n_hidden = sli_hidden_neurons(sl_net_get_spec(s->net));
+  /* data-parallel over MPI: rank r takes samples [lo, hi) of every global
+   * batch (slices differ by at most one sample when batch % ranks != 0) */
+  const size_t ranks = (size_t)sl_dist_size(), rank = (size_t)sl_dist_rank();
+  if (batch < ranks)
+    return sl_error(SL_EINVAL, "train.batch %zu is smaller than the %zu MPI ranks", batch, ranks);
+  const size_t lo = rank * batch / ranks, hi = (rank + 1) * batch / ranks;
   sl_eval_result ev_test = {0}, ev_val = {0};
   double train_acc = 0.0;
   int rc = SL_OK;
@@ -249,11 +268,13 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
     size_t correct = 0, seen = 0;
     for (size_t start = 0; start + batch <= s->train.n && !rc; start += batch) {
       sl_batch_stats st;
-      rc = sli_make_batch(&s->enc, &s->train, s->bb.idx + start, batch,
+      rc = sli_make_batch(&s->enc, &s->train, s->bb.idx + start + lo, hi - lo,
                           sl_seed_mix(cfg->seed, (uint64_t)epoch), s->bb.xbuf, s->bb.raster,
                           s->bb.labels, s->bb.ids);
       if (!rc)
-        rc = sl_trainer_step(s->tr, s->bb.raster, s->bb.labels, T, batch, &st);
+        rc = ranks > 1 ? sli_trainer_step_dist(s->tr, s->bb.raster, s->bb.labels, T, hi - lo,
+                                               batch, &st)
+                       : sl_trainer_step(s->tr, s->bb.raster, s->bb.labels, T, batch, &st);
       if (rc)
         break;
       loss_sum += st.loss * (double)batch;
@@ -280,7 +301,7 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
       rc = sl_runlog_append_epoch(log, &m);
     if (!rc)
       rc = record_pulses(s);
-    if (progress)
+    if (progress && rank == 0)
       progress(&m, user);
   }
   if (!rc && epochs == 0) {
@@ -314,10 +335,13 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
   sl_runlog *log = NULL;
   sl_run_result r = {0};
   int rc = sl_session_create(&s, cfg);
-  if (!rc && log_path) {
+  /* over MPI rank 0 alone writes the log; every rank stops if it fails */
+  if (!rc && log_path && sl_dist_rank() == 0) {
     sl_run_meta m = {"train", cfg->seed, sl_get_num_threads()};
     rc = sl_runlog_create(&log, log_path, cfg, meta ? meta : &m);
   }
+  if (sl_dist_any(rc != SL_OK) && !rc)
+    rc = sl_error(SL_EIO, "another MPI rank failed to set up the run");
   if (!rc)
     rc = sl_session_train(s, cfg->epochs, log, progress, user, &r);
   if (!rc && log) {

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "spikeloop/train.h"
+#include "spikeloop/dist.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/loss.h"
@@ -131,11 +132,12 @@ double sli_hidden_spike_total(sl_net *net)
   return total;
 }
 
-int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
-                    sl_batch_stats *stats)
+static int trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
+                        size_t B_global, sl_batch_stats *stats)
 {
   if (!tr || !x || !y)
     return sl_error(SL_EINVAL, "sl_trainer_step: NULL argument");
+  const int dist = B_global > 0 && sl_dist_size() > 1;
   sl_net *net = tr->net;
   const sl_net_spec *s = sl_net_get_spec(net);
   int rc = trainer_grow(tr, T * B);
@@ -163,6 +165,21 @@ int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, 
   sl_net_zero_grad(net);
   if ((rc = sl_net_backward(net, tr->gv, extra)))
     return rc;
+  double hidden = sli_hidden_spike_total(net);
+  if (dist) { /* average the slices' mean gradients over the global batch */
+    float *g = sl_net_grads(net);
+    const size_t n = sl_net_num_params(net);
+    const float w = (float)((double)B / (double)B_global);
+    for (size_t i = 0; i < n; i++)
+      g[i] *= w;
+    double st[3] = {loss * (double)B, (double)correct, hidden};
+    if ((rc = sl_dist_sum_float(g, n)) || (rc = sl_dist_sum_double(st, 3)))
+      return rc;
+    loss = st[0] / (double)B_global;
+    correct = (size_t)(st[1] + 0.5);
+    hidden = st[2];
+    B = B_global;
+  }
   if (tr->loop) { /* update the float shadow, then quantise and write it */
     if ((rc = sl_optim_step(tr->opt, sl_loop_shadow(tr->loop), sl_net_grads(net))) ||
         (rc = sl_loop_sync_weights(tr->loop, NULL)))
@@ -174,9 +191,21 @@ int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, 
     stats->loss = loss;
     stats->correct = correct;
     stats->n = B;
-    stats->hidden_spikes = sli_hidden_spike_total(net);
+    stats->hidden_spikes = hidden;
   }
   return SL_OK;
+}
+
+int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
+                    sl_batch_stats *stats)
+{
+  return trainer_step(tr, x, y, T, B, 0, stats);
+}
+
+int sli_trainer_step_dist(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
+                          size_t B_global, sl_batch_stats *stats)
+{
+  return trainer_step(tr, x, y, T, B, B_global, stats);
 }
 
 /* ------------------------------------------------------------ evaluation */

@@ -23,6 +23,7 @@ META = {
     "git_revision": str,
     "seed": int,
     "threads": int,
+    "ranks": int,
     "start_time": str,
     "host": str,
     "command": str,

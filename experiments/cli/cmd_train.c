@@ -122,7 +122,12 @@ int cmd_train(int argc, char **argv)
     return cli_fail("--threads");
   char hidden[256];
   sl_config_get(&cfg, "net.hidden", hidden, sizeof hidden);
-  printf("spikeloop %s: training %s, hidden %s, %ld epochs, batch %ld, backend %s, %d "
+  const int ranks = sl_dist_size(), rank0 = sl_dist_rank() == 0;
+  if (rank0 && ranks > 1)
+    printf("spikeloop: data-parallel over %d MPI ranks, %ld samples of each batch per rank\n",
+           ranks, (cfg.batch + ranks - 1) / ranks);
+  if (rank0)
+    printf("spikeloop %s: training %s, hidden %s, %ld epochs, batch %ld, backend %s, %d "
          "thread(s); log %s\n",
          sl_version(), cfg.dataset, hidden, cfg.epochs, cfg.batch, cfg.backend,
          sl_get_num_threads(), log_path);
@@ -131,7 +136,8 @@ int cmd_train(int argc, char **argv)
   sl_run_result res;
   if (sl_run_train(&cfg, log_path, &meta, quiet ? NULL : progress, &cfg.epochs, &res))
     return cli_fail("train");
-  printf("final test accuracy %.2f%% (validation %.2f%%, %ld epochs, %.1f s); log written to %s\n",
+  if (rank0)
+    printf("final test accuracy %.2f%% (validation %.2f%%, %ld epochs, %.1f s); log written to %s\n",
          100 * res.test_accuracy, 100 * res.val_accuracy, res.epochs, res.seconds, log_path);
   return 0;
 }

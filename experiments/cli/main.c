@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
 
 int cli_fail(const char *context)
 {
@@ -68,9 +71,8 @@ static void usage(FILE *f)
           sl_version());
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-  sl_clear_error();
   if (argc < 2)
     return cmd_train(0, argv + 1);
   const char *cmd = argv[1];
@@ -104,4 +106,28 @@ int main(int argc, char **argv)
     return cmd_train(argc - 1, argv + 1); /* options of the default command */
   return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, "
                          "chip, bench, characterise, fit, calibrate)", cmd);
+}
+
+int main(int argc, char **argv)
+{
+  sl_clear_error();
+#ifdef HAVE_MPI
+  /* `train` started by mpirun trains data-parallel (README "Data-parallel
+   * training over MPI"); everything else, and train started without mpirun,
+   * runs without initialising MPI */
+  int train = argc < 2 || strcmp(argv[1], "train") == 0 || argv[1][0] == '-';
+  int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+  if (train && launched) {
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+      fprintf(stderr, "spikeloop: MPI_Init failed\n");
+      return 1;
+    }
+    int rc = dispatch(argc, argv);
+    if (rc)
+      MPI_Abort(MPI_COMM_WORLD, rc);
+    MPI_Finalize();
+    return rc;
+  }
+#endif
+  return dispatch(argc, argv);
 }

@@ -2,7 +2,8 @@
  *
  * One file per run:
  *   /config    attributes: every config key -> its value (strings)
- *   /meta      attributes: version, git_revision, seed, threads, start_time, host, command
+ *   /meta      attributes: version, git_revision, seed, threads, ranks (MPI), start_time,
+ *              host, command
  *   /metrics   1-D datasets indexed by epoch: epoch, loss, train_accuracy,
  *              val_accuracy, test_accuracy, hidden_rate, seconds; attribute
  *              epochs_complete = number of complete rows

@@ -32,5 +32,6 @@
 #include "spikeloop/cim.h"
 #include "spikeloop/cam.h"
 #include "spikeloop/ann.h"
+#include "spikeloop/dist.h"
 
 #endif
