@@ -3,13 +3,15 @@
 #
 # Installs the Debian packages below with apt-get when any is missing (as
 # root, or through sudo), then runs autoreconf, configure and make in the
-# source tree. Extra arguments are passed to configure. Idempotent: a second
+# source tree. Extra arguments are passed to configure. Configures with
+# --with-mpi (data-parallel training; pass --without-mpi to opt out); a tree
+# configured earlier without MPI is configured again. Idempotent: a second
 # run only rebuilds what changed.
 set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libgsl-dev libhdf5-dev \
-libcunit1-dev libopenblas-dev zlib1g-dev python3-h5py python3-numpy dataset-fashion-mnist"
+libcunit1-dev libopenblas-dev zlib1g-dev python3-h5py python3-numpy dataset-fashion-mnist libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do
@@ -23,7 +25,13 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
 fi
 
-[ -x configure ] || autoreconf -fi
-[ -f Makefile ] || ./configure "$@"
+# (again when configure predates the MPI support)
+{ [ -x configure ] && grep -q MPI_CFLAGS configure; } || autoreconf -fi
+case " $* " in
+  *" --without-mpi "*) [ -f Makefile ] || ./configure "$@" ;;
+  *) if [ ! -f Makefile ] || ! grep -q '^#define HAVE_MPI 1' config.h 2>/dev/null; then
+       ./configure --with-mpi "$@"
+     fi ;;
+esac
 make -j2
 echo "setup: built ./spikeloop"
