@@ -328,6 +328,19 @@ static int layer_drive(sl_net *net, slk_events *ev, float *h, const float *in, c
   return SL_OK;
 }
 
+/* Buffers for T x B and the bookkeeping of a new forward pass over x. */
+static int begin_forward(sl_net *net, const float *x, size_t T, size_t B)
+{
+  int rc = grow(net, T * B);
+  if (rc)
+    return rc;
+  net->T = T;
+  net->B = B;
+  net->x = x;
+  net->ev_valid = 0;
+  return SL_OK;
+}
+
 int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
 {
   if (!net || !x)
@@ -338,13 +351,9 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
   /* the fast path checks the input while it lists its events */
   if (net->use_ref && !slk_all_finite(x, TB * net->spec.n_in))
     return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
-  int rc = grow(net, TB);
+  int rc = begin_forward(net, x, T, B);
   if (rc)
     return rc;
-  net->T = T;
-  net->B = B;
-  net->x = x;
-  net->ev_valid = 0;
   const float *in = x;
   size_t K = net->spec.n_in;
   for (size_t l = 0; l < net->n_layers_total; l++) {
@@ -394,13 +403,9 @@ int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
       return sl_error(SL_ENUMERIC, "measured membrane of layer %s contains NaN or Inf",
                       net->names[l]);
   }
-  int rc = grow(net, TB);
+  int rc = begin_forward(net, x, T, B);
   if (rc)
     return rc;
-  net->T = T;
-  net->B = B;
-  net->x = x;
-  net->ev_valid = 0;
   const float *in = x;
   size_t K = net->spec.n_in;
   for (size_t l = 0; l <= L; l++) {
