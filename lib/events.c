@@ -474,3 +474,16 @@ void sl_spikes_free(sl_spikes *sp)
 }
 
 size_t sl_spikes_count(const sl_spikes *sp) { return sp ? sp->ev.nnz : 0; }
+
+int sl_spikes_shape(const sl_spikes *sp, size_t *T, size_t *B, size_t *n)
+{
+  if (!sp)
+    return sl_error(SL_EINVAL, "spike list is NULL");
+  if (T)
+    *T = sp->T;
+  if (B)
+    *B = sp->B;
+  if (n)
+    *n = sp->ev.K;
+  return SL_OK;
+}

@@ -52,7 +52,8 @@ struct sl_net {
   layer_buf buf[SL_MAX_LAYERS + 1];
   size_t capacity; /* T*B the buffers hold */
   size_t T, B;     /* of the last forward */
-  const float *x;  /* input of the last forward (not owned) */
+  const float *x;  /* dense input of the last forward (not owned), or NULL */
+  const slk_events *in_ev; /* events of that input: ev[0], or a caller's sl_spikes */
   int tau_grad, use_ref;
   slk_events ev[SL_MAX_LAYERS + 1]; /* events of each layer's input, last forward */
   int ev_valid;                     /* ev[] belong to the last forward */
@@ -337,30 +338,29 @@ static int begin_forward(sl_net *net, const float *x, size_t T, size_t B)
   net->T = T;
   net->B = B;
   net->x = x;
+  net->in_ev = &net->ev[0];
   net->ev_valid = 0;
   return SL_OK;
 }
 
-int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
+/* The layers of a forward pass whose input is x (dense, may be NULL) or,
+ * for layer 0, the event list net->in_ev (if x is NULL). */
+static int forward_layers(sl_net *net, const float *x, size_t T, size_t B)
 {
-  if (!net || !x)
-    return sl_error(SL_EINVAL, "sl_net_forward: NULL argument");
-  if (T == 0 || B == 0)
-    return sl_error(SL_EINVAL, "sl_net_forward: T = %zu and B = %zu must be positive", T, B);
   const size_t TB = T * B;
-  /* the fast path checks the input while it lists its events */
-  if (net->use_ref && !slk_all_finite(x, TB * net->spec.n_in))
-    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
-  int rc = begin_forward(net, x, T, B);
-  if (rc)
-    return rc;
   const float *in = x;
   size_t K = net->spec.n_in;
+  int rc;
   for (size_t l = 0; l < net->n_layers_total; l++) {
     layer_buf *b = &net->buf[l];
     const size_t N = net->size[l];
     const float *w = net->params + net->tensors[b->w_in].offset;
-    rc = layer_drive(net, &net->ev[l], b->h, in, w, TB, K, N);
+    if (l == 0 && !x) { /* listed by the caller; the product is the reference's, bit for bit */
+      slk_matmul_ev(b->h, net->in_ev, w, N);
+      rc = SL_OK;
+    } else {
+      rc = layer_drive(net, &net->ev[l], b->h, in, w, TB, K, N);
+    }
     if (rc == SL_ENUMERIC)
       return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
     if (rc)
@@ -382,6 +382,33 @@ int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
   }
   net->ev_valid = !net->use_ref;
   return SL_OK;
+}
+
+int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
+{
+  if (!net || !x)
+    return sl_error(SL_EINVAL, "sl_net_forward: NULL argument");
+  if (T == 0 || B == 0)
+    return sl_error(SL_EINVAL, "sl_net_forward: T = %zu and B = %zu must be positive", T, B);
+  /* the fast path checks the input while it lists its events */
+  if (net->use_ref && !slk_all_finite(x, T * B * net->spec.n_in))
+    return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+  int rc = begin_forward(net, x, T, B);
+  return rc ? rc : forward_layers(net, x, T, B);
+}
+
+int sl_net_forward_spikes(sl_net *net, const sl_spikes *x)
+{
+  if (!net || !x)
+    return sl_error(SL_EINVAL, "sl_net_forward_spikes: NULL argument");
+  if (x->ev.K != net->spec.n_in)
+    return sl_error(SL_ESHAPE, "spike list has %zu channels but the network %zu inputs",
+                    x->ev.K, net->spec.n_in);
+  int rc = begin_forward(net, NULL, x->T, x->B);
+  if (rc)
+    return rc;
+  net->in_ev = &x->ev;
+  return forward_layers(net, NULL, x->T, x->B);
 }
 
 int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
@@ -449,6 +476,31 @@ int sl_net_state(sl_net *net, size_t layer, sl_layer_state *out)
   return SL_OK;
 }
 
+int sl_net_spike_count(const sl_net *net, size_t layer, double *count)
+{
+  if (!net || !count || layer >= net->spec.n_layers)
+    return sl_error(SL_EINVAL, "sl_net_spike_count: no hidden layer %zu", layer);
+  if (net->capacity == 0)
+    return sl_error(SL_EINVAL, "sl_net_spike_count: no forward pass yet");
+  const size_t n = net->T * net->B * net->size[layer];
+  double a[4] = {0.0, 0.0, 0.0, 0.0};
+  if (net->ev_valid) { /* the spikes as the layer above's input events */
+    const slk_events *ev = &net->ev[layer + 1];
+    size_t e = 0;
+    for (; e + 4 <= ev->nnz; e += 4)
+      for (int j = 0; j < 4; j++)
+        a[j] += ev->val[e + j];
+    for (; e < ev->nnz; e++)
+      a[0] += ev->val[e];
+  } else {
+    const float *s = net->buf[layer].s;
+    for (size_t i = 0; i < n; i++)
+      a[i & 3] += s[i];
+  }
+  *count = (a[0] + a[1]) + (a[2] + a[3]);
+  return SL_OK;
+}
+
 const float *sl_net_output(const sl_net *net)
 {
   return net && net->capacity ? net->buf[net->spec.n_layers].v : NULL;
@@ -460,7 +512,9 @@ static void weight_grad(sl_net *net, size_t l, float *dw, const float *in, const
                         size_t K, size_t N)
 {
   const size_t TB = net->T * net->B;
-  if (net->ev_valid && !net->use_ref)
+  if (l == 0 && !in) /* an event-list input (sl_net_forward_spikes) */
+    slk_matmul_tn_acc_ev(dw, net->in_ev, gh, N);
+  else if (net->ev_valid && !net->use_ref)
     slk_matmul_tn_acc_ev(dw, &net->ev[l], gh, N);
   else
     (net->use_ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(dw, in, gh, TB, K, N);
@@ -470,7 +524,7 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
 {
   if (!net || !gv_out)
     return sl_error(SL_EINVAL, "sl_net_backward: NULL argument");
-  if (net->capacity == 0 || !net->x)
+  if (net->capacity == 0 || (!net->x && !net->in_ev))
     return sl_error(SL_EINVAL, "sl_net_backward: no forward pass to differentiate");
   const size_t T = net->T, B = net->B, TB = T * B, L = net->spec.n_layers;
   const double dt = net->spec.dt;

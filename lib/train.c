@@ -123,26 +123,35 @@ double sli_hidden_spike_total(sl_net *net)
   const sl_net_spec *s = sl_net_get_spec(net);
   double total = 0.0;
   for (size_t l = 0; l < s->n_layers; l++) {
-    sl_layer_state st;
-    if (sl_net_state(net, l, &st))
-      continue;
-    for (size_t i = 0; i < st.T * st.B * st.N; i++)
-      total += st.s[i];
+    double c;
+    if (sl_net_spike_count(net, l, &c) == SL_OK)
+      total += c;
   }
   return total;
 }
 
-static int trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
+/* The input of a step: a dense raster x (T, B, n_in), or an event list. */
+typedef struct {
+  const float *x;
+  const sl_spikes *sp;
+} step_input;
+
+static int trainer_step(sl_trainer *tr, step_input in, const int32_t *y, size_t T, size_t B,
                         size_t B_global, sl_batch_stats *stats)
 {
-  if (!tr || !x || !y)
+  if (!tr || !(in.x || in.sp) || !y)
     return sl_error(SL_EINVAL, "sl_trainer_step: NULL argument");
+  if (in.sp && tr->loop)
+    return sl_error(SL_EINVAL, "sl_trainer_step_spikes: in-the-loop training takes the dense "
+                               "raster (the backend is driven by it)");
   const int dist = B_global > 0 && sl_dist_size() > 1;
   sl_net *net = tr->net;
   const sl_net_spec *s = sl_net_get_spec(net);
   int rc = trainer_grow(tr, T * B);
   if (!rc)
-    rc = tr->loop ? sl_loop_forward(tr->loop, x, T, B) : sl_net_forward(net, x, T, B);
+    rc = tr->loop  ? sl_loop_forward(tr->loop, in.x, T, B)
+         : in.sp ? sl_net_forward_spikes(net, in.sp)
+                 : sl_net_forward(net, in.x, T, B);
   double loss = 0.0;
   size_t correct = 0;
   if (!rc)
@@ -199,13 +208,25 @@ static int trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t
 int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
                     sl_batch_stats *stats)
 {
-  return trainer_step(tr, x, y, T, B, 0, stats);
+  step_input in = {x, NULL};
+  return trainer_step(tr, in, y, T, B, 0, stats);
+}
+
+int sl_trainer_step_spikes(sl_trainer *tr, const sl_spikes *x, const int32_t *y,
+                           sl_batch_stats *stats)
+{
+  step_input in = {NULL, x};
+  size_t T = 0, B = 0;
+  if (x && sl_spikes_shape(x, &T, &B, NULL))
+    return sl_error(SL_EINVAL, "sl_trainer_step_spikes: %s", sl_last_error());
+  return trainer_step(tr, in, y, T, B, 0, stats);
 }
 
 int sli_trainer_step_dist(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
                           size_t B_global, sl_batch_stats *stats)
 {
-  return trainer_step(tr, x, y, T, B, B_global, stats);
+  step_input in = {x, NULL};
+  return trainer_step(tr, in, y, T, B, B_global, stats);
 }
 
 /* ------------------------------------------------------------ evaluation */

@@ -494,6 +494,7 @@ static void test_lif_fast_vs_ref(void)
 typedef struct {
   float *out, *grads, *states, *tau;
   size_t n_out, n_params, n_states, n_tau;
+  double spikes; /* hidden spikes, sl_net_spike_count */
 } net_result;
 
 static void net_result_free(net_result *r)
@@ -502,8 +503,10 @@ static void net_result_free(net_result *r)
 }
 
 /* Forward + backward of a 2-layer net (the 2nd recurrent); everything the
- * network computed, copied out. */
-static void run_net(int use_ref, net_result *res)
+ * network computed, copied out. input: the dense raster, or (RUN_SPIKES) the
+ * same raster as an event list. */
+enum { RUN_FAST, RUN_REF, RUN_SPIKES };
+static void run_net(int mode, net_result *res)
 {
   const size_t T = 25, B = 6, n_in = 13, n_out = 4;
   sl_net_spec s = sl_net_spec_default();
@@ -525,16 +528,36 @@ static void run_net(int use_ref, net_result *res)
     CU_ASSERT_FATAL(sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, 40 + l) == SL_OK);
   CU_ASSERT_FATAL(sl_net_init_weights(net, 3.0, 9) == SL_OK);
   CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, 1) == SL_OK);
-  sl_net_use_reference(net, use_ref);
+  sl_net_use_reference(net, mode == RUN_REF);
   rng_seed(4242);
   float *x = falloc(T * B * n_in), *gv = falloc(T * B * n_out);
   fill_spikes(x, T * B * n_in, 0.3);
   fill_uniform(gv, T * B * n_out, -0.1, 0.1);
   sl_net_zero_grad(net);
-  CU_ASSERT_FATAL(sl_net_forward(net, x, T, B) == SL_OK);
+  sl_spikes *sp = NULL;
+  if (mode == RUN_SPIKES) {
+    CU_ASSERT_FATAL(sl_spikes_from_dense(&sp, x, T, B, n_in) == SL_OK);
+    memset(x, 0, T * B * n_in * sizeof(float)); /* the list alone must do */
+    CU_ASSERT_FATAL(sl_net_forward_spikes(net, sp) == SL_OK);
+  } else {
+    CU_ASSERT_FATAL(sl_net_forward(net, x, T, B) == SL_OK);
+  }
   CU_ASSERT_FATAL(sl_net_backward(net, gv, NULL) == SL_OK);
+  sl_spikes_free(sp);
 
   memset(res, 0, sizeof *res);
+  for (size_t l = 0; l < s.n_layers; l++) { /* spike counts: from events and from S */
+    sl_layer_state st;
+    double c = -1.0, dense = 0.0;
+    CU_ASSERT_FATAL(sl_net_state(net, l, &st) == SL_OK);
+    CU_ASSERT_FATAL(sl_net_spike_count(net, l, &c) == SL_OK);
+    for (size_t i = 0; i < st.T * st.B * st.N; i++)
+      dense += st.s[i];
+    CU_ASSERT(c == dense);
+    res->spikes += c;
+  }
+  double dummy;
+  CU_ASSERT(sl_net_spike_count(net, s.n_layers, &dummy) == SL_EINVAL); /* the readout */
   res->n_out = T * B * n_out;
   res->out = fdup(sl_net_output(net), res->n_out);
   res->n_params = sl_net_num_params(net);
@@ -572,14 +595,14 @@ static void test_thread_independence(void)
   net_result r1, r2;
   CU_ASSERT_FATAL(sl_set_num_threads(1) == SL_OK);
   CU_ASSERT(sl_get_num_threads() == 1);
-  run_net(0, &r1);
+  run_net(RUN_FAST, &r1);
 #ifdef _OPENMP
   CU_ASSERT_FATAL(sl_set_num_threads(2) == SL_OK);
   CU_ASSERT(sl_get_num_threads() == 2);
 #else
   CU_ASSERT(sl_set_num_threads(2) == SL_EUNSUPPORTED);
 #endif
-  run_net(0, &r2);
+  run_net(RUN_FAST, &r2);
   int same_out = memcmp(r1.out, r2.out, r1.n_out * sizeof(float)) == 0;
   int same_states = memcmp(r1.states, r2.states, r1.n_states * sizeof(float)) == 0;
   int same_grads = memcmp(r1.grads, r2.grads, r1.n_params * sizeof(float)) == 0;
@@ -601,8 +624,8 @@ static void test_thread_independence(void)
 static void test_net_reference(void)
 {
   net_result rf, rr;
-  run_net(0, &rf);
-  run_net(1, &rr);
+  run_net(RUN_FAST, &rf);
+  run_net(RUN_REF, &rr);
   int same_out = memcmp(rf.out, rr.out, rf.n_out * sizeof(float)) == 0;
   int same_states = memcmp(rf.states, rr.states, rf.n_states * sizeof(float)) == 0;
   double eg = normwise_rel_diff(rf.grads, rr.grads, rf.n_params);
@@ -619,6 +642,24 @@ static void test_net_reference(void)
   CU_ASSERT(et < 1e-5);
   CU_ASSERT(spikes > 0);
   net_result_free(&rf), net_result_free(&rr);
+}
+
+/* An event-list input (sl_net_forward_spikes) gives the dense input's
+ * numbers bit for bit. */
+static void test_net_spike_input(void)
+{
+  net_result rd, rs;
+  run_net(RUN_FAST, &rd);
+  run_net(RUN_SPIKES, &rs);
+  CU_ASSERT(memcmp(rd.out, rs.out, rd.n_out * sizeof(float)) == 0);
+  CU_ASSERT(memcmp(rd.states, rs.states, rd.n_states * sizeof(float)) == 0);
+  CU_ASSERT(memcmp(rd.grads, rs.grads, rd.n_params * sizeof(float)) == 0);
+  CU_ASSERT(memcmp(rd.tau, rs.tau, rd.n_tau * sizeof(float)) == 0);
+  CU_ASSERT(rd.spikes == rs.spikes && rd.spikes > 0);
+  CU_ASSERT(max_abs(rs.grads, rs.n_params) > 0.0);
+  printf("\n    spike-list input: %.0f hidden spikes, everything identical to the dense input ",
+         rs.spikes);
+  net_result_free(&rd), net_result_free(&rs);
 }
 
 /* ------------------------------------------------------------ inference */
@@ -878,6 +919,7 @@ int main(void)
       {"W1 (WORKLOADS.md) semantics", test_w1_semantics},
       {"event-driven products vs dense reference, bit-identical", test_events},
       {"dense row products (recurrent back-projection), bit-identical", test_dense_rows},
+      {"spike-list input: identical to the dense raster", test_net_spike_input},
       {"LI backward, parallel path without tau gradients", test_li_backward_paths},
       {"inference path vs forward, bit-identical", test_infer},
       {"bad input", test_bad_input},

@@ -128,6 +128,41 @@ static void test_nan_weights(void)
   sl_net_free(net);
 }
 
+/* Trainer steps on an event list update the weights exactly as steps on
+ * the dense raster; a NULL list is refused. */
+static void test_step_spikes(void)
+{
+  sl_config c;
+  small_config(&c);
+  const size_t T = 30, B = 8, n_in = 5;
+  sl_net *a = NULL, *b = NULL;
+  CU_ASSERT_FATAL(sl_net_from_config(&a, &c, n_in, 3) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_from_config(&b, &c, n_in, 3) == SL_OK);
+  sl_trainer *ta = NULL, *tb = NULL;
+  CU_ASSERT_FATAL(sl_trainer_create(&ta, a, &c) == SL_OK);
+  CU_ASSERT_FATAL(sl_trainer_create(&tb, b, &c) == SL_OK);
+  float x[30 * 8 * 5];
+  int32_t y[8];
+  for (size_t i = 0; i < T * B * n_in; i++)
+    x[i] = (i * 7919u) % 13u < 3u ? 1.0f : 0.0f;
+  for (size_t i = 0; i < B; i++)
+    y[i] = (int32_t)(i % 3);
+  sl_spikes *sp = NULL;
+  CU_ASSERT_FATAL(sl_spikes_from_dense(&sp, x, T, B, n_in) == SL_OK);
+  sl_batch_stats sa, sb;
+  for (int k = 0; k < 3; k++) {
+    CU_ASSERT_FATAL(sl_trainer_step(ta, x, y, T, B, &sa) == SL_OK);
+    CU_ASSERT_FATAL(sl_trainer_step_spikes(tb, sp, y, &sb) == SL_OK);
+    CU_ASSERT(sa.loss == sb.loss && sa.hidden_spikes == sb.hidden_spikes && sa.n == sb.n);
+  }
+  CU_ASSERT(sa.hidden_spikes > 0);
+  CU_ASSERT(memcmp(sl_net_params(a), sl_net_params(b), sl_net_num_params(a) * sizeof(float)) == 0);
+  CU_ASSERT(sl_trainer_step_spikes(tb, NULL, y, &sb) == SL_EINVAL);
+  sl_spikes_free(sp);
+  sl_trainer_free(ta), sl_trainer_free(tb);
+  sl_net_free(a), sl_net_free(b);
+}
+
 int main(void)
 {
   static const sl_test_case cases[] = {
@@ -136,6 +171,7 @@ int main(void)
       {"mismatch drawn from the config", test_mismatch_from_config},
       {"bad settings fail cleanly", test_bad_settings},
       {"NaN weights are rejected", test_nan_weights},
+      {"steps on an event list equal steps on the raster", test_step_spikes},
       {NULL, NULL}};
   return sl_test_run("train", cases);
 }

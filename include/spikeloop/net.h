@@ -82,9 +82,21 @@ void sl_net_zero_grad(sl_net *net);
  * Errors: SL_ENUMERIC, SL_EINVAL (message names tensor/parameter). */
 int sl_net_check(const sl_net *net);
 
+/* A spike raster (T, B, n) kept as its list of events (the nonzero
+ * entries, with their values), e.g. an input used for many runs: long
+ * simulations then do not scan T * B * n mostly-zero values per run. */
+typedef struct sl_spikes sl_spikes;
+
 /* Forward over x (T, B, n_in). Buffers grow as needed. Errors: SL_EINVAL
  * (T or B zero), SL_ENUMERIC (non-finite input), SL_ENOMEM. */
 int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B);
+
+/* Forward over an event list x (T, B, n_in) -- an input used for many
+ * steps is then listed once instead of scanned every step. The numbers
+ * are those of sl_net_forward on the same raster, bit for bit. x must stay
+ * alive (and unchanged) until sl_net_backward of this pass has run.
+ * Errors: SL_EINVAL, SL_ESHAPE (x's n is not n_in), SL_ENOMEM. */
+int sl_net_forward_spikes(sl_net *net, const sl_spikes *x);
 
 /* In-the-loop forward: the states are the measured ones. v_meas[l]
  * (T,B,N_l) is the measured membrane of layer l = 0 .. n_layers (the
@@ -106,6 +118,10 @@ typedef struct {
   uint8_t *clamp;
 } sl_layer_state;
 int sl_net_state(sl_net *net, size_t layer, sl_layer_state *out);
+
+/* Number of spikes (the sum of S) of hidden layer l in the last forward.
+ * Errors: SL_EINVAL (no such layer, or no forward yet). */
+int sl_net_spike_count(const sl_net *net, size_t layer, double *count);
 
 /* Readout membrane (T, B, n_out) of the last forward. */
 const float *sl_net_output(const sl_net *net);
@@ -141,10 +157,6 @@ int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
  * NULL before one. */
 const float *sl_net_infer_last(const sl_net *net);
 
-/* A spike raster (T, B, n) kept as its list of events (the nonzero
- * entries, with their values), e.g. an input used for many runs: long
- * simulations then do not scan T * B * n mostly-zero values per run. */
-typedef struct sl_spikes sl_spikes;
 /* From a float raster (T, B, n); errors: SL_EINVAL, SL_ENUMERIC (NaN or
  * Inf), SL_ENOMEM. */
 int sl_spikes_from_dense(sl_spikes **out, const float *x, size_t T, size_t B, size_t n);
@@ -153,6 +165,8 @@ int sl_spikes_from_u8(sl_spikes **out, const uint8_t *x, size_t T, size_t B, siz
 void sl_spikes_free(sl_spikes *sp); /* NULL is a no-op */
 /* Number of events (nonzero entries); 0 for NULL. */
 size_t sl_spikes_count(const sl_spikes *sp);
+/* The raster's shape; each output may be NULL. Errors: SL_EINVAL (sp NULL). */
+int sl_spikes_shape(const sl_spikes *sp, size_t *T, size_t *B, size_t *n);
 /* sl_net_infer on an event list; sp's n must be the network's n_in
  * (SL_ESHAPE otherwise). Same numbers as sl_net_infer on the dense raster. */
 int sl_net_infer_spikes(sl_net *net, const sl_spikes *sp, float *logits, sl_infer_stats *stats);

@@ -53,6 +53,12 @@ void sl_trainer_free(sl_trainer *tr);
 /* One training step on x (T, B, n_in) with labels y (B). */
 int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
                     sl_batch_stats *stats);
+/* The same step on an event list x (T, B, n_in) (spikeloop/net.h), e.g. a
+ * batch listed once and used for many steps; bit-identical to
+ * sl_trainer_step on the dense raster. Not for in-the-loop trainers (the
+ * backend is driven by the dense raster): SL_EINVAL. */
+int sl_trainer_step_spikes(sl_trainer *tr, const sl_spikes *x, const int32_t *y,
+                           sl_batch_stats *stats);
 /* Train in the loop: forward passes run through loop (whose network must be
  * the trainer's), the optimiser updates the loop's float shadow weights,
  * which are quantised and written to the backend after every step.
