@@ -123,6 +123,26 @@ __attribute__((target("avx512f"))) static long row_scan_avx512(const float *x, s
   }
   return n;
 }
+
+/* The column indices of the nonzeros of a row, branch-free: each block's
+ * mask compresses a vector of its column numbers, stored whole. */
+__attribute__((target("avx512f"))) static size_t row_list_avx512(const float *x, size_t K,
+                                                                 uint32_t *idx)
+{
+  __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  const __m512 zero = _mm512_setzero_ps();
+  size_t n = 0;
+  for (size_t k0 = 0; k0 < K; k0 += 16) {
+    const __mmask16 in = K - k0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k0)) - 1u);
+    const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, x + k0), zero,
+                                                 _CMP_NEQ_UQ);
+    _mm512_storeu_si512(idx + n, _mm512_maskz_compress_epi32(nz, lane));
+    n += (size_t)__builtin_popcount(nz);
+    lane = _mm512_add_epi32(lane, sixteen);
+  }
+  return n;
+}
 #endif
 
 typedef long (*row_scan_fn)(const float *, size_t, uint32_t *, float *);
@@ -250,6 +270,16 @@ static inline __attribute__((always_inline)) void gather(float *restrict y, cons
   if (from_zero)
     for (size_t j = j0; j < N; j++)
       y[j] = 0.0f;
+  for (; j0 + 16 <= N; j0 += 16) { /* a block of 16 in one register */
+    v16sf a0 = {0}, w0;
+    if (!from_zero)
+      memcpy(&a0, y + j0, sizeof a0);
+    for (size_t e = 0; e < n; e++) {
+      memcpy(&w0, w + (size_t)idx[e] * N + j0, sizeof w0);
+      a0 += val[e] * w0;
+    }
+    memcpy(y + j0, &a0, sizeof a0);
+  }
   for (size_t e = 0; e < n && j0 < N; e++) { /* the last columns */
     const float xv = val[e];
     const float *restrict wk = w + (size_t)idx[e] * N;
@@ -399,6 +429,54 @@ void slk_matmul_tn_acc_ev(float *dw, const slk_events *ev, const float *g, size_
 int slk_row_events(const float *x, size_t K, uint32_t *idx, float *val)
 {
   return (int)row_scan_pick()(x, K, idx, val);
+}
+
+static size_t row_list_plain(const float *x, size_t K, uint32_t *idx)
+{
+  size_t n = 0;
+  for (size_t k = 0; k < K; k++) { /* always store, advance on a nonzero */
+    idx[n] = (uint32_t)k;
+    n += x[k] != 0.0f;
+  }
+  return n;
+}
+
+size_t slk_row_list(const float *x, size_t K, uint32_t *idx)
+{
+#ifdef SLK_X86_CLONES
+  if (__builtin_cpu_supports("avx512f"))
+    return row_list_avx512(x, K, idx);
+#endif
+  return row_list_plain(x, K, idx);
+}
+
+int slk_events_from_rows(slk_events *ev, size_t R, size_t K, const uint32_t *rows,
+                         const uint32_t *count, const float *x)
+{
+  size_t nnz = 0;
+  for (size_t r = 0; r < R; r++)
+    nnz += count[r];
+  int rc = events_reserve(ev, R, nnz);
+  if (rc)
+    return rc;
+  ev->ptr[0] = 0;
+  for (size_t r = 0; r < R; r++)
+    ev->ptr[r + 1] = ev->ptr[r] + count[r];
+  const size_t stride = K + SLK_ROW_PAD;
+#pragma omp parallel for schedule(static)
+  for (size_t r = 0; r < R; r++) {
+    const uint32_t *src = rows + r * stride;
+    uint32_t *idx = ev->idx + ev->ptr[r];
+    float *val = ev->val + ev->ptr[r];
+    for (size_t e = 0; e < count[r]; e++) {
+      idx[e] = src[e];
+      val[e] = x ? x[r * K + src[e]] : 1.0f;
+    }
+  }
+  ev->R = R;
+  ev->K = K;
+  ev->nnz = nnz;
+  return SL_OK;
 }
 
 static int spikes_new(sl_spikes **out, size_t T, size_t B, size_t n)

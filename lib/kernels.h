@@ -72,6 +72,17 @@ struct sl_spikes {
  * returns their number, or -1 if a value is NaN or Inf. */
 int slk_row_events(const float *x, size_t K, uint32_t *idx, float *val);
 
+/* The columns of the nonzeros of one row x (K), ascending, into idx, which
+ * must have room for K + SLK_ROW_PAD (whole vectors are stored); returns
+ * their number. x must be free of NaN (a NaN counts as nonzero). */
+#define SLK_ROW_PAD 16
+size_t slk_row_list(const float *x, size_t K, uint32_t *idx);
+/* An event list from per-row lists: row r's count[r] columns are at
+ * rows + r * (K + SLK_ROW_PAD) (from slk_row_list), its values in x (R, K),
+ * or all 1 if x is NULL. */
+int slk_events_from_rows(slk_events *ev, size_t R, size_t K, const uint32_t *rows,
+                         const uint32_t *count, const float *x);
+
 /* y (R, N) = x @ W (K, N) over the events of x; bit-identical to slk_matmul_ref. */
 void slk_matmul_ev(float *y, const slk_events *ev, const float *w, size_t N);
 /* dw (K, N) += x^T @ g (R, N) over the events of x; bit-identical to
@@ -86,6 +97,10 @@ typedef struct {
 } slk_decay;
 int slk_decay_make(slk_decay *d, const sl_neurons *p, int scale_input, double dt);
 void slk_decay_free(slk_decay *d);
+
+/* The argument checks of the LIF kernels: SL_EINVAL with a message. */
+int slk_lif_check_args(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                       size_t B);
 
 /* One time step of one sample's row of N LIF neurons with Heaviside
  * spikes (o->smooth must be 0), the equations of spikeloop/lif.h in the
@@ -105,6 +120,19 @@ void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N, c
 void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
                   const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
                   float *v, float *s, uint8_t *clamp);
+
+/* The forward of one hidden LIF layer of a network (lib/lif_layer.c), with
+ * Heaviside spikes (o->smooth must be 0): per sample and step, the drive
+ * h = x W_in over the input events `in` (rows (t, b)) plus, if w_rec, the
+ * layer's own spikes of the step before through W_rec, then the LIF step,
+ * then the row's spikes listed (slk_row_list) into rows/count, which
+ * slk_events_from_rows turns into the next layer's input. The states h,
+ * i_syn, v, s, clamp (T, B, N) are those of slk_matmul_ev + sl_lif_forward,
+ * bit for bit. rows: (T B) x (N + SLK_ROW_PAD), count: T B. */
+int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                          size_t B, const slk_events *in, const float *w_in, const float *w_rec,
+                          float *h, float *i_syn, float *v, float *s, uint8_t *clamp,
+                          uint32_t *rows, uint32_t *count);
 
 /* One step of a row of N LI neurons, in place: I = a_s I + gain h;
  * V = v_leak + a_m (V - v_leak) + k I. */

@@ -58,7 +58,7 @@ int slk_decay_make(slk_decay *d, const sl_neurons *p, int scale_input, double dt
   return SL_OK;
 }
 
-static int check_args(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B)
+int slk_lif_check_args(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B)
 {
   if (!p || !o || !o->surrogate)
     return sl_error(SL_EINVAL, "LIF kernel: NULL neurons, options or surrogate");
@@ -103,7 +103,7 @@ int sl_lif_forward_ref(const sl_neurons *p, const sl_lif_options *o, double dt, 
                        size_t B, const float *w_rec, float *h, float *i_syn, float *v,
                        float *s, uint8_t *clamp)
 {
-  int rc = check_args(p, o, dt, T, B);
+  int rc = slk_lif_check_args(p, o, dt, T, B);
   if (rc)
     return rc;
   size_t N = p->n;
@@ -243,7 +243,7 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
                    const float *w_rec, float *h, float *i_syn, float *v, float *s,
                    uint8_t *clamp)
 {
-  int rc = check_args(p, o, dt, T, B);
+  int rc = slk_lif_check_args(p, o, dt, T, B);
   if (rc)
     return rc;
   const size_t N = p->n;
@@ -309,7 +309,7 @@ int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt,
                         const float *s, const uint8_t *clamp, float *gs, const float *gv_ext,
                         float *gh, float *dw_rec, float *dtau_mem, float *dtau_syn)
 {
-  int rc = check_args(p, o, dt, T, B);
+  int rc = slk_lif_check_args(p, o, dt, T, B);
   if (rc)
     return rc;
   size_t N = p->n;
@@ -439,7 +439,7 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
                     const uint8_t *clamp, float *gs, const float *gv_ext, float *gh,
                     float *dw_rec, float *dtau_mem, float *dtau_syn)
 {
-  int rc = check_args(p, o, dt, T, B);
+  int rc = slk_lif_check_args(p, o, dt, T, B);
   if (rc)
     return rc;
   const size_t N = p->n;

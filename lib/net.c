@@ -36,6 +36,7 @@ typedef struct {
 typedef struct {
   float *h, *i_syn, *v, *s, *gs, *gh;
   uint8_t *clamp;
+  uint32_t *rows, *count; /* hidden: each row's spikes (slk_lif_layer_forward) */
   float *dtau_mem, *dtau_syn;
   size_t w_in, w_rec; /* tensor indices; w_rec = SIZE_MAX if feed-forward */
 } layer_buf;
@@ -106,9 +107,10 @@ static void free_buffers(sl_net *net)
   for (size_t l = 0; l < net->n_layers_total; l++) {
     layer_buf *b = &net->buf[l];
     free(b->h), free(b->i_syn), free(b->v), free(b->s), free(b->gs), free(b->gh);
-    free(b->clamp);
+    free(b->clamp), free(b->rows), free(b->count);
     b->h = b->i_syn = b->v = b->s = b->gs = b->gh = NULL;
     b->clamp = NULL;
+    b->rows = b->count = NULL;
   }
   net->capacity = 0;
 }
@@ -303,29 +305,16 @@ static int grow(sl_net *net, size_t TB)
       b->s = malloc(n * sizeof(float));
       b->gs = malloc(n * sizeof(float));
       b->clamp = malloc(n);
+      b->rows = malloc(TB * (net->size[l] + SLK_ROW_PAD) * sizeof *b->rows);
+      b->count = malloc(TB * sizeof *b->count);
     }
-    if (!b->h || !b->i_syn || !b->v || !b->gh || (hidden && (!b->s || !b->gs || !b->clamp))) {
+    if (!b->h || !b->i_syn || !b->v || !b->gh ||
+        (hidden && (!b->s || !b->gs || !b->clamp || !b->rows || !b->count))) {
       free_buffers(net);
       return sl_error(SL_ENOMEM, "network: out of memory for states of %zu steps x samples", TB);
     }
   }
   net->capacity = TB;
-  return SL_OK;
-}
-
-/* h (TB, N) = in (TB, K) @ w, through the event list ev of in (fast), or
- * the dense reference product. */
-static int layer_drive(sl_net *net, slk_events *ev, float *h, const float *in, const float *w,
-                       size_t TB, size_t K, size_t N)
-{
-  if (net->use_ref) {
-    slk_matmul_ref(h, in, w, TB, K, N);
-    return SL_OK;
-  }
-  int rc = slk_events_build(ev, in, TB, K);
-  if (rc)
-    return rc;
-  slk_matmul_ev(h, ev, w, N);
   return SL_OK;
 }
 
@@ -343,45 +332,65 @@ static int begin_forward(sl_net *net, const float *x, size_t T, size_t B)
   return SL_OK;
 }
 
-/* The layers of a forward pass whose input is x (dense, may be NULL) or,
- * for layer 0, the event list net->in_ev (if x is NULL). */
+/* The event list of layer l's input (fast path): the caller's (layer 0,
+ * x NULL), the rows the fused layer below listed, or listed from the dense
+ * raster `in` (TB, K). */
+static int input_events(sl_net *net, size_t l, const float *in, size_t TB, size_t K,
+                        int below_listed, const slk_events **out)
+{
+  int rc = SL_OK;
+  if (l == 0 && !in)
+    *out = net->in_ev;
+  else if (below_listed)
+    rc = slk_events_from_rows(&net->ev[l], TB, K, net->buf[l - 1].rows, net->buf[l - 1].count,
+                              NULL); /* Heaviside spikes: all 1 */
+  else if ((rc = slk_events_build(&net->ev[l], in, TB, K)) == SL_ENUMERIC)
+    rc = sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
+  if (!(l == 0 && !in))
+    *out = &net->ev[l];
+  return rc;
+}
+
+/* The layers of a forward pass whose input is x (dense), or for layer 0
+ * the event list net->in_ev if x is NULL. The fast path runs hidden layers
+ * fused (slk_lif_layer_forward) unless spikes are smooth; the reference
+ * path runs the plain dense kernels (an event-list input through the
+ * event product, which is bit-identical to the dense one). */
 static int forward_layers(sl_net *net, const float *x, size_t T, size_t B)
 {
-  const size_t TB = T * B;
+  const size_t TB = T * B, L = net->spec.n_layers;
+  const sl_lif_options *o = &net->spec.lif;
   const float *in = x;
   size_t K = net->spec.n_in;
-  int rc;
-  for (size_t l = 0; l < net->n_layers_total; l++) {
+  int rc = SL_OK, below_listed = 0;
+  for (size_t l = 0; l <= L && !rc; l++) {
     layer_buf *b = &net->buf[l];
     const size_t N = net->size[l];
     const float *w = net->params + net->tensors[b->w_in].offset;
-    if (l == 0 && !x) { /* listed by the caller; the product is the reference's, bit for bit */
-      slk_matmul_ev(b->h, net->in_ev, w, N);
-      rc = SL_OK;
-    } else {
-      rc = layer_drive(net, &net->ev[l], b->h, in, w, TB, K, N);
-    }
-    if (rc == SL_ENUMERIC)
-      return sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
-    if (rc)
+    const float *w_rec = b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
+    const int fused = !net->use_ref && !o->smooth && l < L;
+    const slk_events *ev = NULL;
+    if (net->use_ref && in)
+      slk_matmul_ref(b->h, in, w, TB, K, N);
+    else if ((rc = input_events(net, l, in, TB, K, below_listed, &ev)))
       return rc;
-    if (l < net->spec.n_layers) {
-      const float *w_rec =
-          b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
+    else if (fused)
+      rc = slk_lif_layer_forward(&net->neurons[l], o, net->spec.dt, T, B, ev, w, w_rec, b->h,
+                                 b->i_syn, b->v, b->s, b->clamp, b->rows, b->count);
+    else
+      slk_matmul_ev(b->h, ev, w, N);
+    if (!rc && l < L && !fused)
       rc = (net->use_ref ? sl_lif_forward_ref : sl_lif_forward)(
-          &net->neurons[l], &net->spec.lif, net->spec.dt, T, B, w_rec, b->h, b->i_syn, b->v,
-          b->s, b->clamp);
-    } else {
+          &net->neurons[l], o, net->spec.dt, T, B, w_rec, b->h, b->i_syn, b->v, b->s, b->clamp);
+    else if (!rc && l == L)
       rc = sl_li_forward(&net->neurons[l], net->spec.readout_scale_input, net->spec.dt, T, B,
                          b->h, b->i_syn, b->v);
-    }
-    if (rc)
-      return rc;
     in = b->s;
     K = N;
+    below_listed = fused;
   }
-  net->ev_valid = !net->use_ref;
-  return SL_OK;
+  net->ev_valid = !rc && !net->use_ref;
+  return rc;
 }
 
 int sl_net_forward(sl_net *net, const float *x, size_t T, size_t B)
