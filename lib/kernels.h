@@ -134,6 +134,31 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
                           float *h, float *i_syn, float *v, float *s, uint8_t *clamp,
                           uint32_t *rows, uint32_t *count);
 
+/* The backward of that layer, fused (lib/lif_layer.c), for Heaviside
+ * spikes, SuperSpike and no tau gradients: per sample (four at a time if
+ * recurrent, sharing W_rec^T) and step, descending, the row's dL/dS from
+ * the layer above, gh_above (T, B, n_above) through w_above (N, n_above),
+ * plus gs_extra (T, B, N) if not NULL, plus gh[t+1] W_rec^T if w_rec; then
+ * the adjoint row step (slk_lif_bwd_row), writing gh (T, B, N). The sums
+ * are those of slk_matmul_nt_ref, the regulariser's addition and
+ * sl_lif_backward, in their order: the same bits as the separate passes.
+ * dW_rec is left to the caller (over the spikes' events). */
+int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                           size_t B, const float *gh_above, size_t n_above, const float *w_above,
+                           const float *gs_extra, const float *w_rec, const float *v,
+                           const float *s, const uint8_t *clamp, float *gh);
+
+/* One reverse step of one sample's row of the LIF adjoint (lib/lif.c), for
+ * Heaviside spikes, the SuperSpike surrogate and no tau gradients: from
+ * gs = dL/dS of the row, V, S, the clamp rows of steps t and t+1 as int32
+ * (ones after the last step) and ext = dL/dV extra (or NULL), writes
+ * gh = dL/dh of the row; gvn, gin carry gV, gI of step t+1 in and of step t
+ * out. */
+void slk_lif_bwd_row(const sl_neurons *p, const slk_decay *d, size_t N, float beta, int to_value,
+                     int detach, const int32_t *clamp, const int32_t *nclamp, const float *gs,
+                     const float *v, const float *s, const float *ext, float *gh, float *gvn,
+                     float *gin);
+
 /* One step of a row of N LI neurons, in place: I = a_s I + gain h;
  * V = v_leak + a_m (V - v_leak) + k I. */
 void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h, float *i,

@@ -418,11 +418,10 @@ static inline __attribute__((always_inline)) void bwd_row_superspike(
   }
 }
 
-SLK_HOT static void bwd_row_fast(const sl_neurons *p, const slk_decay *d, size_t N, float beta,
-                                 int to_value, int detach, const int32_t *clamp,
-                                 const int32_t *nclamp, const float *gs, const float *v,
-                                 const float *s, const float *ext, float *gh, float *gvn,
-                                 float *gin)
+SLK_HOT void slk_lif_bwd_row(const sl_neurons *p, const slk_decay *d, size_t N, float beta,
+                     int to_value, int detach, const int32_t *clamp, const int32_t *nclamp,
+                     const float *gs, const float *v, const float *s, const float *ext, float *gh,
+                     float *gvn, float *gin)
 {
   /* constant flags, so that each variant is its own simple loop */
   if (to_value && detach && !ext)
@@ -492,7 +491,7 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
           const int32_t *ncl = t + 1 < T ? cl32 + 2 * b * N + ((t + 1) & 1) * N : ones;
           for (size_t n = 0; n < N; n++)
             cl[n] = clamp[row + n];
-          bwd_row_fast(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
+          slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
                        v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row,
                        carry + 2 * b * N, carry + 2 * b * N + N);
         }
@@ -515,7 +514,7 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
         const int32_t *ncl = t + 1 < T ? cl32 + 2 * b * N + ((t + 1) & 1) * N : ones;
         for (size_t n = 0; n < N; n++)
           cl[n] = clamp[row + n];
-        bwd_row_fast(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
+        slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
                      v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row, gv_next, gi_next);
       }
       for (size_t n = 0; n < N && !fast; n++) {

@@ -14,6 +14,7 @@
 #include "spikeloop/error.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
                           size_t B, const slk_events *in, const float *w_in, const float *w_rec,
@@ -61,4 +62,100 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
   free(left_all), free(vp_all), free(zero), free(ones);
   slk_decay_free(&d);
   return SL_OK;
+}
+
+/* ------------------------------------------------------------ backward */
+
+/* Row gs = dL/dS of sample row r from the layer above: gh_above[r] (n_above)
+ * through W_above^T (wt: n_above x N, summed in ascending k from zero as
+ * slk_matmul_nt_ref does), plus the regulariser's extra[r] if any. */
+static void gs_from_above(float *gs, size_t r, size_t N, const float *gh_above, size_t n_above,
+                          const float *wt, const uint32_t *iota, const float *extra)
+{
+  slk_gather_row(gs, iota, gh_above + r * n_above, n_above, wt, N);
+  if (extra)
+    for (size_t n = 0; n < N; n++)
+      gs[n] += extra[r * N + n];
+}
+
+int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                           size_t B, const float *gh_above, size_t n_above, const float *w_above,
+                           const float *gs_extra, const float *w_rec, const float *v,
+                           const float *s, const uint8_t *clamp, float *gh)
+{
+  int rc = slk_lif_check_args(p, o, dt, T, B);
+  if (rc)
+    return rc;
+  if (o->smooth || o->surrogate->id != SL_SURROGATE_SUPERSPIKE || n_above == 0)
+    return sl_error(SL_EINVAL, "LIF layer backward: needs Heaviside spikes and SuperSpike");
+  const size_t N = p->n, G = w_rec ? 4 : 1; /* samples per group */
+  slk_decay d;
+  if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
+    return rc;
+  float *wt = malloc(n_above * N * sizeof *wt);                  /* W_above^T */
+  float *w_rec_t = w_rec ? malloc(N * N * sizeof *w_rec_t) : NULL; /* W_rec^T */
+  uint32_t *iota = malloc(n_above * sizeof *iota);
+  int32_t *ones = malloc(N * sizeof *ones); /* "clamped" after the last step */
+  if (!wt || (w_rec && !w_rec_t) || !iota || !ones) {
+    free(wt), free(w_rec_t), free(iota), free(ones);
+    slk_decay_free(&d);
+    return sl_error(SL_ENOMEM, "LIF layer backward: out of memory");
+  }
+  for (size_t n = 0; n < N; n++)
+    for (size_t k = 0; k < n_above; k++)
+      wt[k * N + n] = w_above[n * n_above + k];
+  for (size_t m = 0; w_rec && m < N; m++)
+    for (size_t n = 0; n < N; n++)
+      w_rec_t[n * N + m] = w_rec[m * N + n];
+  for (size_t k = 0; k < n_above; k++)
+    iota[k] = (uint32_t)k;
+  for (size_t n = 0; n < N; n++)
+    ones[n] = 1;
+  const int to_value = o->reset == SL_RESET_TO_VALUE;
+  int nomem = 0;
+#pragma omp parallel
+  {
+    /* per group: gs rows of steps t and t-1, gV and gI carried back, clamp
+     * rows of steps t and t+1 as int32 */
+    float *gsb = malloc(2 * G * N * sizeof *gsb), *carry = malloc(2 * G * N * sizeof *carry);
+    int32_t *cl32 = malloc(2 * G * N * sizeof *cl32);
+    if (!gsb || !carry || !cl32) {
+#pragma omp atomic write
+      nomem = 1;
+    }
+#pragma omp for schedule(static)
+    for (size_t b0 = 0; b0 < B; b0 += G) {
+      const size_t nb = B - b0 < G ? B - b0 : G;
+      if (!gsb || !carry || !cl32)
+        continue;
+      memset(carry, 0, 2 * G * N * sizeof *carry);
+      for (size_t i = 0; i < nb; i++)
+        gs_from_above(gsb + ((T - 1) & 1) * G * N + i * N, (T - 1) * B + b0 + i, N, gh_above,
+                      n_above, wt, iota, gs_extra);
+      for (size_t t = T; t-- > 0;) {
+        float *gs_t = gsb + (t & 1) * G * N, *gs_prev = gsb + ((t + 1) & 1) * G * N;
+        for (size_t i = 0; i < nb; i++) {
+          const size_t row = (t * B + b0 + i) * N;
+          int32_t *cl = cl32 + (t & 1) * G * N + i * N;
+          const int32_t *ncl = t + 1 < T ? cl32 + ((t + 1) & 1) * G * N + i * N : ones;
+          for (size_t n = 0; n < N; n++)
+            cl[n] = clamp[row + n];
+          slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl,
+                          gs_t + i * N, v + row, s + row, NULL, gh + row, carry + 2 * i * N,
+                          carry + (2 * i + 1) * N);
+        }
+        if (t == 0)
+          break;
+        for (size_t i = 0; i < nb; i++) /* dL/dS of step t-1: from above ... */
+          gs_from_above(gs_prev + i * N, (t - 1) * B + b0 + i, N, gh_above, n_above, wt, iota,
+                        gs_extra);
+        if (w_rec) /* ... and through the recurrence, gh[t] W_rec^T */
+          slk_dense_rows_add(gs_prev, gh + (t * B + b0) * N, nb, w_rec_t, N, N);
+      }
+    }
+    free(gsb), free(carry), free(cl32);
+  }
+  free(wt), free(w_rec_t), free(iota), free(ones);
+  slk_decay_free(&d);
+  return nomem ? sl_error(SL_ENOMEM, "LIF layer backward: out of memory") : SL_OK;
 }

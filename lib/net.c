@@ -529,6 +529,20 @@ static void weight_grad(sl_net *net, size_t l, float *dw, const float *in, const
     (net->use_ref ? slk_matmul_tn_acc_ref : slk_matmul_tn_acc)(dw, in, gh, TB, K, N);
 }
 
+/* Up to this many units above, dL/dS of a hidden layer is computed row by
+ * row inside the fused backward (a gather of FUSE_ABOVE_MAX rows per row);
+ * a wider layer above goes through the dense product (CBLAS). */
+#define FUSE_ABOVE_MAX 32
+
+/* The fused hidden-layer backward applies: fast kernels over valid event
+ * lists, Heaviside spikes, SuperSpike, no tau gradients, a narrow layer above. */
+static int backward_fused(const sl_net *net, size_t n_above)
+{
+  const sl_lif_options *o = &net->spec.lif;
+  return !net->use_ref && net->ev_valid && !net->tau_grad && !o->smooth &&
+         o->surrogate->id == SL_SURROGATE_SUPERSPIKE && n_above <= FUSE_ABOVE_MAX;
+}
+
 int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_extra)
 {
   if (!net || !gv_out)
@@ -551,17 +565,30 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
     const size_t N = net->size[l];
     const tensor_rec *ta = &net->tensors[w_above];
     weight_grad(net, l + 1, net->grads + ta->offset, b->s, gh_above, N, n_above);
-    (ref ? slk_matmul_nt_ref : slk_matmul_nt)(b->gs, gh_above, net->params + ta->offset, TB, N,
-                                              n_above);
-    if (gs_extra && gs_extra[l])
-      for (size_t i = 0; i < TB * N; i++)
-        b->gs[i] += gs_extra[l][i];
     const float *w_rec = b->w_rec == SIZE_MAX ? NULL : net->params + net->tensors[b->w_rec].offset;
     float *dw_rec = b->w_rec == SIZE_MAX ? NULL : net->grads + net->tensors[b->w_rec].offset;
-    rc = (ref ? sl_lif_backward_ref : sl_lif_backward)(&net->neurons[l], &net->spec.lif, dt, T, B,
-                                                       w_rec, b->i_syn, b->v, b->s, b->clamp,
-                                                       b->gs, NULL, b->gh, dw_rec, b->dtau_mem,
-                                                       b->dtau_syn);
+    const float *extra = gs_extra ? gs_extra[l] : NULL;
+    if (backward_fused(net, n_above)) {
+      rc = slk_lif_layer_backward(&net->neurons[l], &net->spec.lif, dt, T, B, gh_above, n_above,
+                                  net->params + ta->offset, extra, w_rec, b->v, b->s, b->clamp,
+                                  b->gh);
+      if (!rc && dw_rec && T > 1) { /* dW_rec += S[t-1]^T gh[t]: the spikes' events of t < T-1 */
+        slk_events first = net->ev[l + 1];
+        first.R = (T - 1) * B;
+        first.nnz = first.ptr[first.R];
+        slk_matmul_tn_acc_ev(dw_rec, &first, b->gh + B * N, N);
+      }
+    } else {
+      (ref ? slk_matmul_nt_ref : slk_matmul_nt)(b->gs, gh_above, net->params + ta->offset, TB, N,
+                                                n_above);
+      if (extra)
+        for (size_t i = 0; i < TB * N; i++)
+          b->gs[i] += extra[i];
+      rc = (ref ? sl_lif_backward_ref : sl_lif_backward)(&net->neurons[l], &net->spec.lif, dt, T,
+                                                         B, w_rec, b->i_syn, b->v, b->s,
+                                                         b->clamp, b->gs, NULL, b->gh, dw_rec,
+                                                         b->dtau_mem, b->dtau_syn);
+    }
     if (rc)
       return rc;
     gh_above = b->gh;

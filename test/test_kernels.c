@@ -506,7 +506,7 @@ static void net_result_free(net_result *r)
  * network computed, copied out. input: the dense raster, or (RUN_SPIKES) the
  * same raster as an event list. */
 enum { RUN_FAST, RUN_REF, RUN_SPIKES };
-static void run_net(int mode, net_result *res)
+static void run_net_tau(int mode, int tau, net_result *res)
 {
   const size_t T = 25, B = 6, n_in = 13, n_out = 4;
   sl_net_spec s = sl_net_spec_default();
@@ -527,12 +527,15 @@ static void run_net(int mode, net_result *res)
   for (size_t l = 0; l <= s.n_layers; l++)
     CU_ASSERT_FATAL(sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, 40 + l) == SL_OK);
   CU_ASSERT_FATAL(sl_net_init_weights(net, 3.0, 9) == SL_OK);
-  CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, 1) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, tau) == SL_OK);
   sl_net_use_reference(net, mode == RUN_REF);
   rng_seed(4242);
   float *x = falloc(T * B * n_in), *gv = falloc(T * B * n_out);
+  float *extra0 = falloc(T * B * s.n_hidden[0]); /* a regulariser's dL/dS of layer 0 */
   fill_spikes(x, T * B * n_in, 0.3);
   fill_uniform(gv, T * B * n_out, -0.1, 0.1);
+  fill_uniform(extra0, T * B * s.n_hidden[0], -0.02, 0.02);
+  const float *extra[SL_MAX_LAYERS] = {extra0};
   sl_net_zero_grad(net);
   sl_spikes *sp = NULL;
   if (mode == RUN_SPIKES) {
@@ -542,8 +545,9 @@ static void run_net(int mode, net_result *res)
   } else {
     CU_ASSERT_FATAL(sl_net_forward(net, x, T, B) == SL_OK);
   }
-  CU_ASSERT_FATAL(sl_net_backward(net, gv, NULL) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_backward(net, gv, extra) == SL_OK);
   sl_spikes_free(sp);
+  free(extra0);
 
   memset(res, 0, sizeof *res);
   for (size_t l = 0; l < s.n_layers; l++) { /* spike counts: from events and from S */
@@ -578,7 +582,7 @@ static void run_net(int mode, net_result *res)
   res->n_tau = 2 * (hid + n_out);
   res->tau = falloc(res->n_tau);
   dst = res->tau;
-  for (size_t l = 0; l <= s.n_layers; l++) {
+  for (size_t l = 0; l <= s.n_layers && tau; l++) {
     float *dm, *ds;
     CU_ASSERT_FATAL(sl_net_tau_grad(net, l, &dm, &ds) == SL_OK);
     size_t n = sl_net_neurons(net, l)->n;
@@ -588,6 +592,8 @@ static void run_net(int mode, net_result *res)
   free(x), free(gv);
   sl_net_free(net);
 }
+
+static void run_net(int mode, net_result *res) { run_net_tau(mode, 1, res); }
 
 static void test_thread_independence(void)
 {
@@ -642,6 +648,26 @@ static void test_net_reference(void)
   CU_ASSERT(et < 1e-5);
   CU_ASSERT(spikes > 0);
   net_result_free(&rf), net_result_free(&rr);
+}
+
+/* Without tau gradients the fast path runs the fused hidden-layer backward
+ * (lib/lif_layer.c): against the reference, and against the fused path
+ * with tau gradients (the unfused one), whose weight gradients it must
+ * give bit for bit. */
+static void test_net_fused_backward(void)
+{
+  net_result rf, rr, rt;
+  run_net_tau(RUN_FAST, 0, &rf);
+  run_net_tau(RUN_REF, 0, &rr);
+  run_net_tau(RUN_FAST, 1, &rt);
+  double eg = normwise_rel_diff(rf.grads, rr.grads, rf.n_params);
+  int same = memcmp(rf.grads, rt.grads, rf.n_params * sizeof(float)) == 0;
+  printf("\n    fused backward: grads vs reference max rel %.3g, vs unfused %s ", eg,
+         same ? "identical" : "DIFFER");
+  CU_ASSERT(eg < 1e-5);
+  CU_ASSERT(same);
+  CU_ASSERT(max_abs(rf.grads, rf.n_params) > 0.0);
+  net_result_free(&rf), net_result_free(&rr), net_result_free(&rt);
 }
 
 /* An event-list input (sl_net_forward_spikes) gives the dense input's
@@ -920,6 +946,7 @@ int main(void)
       {"event-driven products vs dense reference, bit-identical", test_events},
       {"dense row products (recurrent back-projection), bit-identical", test_dense_rows},
       {"spike-list input: identical to the dense raster", test_net_spike_input},
+      {"fused hidden-layer backward vs reference and unfused", test_net_fused_backward},
       {"LI backward, parallel path without tau gradients", test_li_backward_paths},
       {"inference path vs forward, bit-identical", test_infer},
       {"bad input", test_bad_input},
