@@ -648,24 +648,33 @@ typedef struct {
   size_t n[2];
 } infer_layer;
 
-/* floats per neuron in a sample's scratch: h, i[2], vp, v, s, left, clamp
- * (one float each, to keep alignment simple), idx[2], val[2] */
-#define INFER_FLOATS 12
+/* floats of a sample's scratch per layer of N: h, i[2], vp, v, s, left,
+ * clamp (one float each, to keep alignment simple), idx[2] (with the room
+ * slk_row_list needs), val[2] */
+#define INFER_FLOATS(N) (12 * (N) + 2 * SLK_ROW_PAD)
 
 static void infer_layer_view(infer_layer *il, float *mem, size_t N)
 {
+  const size_t P = SLK_ROW_PAD;
   il->h = mem, il->vp = mem + 2 * N, il->v = mem + 3 * N, il->s = mem + 4 * N;
-  il->i[0] = mem + N, il->i[1] = mem + 11 * N;
+  il->i[0] = mem + N, il->i[1] = mem + 11 * N + 2 * P;
   il->left = (int32_t *)(mem + 5 * N);
   il->clamp = (uint8_t *)(mem + 6 * N);
-  il->idx[0] = (uint32_t *)(mem + 7 * N), il->idx[1] = (uint32_t *)(mem + 8 * N);
-  il->val[0] = mem + 9 * N, il->val[1] = mem + 10 * N;
+  il->idx[0] = (uint32_t *)(mem + 7 * N), il->idx[1] = (uint32_t *)(mem + 8 * N + P);
+  il->val[0] = mem + 9 * N + 2 * P, il->val[1] = mem + 10 * N + 2 * P;
   il->n[0] = il->n[1] = 0;
 }
 
-/* List the nonzero spikes of a row (ascending); returns their sum. */
-static double list_spikes(const float *s, size_t N, uint32_t *idx, float *val, size_t *n)
+/* List the spikes of a row (ascending) into idx, and their values into val
+ * unless they are Heaviside spikes (val then holds ones throughout);
+ * returns their sum. */
+static double list_spikes(const float *s, size_t N, int smooth, uint32_t *idx, float *val,
+                          size_t *n)
 {
+  if (!smooth) {
+    *n = slk_row_list(s, N, idx);
+    return (double)*n;
+  }
   int c = slk_row_events(s, N, idx, val); /* s is finite: c >= 0 */
   double total = 0.0;
   for (int e = 0; e < c; e++)
@@ -687,7 +696,9 @@ static double infer_sample(const sl_net *net, const slk_events *ev, const slk_de
   for (size_t l = 0; l < L; l++) {
     const size_t N = net->size[l];
     infer_layer_view(&il[l], mem, N);
-    mem += INFER_FLOATS * N;
+    mem += INFER_FLOATS(N);
+    for (size_t n = 0; n < N; n++) /* the values of Heaviside spikes */
+      il[l].val[0][n] = il[l].val[1][n] = 1.0f;
     memset(il[l].i[0], 0, N * sizeof(float));
     memset(il[l].i[1], 0, N * sizeof(float));
     memset(il[l].left, 0, N * sizeof(int32_t));
@@ -715,7 +726,7 @@ static double infer_sample(const sl_net *net, const slk_events *ev, const slk_de
                            net->params + net->tensors[lb->w_rec].offset, N);
       slk_lif_step(&net->neurons[l], &d[l], &net->spec.lif, N, x->h, x->i[prev], x->i[cur], x->vp,
                    x->left, x->v, x->s, x->clamp);
-      spikes += list_spikes(x->s, N, x->idx[cur], x->val[cur], &x->n[cur]);
+      spikes += list_spikes(x->s, N, net->spec.lif.smooth, x->idx[cur], x->val[cur], &x->n[cur]);
       in_idx = x->idx[cur], in_val = x->val[cur], n_in = x->n[cur];
     }
     slk_gather_row(h_o, in_idx, in_val, n_in, net->params + net->tensors[net->buf[L].w_in].offset,
@@ -746,7 +757,7 @@ static int infer_run(sl_net *net, const slk_events *ev, size_t T, size_t B, floa
   }
   size_t per = 4 * n_out; /* scratch floats per sample */
   for (size_t l = 0; l < L; l++)
-    per += INFER_FLOATS * net->size[l];
+    per += INFER_FLOATS(net->size[l]);
   slk_decay d[SL_MAX_LAYERS + 1];
   memset(d, 0, sizeof d);
   float *scratch = malloc(B * per * sizeof(float));
