@@ -458,17 +458,42 @@ static long repeats(const bench_options *o, long protocol_default)
   return o->repeat >= 0 ? o->repeat : protocol_default;
 }
 
+/* This process's part of the batch: all of it, or under mpirun the
+ * rank's slice of samples [lo, lo + B) (x: (T_TRAIN, B, N_IN)). */
+typedef struct {
+  float *x;
+  const int32_t *y;
+  size_t lo, B;
+  int ranks;
+} batch_slice;
+
+static int slice_make(batch_slice *s, const bench_data *d)
+{
+  s->ranks = sl_dist_size();
+  const size_t rank = (size_t)sl_dist_rank(), ranks = (size_t)s->ranks;
+  s->lo = rank * B_TRAIN / ranks;
+  s->B = (rank + 1) * B_TRAIN / ranks - s->lo;
+  s->y = d->y_train + s->lo;
+  s->x = malloc((size_t)T_TRAIN * s->B * N_IN * sizeof(float));
+  if (!s->x)
+    return 1;
+  for (size_t t = 0; t < T_TRAIN; t++)
+    memcpy(s->x + t * s->B * N_IN, d->x_train + (t * B_TRAIN + s->lo) * N_IN,
+           s->B * N_IN * sizeof(float));
+  return 0;
+}
+
 /* R timed training steps (after WARMUP) on the event list sp, or on the
- * dense raster if sp is NULL: wall times into t, CPU time summed. */
-static int time_steps(sl_trainer *tr, const bench_data *d, const sl_spikes *sp, long R,
+ * dense raster of the slice if sp is NULL: wall times into t, CPU time summed. */
+static int time_steps(sl_trainer *tr, const batch_slice *bs, const sl_spikes *sp, long R,
                       double *t, double *cpu)
 {
   int rc = 0;
   *cpu = 0.0;
   for (long i = -WARMUP; i < R && !rc; i++) {
     double t0 = now_ms(), c0 = cpu_ms();
-    rc = sp ? sl_trainer_step_spikes(tr, sp, d->y_train, NULL)
-            : sl_trainer_step(tr, d->x_train, d->y_train, T_TRAIN, B_TRAIN, NULL);
+    rc = sp ? sl_trainer_step_spikes(tr, sp, bs->y, NULL)
+            : sl_trainer_step(tr, bs->x, bs->y, T_TRAIN, bs->B, NULL);
     if (i >= 0) {
       t[i] = now_ms() - t0;
       *cpu += cpu_ms() - c0;
@@ -480,24 +505,28 @@ static int time_steps(sl_trainer *tr, const bench_data *d, const sl_spikes *sp, 
 /* W1 / W2. The workload uses one batch for every step, so the batch is
  * listed as events once (as a data set of spike lists would be) and the
  * steps run on the list; steps on the dense raster, which list it every
- * step, are timed too. Both give the same numbers bit for bit. */
+ * step, are timed too. Both give the same numbers bit for bit. Under
+ * mpirun every rank trains on its slice of the batch, data-parallel. */
 static int bench_train(const char *label, const sl_config *cfg, const bench_data *d,
                        int recurrent, const bench_options *o)
 {
   sl_net *net = NULL;
   sl_trainer *tr = NULL;
   sl_spikes *sp = NULL;
+  batch_slice bs = {NULL, NULL, 0, 0, 1};
   const long R = repeats(o, 20);
   double *t_inf = calloc((size_t)R + 1, sizeof(double));
   double *t_train = calloc((size_t)R + 1, sizeof(double));
   double *t_dense = calloc((size_t)R + 1, sizeof(double));
   float logits[B_TRAIN * N_OUT];
-  int rc = !t_inf || !t_train || !t_dense || make_net(cfg, d, recurrent, &net);
-  if (!rc && sl_trainer_create(&tr, net, cfg))
+  int rc = !t_inf || !t_train || !t_dense || slice_make(&bs, d) ||
+           make_net(cfg, d, recurrent, &net);
+  if (!rc && (sl_trainer_create(&tr, net, cfg) ||
+              sl_trainer_set_global_batch(tr, bs.ranks > 1 ? B_TRAIN : 0)))
     rc = 1;
   double t_list = now_ms();
   if (!rc)
-    rc = sl_spikes_from_dense(&sp, d->x_train, T_TRAIN, B_TRAIN, N_IN);
+    rc = sl_spikes_from_dense(&sp, bs.x, T_TRAIN, bs.B, N_IN);
   t_list = now_ms() - t_list;
   for (long i = -WARMUP; i < R && !rc; i++) {
     double t0 = now_ms();
@@ -507,13 +536,12 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
   }
   double loss_last = NAN, cpu_train = 0.0, cpu_dense = 0.0;
   if (!rc)
-    rc = time_steps(tr, d, sp, R, t_train, &cpu_train) ||
-         time_steps(tr, d, NULL, R, t_dense, &cpu_dense);
+    rc = time_steps(tr, &bs, sp, R, t_train, &cpu_train) ||
+         time_steps(tr, &bs, NULL, R, t_dense, &cpu_dense);
   if (!rc) { /* loss after all the steps, outside the timing */
     double l;
     rc = sl_net_infer_spikes(net, sp, logits, NULL) ||
-         sl_loss_ce(SL_LOSS_MAX, 1, B_TRAIN, N_OUT, logits, d->y_train, 0.0, &l, NULL, NULL,
-                    NULL);
+         sl_loss_ce(SL_LOSS_MAX, 1, bs.B, N_OUT, logits, bs.y, 0.0, &l, NULL, NULL, NULL);
     loss_last = l;
   }
   if (rc) {
@@ -524,6 +552,10 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
     printf("%s %s: T %d, batch %d, %d-%d%s-%d; %ld warm-up + %ld timed steps, %d thread(s)\n",
            label, recurrent ? "rec-shd" : "ff-shd", T_TRAIN, B_TRAIN, N_IN, N_HID,
            recurrent ? "(rec)" : "", N_OUT, (long)WARMUP, R, sl_get_num_threads());
+    if (bs.ranks > 1)
+      printf("%s   data-parallel over %d MPI ranks: %zu samples per rank, gradients averaged "
+             "with MPI_Allreduce every step (rank 0's figures)\n",
+             label, bs.ranks, bs.B);
     printf("%s   input batch listed once as %zu events in %.3f ms\n", label, sl_spikes_count(sp),
            t_list);
     printf("%s   train step  median %8.3f ms  min %8.3f  max %8.3f  (CPU time, all threads: "
@@ -534,15 +566,17 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
            label, std.median, std.min, std.max);
     printf("%s   inference   median %8.3f ms  min %8.3f  max %8.3f\n", label, si.median, si.min,
            si.max);
-    printf("%s   loss after %ld steps %.6f; peak RSS %.1f MB\n", label, WARMUP + 2 * R + WARMUP,
-           loss_last, peak_rss_mb());
-    printf("%s train_ms=%.3f train_dense_ms=%.3f infer_ms=%.3f rss_mb=%.1f threads=%d\n", label,
-           stt.median, std.median, si.median, peak_rss_mb(), sl_get_num_threads());
+    printf("%s   loss after %ld steps %.6f%s; peak RSS %.1f MB\n", label,
+           WARMUP + 2 * R + WARMUP, loss_last, bs.ranks > 1 ? " (rank 0's slice)" : "",
+           peak_rss_mb());
+    printf("%s train_ms=%.3f train_dense_ms=%.3f infer_ms=%.3f rss_mb=%.1f ranks=%d threads=%d\n",
+           label, stt.median, std.median, si.median, peak_rss_mb(), bs.ranks,
+           sl_get_num_threads());
   }
   sl_spikes_free(sp);
   sl_trainer_free(tr);
   sl_net_free(net);
-  free(t_inf), free(t_train), free(t_dense);
+  free(t_inf), free(t_train), free(t_dense), free(bs.x);
   return rc;
 }
 
@@ -676,6 +710,8 @@ int bench_run(const char *which, const bench_options *o)
         rc = reference_train(&cfg, &d, k == 1, &c);
       if (!rc && !o->check_only)
         rc = bench_train(labels[k], &cfg, &d, k == 1, o);
+    } else if (sl_dist_size() > 1) {
+      printf("W3: not run under mpirun (a single sample's simulation is not data-parallel)\n");
     } else {
       bench_options o3 = *o;
       if (o->check_only)

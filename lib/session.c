@@ -272,9 +272,9 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
                           sl_seed_mix(cfg->seed, (uint64_t)epoch), s->bb.xbuf, s->bb.raster,
                           s->bb.labels, s->bb.ids);
       if (!rc)
-        rc = ranks > 1 ? sli_trainer_step_dist(s->tr, s->bb.raster, s->bb.labels, T, hi - lo,
-                                               batch, &st)
-                       : sl_trainer_step(s->tr, s->bb.raster, s->bb.labels, T, batch, &st);
+        rc = sl_trainer_set_global_batch(s->tr, ranks > 1 ? batch : 0);
+      if (!rc)
+        rc = sl_trainer_step(s->tr, s->bb.raster, s->bb.labels, T, hi - lo, &st);
       if (rc)
         break;
       loss_sum += st.loss * (double)batch;

@@ -29,6 +29,7 @@ struct sl_trainer {
   float *gv;                         /* (T,B,n_out) */
   float *gs_reg[SL_MAX_LAYERS];      /* (T,B,N_l) */
   size_t capacity;
+  size_t B_global; /* data-parallel: samples of a step over all ranks, 0 = off */
 };
 
 int sl_trainer_create(sl_trainer **out, sl_net *net, const sl_config *cfg)
@@ -137,13 +138,14 @@ typedef struct {
 } step_input;
 
 static int trainer_step(sl_trainer *tr, step_input in, const int32_t *y, size_t T, size_t B,
-                        size_t B_global, sl_batch_stats *stats)
+                        sl_batch_stats *stats)
 {
   if (!tr || !(in.x || in.sp) || !y)
     return sl_error(SL_EINVAL, "sl_trainer_step: NULL argument");
   if (in.sp && tr->loop)
     return sl_error(SL_EINVAL, "sl_trainer_step_spikes: in-the-loop training takes the dense "
                                "raster (the backend is driven by it)");
+  const size_t B_global = tr ? tr->B_global : 0;
   const int dist = B_global > 0 && sl_dist_size() > 1;
   sl_net *net = tr->net;
   const sl_net_spec *s = sl_net_get_spec(net);
@@ -205,11 +207,19 @@ static int trainer_step(sl_trainer *tr, step_input in, const int32_t *y, size_t 
   return SL_OK;
 }
 
+int sl_trainer_set_global_batch(sl_trainer *tr, size_t B_global)
+{
+  if (!tr)
+    return sl_error(SL_EINVAL, "sl_trainer_set_global_batch: NULL trainer");
+  tr->B_global = B_global;
+  return SL_OK;
+}
+
 int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
                     sl_batch_stats *stats)
 {
   step_input in = {x, NULL};
-  return trainer_step(tr, in, y, T, B, 0, stats);
+  return trainer_step(tr, in, y, T, B, stats);
 }
 
 int sl_trainer_step_spikes(sl_trainer *tr, const sl_spikes *x, const int32_t *y,
@@ -219,14 +229,7 @@ int sl_trainer_step_spikes(sl_trainer *tr, const sl_spikes *x, const int32_t *y,
   size_t T = 0, B = 0;
   if (x && sl_spikes_shape(x, &T, &B, NULL))
     return sl_error(SL_EINVAL, "sl_trainer_step_spikes: %s", sl_last_error());
-  return trainer_step(tr, in, y, T, B, 0, stats);
-}
-
-int sli_trainer_step_dist(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
-                          size_t B_global, sl_batch_stats *stats)
-{
-  step_input in = {x, NULL};
-  return trainer_step(tr, in, y, T, B, B_global, stats);
+  return trainer_step(tr, in, y, T, B, stats);
 }
 
 /* ------------------------------------------------------------ evaluation */

@@ -25,12 +25,5 @@ int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dat
 size_t sli_hidden_neurons(const sl_net_spec *s);
 double sli_hidden_spike_total(sl_net *net);
 int sli_trainer_loss_kind(const sl_trainer *tr);
-/* One data-parallel step: this rank's slice x, y of B samples of a global
- * batch of B_global over all ranks (spikeloop/dist.h). The gradients (means
- * over each slice) are weighted by B / B_global and summed over the ranks,
- * so every rank applies the update of the whole global batch; stats are
- * those of the global batch. With one rank the same as sl_trainer_step. */
-int sli_trainer_step_dist(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
-                          size_t B_global, sl_batch_stats *stats);
 
 #endif

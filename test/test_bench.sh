@@ -61,8 +61,8 @@ if "$SL" bench all --repeat 1 >"$T/run" 2>"$T/err"; then
 else
   no "bench all --repeat 1 (stderr: $(head -c 300 "$T/err"))"
 fi
-grep -Eq '^W1 train_ms=[0-9.]+ train_dense_ms=[0-9.]+ infer_ms=[0-9.]+ rss_mb=[0-9.]+ threads=[0-9]+$' "$T/run" && ok "W1 summary" || no "W1 summary"
-grep -Eq '^W2 train_ms=[0-9.]+ train_dense_ms=[0-9.]+ infer_ms=[0-9.]+ rss_mb=[0-9.]+ threads=[0-9]+$' "$T/run" && ok "W2 summary" || no "W2 summary"
+grep -Eq '^W1 train_ms=[0-9.]+ train_dense_ms=[0-9.]+ infer_ms=[0-9.]+ rss_mb=[0-9.]+ ranks=[0-9]+ threads=[0-9]+$' "$T/run" && ok "W1 summary" || no "W1 summary"
+grep -Eq '^W2 train_ms=[0-9.]+ train_dense_ms=[0-9.]+ infer_ms=[0-9.]+ rss_mb=[0-9.]+ ranks=[0-9]+ threads=[0-9]+$' "$T/run" && ok "W2 summary" || no "W2 summary"
 grep -Eq '^W3 neuron_steps_per_s=[0-9.e+]+ hidden_spikes=[0-9]+ ' "$T/run" && ok "W3 summary" || no "W3 summary"
 "$SL" bench W4 >/dev/null 2>&1 && no "unknown workload accepted" || ok "unknown workload rejected"
 "$SL" bench --check-only W1 >/dev/null 2>&1 && no "--check-only without --data accepted" \

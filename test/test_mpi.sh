@@ -53,5 +53,11 @@ n=$(ls "$T" | grep -c '\.h5')
 c=$(grep -c "^final test accuracy" "$T/two.out")
 [ "$c" -eq 1 ] && ok "rank 0 alone printed the result" || no "result printed $c times"
 
+# the benchmark data-parallel: one summary, from rank 0, over 2 ranks
+"$SL_MPIRUN" $ROOT --oversubscribe -np 2 "$SL" bench W1 --repeat 1 --threads 1 >"$T/bench.out" 2>&1 \
+  && ok "2-rank bench W1" || no "2-rank bench: $(head -c 2000 "$T/bench.out")"
+c=$(grep -Ec '^W1 train_ms=[0-9.]+ .* ranks=2 threads=1$' "$T/bench.out")
+[ "$c" -eq 1 ] && ok "bench reports ranks=2 once" || no "bench summary printed $c times"
+
 echo "test_mpi: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

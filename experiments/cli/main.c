@@ -112,10 +112,11 @@ int main(int argc, char **argv)
 {
   sl_clear_error();
 #ifdef HAVE_MPI
-  /* `train` started by mpirun trains data-parallel (README "Data-parallel
-   * training over MPI"); everything else, and train started without mpirun,
-   * runs without initialising MPI */
-  int train = argc < 2 || strcmp(argv[1], "train") == 0 || argv[1][0] == '-';
+  /* `train` and `bench` started by mpirun train data-parallel (README
+   * "Data-parallel training over MPI"); everything else, and both started
+   * without mpirun, run without initialising MPI */
+  int train = argc < 2 || strcmp(argv[1], "train") == 0 || strcmp(argv[1], "bench") == 0 ||
+              argv[1][0] == '-';
   int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
   if (train && launched) {
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {

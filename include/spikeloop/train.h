@@ -53,6 +53,14 @@ void sl_trainer_free(sl_trainer *tr);
 /* One training step on x (T, B, n_in) with labels y (B). */
 int sl_trainer_step(sl_trainer *tr, const float *x, const int32_t *y, size_t T, size_t B,
                     sl_batch_stats *stats);
+/* Data-parallel training (spikeloop/dist.h): from now on every step's x, y
+ * is this rank's slice of a global batch of B_global samples over all MPI
+ * ranks. The gradients (means over each slice) are weighted by
+ * B / B_global and summed over the ranks, so every rank applies the update
+ * of the whole global batch; the step's stats are the global batch's.
+ * 0 (the default) or a single rank: plain steps. Errors: SL_EINVAL. */
+int sl_trainer_set_global_batch(sl_trainer *tr, size_t B_global);
+
 /* The same step on an event list x (T, B, n_in) (spikeloop/net.h), e.g. a
  * batch listed once and used for many steps; bit-identical to
  * sl_trainer_step on the dense raster. Not for in-the-loop trainers (the
