@@ -11,7 +11,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libgsl-dev libhdf5-dev \
-libcunit1-dev libopenblas-dev zlib1g-dev python3-h5py python3-numpy dataset-fashion-mnist libopenmpi-dev openmpi-bin"
+libcunit1-dev libopenblas-dev zlib1g-dev python3-h5py python3-numpy dataset-fashion-mnist libopenmpi-dev openmpi-bin \
+valgrind"
 
 missing=""
 for p in $PACKAGES; do

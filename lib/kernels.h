@@ -24,9 +24,12 @@
  * dynamic cost model, and a*b + c is never fused into one FMA, so every
  * clone rounds exactly as the baseline and the reference loops do (the
  * bit-identity tests rely on it). Vectorising only ever runs independent
- * elements side by side; no sum is reordered (no -ffast-math). */
+ * elements side by side; no sum is reordered (no -ffast-math). no-trapping-
+ * math lets GCC compute both sides of a select (the AVX2 and baseline
+ * clones have no masked lanes): it changes no value, only assumes that
+ * floating-point exceptions do not trap. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SLK_VECTORIZE _Pragma("GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\")")
+#define SLK_VECTORIZE _Pragma("GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\", \"no-trapping-math\")")
 #define SLK_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #define SLK_X86_CLONES 1
 #else
