@@ -566,6 +566,9 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
            label, std.median, std.min, std.max);
     printf("%s   inference   median %8.3f ms  min %8.3f  max %8.3f\n", label, si.median, si.min,
            si.max);
+    const double state = (double)sl_net_state_bytes(net);
+    printf("%s   training state held by the network %.1f MB = %.0f KB per sample\n", label,
+           state / 1048576.0, state / 1024.0 / (double)bs.B);
     printf("%s   loss after %ld steps %.6f%s; peak RSS %.1f MB\n", label,
            WARMUP + 2 * R + WARMUP, loss_last, bs.ranks > 1 ? " (rank 0's slice)" : "",
            peak_rss_mb());

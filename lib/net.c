@@ -303,19 +303,50 @@ static int grow(sl_net *net, size_t TB)
     b->gh = malloc(n * sizeof(float));
     if (hidden) {
       b->s = malloc(n * sizeof(float));
-      b->gs = malloc(n * sizeof(float));
-      b->clamp = malloc(n);
+      b->clamp = malloc(n); /* gs only when an unfused backward needs it (gs_buffer) */
       b->rows = malloc(TB * (net->size[l] + SLK_ROW_PAD) * sizeof *b->rows);
       b->count = malloc(TB * sizeof *b->count);
     }
     if (!b->h || !b->i_syn || !b->v || !b->gh ||
-        (hidden && (!b->s || !b->gs || !b->clamp || !b->rows || !b->count))) {
+        (hidden && (!b->s || !b->clamp || !b->rows || !b->count))) {
       free_buffers(net);
       return sl_error(SL_ENOMEM, "network: out of memory for states of %zu steps x samples", TB);
     }
   }
   net->capacity = TB;
   return SL_OK;
+}
+
+/* The dense dL/dS buffer of hidden layer l, for the unfused backward. */
+static float *gs_buffer(sl_net *net, size_t l)
+{
+  layer_buf *b = &net->buf[l];
+  if (!b->gs && !(b->gs = malloc(net->capacity * net->size[l] * sizeof(float))))
+    sl_error(SL_ENOMEM, "network: out of memory for dL/dS of %zu steps x samples",
+             net->capacity);
+  return b->gs;
+}
+
+size_t sl_net_state_bytes(const sl_net *net)
+{
+  if (!net)
+    return 0;
+  size_t bytes = 0;
+  for (size_t l = 0; l < net->n_layers_total; l++) {
+    const layer_buf *b = &net->buf[l];
+    const size_t n = net->size[l];
+    size_t per_row = 0; /* bytes per (t, b) row */
+    per_row += (b->h != NULL) + (b->i_syn != NULL) + (b->v != NULL) + (b->s != NULL);
+    per_row += (b->gs != NULL) + (b->gh != NULL);
+    per_row *= n * sizeof(float);
+    per_row += b->clamp ? n : 0;
+    per_row += b->rows ? (n + SLK_ROW_PAD) * sizeof *b->rows + sizeof *b->count : 0;
+    bytes += per_row * net->capacity;
+  }
+  for (size_t l = 0; l < net->n_layers_total; l++) /* event lists */
+    bytes += net->ev[l].cap_nnz * (sizeof(uint32_t) + sizeof(float)) +
+             net->ev[l].cap_rows * sizeof(size_t);
+  return bytes;
 }
 
 /* Buffers for T x B and the bookkeeping of a new forward pass over x. */
@@ -579,6 +610,8 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
         slk_matmul_tn_acc_ev(dw_rec, &first, b->gh + B * N, N);
       }
     } else {
+      if (!gs_buffer(net, l))
+        return SL_ENOMEM;
       (ref ? slk_matmul_nt_ref : slk_matmul_nt)(b->gs, gh_above, net->params + ta->offset, TB, N,
                                                 n_above);
       if (extra)

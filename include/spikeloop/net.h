@@ -123,6 +123,11 @@ int sl_net_state(sl_net *net, size_t layer, sl_layer_state *out);
  * Errors: SL_EINVAL (no such layer, or no forward yet). */
 int sl_net_spike_count(const sl_net *net, size_t layer, double *count);
 
+/* Bytes the network holds for training: the states of every layer that
+ * backward needs, its scratch and the event lists, at the size of the
+ * largest forward so far (T B). Divide by B for bytes per sample. */
+size_t sl_net_state_bytes(const sl_net *net);
+
 /* Readout membrane (T, B, n_out) of the last forward. */
 const float *sl_net_output(const sl_net *net);
 
