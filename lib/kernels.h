@@ -131,7 +131,9 @@ void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options 
  * then the row's spikes listed (slk_row_list) into rows/count, which
  * slk_events_from_rows turns into the next layer's input. The states h,
  * i_syn, v, s, clamp (T, B, N) are those of slk_matmul_ev + sl_lif_forward,
- * bit for bit. rows: (T B) x (N + SLK_ROW_PAD), count: T B. */
+ * bit for bit. h and i_syn may be NULL: then they are not kept (a row of
+ * each lives in cache while it is needed). rows: (T B) x (N + SLK_ROW_PAD),
+ * count: T B. */
 int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
                           size_t B, const slk_events *in, const float *w_in, const float *w_rec,
                           float *h, float *i_syn, float *v, float *s, uint8_t *clamp,

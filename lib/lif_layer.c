@@ -35,8 +35,11 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
   int32_t *left_all = calloc(B * N, sizeof *left_all);
   float *vp_all = malloc(B * N * sizeof *vp_all), *zero = calloc(N, sizeof *zero);
   float *ones = malloc(N * sizeof *ones);
-  if (!left_all || !vp_all || !zero || !ones) {
-    free(left_all), free(vp_all), free(zero), free(ones);
+  /* without h / i_syn arrays: per sample a row of h and a ring of two I rows */
+  const int lean = !h || !i_syn;
+  float *roll_all = lean ? malloc(3 * B * N * sizeof *roll_all) : NULL;
+  if (!left_all || !vp_all || !zero || !ones || (lean && !roll_all)) {
+    free(left_all), free(vp_all), free(zero), free(ones), free(roll_all);
     slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF layer forward: out of memory");
   }
@@ -45,21 +48,23 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
 #pragma omp parallel for schedule(static)
   for (size_t b = 0; b < B; b++) {
     int32_t *left = left_all + b * N;
-    float *vp = vp_all + b * N;
+    float *vp = vp_all + b * N, *roll = lean ? roll_all + 3 * b * N : NULL;
     for (size_t n = 0; n < N; n++)
       vp[n] = p->v_leak[n];
     for (size_t t = 0; t < T; t++) {
       const size_t r = t * B + b, row = r * N;
-      slk_gather_row(h + row, in->idx + in->ptr[r], in->val + in->ptr[r],
-                     in->ptr[r + 1] - in->ptr[r], w_in, N);
+      float *hr = h ? h + row : roll;
+      float *ir = i_syn ? i_syn + row : roll + (1 + (t & 1)) * N;
+      const float *ip = t == 0 ? zero : i_syn ? i_syn + row - B * N : roll + (2 - (t & 1)) * N;
+      slk_gather_row(hr, in->idx + in->ptr[r], in->val + in->ptr[r], in->ptr[r + 1] - in->ptr[r],
+                     w_in, N);
       if (w_rec && t > 0 && count[r - B] > 0)
-        slk_gather_add_row(h + row, rows + (r - B) * stride, ones, count[r - B], w_rec, N);
-      slk_lif_row(p, &d, o->reset, N, h + row, t > 0 ? i_syn + row - B * N : zero, i_syn + row,
-                  vp, left, v + row, s + row, clamp + row);
+        slk_gather_add_row(hr, rows + (r - B) * stride, ones, count[r - B], w_rec, N);
+      slk_lif_row(p, &d, o->reset, N, hr, ip, ir, vp, left, v + row, s + row, clamp + row);
       count[r] = (uint32_t)slk_row_list(s + row, N, rows + r * stride);
     }
   }
-  free(left_all), free(vp_all), free(zero), free(ones);
+  free(left_all), free(vp_all), free(zero), free(ones), free(roll_all);
   slk_decay_free(&d);
   return SL_OK;
 }

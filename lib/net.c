@@ -56,6 +56,8 @@ struct sl_net {
   const float *x;  /* dense input of the last forward (not owned), or NULL */
   const slk_events *in_ev; /* events of that input: ev[0], or a caller's sl_spikes */
   int tau_grad, use_ref;
+  int drop_currents;   /* sl_net_keep_currents(net, 0) */
+  int currents_kept;   /* the last forward stored h and i_syn of the hidden layers */
   slk_events ev[SL_MAX_LAYERS + 1]; /* events of each layer's input, last forward */
   int ev_valid;                     /* ev[] belong to the last forward */
   slk_events ev_infer;              /* input events of the last sl_net_infer */
@@ -336,7 +338,8 @@ size_t sl_net_state_bytes(const sl_net *net)
     const layer_buf *b = &net->buf[l];
     const size_t n = net->size[l];
     size_t per_row = 0; /* bytes per (t, b) row */
-    per_row += (b->h != NULL) + (b->i_syn != NULL) + (b->v != NULL) + (b->s != NULL);
+    const int currents = l == net->spec.n_layers || net->currents_kept; /* else untouched */
+    per_row += currents * ((b->h != NULL) + (b->i_syn != NULL)) + (b->v != NULL) + (b->s != NULL);
     per_row += (b->gs != NULL) + (b->gh != NULL);
     per_row *= n * sizeof(float);
     per_row += b->clamp ? n : 0;
@@ -394,6 +397,9 @@ static int forward_layers(sl_net *net, const float *x, size_t T, size_t B)
   const float *in = x;
   size_t K = net->spec.n_in;
   int rc = SL_OK, below_listed = 0;
+  /* tau gradients and the unfused layers read the currents back */
+  const int keep = !net->drop_currents || net->tau_grad || net->use_ref || o->smooth;
+  net->currents_kept = keep;
   for (size_t l = 0; l <= L && !rc; l++) {
     layer_buf *b = &net->buf[l];
     const size_t N = net->size[l];
@@ -406,8 +412,9 @@ static int forward_layers(sl_net *net, const float *x, size_t T, size_t B)
     else if ((rc = input_events(net, l, in, TB, K, below_listed, &ev)))
       return rc;
     else if (fused)
-      rc = slk_lif_layer_forward(&net->neurons[l], o, net->spec.dt, T, B, ev, w, w_rec, b->h,
-                                 b->i_syn, b->v, b->s, b->clamp, b->rows, b->count);
+      rc = slk_lif_layer_forward(&net->neurons[l], o, net->spec.dt, T, B, ev, w, w_rec,
+                                 keep ? b->h : NULL, keep ? b->i_syn : NULL, b->v, b->s,
+                                 b->clamp, b->rows, b->count);
     else
       slk_matmul_ev(b->h, ev, w, N);
     if (!rc && l < L && !fused)
@@ -473,6 +480,7 @@ int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
   int rc = begin_forward(net, x, T, B);
   if (rc)
     return rc;
+  net->currents_kept = 1; /* computed below from the measured spikes */
   const float *in = x;
   size_t K = net->spec.n_in;
   for (size_t l = 0; l <= L; l++) {
@@ -508,8 +516,9 @@ int sl_net_state(sl_net *net, size_t layer, sl_layer_state *out)
   out->T = net->T;
   out->B = net->B;
   out->N = net->size[layer];
-  out->h = b->h;
-  out->i_syn = b->i_syn;
+  const int kept = layer == net->spec.n_layers || net->currents_kept;
+  out->h = kept ? b->h : NULL;
+  out->i_syn = kept ? b->i_syn : NULL;
   out->v = b->v;
   out->s = b->s;
   out->clamp = b->clamp;
@@ -580,6 +589,9 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
     return sl_error(SL_EINVAL, "sl_net_backward: NULL argument");
   if (net->capacity == 0 || (!net->x && !net->in_ev))
     return sl_error(SL_EINVAL, "sl_net_backward: no forward pass to differentiate");
+  if (net->tau_grad && !net->currents_kept)
+    return sl_error(SL_EINVAL, "sl_net_backward: tau gradients need the synaptic currents, which "
+                               "the last forward did not keep (enable them before it)");
   const size_t T = net->T, B = net->B, TB = T * B, L = net->spec.n_layers;
   const double dt = net->spec.dt;
   int ref = net->use_ref;
@@ -661,6 +673,12 @@ int sl_net_tau_grad(sl_net *net, size_t layer, float **dtau_mem, float **dtau_sy
   *dtau_mem = net->buf[layer].dtau_mem;
   *dtau_syn = net->buf[layer].dtau_syn;
   return SL_OK;
+}
+
+void sl_net_keep_currents(sl_net *net, int on)
+{
+  if (net)
+    net->drop_currents = !on;
 }
 
 void sl_net_use_reference(sl_net *net, int on)

@@ -58,6 +58,7 @@ int sl_trainer_create(sl_trainer **out, sl_net *net, const sl_config *cfg)
     sl_trainer_free(tr);
     return rc;
   }
+  sl_net_keep_currents(net, 0); /* backward does not read them (tau gradients aside) */
   *out = tr;
   return SL_OK;
 }

@@ -506,6 +506,7 @@ static void net_result_free(net_result *r)
  * network computed, copied out. input: the dense raster, or (RUN_SPIKES) the
  * same raster as an event list. */
 enum { RUN_FAST, RUN_REF, RUN_SPIKES };
+static int g_lean; /* run_net_tau: sl_net_keep_currents(net, 0) */
 static void run_net_tau(int mode, int tau, net_result *res)
 {
   const size_t T = 25, B = 6, n_in = 13, n_out = 4;
@@ -528,6 +529,7 @@ static void run_net_tau(int mode, int tau, net_result *res)
     CU_ASSERT_FATAL(sl_neurons_draw_mismatch(sl_net_neurons(net, l), &mm, 40 + l) == SL_OK);
   CU_ASSERT_FATAL(sl_net_init_weights(net, 3.0, 9) == SL_OK);
   CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, tau) == SL_OK);
+  sl_net_keep_currents(net, !g_lean);
   sl_net_use_reference(net, mode == RUN_REF);
   rng_seed(4242);
   float *x = falloc(T * B * n_in), *gv = falloc(T * B * n_out);
@@ -574,8 +576,13 @@ static void run_net_tau(int mode, int tau, net_result *res)
     sl_layer_state st;
     CU_ASSERT_FATAL(sl_net_state(net, l, &st) == SL_OK);
     size_t n = st.T * st.B * st.N;
-    memcpy(dst, st.h, n * sizeof(float)), dst += n;
-    memcpy(dst, st.i_syn, n * sizeof(float)), dst += n;
+    if (g_lean && !tau) { /* not kept: zeros in their place */
+      CU_ASSERT(st.h == NULL && st.i_syn == NULL);
+      memset(dst, 0, 2 * n * sizeof(float)), dst += 2 * n;
+    } else {
+      memcpy(dst, st.h, n * sizeof(float)), dst += n;
+      memcpy(dst, st.i_syn, n * sizeof(float)), dst += n;
+    }
     memcpy(dst, st.v, n * sizeof(float)), dst += n;
     memcpy(dst, st.s, n * sizeof(float)), dst += n;
   }
@@ -667,7 +674,45 @@ static void test_net_fused_backward(void)
   CU_ASSERT(eg < 1e-5);
   CU_ASSERT(same);
   CU_ASSERT(max_abs(rf.grads, rf.n_params) > 0.0);
-  net_result_free(&rf), net_result_free(&rr), net_result_free(&rt);
+  /* without keeping the currents: the same output, V, S and gradients */
+  net_result rl;
+  g_lean = 1;
+  run_net_tau(RUN_FAST, 0, &rl);
+  g_lean = 0;
+  int same_lean = memcmp(rl.grads, rf.grads, rf.n_params * sizeof(float)) == 0 &&
+                  memcmp(rl.out, rf.out, rf.n_out * sizeof(float)) == 0;
+  size_t compared = 0, differ = 0; /* the states it kept (h and i_syn are zeros here) */
+  for (size_t i = 0; i < rf.n_states; i++)
+    if (rl.states[i] != 0.0f) {
+      compared++;
+      differ += rl.states[i] != rf.states[i];
+    }
+  printf("lean (no currents kept) %s ", same_lean && differ == 0 ? "identical" : "DIFFERS");
+  CU_ASSERT(same_lean);
+  CU_ASSERT(differ == 0 && compared > 0);
+  net_result_free(&rf), net_result_free(&rr), net_result_free(&rt), net_result_free(&rl);
+}
+
+/* Tau gradients after a forward that did not keep the currents: refused. */
+static void test_net_currents_needed(void)
+{
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = 3, s.n_out = 2, s.n_hidden[0] = 5;
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_init_weights(net, 2.0, 1) == SL_OK);
+  sl_net_keep_currents(net, 0);
+  float x[4 * 2 * 3] = {1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1}, gv[4 * 2 * 2] = {0.1f, -0.2f};
+  CU_ASSERT_FATAL(sl_net_forward(net, x, 4, 2) == SL_OK);
+  sl_layer_state st;
+  CU_ASSERT(sl_net_state(net, 0, &st) == SL_OK && st.h == NULL && st.v != NULL);
+  CU_ASSERT(sl_net_backward(net, gv, NULL) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, 1) == SL_OK);
+  CU_ASSERT(sl_net_backward(net, gv, NULL) == SL_EINVAL);
+  CU_ASSERT_FATAL(sl_net_forward(net, x, 4, 2) == SL_OK); /* tau gradients keep them */
+  CU_ASSERT(sl_net_state(net, 0, &st) == SL_OK && st.h != NULL && st.i_syn != NULL);
+  CU_ASSERT(sl_net_backward(net, gv, NULL) == SL_OK);
+  sl_net_free(net);
 }
 
 /* An event-list input (sl_net_forward_spikes) gives the dense input's
@@ -947,6 +992,7 @@ int main(void)
       {"dense row products (recurrent back-projection), bit-identical", test_dense_rows},
       {"spike-list input: identical to the dense raster", test_net_spike_input},
       {"fused hidden-layer backward vs reference and unfused", test_net_fused_backward},
+      {"tau gradients need the currents kept", test_net_currents_needed},
       {"LI backward, parallel path without tau gradients", test_li_backward_paths},
       {"inference path vs forward, bit-identical", test_infer},
       {"bad input", test_bad_input},

@@ -47,7 +47,8 @@ typedef struct {
 typedef struct sl_trainer sl_trainer;
 
 /* A trainer updates `net` (not owned) with the optimiser, loss and
- * regularisers of cfg. */
+ * regularisers of cfg. It switches off keeping the synaptic currents
+ * (sl_net_keep_currents), which its steps do not need. */
 int sl_trainer_create(sl_trainer **out, sl_net *net, const sl_config *cfg);
 void sl_trainer_free(sl_trainer *tr);
 /* One training step on x (T, B, n_in) with labels y (B). */
