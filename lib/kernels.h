@@ -141,17 +141,20 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
 
 /* The backward of that layer, fused (lib/lif_layer.c), for Heaviside
  * spikes, SuperSpike and no tau gradients: per sample (four at a time if
- * recurrent, sharing W_rec^T) and step, descending, the row's dL/dS from
- * the layer above, gh_above (T, B, n_above) through w_above (N, n_above),
- * plus gs_extra (T, B, N) if not NULL, plus gh[t+1] W_rec^T if w_rec; then
- * the adjoint row step (slk_lif_bwd_row), writing gh (T, B, N). The sums
- * are those of slk_matmul_nt_ref, the regulariser's addition and
- * sl_lif_backward, in their order: the same bits as the separate passes.
- * dW_rec is left to the caller (over the spikes' events). */
+ * recurrent, sharing W_rec^T) and step, descending, the row's dL/dS, then
+ * the adjoint row step (slk_lif_bwd_row), writing gh (T, B, N). dL/dS comes
+ * from gs (T, B, N) if not NULL, to which the recurrence gh[t+1] W_rec^T is
+ * added in place (sl_lif_backward's contract); else from the layer above,
+ * gh_above (T, B, n_above) through w_above (N, n_above), plus gs_extra
+ * (T, B, N) if not NULL, plus the recurrence, a row at a time. gv_ext: an
+ * extra dL/dV (T, B, N) or NULL. The sums are those of slk_matmul_nt_ref,
+ * the regulariser's addition and sl_lif_backward, in their order: the same
+ * bits as the separate passes. dW_rec is left to the caller. */
 int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
                            size_t B, const float *gh_above, size_t n_above, const float *w_above,
-                           const float *gs_extra, const float *w_rec, const float *v,
-                           const float *s, const uint8_t *clamp, float *gh);
+                           const float *gs_extra, float *gs, const float *gv_ext,
+                           const float *w_rec, const float *v, const float *s,
+                           const uint8_t *clamp, float *gh);
 
 /* One reverse step of one sample's row of the LIF adjoint (lib/lif.c), for
  * Heaviside spikes, the SuperSpike surrogate and no tau gradients: from

@@ -384,7 +384,7 @@ int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt,
  * spikes, the SuperSpike surrogate 1 / (beta |V - v_th| + 1)^2, no tau
  * gradients -- written branch-free over restrict arrays so that it runs in
  * vector registers; the operations are those of the general loop in
- * sl_lif_backward, in the same order. clamp, nclamp: the clamp rows of
+ * backward_general, in the same order. clamp, nclamp: the clamp rows of
  * steps t and t+1 (ones after the last step) as int32, which unlike uint8
  * lets GCC vectorise the selects; ext: gv_ext row if has_ext (any valid
  * row otherwise); gvn, gin: gV, gI of step t+1 in, of step t out. */
@@ -433,91 +433,42 @@ SLK_HOT void slk_lif_bwd_row(const sl_neurons *p, const slk_decay *d, size_t N, 
                        ext ? ext : gs, gh, gvn, gin);
 }
 
-int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
-                    const float *w_rec, const float *i_syn, const float *v, const float *s,
-                    const uint8_t *clamp, float *gs, const float *gv_ext, float *gh,
-                    float *dw_rec, float *dtau_mem, float *dtau_syn)
+/* Any options, tau gradients included: one sample at a time through all
+ * steps, the recurrence added into gs[t-1] once gh[t] is known. */
+static int backward_general(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
+                            size_t B, const float *w_rec, const float *i_syn, const float *v,
+                            const float *s, const uint8_t *clamp, float *gs,
+                            const float *gv_ext, float *gh, float *dtau_mem, float *dtau_syn)
 {
-  int rc = slk_lif_check_args(p, o, dt, T, B);
-  if (rc)
-    return rc;
   const size_t N = p->n;
   const int want_tau = dtau_mem || dtau_syn;
   slk_decay d;
-  if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
+  int rc = slk_decay_make(&d, p, o->scale_input, dt);
+  if (rc)
     return rc;
   float *carry = malloc(2 * B * N * sizeof(float)); /* gV[t+1], gI[t+1] per (b, n) */
   double *ga = want_tau ? calloc(2 * B * N, sizeof(double)) : NULL;
-  int32_t *ones = malloc(N * sizeof *ones); /* "clamped" after the last step */
-  int32_t *cl32 = malloc(2 * B * N * sizeof *cl32); /* clamp rows t, t+1 per sample */
   float *w_rec_t = w_rec ? malloc(N * N * sizeof *w_rec_t) : NULL; /* W_rec^T */
   uint32_t *iota = malloc(N * sizeof *iota);                      /* 0, 1, ..., N-1 */
-  if (!carry || !ones || !cl32 || !iota || (w_rec && !w_rec_t) || (want_tau && !ga)) {
-    free(carry);
-    free(ga);
-    free(ones);
-    free(cl32);
-    free(w_rec_t);
-    free(iota);
+  if (!carry || !iota || (w_rec && !w_rec_t) || (want_tau && !ga)) {
+    free(carry), free(ga), free(w_rec_t), free(iota);
     slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF backward: out of memory");
   }
   const int to_value = o->reset == SL_RESET_TO_VALUE;
-  const int fast = !o->smooth && !want_tau && o->surrogate->id == SL_SURROGATE_SUPERSPIKE;
-  for (size_t n = 0; n < N; n++) {
-    ones[n] = 1;
+  for (size_t n = 0; n < N; n++)
     iota[n] = (uint32_t)n;
-  }
   for (size_t m = 0; w_rec && m < N; m++)
     for (size_t n = 0; n < N; n++)
       w_rec_t[n * N + m] = w_rec[m * N + n];
-  if (fast && w_rec) {
-    /* A recurrent layer, four samples at a time: their rows of step t, then
-     * the back-projection gs[t-1] += gh[t] W_rec^T for the four at once,
-     * sharing every row of W_rec^T they load (perf: this product was a
-     * third of W2's training step). The back-projection only couples the
-     * neurons of one sample, so each thread runs its groups through all
-     * steps without waiting for the others (a barrier per step cost W2 a
-     * fifth of its backward with sleeping OpenMP threads). Same sums, same
-     * order as the reference. */
-    memset(carry, 0, 2 * B * N * sizeof(float));
 #pragma omp parallel for schedule(static)
-    for (size_t b0 = 0; b0 < B; b0 += 4) {
-      const size_t nb = B - b0 < 4 ? B - b0 : 4;
-      for (size_t t = T; t-- > 0;) {
-        for (size_t b = b0; b < b0 + nb; b++) {
-          const size_t row = (t * B + b) * N;
-          int32_t *cl = cl32 + 2 * b * N + (t & 1) * N;
-          const int32_t *ncl = t + 1 < T ? cl32 + 2 * b * N + ((t + 1) & 1) * N : ones;
-          for (size_t n = 0; n < N; n++)
-            cl[n] = clamp[row + n];
-          slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
-                       v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row,
-                       carry + 2 * b * N, carry + 2 * b * N + N);
-        }
-        if (t > 0)
-          slk_dense_rows_add(gs + ((t - 1) * B + b0) * N, gh + (t * B + b0) * N, nb, w_rec_t, N,
-                             N);
-      }
-    }
-  }
-  const size_t B_by_sample = fast && w_rec ? 0 : B; /* done above if 0 */
-#pragma omp parallel for schedule(static)
-  for (size_t b = 0; b < B_by_sample; b++) {
+  for (size_t b = 0; b < B; b++) {
     float *gv_next = carry + 2 * b * N, *gi_next = gv_next + N;
     double *ga_m = ga ? ga + 2 * b * N : NULL, *ga_s = ga ? ga_m + N : NULL;
     memset(gv_next, 0, 2 * N * sizeof(float));
     for (size_t t = T; t-- > 0;) {
       const size_t row = (t * B + b) * N;
-      if (fast) {
-        int32_t *cl = cl32 + 2 * b * N + (t & 1) * N; /* this step's clamp as int32 */
-        const int32_t *ncl = t + 1 < T ? cl32 + 2 * b * N + ((t + 1) & 1) * N : ones;
-        for (size_t n = 0; n < N; n++)
-          cl[n] = clamp[row + n];
-        slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl, gs + row,
-                     v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row, gv_next, gi_next);
-      }
-      for (size_t n = 0; n < N && !fast; n++) {
+      for (size_t n = 0; n < N; n++) {
         const size_t i = row + n;
         const int next_clamped = (t + 1 < T) ? clamp[i + B * N] : 1;
         const float gvp = next_clamped ? 0.0f : d.a_mem[n] * gv_next[n];
@@ -557,14 +508,6 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
         slk_gather_add_row(gs + row - B * N, iota, gh + row, N, w_rec_t, N);
     }
   }
-  /* dW_rec += sum_{t >= 1, b} S[t-1, b]^T gh[t, b], over the spikes' events */
-  if (w_rec && dw_rec && T > 1) {
-    slk_events ev;
-    memset(&ev, 0, sizeof ev);
-    if ((rc = slk_events_build(&ev, s, (T - 1) * B, N)) == SL_OK)
-      slk_matmul_tn_acc_ev(dw_rec, &ev, gh + B * N, N);
-    slk_events_free(&ev);
-  }
   if (ga)
     for (size_t n = 0; n < N; n++) {
       double sm = 0.0, ss = 0.0;
@@ -578,13 +521,36 @@ int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, siz
       if (dtau_syn)
         dtau_syn[n] += (float)(ss * d.a_syn[n] * dt / (ts * ts));
     }
-  free(carry);
-  free(ones);
-  free(cl32);
-  free(w_rec_t);
-  free(iota);
-  free(ga);
+  free(carry), free(ga), free(w_rec_t), free(iota);
   slk_decay_free(&d);
+  return SL_OK;
+}
+
+int sl_lif_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T, size_t B,
+                    const float *w_rec, const float *i_syn, const float *v, const float *s,
+                    const uint8_t *clamp, float *gs, const float *gv_ext, float *gh,
+                    float *dw_rec, float *dtau_mem, float *dtau_syn)
+{
+  int rc = slk_lif_check_args(p, o, dt, T, B);
+  if (rc)
+    return rc;
+  const size_t N = p->n;
+  /* the common case -- Heaviside spikes, SuperSpike, no tau gradients --
+   * runs the vectorised rows of the network's layer backward on gs */
+  if (!o->smooth && !dtau_mem && !dtau_syn && o->surrogate->id == SL_SURROGATE_SUPERSPIKE)
+    rc = slk_lif_layer_backward(p, o, dt, T, B, NULL, 0, NULL, NULL, gs, gv_ext, w_rec, v, s,
+                                clamp, gh);
+  else
+    rc = backward_general(p, o, dt, T, B, w_rec, i_syn, v, s, clamp, gs, gv_ext, gh, dtau_mem,
+                          dtau_syn);
+  /* dW_rec += sum_{t >= 1, b} S[t-1, b]^T gh[t, b], over the spikes' events */
+  if (!rc && w_rec && dw_rec && T > 1) {
+    slk_events ev;
+    memset(&ev, 0, sizeof ev);
+    if ((rc = slk_events_build(&ev, s, (T - 1) * B, N)) == SL_OK)
+      slk_matmul_tn_acc_ev(dw_rec, &ev, gh + B * N, N);
+    slk_events_free(&ev);
+  }
   return rc;
 }
 

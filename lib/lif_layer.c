@@ -71,42 +71,59 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
 
 /* ------------------------------------------------------------ backward */
 
-/* Row gs = dL/dS of sample row r from the layer above: gh_above[r] (n_above)
- * through W_above^T (wt: n_above x N, summed in ascending k from zero as
- * slk_matmul_nt_ref does), plus the regulariser's extra[r] if any. */
-static void gs_from_above(float *gs, size_t r, size_t N, const float *gh_above, size_t n_above,
-                          const float *wt, const uint32_t *iota, const float *extra)
+/* Rows gs (nb, N) = dL/dS of sample rows r0 .. r0+nb-1 from the layer
+ * above: gh_above[r] (n_above) through W_above^T (wt: n_above x N, summed in
+ * ascending k from zero as slk_matmul_nt_ref does), plus the regulariser's
+ * extra[r] if any. */
+static void gs_from_above(float *gs, size_t r0, size_t nb, size_t N, const float *gh_above,
+                          size_t n_above, const float *wt, const uint32_t *iota,
+                          const float *extra)
 {
-  slk_gather_row(gs, iota, gh_above + r * n_above, n_above, wt, N);
-  if (extra)
-    for (size_t n = 0; n < N; n++)
-      gs[n] += extra[r * N + n];
+  for (size_t i = 0; i < nb; i++) {
+    const size_t r = r0 + i;
+    slk_gather_row(gs + i * N, iota, gh_above + r * n_above, n_above, wt, N);
+    if (extra)
+      for (size_t n = 0; n < N; n++)
+        gs[i * N + n] += extra[r * N + n];
+  }
+}
+
+/* dL/dS of a group's rows of step t (rows b0 .. b0+G-1, N apart): in the
+ * given gs (T, B, N), or in the ring gsb of two steps. */
+static inline float *group_rows(float *gs, float *gsb, size_t t, size_t B, size_t b0, size_t N,
+                                size_t G)
+{
+  return gs ? gs + (t * B + b0) * N : gsb + (t & 1) * G * N;
 }
 
 int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
                            size_t B, const float *gh_above, size_t n_above, const float *w_above,
-                           const float *gs_extra, const float *w_rec, const float *v,
-                           const float *s, const uint8_t *clamp, float *gh)
+                           const float *gs_extra, float *gs, const float *gv_ext,
+                           const float *w_rec, const float *v, const float *s,
+                           const uint8_t *clamp, float *gh)
 {
   int rc = slk_lif_check_args(p, o, dt, T, B);
   if (rc)
     return rc;
-  if (o->smooth || o->surrogate->id != SL_SURROGATE_SUPERSPIKE || n_above == 0)
-    return sl_error(SL_EINVAL, "LIF layer backward: needs Heaviside spikes and SuperSpike");
+  if (o->smooth || o->surrogate->id != SL_SURROGATE_SUPERSPIKE || (!gs && n_above == 0))
+    return sl_error(SL_EINVAL, "LIF layer backward: needs Heaviside spikes, SuperSpike and a "
+                               "source of dL/dS");
+  if (gs) /* dL/dS given: nothing comes from above */
+    n_above = 0;
   const size_t N = p->n, G = w_rec ? 4 : 1; /* samples per group */
   slk_decay d;
   if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
     return rc;
-  float *wt = malloc(n_above * N * sizeof *wt);                  /* W_above^T */
+  float *wt = n_above ? malloc(n_above * N * sizeof *wt) : NULL; /* W_above^T */
   float *w_rec_t = w_rec ? malloc(N * N * sizeof *w_rec_t) : NULL; /* W_rec^T */
-  uint32_t *iota = malloc(n_above * sizeof *iota);
+  uint32_t *iota = n_above ? malloc(n_above * sizeof *iota) : NULL;
   int32_t *ones = malloc(N * sizeof *ones); /* "clamped" after the last step */
-  if (!wt || (w_rec && !w_rec_t) || !iota || !ones) {
+  if ((n_above && (!wt || !iota)) || (w_rec && !w_rec_t) || !ones) {
     free(wt), free(w_rec_t), free(iota), free(ones);
     slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF layer backward: out of memory");
   }
-  for (size_t n = 0; n < N; n++)
+  for (size_t n = 0; n < N && n_above; n++)
     for (size_t k = 0; k < n_above; k++)
       wt[k * N + n] = w_above[n * n_above + k];
   for (size_t m = 0; w_rec && m < N; m++)
@@ -120,25 +137,27 @@ int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double 
   int nomem = 0;
 #pragma omp parallel
   {
-    /* per group: gs rows of steps t and t-1, gV and gI carried back, clamp
-     * rows of steps t and t+1 as int32 */
-    float *gsb = malloc(2 * G * N * sizeof *gsb), *carry = malloc(2 * G * N * sizeof *carry);
+    /* per group: gV and gI carried back, clamp rows of steps t and t+1 as
+     * int32, and unless gs is given, its rows of steps t and t-1 */
+    float *gsb = gs ? NULL : malloc(2 * G * N * sizeof *gsb);
+    float *carry = malloc(2 * G * N * sizeof *carry);
     int32_t *cl32 = malloc(2 * G * N * sizeof *cl32);
-    if (!gsb || !carry || !cl32) {
+    const int ok = (gs || gsb) && carry && cl32;
+    if (!ok) {
 #pragma omp atomic write
       nomem = 1;
     }
 #pragma omp for schedule(static)
     for (size_t b0 = 0; b0 < B; b0 += G) {
       const size_t nb = B - b0 < G ? B - b0 : G;
-      if (!gsb || !carry || !cl32)
+      if (!ok)
         continue;
       memset(carry, 0, 2 * G * N * sizeof *carry);
-      for (size_t i = 0; i < nb; i++)
-        gs_from_above(gsb + ((T - 1) & 1) * G * N + i * N, (T - 1) * B + b0 + i, N, gh_above,
+      if (!gs)
+        gs_from_above(group_rows(gs, gsb, T - 1, B, b0, N, G), (T - 1) * B + b0, nb, N, gh_above,
                       n_above, wt, iota, gs_extra);
       for (size_t t = T; t-- > 0;) {
-        float *gs_t = gsb + (t & 1) * G * N, *gs_prev = gsb + ((t + 1) & 1) * G * N;
+        float *gs_t = group_rows(gs, gsb, t, B, b0, N, G);
         for (size_t i = 0; i < nb; i++) {
           const size_t row = (t * B + b0 + i) * N;
           int32_t *cl = cl32 + (t & 1) * G * N + i * N;
@@ -146,14 +165,14 @@ int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double 
           for (size_t n = 0; n < N; n++)
             cl[n] = clamp[row + n];
           slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl,
-                          gs_t + i * N, v + row, s + row, NULL, gh + row, carry + 2 * i * N,
-                          carry + (2 * i + 1) * N);
+                          gs_t + i * N, v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row,
+                          carry + 2 * i * N, carry + (2 * i + 1) * N);
         }
         if (t == 0)
           break;
-        for (size_t i = 0; i < nb; i++) /* dL/dS of step t-1: from above ... */
-          gs_from_above(gs_prev + i * N, (t - 1) * B + b0 + i, N, gh_above, n_above, wt, iota,
-                        gs_extra);
+        float *gs_prev = group_rows(gs, gsb, t - 1, B, b0, N, G);
+        if (!gs) /* dL/dS of step t-1: from above ... */
+          gs_from_above(gs_prev, (t - 1) * B + b0, nb, N, gh_above, n_above, wt, iota, gs_extra);
         if (w_rec) /* ... and through the recurrence, gh[t] W_rec^T */
           slk_dense_rows_add(gs_prev, gh + (t * B + b0) * N, nb, w_rec_t, N, N);
       }

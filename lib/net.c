@@ -613,8 +613,8 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
     const float *extra = gs_extra ? gs_extra[l] : NULL;
     if (backward_fused(net, n_above)) {
       rc = slk_lif_layer_backward(&net->neurons[l], &net->spec.lif, dt, T, B, gh_above, n_above,
-                                  net->params + ta->offset, extra, w_rec, b->v, b->s, b->clamp,
-                                  b->gh);
+                                  net->params + ta->offset, extra, NULL, NULL, w_rec, b->v, b->s,
+                                  b->clamp, b->gh);
       if (!rc && dw_rec && T > 1) { /* dW_rec += S[t-1]^T gh[t]: the spikes' events of t < T-1 */
         slk_events first = net->ev[l + 1];
         first.R = (T - 1) * B;
