@@ -291,13 +291,8 @@ static double tensor_norm(sl_net *net, const char *layer, const char *name)
 
 static double hidden_spikes(sl_net *net)
 {
-  sl_layer_state st;
-  if (sl_net_state(net, 0, &st))
-    return NAN;
-  double n = 0.0;
-  for (size_t i = 0; i < st.T * st.B * st.N; i++)
-    n += st.s[i];
-  return n;
+  double n;
+  return sl_net_spike_count(net, 0, &n) == SL_OK ? n : NAN;
 }
 
 /* ------------------------------------------------------------ reference figures */

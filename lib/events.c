@@ -451,7 +451,7 @@ size_t slk_row_list(const float *x, size_t K, uint32_t *idx)
 }
 
 int slk_events_from_rows(slk_events *ev, size_t R, size_t K, const uint32_t *rows,
-                         const uint32_t *count, const float *x)
+                         const uint32_t *count)
 {
   size_t nnz = 0;
   for (size_t r = 0; r < R; r++)
@@ -470,7 +470,7 @@ int slk_events_from_rows(slk_events *ev, size_t R, size_t K, const uint32_t *row
     float *val = ev->val + ev->ptr[r];
     for (size_t e = 0; e < count[r]; e++) {
       idx[e] = src[e];
-      val[e] = x ? x[r * K + src[e]] : 1.0f;
+      val[e] = 1.0f;
     }
   }
   ev->R = R;

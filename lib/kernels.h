@@ -80,11 +80,11 @@ int slk_row_events(const float *x, size_t K, uint32_t *idx, float *val);
  * their number. x must be free of NaN (a NaN counts as nonzero). */
 #define SLK_ROW_PAD 16
 size_t slk_row_list(const float *x, size_t K, uint32_t *idx);
-/* An event list from per-row lists: row r's count[r] columns are at
- * rows + r * (K + SLK_ROW_PAD) (from slk_row_list), its values in x (R, K),
- * or all 1 if x is NULL. */
+/* The event list of a Heaviside spike raster (every value 1) from per-row
+ * lists: row r's count[r] columns are at rows + r * (K + SLK_ROW_PAD) (from
+ * slk_row_list). */
 int slk_events_from_rows(slk_events *ev, size_t R, size_t K, const uint32_t *rows,
-                         const uint32_t *count, const float *x);
+                         const uint32_t *count);
 
 /* y (R, N) = x @ W (K, N) over the events of x; bit-identical to slk_matmul_ref. */
 void slk_matmul_ev(float *y, const slk_events *ev, const float *w, size_t N);

@@ -372,17 +372,15 @@ static int begin_forward(sl_net *net, const float *x, size_t T, size_t B)
 static int input_events(sl_net *net, size_t l, const float *in, size_t TB, size_t K,
                         int below_listed, const slk_events **out)
 {
-  int rc = SL_OK;
-  if (l == 0 && !in)
+  if (l == 0 && !in) {
     *out = net->in_ev;
-  else if (below_listed)
-    rc = slk_events_from_rows(&net->ev[l], TB, K, net->buf[l - 1].rows, net->buf[l - 1].count,
-                              NULL); /* Heaviside spikes: all 1 */
-  else if ((rc = slk_events_build(&net->ev[l], in, TB, K)) == SL_ENUMERIC)
-    rc = sl_error(SL_ENUMERIC, "network input contains NaN or Inf");
-  if (!(l == 0 && !in))
-    *out = &net->ev[l];
-  return rc;
+    return SL_OK;
+  }
+  *out = &net->ev[l];
+  if (below_listed)
+    return slk_events_from_rows(&net->ev[l], TB, K, net->buf[l - 1].rows, net->buf[l - 1].count);
+  int rc = slk_events_build(&net->ev[l], in, TB, K);
+  return rc == SL_ENUMERIC ? sl_error(SL_ENUMERIC, "network input contains NaN or Inf") : rc;
 }
 
 /* The layers of a forward pass whose input is x (dense), or for layer 0

@@ -146,7 +146,7 @@ static int trainer_step(sl_trainer *tr, step_input in, const int32_t *y, size_t 
   if (in.sp && tr->loop)
     return sl_error(SL_EINVAL, "sl_trainer_step_spikes: in-the-loop training takes the dense "
                                "raster (the backend is driven by it)");
-  const size_t B_global = tr ? tr->B_global : 0;
+  const size_t B_global = tr->B_global;
   const int dist = B_global > 0 && sl_dist_size() > 1;
   sl_net *net = tr->net;
   const sl_net_spec *s = sl_net_get_spec(net);
