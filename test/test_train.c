@@ -158,6 +158,11 @@ static void test_step_spikes(void)
   CU_ASSERT(sa.hidden_spikes > 0);
   CU_ASSERT(memcmp(sl_net_params(a), sl_net_params(b), sl_net_num_params(a) * sizeof(float)) == 0);
   CU_ASSERT(sl_trainer_step_spikes(tb, NULL, y, &sb) == SL_EINVAL);
+  sl_spikes *wide = NULL; /* 6 channels for a network of 5 inputs */
+  CU_ASSERT_FATAL(sl_spikes_from_dense(&wide, x, T, B * n_in / 6, 6) == SL_OK);
+  CU_ASSERT(sl_trainer_step_spikes(tb, wide, y, &sb) == SL_ESHAPE);
+  CU_ASSERT(strstr(sl_last_error(), "6 channels") != NULL);
+  sl_spikes_free(wide);
   sl_spikes_free(sp);
   sl_trainer_free(ta), sl_trainer_free(tb);
   sl_net_free(a), sl_net_free(b);
