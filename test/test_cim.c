@@ -15,8 +15,8 @@
 #include "config.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/error.h"
-#include "cim_internal.h"
-#include "rng.h"
+#include "cim/cim_internal.h"
+#include "base/rng.h"
 
 #include <string.h>
 #ifdef _OPENMP

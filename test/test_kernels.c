@@ -23,7 +23,7 @@
 #include "spikeloop/net.h"
 #include "spikeloop/neurons.h"
 #include "spikeloop/version.h"
-#include "kernels.h"
+#include "core/kernels.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -77,7 +77,7 @@
 
 #include "bss2_internal.h"
 #include "spikeloop/error.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <errno.h>
 #include <limits.h>

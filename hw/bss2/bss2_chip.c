@@ -43,7 +43,7 @@
 
 #include "bss2_internal.h"
 #include "spikeloop/error.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>

@@ -25,7 +25,7 @@
 
 #include "spikeloop/data.h"
 #include "spikeloop/error.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 #include <string.h>

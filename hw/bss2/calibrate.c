@@ -21,7 +21,7 @@
 #endif
 #include "spikeloop/calib.h"
 #include "spikeloop/error.h"
-#include "bss2/bss2_internal.h"
+#include "bss2_internal.h"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>

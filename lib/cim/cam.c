@@ -10,7 +10,7 @@
 #include "config.h"
 #include "spikeloop/cam.h"
 #include "spikeloop/error.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
 #include "spikeloop/calib.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
 
 #include "spikeloop/data.h"
 #include "spikeloop/error.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 

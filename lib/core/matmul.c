@@ -13,7 +13,7 @@
  * event-list versions of the other two products.)
  */
 #include "config.h"
-#include "kernels.h"
+#include "core/kernels.h"
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>

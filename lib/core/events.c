@@ -17,7 +17,7 @@
  * no atomics, and the same bits for any thread count).
  */
 #include "config.h"
-#include "kernels.h"
+#include "core/kernels.h"
 #include "spikeloop/error.h"
 #include "spikeloop/net.h"
 

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "spikeloop/lif.h"
 #include "spikeloop/error.h"
-#include "kernels.h"
+#include "core/kernels.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -15,9 +15,9 @@
 #include "config.h"
 #include "spikeloop/net.h"
 #include "spikeloop/error.h"
-#include "kernels.h"
+#include "core/kernels.h"
 
-#include "rng.h"
+#include "base/rng.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>

@@ -8,7 +8,7 @@
 #include "spikeloop/neurons.h"
 #include "spikeloop/error.h"
 
-#include "rng.h"
+#include "base/rng.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>

@@ -10,7 +10,7 @@
  * separate passes, so the numbers are the same bit for bit (tested).
  */
 #include "config.h"
-#include "kernels.h"
+#include "core/kernels.h"
 #include "spikeloop/error.h"
 
 #include <stdlib.h>

@@ -18,7 +18,7 @@
  */
 #include "config.h"
 #include "cim_internal.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 #include <string.h>

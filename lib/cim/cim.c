@@ -21,7 +21,7 @@
 #include "spikeloop/cim.h"
 #include "spikeloop/error.h"
 #include "cim_internal.h"
-#include "rng.h"
+#include "base/rng.h"
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>

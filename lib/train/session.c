@@ -11,7 +11,7 @@
 #include "spikeloop/error.h"
 #include "spikeloop/loss.h"
 #include "spikeloop/version.h"
-#include "rng.h"
+#include "base/rng.h"
 #include "train_internal.h"
 
 #include <math.h>
