@@ -9,7 +9,8 @@
 #include "cli.h"
 #include "cli_calib.h"
 #include "spikeloop/spikeloop.h"
-#include "spikeloop/calib.h"
+#include "spikeloop/calibrate.h"
+#include "spikeloop/fit.h"
 
 #include <math.h>
 #include <stdio.h>

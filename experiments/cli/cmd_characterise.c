@@ -2,14 +2,16 @@
  * [--neurons 0-511] --out rec.h5`: run the characterisation protocols
  * (membrane decays from two clamp levels, a PSP, a constant current) on
  * the circuits of an emulated chip and write the documented HDF5 recording
- * (format in include/spikeloop/calib.h and README.md) that `spikeloop fit`
+ * (format in include/spikeloop/charac.h and README.md) that `spikeloop fit`
  * reads. Only bss2 is wired here: a lab with another chip writes the same
  * file from its own measurements. */
 #include "config.h"
 #include "cli.h"
 #include "cli_calib.h"
 #include "spikeloop/spikeloop.h"
-#include "spikeloop/calib.h"
+#include "spikeloop/calibrate.h"
+#include "spikeloop/charac.h"
+#include "spikeloop/fit.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,8 @@
 #include "cli.h"
 #include "cli_calib.h"
 #include "spikeloop/spikeloop.h"
-#include "spikeloop/calib.h"
+#include "spikeloop/charac.h"
+#include "spikeloop/fit.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* calibrate.c -- calibration of an emulated BrainScaleS-2 chip to common
  * targets from *measured* responses only (the characterisation protocols
- * and the fitter of calib.h; the hidden truth is never read).
+ * and the fitter of charac.h / fit.h; the hidden truth is never read).
  *
  * The search uses what the chip's designer knows, not the circuit's
  * mismatch: time constants go as 1/word (a bias current sets a
@@ -19,7 +19,9 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "spikeloop/calib.h"
+#include "spikeloop/calibrate.h"
+#include "spikeloop/charac.h"
+#include "spikeloop/fit.h"
 #include "spikeloop/error.h"
 #include "bss2_internal.h"
 

@@ -1,6 +1,6 @@
 /* charac.c -- characterisation recordings: running the protocols of
  * backend.h on a set of neurons, and the HDF5 file (layout in
- * include/spikeloop/calib.h). Observations come as (n_samples, B, n) and
+ * include/spikeloop/charac.h). Observations come as (n_samples, B, n) and
  * are stored per neuron, (n, B, n_samples), which is how the fitter reads
  * them. Reading checks every dataset's type and shape against /neurons and
  * the protocol's time base and names the first one that is wrong.
@@ -9,7 +9,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "spikeloop/calib.h"
+#include "spikeloop/charac.h"
 #include "spikeloop/error.h"
 
 #include <hdf5.h>

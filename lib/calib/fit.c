@@ -28,7 +28,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "spikeloop/calib.h"
+#include "spikeloop/charac.h"
+#include "spikeloop/fit.h"
 #include "spikeloop/error.h"
 
 #include <gsl/gsl_blas.h>

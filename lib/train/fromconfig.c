@@ -8,7 +8,7 @@
 #include "spikeloop/error.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
-#include "spikeloop/calib.h"
+#include "spikeloop/fit.h"
 #include "base/rng.h"
 
 #include <math.h>
