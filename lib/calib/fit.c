@@ -243,110 +243,124 @@ static void mean_trace(const sl_charac *c, const sl_charac_protocol *p, size_t r
   }
 }
 
-static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_fit_result *r,
-                       scratch *sc)
-{
-  uint32_t flags = 0;
-  double val[SL_FP_N], se[SL_FP_N], rms_d = NAN, rms_p = NAN;
-  for (int p = 0; p < SL_FP_N; p++)
-    val[p] = se[p] = NAN;
-  const double ts_scale = c->time_scale;
-  size_t total = 0;
-  for (size_t k = 0; k < ps->n_decay; k++)
-    total += ps->decay[k]->n_samples;
-  total += ps->psp->n_samples + ps->cur->n_samples;
-  double *trace = NULL;
-  if (scratch_need(sc, total) || !(trace = malloc(total * sizeof *trace))) {
-    flags |= SL_FIT_NOCONV;
-    goto done;
-  }
-  /* readout channel from the clamp levels */
-  double alpha = 0.0, beta = 1.0;
-  if (strcmp(c->membrane_units, "model") != 0) {
-    double sl = 0, sm = 0, sll = 0, slm = 0, cnt = 0;
-    for (size_t k = 0; k < ps->n_decay; k++) {
-      const sl_charac_protocol *p = ps->decay[k];
-      const size_t B = p->repeats, ns = p->n_samples;
-      double s = 0;
-      size_t m = 0;
-      for (size_t j = 0; j < ns; j++) {
-        if (p->time[j] > 0)
-          continue;
-        for (size_t b = 0; b < B; b++) {
-          float x = p->membrane[(row * B + b) * ns + j];
-          if (!isfinite(x))
-            flags |= SL_FIT_NAN;
-          else if (saturated(c, x))
-            flags |= SL_FIT_SATURATED;
-          s += x;
-          m++;
-        }
-      }
-      if (!m)
-        continue;
-      double mean = s / (double)m;
-      sl += p->level;
-      sm += mean;
-      sll += p->level * p->level;
-      slm += p->level * mean;
-      cnt += 1;
-    }
-    double den = cnt * sll - sl * sl;
-    if (flags & (SL_FIT_NAN | SL_FIT_SATURATED))
-      goto done;
-    if (cnt < 2 || !(fabs(den) > 1e-12)) {
-      flags |= SL_FIT_NOREADOUT;
-      goto done;
-    }
-    beta = (cnt * slm - sl * sm) / den;
-    alpha = (sm - beta * sl) / cnt;
-    if (!(beta > 0) || !isfinite(alpha)) {
-      flags |= SL_FIT_NOREADOUT;
-      goto done;
-    }
-  }
-  /* spikes without input */
-  for (size_t k = 0; k < ps->n_decay; k++)
-    if (has_spike(ps->decay[k], row, -INFINITY))
-      flags |= SL_FIT_ALWAYS;
-  if (has_spike(ps->psp, row, -INFINITY))
-    flags |= SL_FIT_ALWAYS;
-  for (size_t i = 0; i < ps->cur->n_spikes; i++)
-    if (ps->cur->spike_neuron[i] == row && ps->cur->spike_time[i] <= 0)
-      flags |= SL_FIT_ALWAYS;
-  if (flags & SL_FIT_ALWAYS)
-    goto done;
+/* What one neuron's fit carries from step to step. */
+typedef struct {
+  const sl_charac *c;
+  const proto_set *ps;
+  size_t row;
+  scratch *sc;
+  double *trace;            /* one protocol's mean trace */
+  double alpha, beta;       /* readout: raw = alpha + beta * v */
+  double val[SL_FP_N], se[SL_FP_N];
+  double rms_d, rms_p;      /* decay and PSP fit residuals */
+  uint32_t flags;
+} neuron_fit;
 
-  /* decay: E, tau_mem, A_k */
+/* Step 1: the readout channel (alpha, beta) from the clamp levels, a line
+ * through (level, mean raw sample before t = 0) of the decay protocols.
+ * Returns 0 to go on, -1 when the neuron cannot be fitted. */
+static int fit_readout(neuron_fit *nf)
+{
+  const sl_charac *c = nf->c;
+  const proto_set *ps = nf->ps;
+  nf->alpha = 0.0;
+  nf->beta = 1.0;
+  if (strcmp(c->membrane_units, "model") == 0)
+    return 0;
+  double sl = 0, sm = 0, sll = 0, slm = 0, cnt = 0;
+  for (size_t k = 0; k < ps->n_decay; k++) {
+    const sl_charac_protocol *p = ps->decay[k];
+    const size_t B = p->repeats, ns = p->n_samples;
+    double s = 0;
+    size_t m = 0;
+    for (size_t j = 0; j < ns; j++) {
+      if (p->time[j] > 0)
+        continue;
+      for (size_t b = 0; b < B; b++) {
+        float x = p->membrane[(nf->row * B + b) * ns + j];
+        if (!isfinite(x))
+          nf->flags |= SL_FIT_NAN;
+        else if (saturated(c, x))
+          nf->flags |= SL_FIT_SATURATED;
+        s += x;
+        m++;
+      }
+    }
+    if (!m)
+      continue;
+    double mean = s / (double)m;
+    sl += p->level;
+    sm += mean;
+    sll += p->level * p->level;
+    slm += p->level * mean;
+    cnt += 1;
+  }
+  double den = cnt * sll - sl * sl;
+  if (nf->flags & (SL_FIT_NAN | SL_FIT_SATURATED))
+    return -1;
+  if (cnt < 2 || !(fabs(den) > 1e-12)) {
+    nf->flags |= SL_FIT_NOREADOUT;
+    return -1;
+  }
+  nf->beta = (cnt * slm - sl * sm) / den;
+  nf->alpha = (sm - nf->beta * sl) / cnt;
+  if (!(nf->beta > 0) || !isfinite(nf->alpha)) {
+    nf->flags |= SL_FIT_NOREADOUT;
+    return -1;
+  }
+  return 0;
+}
+
+/* Step 2: a neuron that spikes before any input cannot be fitted. */
+static int check_spikes_without_input(neuron_fit *nf)
+{
+  const proto_set *ps = nf->ps;
+  for (size_t k = 0; k < ps->n_decay; k++)
+    if (has_spike(ps->decay[k], nf->row, -INFINITY))
+      nf->flags |= SL_FIT_ALWAYS;
+  if (has_spike(ps->psp, nf->row, -INFINITY))
+    nf->flags |= SL_FIT_ALWAYS;
+  for (size_t i = 0; i < ps->cur->n_spikes; i++)
+    if (ps->cur->spike_neuron[i] == nf->row && ps->cur->spike_time[i] <= 0)
+      nf->flags |= SL_FIT_ALWAYS;
+  return (nf->flags & SL_FIT_ALWAYS) ? -1 : 0;
+}
+
+/* Step 3: the decays from the clamp levels, v(t) = E + (A_k - E) e^{-t/tau_m}:
+ * E = v_leak, tau_mem and one A_k per series. */
+static int fit_decay(neuron_fit *nf)
+{
+  const proto_set *ps = nf->ps;
+  scratch *sc = nf->sc;
   size_t n = 0;
   double E0 = 0, A0[MAX_SERIES];
   size_t nE = 0;
   for (size_t k = 0; k < ps->n_decay; k++) {
     const sl_charac_protocol *p = ps->decay[k];
-    mean_trace(c, p, row, alpha, beta, trace, &flags);
+    mean_trace(nf->c, p, nf->row, nf->alpha, nf->beta, nf->trace, &nf->flags);
     A0[k] = p->level;
     size_t first = n;
     for (size_t j = 0; j < p->n_samples; j++) {
       if (!(p->time[j] > 0))
         continue;
-      if (isnan(trace[j])) {
-        if (!(flags & SL_FIT_NAN))
-          flags |= SL_FIT_SATURATED;
+      if (isnan(nf->trace[j])) {
+        if (!(nf->flags & SL_FIT_NAN))
+          nf->flags |= SL_FIT_SATURATED;
         continue;
       }
-      sc->t[n] = p->time[j] / ts_scale;
-      sc->y[n] = trace[j];
+      sc->t[n] = p->time[j] / nf->c->time_scale;
+      sc->y[n] = nf->trace[j];
       sc->series[n] = (int)k;
       n++;
     }
     for (size_t i = first + (n - first) * 3 / 4; i < n; i++, nE++)
       E0 += sc->y[i];
   }
-  if (flags & SL_FIT_NAN)
-    goto done;
+  if (nf->flags & SL_FIT_NAN)
+    return -1;
   if (n < 3 + ps->n_decay || !nE) {
-    flags |= SL_FIT_SATURATED;
-    goto done;
+    nf->flags |= SL_FIT_SATURATED;
+    return -1;
   }
   E0 /= (double)nE;
   /* tau guess: the first point's decay towards E0 */
@@ -364,123 +378,155 @@ static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_f
   x0[1] = tm0;
   for (size_t k = 0; k < ps->n_decay; k++)
     x0[2 + k] = A0[k];
-  if (lsq(&md, 2 + ps->n_decay, x0, x, xe, &rms_d) || !(x[1] > 0)) {
-    flags |= SL_FIT_NOCONV;
-    goto done;
+  if (lsq(&md, 2 + ps->n_decay, x0, x, xe, &nf->rms_d) || !(x[1] > 0)) {
+    nf->flags |= SL_FIT_NOCONV;
+    return -1;
   }
-  val[SL_FP_V_LEAK] = x[0];
-  se[SL_FP_V_LEAK] = xe[0];
-  val[SL_FP_TAU_MEM] = x[1];
-  se[SL_FP_TAU_MEM] = xe[1];
-  const double E = x[0], tm = x[1];
+  nf->val[SL_FP_V_LEAK] = x[0];
+  nf->se[SL_FP_V_LEAK] = xe[0];
+  nf->val[SL_FP_TAU_MEM] = x[1];
+  nf->se[SL_FP_TAU_MEM] = xe[1];
+  return 0;
+}
 
-  /* psp: E', g, tau_syn */
-  {
-    const sl_charac_protocol *p = ps->psp;
-    mean_trace(c, p, row, alpha, beta, trace, &flags);
-    n = 0;
-    double peak = 0;
-    for (size_t j = 0; j < p->n_samples; j++) {
-      if (isnan(trace[j]))
-        continue;
-      sc->t[n] = p->time[j] / ts_scale;
-      sc->y[n] = trace[j];
-      if (fabs(trace[j] - E) > fabs(peak))
-        peak = trace[j] - E;
-      n++;
-    }
-    if (n < p->n_samples / 2 || fabs(p->weight) == 0) {
-      flags |= SL_FIT_SATURATED;
-    } else {
-      double fmax = tm / M_E; /* shape peak at tau_s = tau_m */
-      model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, p->weight};
-      x0[0] = E;
-      x0[1] = peak / (p->weight * fmax);
-      x0[2] = 0.8 * tm;
-      if (lsq(&mp, 3, x0, x, xe, &rms_p) || !(x[2] > 0) || x[2] > 100 * tm) {
-        flags |= SL_FIT_NOCONV;
-      } else {
-        val[SL_FP_GAIN] = x[1];
-        se[SL_FP_GAIN] = xe[1];
-        val[SL_FP_TAU_SYN] = x[2];
-        se[SL_FP_TAU_SYN] = xe[2];
-      }
-    }
+/* Step 4: the PSP of one input spike of known weight, with E and tau_mem
+ * fixed from the decay: E', gain and tau_syn. A failed PSP fit leaves the
+ * neuron's other parameters. */
+static void fit_psp(neuron_fit *nf)
+{
+  const sl_charac_protocol *p = nf->ps->psp;
+  scratch *sc = nf->sc;
+  const double E = nf->val[SL_FP_V_LEAK], tm = nf->val[SL_FP_TAU_MEM];
+  mean_trace(nf->c, p, nf->row, nf->alpha, nf->beta, nf->trace, &nf->flags);
+  size_t n = 0;
+  double peak = 0;
+  for (size_t j = 0; j < p->n_samples; j++) {
+    if (isnan(nf->trace[j]))
+      continue;
+    sc->t[n] = p->time[j] / nf->c->time_scale;
+    sc->y[n] = nf->trace[j];
+    if (fabs(nf->trace[j] - E) > fabs(peak))
+      peak = nf->trace[j] - E;
+    n++;
   }
+  if (n < p->n_samples / 2 || fabs(p->weight) == 0) {
+    nf->flags |= SL_FIT_SATURATED;
+    return;
+  }
+  double fmax = tm / M_E; /* shape peak at tau_s = tau_m */
+  model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, p->weight};
+  double x0[MAX_P], x[MAX_P], xe[MAX_P];
+  x0[0] = E;
+  x0[1] = peak / (p->weight * fmax);
+  x0[2] = 0.8 * tm;
+  if (lsq(&mp, 3, x0, x, xe, &nf->rms_p) || !(x[2] > 0) || x[2] > 100 * tm) {
+    nf->flags |= SL_FIT_NOCONV;
+    return;
+  }
+  nf->val[SL_FP_GAIN] = x[1];
+  nf->se[SL_FP_GAIN] = xe[1];
+  nf->val[SL_FP_TAU_SYN] = x[2];
+  nf->se[SL_FP_TAU_SYN] = xe[2];
+}
 
-  /* threshold, reset, refractory time under the current */
-  {
-    const sl_charac_protocol *p = ps->cur;
-    const double cur = p->current, Vinf = E + cur * tm;
-    double s1 = 0, s2 = 0, isi = 0;
-    size_t nb = 0, n_isi = 0;
-    double num = 0, den = 0;
-    mean_trace(c, p, row, alpha, beta, trace, &flags); /* for the NaN check only */
-    for (size_t b = 0; b < p->repeats; b++) {
-      double tk[64];
-      size_t nk = 0;
-      for (size_t i = 0; i < p->n_spikes; i++)
-        if (p->spike_neuron[i] == row && p->spike_trial[i] == b && nk < 64)
-          tk[nk++] = (p->spike_time[i] - c->spike_delay) / ts_scale;
-      if (!nk)
-        continue;
-      for (size_t a = 1; a < nk; a++) /* insertion sort: spikes may come in any order */
-        for (size_t q = a; q > 0 && tk[q] < tk[q - 1]; q--) {
-          double t = tk[q];
-          tk[q] = tk[q - 1];
-          tk[q - 1] = t;
-        }
-      double v = E + cur * tm * -expm1(-tk[0] / tm);
-      s1 += v;
-      s2 += v * v;
-      nb++;
-      for (size_t a = 0; a + 1 < nk; a++) {
-        isi += tk[a + 1] - tk[a];
-        n_isi++;
-        const size_t ns = p->n_samples;
-        for (size_t j = 0; j < ns; j++) {
-          double t = p->time[j] / ts_scale;
-          if (!(t > tk[a]) || !(t < tk[a + 1]))
-            continue;
-          float xr = p->membrane[(row * p->repeats + b) * ns + j];
-          if (saturated(c, xr) || !isfinite(xr))
-            continue;
-          double y = ((double)xr - alpha) / beta, e = exp(-(t - tk[a]) / tm);
-          num += (y - Vinf) * e;
-          den += e * e;
-        }
+/* Step 5: threshold, reset and refractory time from the spike times and
+ * inter-spike traces under a constant current. */
+static void fit_current(neuron_fit *nf)
+{
+  const sl_charac *c = nf->c;
+  const sl_charac_protocol *p = nf->ps->cur;
+  const size_t row = nf->row;
+  const double E = nf->val[SL_FP_V_LEAK], tm = nf->val[SL_FP_TAU_MEM];
+  const double cur = p->current, Vinf = E + cur * tm;
+  double s1 = 0, s2 = 0, isi = 0;
+  size_t nb = 0, n_isi = 0;
+  double num = 0, den = 0;
+  mean_trace(c, p, row, nf->alpha, nf->beta, nf->trace, &nf->flags); /* for the NaN check only */
+  for (size_t b = 0; b < p->repeats; b++) {
+    double tk[64];
+    size_t nk = 0;
+    for (size_t i = 0; i < p->n_spikes; i++)
+      if (p->spike_neuron[i] == row && p->spike_trial[i] == b && nk < 64)
+        tk[nk++] = (p->spike_time[i] - c->spike_delay) / c->time_scale;
+    if (!nk)
+      continue;
+    for (size_t a = 1; a < nk; a++) /* insertion sort: spikes may come in any order */
+      for (size_t q = a; q > 0 && tk[q] < tk[q - 1]; q--) {
+        double t = tk[q];
+        tk[q] = tk[q - 1];
+        tk[q - 1] = t;
       }
-    }
-    if (!nb) {
-      flags |= SL_FIT_SILENT;
-    } else {
-      double m = s1 / (double)nb;
-      val[SL_FP_V_TH] = m;
-      se[SL_FP_V_TH] = nb > 1 ? sqrt(fmax(0.0, (s2 / nb - m * m)) / (double)(nb - 1)) : NAN;
-      if (E >= m)
-        flags |= SL_FIT_LEAK_ABOVE_TH;
-      if (n_isi && den > 0) {
-        double vr = Vinf + num / den;
-        val[SL_FP_V_RESET] = vr;
-        se[SL_FP_V_RESET] = NAN;
-        double pred = (Vinf - vr) > 0 && (Vinf - m) > 0 ? tm * log((Vinf - vr) / (Vinf - m)) : NAN;
-        val[SL_FP_REFRAC] = isfinite(pred) ? fmax(0.0, isi / (double)n_isi - pred) : NAN;
-      } else {
-        flags |= SL_FIT_NORESET;
+    double v = E + cur * tm * -expm1(-tk[0] / tm);
+    s1 += v;
+    s2 += v * v;
+    nb++;
+    for (size_t a = 0; a + 1 < nk; a++) {
+      isi += tk[a + 1] - tk[a];
+      n_isi++;
+      const size_t ns = p->n_samples;
+      for (size_t j = 0; j < ns; j++) {
+        double t = p->time[j] / c->time_scale;
+        if (!(t > tk[a]) || !(t < tk[a + 1]))
+          continue;
+        float xr = p->membrane[(row * p->repeats + b) * ns + j];
+        if (saturated(c, xr) || !isfinite(xr))
+          continue;
+        double y = ((double)xr - nf->alpha) / nf->beta, e = exp(-(t - tk[a]) / tm);
+        num += (y - Vinf) * e;
+        den += e * e;
       }
     }
   }
-done:
-  if (flags & (SL_FIT_NAN | SL_FIT_ALWAYS | SL_FIT_NOREADOUT))
+  if (!nb) {
+    nf->flags |= SL_FIT_SILENT;
+    return;
+  }
+  double m = s1 / (double)nb;
+  nf->val[SL_FP_V_TH] = m;
+  nf->se[SL_FP_V_TH] = nb > 1 ? sqrt(fmax(0.0, (s2 / nb - m * m)) / (double)(nb - 1)) : NAN;
+  if (E >= m)
+    nf->flags |= SL_FIT_LEAK_ABOVE_TH;
+  if (!(n_isi && den > 0)) {
+    nf->flags |= SL_FIT_NORESET;
+    return;
+  }
+  double vr = Vinf + num / den;
+  nf->val[SL_FP_V_RESET] = vr;
+  nf->se[SL_FP_V_RESET] = NAN;
+  double pred = (Vinf - vr) > 0 && (Vinf - m) > 0 ? tm * log((Vinf - vr) / (Vinf - m)) : NAN;
+  nf->val[SL_FP_REFRAC] = isfinite(pred) ? fmax(0.0, isi / (double)n_isi - pred) : NAN;
+}
+
+/* One neuron: readout, then decay, PSP and current fits in that order (each
+ * uses what the previous found); row `row` of r gets values, standard
+ * errors, residual and flags. */
+static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_fit_result *r,
+                       scratch *sc)
+{
+  neuron_fit nf = {.c = c, .ps = ps, .row = row, .sc = sc, .rms_d = NAN, .rms_p = NAN};
+  for (int p = 0; p < SL_FP_N; p++)
+    nf.val[p] = nf.se[p] = NAN;
+  size_t total = 0;
+  for (size_t k = 0; k < ps->n_decay; k++)
+    total += ps->decay[k]->n_samples;
+  total += ps->psp->n_samples + ps->cur->n_samples;
+  if (scratch_need(sc, total) || !(nf.trace = malloc(total * sizeof *nf.trace)))
+    nf.flags |= SL_FIT_NOCONV;
+  else if (!fit_readout(&nf) && !check_spikes_without_input(&nf) && !fit_decay(&nf)) {
+    fit_psp(&nf);
+    fit_current(&nf);
+  }
+  if (nf.flags & (SL_FIT_NAN | SL_FIT_ALWAYS | SL_FIT_NOREADOUT))
     for (int p = 0; p < SL_FP_N; p++)
-      val[p] = se[p] = NAN;
+      nf.val[p] = nf.se[p] = NAN;
   for (int p = 0; p < SL_FP_N; p++) {
-    r->value[p][row] = val[p];
-    r->se[p][row] = se[p];
+    r->value[p][row] = nf.val[p];
+    r->se[p][row] = nf.se[p];
   }
-  r->residual[row] = isfinite(rms_p) ? sqrt(0.5 * (rms_d * rms_d + rms_p * rms_p)) : rms_d;
-  r->flags[row] = flags;
-  free(trace);
+  r->residual[row] = isfinite(nf.rms_p) ? sqrt(0.5 * (nf.rms_d * nf.rms_d + nf.rms_p * nf.rms_p))
+                                        : nf.rms_d;
+  r->flags[row] = nf.flags;
+  free(nf.trace);
 }
 
 /* ------------------------------------------------------------ all neurons */
