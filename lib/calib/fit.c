@@ -627,91 +627,109 @@ static double median_finite(const double *v, size_t n)
 static const char *const twin_params[] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset",
                                           "gain"};
 
-int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const char *source)
-{
-  if (!r || !path || !(dt > 0))
-    return sl_error(SL_EINVAL, "sl_twin_write: NULL argument or dt <= 0");
-  size_t N = 0;
-  for (size_t i = 0; i < r->n; i++)
-    if (r->neurons[i] + 1u > N)
-      N = r->neurons[i] + 1u;
-  /* model-unit arrays: 6 float params, se, refrac, flags */
+/* A twin in model units, indexed by global neuron id: the six float
+ * parameters of twin_params[] (and their standard errors), the refractory
+ * steps and the fit flags. */
+typedef struct {
+  size_t N;
   double *model[6], *mse[6];
-  float *buf = malloc(N * sizeof *buf);
-  int32_t *refrac = malloc(N * sizeof *refrac);
-  uint32_t *flags = malloc(N * sizeof *flags);
-  int rc = buf && refrac && flags ? SL_OK : SL_ENOMEM;
+  int32_t *refrac;
+  uint32_t *flags;
+} twin_arrays;
+
+static void twin_arrays_free(twin_arrays *t)
+{
   for (int k = 0; k < 6; k++) {
-    model[k] = malloc(N * sizeof(double));
-    mse[k] = malloc(N * sizeof(double));
-    if (!model[k] || !mse[k])
-      rc = SL_ENOMEM;
+    free(t->model[k]);
+    free(t->mse[k]);
   }
-  if (rc) {
-    sl_error(rc, "sl_twin_write: out of memory");
-    goto cleanup;
+  free(t->refrac);
+  free(t->flags);
+}
+
+/* Every neuron starts absent, its parameters NaN. */
+static int twin_arrays_alloc(twin_arrays *t, size_t N)
+{
+  memset(t, 0, sizeof *t);
+  t->N = N;
+  t->refrac = malloc(N * sizeof *t->refrac);
+  t->flags = malloc(N * sizeof *t->flags);
+  int ok = t->refrac && t->flags;
+  for (int k = 0; k < 6; k++) {
+    t->model[k] = malloc(N * sizeof(double));
+    t->mse[k] = malloc(N * sizeof(double));
+    ok = ok && t->model[k] && t->mse[k];
+  }
+  if (!ok) {
+    twin_arrays_free(t);
+    return sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
   }
   for (size_t g = 0; g < N; g++) {
-    flags[g] = TWIN_ABSENT;
-    refrac[g] = 0;
+    t->flags[g] = TWIN_ABSENT;
+    t->refrac[g] = 0;
     for (int k = 0; k < 6; k++)
-      model[k][g] = mse[k][g] = NAN;
+      t->model[k][g] = t->mse[k][g] = NAN;
   }
+  return SL_OK;
+}
+
+/* The fitted values in model units; returns how many neurons have tau_mem,
+ * gain and threshold. */
+static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
+{
   size_t fitted = 0;
   for (size_t i = 0; i < r->n; i++) {
     size_t g = r->neurons[i];
-    flags[g] = r->flags[i];
+    t->flags[g] = r->flags[i];
     double tm = r->value[SL_FP_TAU_MEM][i], ts = r->value[SL_FP_TAU_SYN][i];
-    model[0][g] = tm;
-    mse[0][g] = r->se[SL_FP_TAU_MEM][i];
-    model[1][g] = ts;
-    mse[1][g] = r->se[SL_FP_TAU_SYN][i];
-    model[2][g] = r->value[SL_FP_V_TH][i];
-    mse[2][g] = r->se[SL_FP_V_TH][i];
-    model[3][g] = r->value[SL_FP_V_LEAK][i];
-    mse[3][g] = r->se[SL_FP_V_LEAK][i];
-    model[4][g] = r->value[SL_FP_V_RESET][i];
-    mse[4][g] = r->se[SL_FP_V_RESET][i];
+    static const int direct[5] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH, SL_FP_V_LEAK,
+                                  SL_FP_V_RESET};
+    for (int k = 0; k < 5; k++) {
+      t->model[k][g] = r->value[direct[k]][i];
+      t->mse[k][g] = r->se[direct[k]][i];
+    }
     /* discrete-model gain: g_c (a_m - a_s) / d / (g_nominal dt) */
     double gc = r->value[SL_FP_GAIN][i], gn = r->gain_nominal[i];
     if (isfinite(gc) && isfinite(tm) && isfinite(ts) && gn > 0) {
       double d = 1.0 / ts - 1.0 / tm, x = dt * d;
       double q = fabs(x) < 1e-8 ? dt * (1.0 - 0.5 * x) : -expm1(-x) / d; /* (a_m - a_s)/(a_m d) */
       double factor = exp(-dt / tm) * q / dt;
-      model[5][g] = gc / gn * factor;
-      mse[5][g] = r->se[SL_FP_GAIN][i] / gn * factor;
+      t->model[5][g] = gc / gn * factor;
+      t->mse[5][g] = r->se[SL_FP_GAIN][i] / gn * factor;
     }
     double rf = r->value[SL_FP_REFRAC][i];
-    refrac[g] = isfinite(rf) ? (int32_t)floor(rf / dt + 0.5) : 0;
-    if (isfinite(tm) && isfinite(model[5][g]) && isfinite(model[2][g]))
+    t->refrac[g] = isfinite(rf) ? (int32_t)floor(rf / dt + 0.5) : 0;
+    if (isfinite(tm) && isfinite(t->model[5][g]) && isfinite(t->model[2][g]))
       fitted++;
   }
-  if (!fitted) {
-    rc = sl_error(SL_EINVAL, "sl_twin_write: no neuron could be fitted; no twin written");
-    goto cleanup;
-  }
-  /* unfit parameters (and absent neurons) take the median of the fitted */
+  return fitted;
+}
+
+/* Unfit parameters (and absent neurons) take the median of the fitted;
+ * v_reset is kept below v_th so that the host model stays valid. */
+static void twin_fill_unfitted(twin_arrays *t)
+{
   for (int k = 0; k < 6; k++) {
-    double med = median_finite(model[k], N);
-    for (size_t g = 0; g < N; g++)
-      if (!isfinite(model[k][g]))
-        model[k][g] = med;
+    double med = median_finite(t->model[k], t->N);
+    for (size_t g = 0; g < t->N; g++)
+      if (!isfinite(t->model[k][g]))
+        t->model[k][g] = med;
   }
-  for (size_t g = 0; g < N; g++)
-    if (!(model[2][g] > model[4][g])) /* keep the host model valid: v_th > v_reset */
-      model[4][g] = model[2][g] - 1.0;
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  if (!tmp) {
-    rc = sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
-    goto cleanup;
-  }
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+  for (size_t g = 0; g < t->N; g++)
+    if (!(t->model[2][g] > t->model[4][g]))
+      t->model[4][g] = t->model[2][g] - 1.0;
+}
+
+/* The twin file (layout in spikeloop/fit.h) at `file`; 0 on success. */
+static int twin_write_file(const twin_arrays *t, double dt, const char *file, const char *source,
+                           float *buf)
+{
+  const size_t N = t->N;
   hid_t f = -1, gr = -1;
   int ok = 0;
   H5E_BEGIN_TRY
   {
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    f = H5Fcreate(file, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
       goto out;
     const char *groups[] = {"/mismatch", "/mismatch/global", "/se", "/se/global"};
@@ -733,18 +751,18 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
     char name[64];
     for (int k = 0; k < 6; k++) {
       for (size_t g = 0; g < N; g++)
-        buf[g] = (float)model[k][g];
+        buf[g] = (float)t->model[k][g];
       snprintf(name, sizeof name, "/mismatch/global/%s", twin_params[k]);
       if (H5LTmake_dataset_float(f, name, 1, &d, buf) < 0)
         goto out;
       for (size_t g = 0; g < N; g++)
-        buf[g] = (float)mse[k][g];
+        buf[g] = (float)t->mse[k][g];
       snprintf(name, sizeof name, "/se/global/%s", twin_params[k]);
       if (H5LTmake_dataset_float(f, name, 1, &d, buf) < 0)
         goto out;
     }
-    if (H5LTmake_dataset(f, "/mismatch/global/refrac", 1, &d, H5T_STD_I32LE, refrac) < 0 ||
-        H5LTmake_dataset(f, "/flags", 1, &d, H5T_STD_U32LE, flags) < 0)
+    if (H5LTmake_dataset(f, "/mismatch/global/refrac", 1, &d, H5T_STD_I32LE, t->refrac) < 0 ||
+        H5LTmake_dataset(f, "/flags", 1, &d, H5T_STD_U32LE, t->flags) < 0)
       goto out;
     herr_t st = H5Fclose(f);
     f = -1;
@@ -756,19 +774,42 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
       H5Fclose(f);
   }
   H5E_END_TRY;
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    rc = sl_error(SL_EIO, "twin: cannot write '%s'", path);
+  return ok ? 0 : -1;
+}
+
+int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const char *source)
+{
+  if (!r || !path || !(dt > 0))
+    return sl_error(SL_EINVAL, "sl_twin_write: NULL argument or dt <= 0");
+  size_t N = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->neurons[i] + 1u > N)
+      N = r->neurons[i] + 1u;
+  twin_arrays t;
+  int rc = twin_arrays_alloc(&t, N);
+  if (rc)
+    return rc;
+  if (!twin_from_fit(&t, r, dt)) {
+    twin_arrays_free(&t);
+    return sl_error(SL_EINVAL, "sl_twin_write: no neuron could be fitted; no twin written");
+  }
+  twin_fill_unfitted(&t);
+  /* written to a temporary name and renamed: never a half-written twin */
+  size_t len = strlen(path) + 32;
+  char *tmp = malloc(len);
+  float *buf = malloc(N * sizeof *buf);
+  if (!tmp || !buf) {
+    rc = sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
+  } else {
+    snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+    if (twin_write_file(&t, dt, tmp, source, buf) || rename(tmp, path) != 0) {
+      remove(tmp);
+      rc = sl_error(SL_EIO, "twin: cannot write '%s'", path);
+    }
   }
   free(tmp);
-cleanup:
-  for (int k = 0; k < 6; k++) {
-    free(model[k]);
-    free(mse[k]);
-  }
   free(buf);
-  free(refrac);
-  free(flags);
+  twin_arrays_free(&t);
   return rc;
 }
 
