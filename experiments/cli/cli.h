@@ -1,21 +1,15 @@
-/* cli.h -- shared pieces of the spikeloop command-line tool.
+/* cli.h -- shared pieces of the spikeloop command-line tool: messages, number
+ * parsing and the one option parser every command uses.
  *
  * Each command is a function taking (argc, argv) after the command name
  * and returning the process exit status: 0 success, 1 runtime error (the
- * library's message is printed), 2 usage error.
+ * library's message is printed), 2 usage error. The commands themselves are
+ * declared in commands.h.
  */
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
-int cmd_train(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_dataset(int argc, char **argv);
-int cmd_chip(int argc, char **argv);
-int cmd_experiment(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_characterise(int argc, char **argv);
-int cmd_fit(int argc, char **argv);
-int cmd_calibrate(int argc, char **argv);
+#include "spikeloop/config.h"
 
 /* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
 int cli_fail(const char *context);
@@ -29,5 +23,67 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 int cli_is_help(const char *s);
 /* Parse a positive integer option value; returns 0 on success. */
 int cli_parse_long(const char *text, long min, long max, long *out);
+
+/* Append calib=FILE to cfg's backend.options (`--calib FILE`; cli_parse
+ * calls it after every --set so that backend.options given there is kept).
+ * Errors: SL_EINVAL (a comma in the name; the options would be too long). */
+int cli_append_calib(sl_config *cfg, const char *file);
+
+/* The options several commands share; a command accepts those whose bits it
+ * sets in cli_spec.shared. */
+enum {
+  CLI_CONFIG = 1u << 0,  /* --config FILE: loaded into cfg before every other option */
+  CLI_SET = 1u << 1,     /* --set key=value (repeatable): applied to cfg in order */
+  CLI_LOG = 1u << 2,     /* --log FILE.h5 */
+  CLI_CALIB = 1u << 3,   /* --calib FILE.h5: calib=FILE appended to cfg's backend.options */
+  CLI_THREADS = 1u << 4, /* --threads N, 1..4096 */
+  CLI_BACKEND = 1u << 5, /* --backend NAME: also backend.name of cfg when there is one */
+  CLI_NEURONS = 1u << 6  /* --neurons LIST */
+};
+
+/* The values of the shared options: the caller fills in the defaults. */
+typedef struct {
+  sl_config *cfg;      /* target of --config, --set, --calib, --backend; NULL if none */
+  const char *log;     /* --log */
+  const char *calib;   /* --calib */
+  const char *backend; /* --backend */
+  const char *neurons; /* --neurons */
+  long threads;        /* --threads */
+} cli_shared;
+
+/* What a command's own option stores. */
+enum {
+  CLI_FLAG, /* no value: *(int *)out = 1 */
+  CLI_TEXT, /* *(const char **)out = the value */
+  CLI_LONG, /* *(long *)out = the value, an integer in [min, max] */
+  CLI_CALL  /* call(out, value, command): 0, or the exit status after a message */
+};
+
+typedef struct {
+  const char *name;  /* "--chip-seed" */
+  int kind;          /* CLI_FLAG, CLI_TEXT, CLI_LONG or CLI_CALL */
+  void *out;
+  const char *needs; /* "a non-negative integer": the message "--chip-seed needs ..." */
+  long min, max;     /* CLI_LONG */
+  int (*call)(void *out, const char *value, const char *command);
+} cli_option;
+
+typedef struct {
+  const char *command;     /* "train": names the command in messages */
+  unsigned shared;         /* CLI_* bits of the shared options it accepts */
+  int terse;               /* 1: an option without its value is reported as "unknown or
+                              incomplete option '--x'"; 0: as "--x needs ...", and an
+                              unknown one as "unknown option '--x'" */
+  const cli_option *own;   /* the command's own options, ended by {NULL}; or NULL */
+  const char **positional; /* takes the first argument not starting with '-'; or NULL */
+} cli_spec;
+
+#define CLI_HELP (-1)
+
+/* Parse argv[0..argc) as spec says into *sh (--config first, then every
+ * argument in order, then --calib). Returns 0, CLI_HELP after -h/--help
+ * (the command prints its usage and exits 0), or the exit status after
+ * printing the message (1 a library error, 2 a usage error). */
+int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv);
 
 #endif

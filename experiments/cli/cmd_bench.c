@@ -3,6 +3,7 @@
  * layer (experiments/bench_cim.c). */
 #include "config.h"
 #include "cli.h"
+#include "commands.h"
 #include "bench.h"
 #include "bench_cim.h"
 #include "spikeloop/dist.h"
@@ -47,32 +48,22 @@ int cmd_bench(int argc, char **argv)
 {
   bench_options o = {NULL, 0, -1, 0};
   const char *which = NULL;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    long v;
-    if (cli_is_help(a)) {
-      usage();
-      return 0;
-    } else if (strcmp(a, "--threads") == 0) {
-      if (i + 1 >= argc || cli_parse_long(argv[++i], 1, 4096, &v))
-        return cli_usage_error("bench", "--threads needs a positive integer");
-      o.threads = (int)v;
-    } else if (strcmp(a, "--repeat") == 0) {
-      if (i + 1 >= argc || cli_parse_long(argv[++i], 1, 100000, &v))
-        return cli_usage_error("bench", "--repeat needs a positive integer");
-      o.repeat = v;
-    } else if (strcmp(a, "--data") == 0) {
-      if (i + 1 >= argc)
-        return cli_usage_error("bench", "--data needs a directory");
-      o.data_dir = argv[++i];
-    } else if (strcmp(a, "--check-only") == 0) {
-      o.check_only = 1;
-    } else if (a[0] != '-' && !which) {
-      which = a;
-    } else {
-      return cli_usage_error("bench", "unknown option '%s'", a);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
+  const cli_option own[] = {
+      {.name = "--repeat", .kind = CLI_LONG, .out = &o.repeat, .needs = "a positive integer",
+       .min = 1, .max = 100000},
+      {.name = "--data", .kind = CLI_TEXT, .out = &o.data_dir, .needs = "a directory"},
+      {.name = "--check-only", .kind = CLI_FLAG, .out = &o.check_only},
+      {0}};
+  const cli_spec spec = {"bench", CLI_THREADS, 0, own, &which};
+  int rc = cli_parse(&spec, &sh, argc, argv);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
+  o.threads = (int)sh.threads;
   if (!which)
     return cli_usage_error("bench", "which workload? W1, W2, W3, all, C1 or C2");
   if (strcmp(which, "C1") == 0 || strcmp(which, "C2") == 0) {

@@ -7,7 +7,7 @@
  * before and after as the calibration's own characterisation measured it. */
 #include "config.h"
 #include "cli.h"
-#include "cli_calib.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 #include "spikeloop/calibrate.h"
 #include "spikeloop/fit.h"
@@ -43,33 +43,27 @@ static void usage(void)
 
 int cmd_calibrate(int argc, char **argv)
 {
-  const char *backend = NULL, *out = NULL, *target = NULL, *neurons = NULL, *extra = "";
+  const char *out = NULL, *target = NULL, *extra = "";
   long seed = 1, iterations = 5;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (cli_is_help(a)) {
-      usage();
-      return 0;
-    } else if (strcmp(a, "--backend") == 0 && i + 1 < argc) {
-      backend = argv[++i];
-    } else if (strcmp(a, "--chip-seed") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 0, 0x7fffffffffffffffL, &seed))
-        return cli_usage_error("calibrate", "--chip-seed needs a non-negative integer");
-    } else if (strcmp(a, "--target") == 0 && i + 1 < argc) {
-      target = argv[++i];
-    } else if (strcmp(a, "--iterations") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 1, 100, &iterations))
-        return cli_usage_error("calibrate", "--iterations needs an integer in 1..100");
-    } else if (strcmp(a, "--neurons") == 0 && i + 1 < argc) {
-      neurons = argv[++i];
-    } else if (strcmp(a, "--options") == 0 && i + 1 < argc) {
-      extra = argv[++i];
-    } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      return cli_usage_error("calibrate", "unknown or incomplete option '%s'", a);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
+  const cli_option own[] = {
+      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
+       .min = 0, .max = 0x7fffffffffffffffL},
+      {.name = "--target", .kind = CLI_TEXT, .out = &target, .needs = "key=value,..."},
+      {.name = "--iterations", .kind = CLI_LONG, .out = &iterations,
+       .needs = "an integer in 1..100", .min = 1, .max = 100},
+      {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
+      {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {0}};
+  const cli_spec spec = {"calibrate", CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
+  int rc = cli_parse(&spec, &sh, argc, argv);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
+  const char *backend = sh.backend, *neurons = sh.neurons;
   if (!backend)
     return cli_usage_error("calibrate", "--backend bss2 is required");
   if (strcmp(backend, "bss2") != 0)
@@ -104,7 +98,7 @@ int cmd_calibrate(int argc, char **argv)
          t.v_leak, reset, t.iterations);
   fflush(stdout);
   sl_calib_report r;
-  int rc = sl_calib_run(opts, &t, out, &r);
+  rc = sl_calib_run(opts, &t, out, &r);
   free(ids);
   if (rc)
     return cli_fail("bss2");

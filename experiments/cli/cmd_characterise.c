@@ -7,7 +7,7 @@
  * file from its own measurements. */
 #include "config.h"
 #include "cli.h"
-#include "cli_calib.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 #include "spikeloop/calibrate.h"
 #include "spikeloop/charac.h"
@@ -38,28 +38,24 @@ static void usage(void)
 
 int cmd_characterise(int argc, char **argv)
 {
-  const char *backend = NULL, *out = NULL, *neurons = "0-511", *extra = "";
+  const char *out = NULL, *extra = "";
   long seed = 1;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (cli_is_help(a)) {
-      usage();
-      return 0;
-    } else if (strcmp(a, "--backend") == 0 && i + 1 < argc) {
-      backend = argv[++i];
-    } else if (strcmp(a, "--chip-seed") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 0, 0x7fffffffffffffffL, &seed))
-        return cli_usage_error("characterise", "--chip-seed needs a non-negative integer");
-    } else if (strcmp(a, "--neurons") == 0 && i + 1 < argc) {
-      neurons = argv[++i];
-    } else if (strcmp(a, "--options") == 0 && i + 1 < argc) {
-      extra = argv[++i];
-    } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      return cli_usage_error("characterise", "unknown or incomplete option '%s'", a);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, "0-511", 0};
+  const cli_option own[] = {
+      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
+       .min = 0, .max = 0x7fffffffffffffffL},
+      {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
+      {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {0}};
+  const cli_spec spec = {"characterise", CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
+  int rc = cli_parse(&spec, &sh, argc, argv);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
+  const char *backend = sh.backend, *neurons = sh.neurons;
   if (!backend)
     return cli_usage_error("characterise", "--backend bss2 is required");
   if (strcmp(backend, "bss2") != 0)
@@ -80,7 +76,7 @@ int cmd_characterise(int argc, char **argv)
   clock_gettime(CLOCK_MONOTONIC, &t0);
   sl_charac rec;
   memset(&rec, 0, sizeof rec);
-  int rc = sl_calib_characterise_bss2(opts, ids, n, &rec, NULL);
+  rc = sl_calib_characterise_bss2(opts, ids, n, &rec, NULL);
   free(ids);
   if (rc) {
     sl_charac_free(&rec);

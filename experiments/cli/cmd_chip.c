@@ -3,6 +3,7 @@
  * tests and for checking calibration (training never reads them). */
 #include "config.h"
 #include "cli.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 
 #include <stdio.h>
@@ -28,19 +29,20 @@ int cmd_chip(int argc, char **argv)
     return cli_usage_error("chip", "unknown subcommand '%s' (known: truth)", argv[0]);
   long seed = 1;
   const char *out = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (cli_is_help(argv[i])) {
-      usage();
-      return 0;
-    } else if (strcmp(argv[i], "--chip-seed") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 0, 0x7fffffffffffffffL, &seed))
-        return cli_usage_error("chip", "--chip-seed needs a non-negative integer");
-    } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      return cli_usage_error("chip", "unknown or incomplete option '%s'", argv[i]);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
+  const cli_option own[] = {
+      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
+       .min = 0, .max = 0x7fffffffffffffffL},
+      {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {0}};
+  const cli_spec spec = {"chip", 0, 1, own, NULL};
+  int rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
   if (!out)
     return cli_usage_error("chip", "--out FILE.h5 is required");
   if (sl_bss2_export_truth((uint64_t)seed, out))

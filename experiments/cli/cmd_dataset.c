@@ -2,6 +2,7 @@
  * write generated samples (/x float (N,4), /y int32 (N)) for inspection. */
 #include "config.h"
 #include "cli.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 
 #include <stdio.h>
@@ -26,28 +27,28 @@ int cmd_dataset(int argc, char **argv)
     return cli_usage_error("dataset", "unknown data set '%s' (known: yinyang)", argv[0]);
   long n = 5000, seed = 1;
   const char *out = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (cli_is_help(argv[i])) {
-      usage();
-      return 0;
-    } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 1, 100000000L, &n))
-        return cli_usage_error("dataset", "--n needs a positive integer");
-    } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 0, 0x7fffffffffffffffL, &seed))
-        return cli_usage_error("dataset", "--seed needs a non-negative integer");
-    } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      return cli_usage_error("dataset", "unknown or incomplete option '%s'", argv[i]);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
+  const cli_option own[] = {
+      {.name = "--n", .kind = CLI_LONG, .out = &n, .needs = "a positive integer", .min = 1,
+       .max = 100000000L},
+      {.name = "--seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
+       .min = 0, .max = 0x7fffffffffffffffL},
+      {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {0}};
+  const cli_spec spec = {"dataset", 0, 1, own, NULL};
+  int rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
   if (!out)
     return cli_usage_error("dataset", "--out FILE.h5 is required");
   sl_dataset d = {0};
   if (sl_yinyang_generate(&d, (size_t)n, (uint64_t)seed))
     return cli_fail("dataset");
-  int rc = sl_dataset_save_h5(&d, out);
+  rc = sl_dataset_save_h5(&d, out);
   sl_dataset_free(&d);
   if (rc)
     return cli_fail(out);

@@ -2,6 +2,7 @@
  * run log and evaluate it on its test set. */
 #include "config.h"
 #include "cli.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 
 #include <stdio.h>
@@ -17,24 +18,19 @@ static void usage(void)
 
 int cmd_eval(int argc, char **argv)
 {
-  const char *log_path = NULL;
-  long threads = 0;
-  for (int i = 0; i < argc; i++) {
-    if (cli_is_help(argv[i])) {
-      usage();
-      return 0;
-    } else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
-      log_path = argv[++i];
-    } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 1, 4096, &threads))
-        return cli_usage_error("eval", "--threads needs a positive integer");
-    } else {
-      return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[i]);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
+  const cli_spec spec = {"eval", CLI_LOG | CLI_THREADS, 1, NULL, NULL};
+  int rc = cli_parse(&spec, &sh, argc, argv);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
+  const char *log_path = sh.log;
   if (!log_path)
     return cli_usage_error("eval", "--log FILE.h5 is required");
-  if (threads && sl_set_num_threads((int)threads))
+  if (sh.threads && sl_set_num_threads((int)sh.threads))
     return cli_fail("--threads");
   sl_eval_result res;
   if (sl_run_eval(log_path, &res))

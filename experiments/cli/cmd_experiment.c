@@ -2,7 +2,7 @@
  * and `spikeloop experiment --list`. */
 #include "config.h"
 #include "cli.h"
-#include "cli_calib.h"
+#include "commands.h"
 #include "experiments.h"
 
 #include <stdio.h>
@@ -57,38 +57,20 @@ int cmd_experiment(int argc, char **argv)
       return cli_fail(e->name);
   char default_log[128];
   snprintf(default_log, sizeof default_log, "%s.h5", e->name);
-  const char *log_path = default_log;
-  long threads = 0;
-  const char *calib = NULL;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && sl_config_load(&cfg, argv[++i]))
-      return cli_fail("config");
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (cli_is_help(a)) {
-      usage();
-      return 0;
-    } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
-      i++;
-    } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-      if (sl_config_set_pair(&cfg, argv[++i]))
-        return cli_fail("--set");
-    } else if (strcmp(a, "--log") == 0 && i + 1 < argc) {
-      log_path = argv[++i];
-    } else if (strcmp(a, "--calib") == 0 && i + 1 < argc) {
-      calib = argv[++i];
-    } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
-      if (cli_parse_long(argv[++i], 1, 4096, &threads))
-        return cli_usage_error("experiment", "--threads needs a positive integer");
-    } else {
-      return cli_usage_error("experiment", "unknown or incomplete option '%s'", a);
-    }
+  cli_shared sh = {&cfg, default_log, NULL, NULL, NULL, 0};
+  const cli_spec spec = {"experiment", CLI_CONFIG | CLI_SET | CLI_LOG | CLI_CALIB | CLI_THREADS,
+                         1, NULL, NULL};
+  int rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
-  if (calib && cli_append_calib(&cfg, calib))
-    return cli_fail("--calib");
+  if (rc)
+    return rc;
+  const char *log_path = sh.log;
   if (sl_config_validate(&cfg))
     return cli_fail("config");
-  if (threads && sl_set_num_threads((int)threads))
+  if (sh.threads && sl_set_num_threads((int)sh.threads))
     return cli_fail("--threads");
   char command[160];
   snprintf(command, sizeof command, "experiment %s", e->name);
@@ -99,7 +81,7 @@ int cmd_experiment(int argc, char **argv)
   printf("spikeloop %s: experiment %s, %d thread(s); log %s\n", sl_version(), e->name,
          sl_get_num_threads(), log_path);
   fflush(stdout);
-  int rc = e->run(&cfg, log);
+  rc = e->run(&cfg, log);
   int rc2 = sl_runlog_close(log);
   if (rc || rc2)
     return cli_fail(e->name);

@@ -6,7 +6,7 @@
  * and the flag counts. */
 #include "config.h"
 #include "cli.h"
-#include "cli_calib.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 #include "spikeloop/charac.h"
 #include "spikeloop/fit.h"
@@ -96,30 +96,36 @@ static void report(const sl_fit_result *r)
   free(hw);
 }
 
+/* --dt S: a time step in (0, 1) s */
+static int parse_dt(void *out, const char *value, const char *command)
+{
+  char *end;
+  double dt = strtod(value, &end);
+  if (end == value || *end || !(dt > 0) || !(dt < 1))
+    return cli_usage_error(command, "--dt needs a time step in (0, 1) s, not '%s'", value);
+  *(double *)out = dt;
+  return 0;
+}
+
 int cmd_fit(int argc, char **argv)
 {
-  const char *rec_path = NULL, *out = NULL, *neurons = NULL;
+  const char *rec_path = NULL, *out = NULL;
   double dt = 1e-3;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (cli_is_help(a)) {
-      usage();
-      return 0;
-    } else if (strcmp(a, "--recording") == 0 && i + 1 < argc) {
-      rec_path = argv[++i];
-    } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
-      out = argv[++i];
-    } else if (strcmp(a, "--neurons") == 0 && i + 1 < argc) {
-      neurons = argv[++i];
-    } else if (strcmp(a, "--dt") == 0 && i + 1 < argc) {
-      char *end;
-      dt = strtod(argv[++i], &end);
-      if (end == argv[i] || *end || !(dt > 0) || !(dt < 1))
-        return cli_usage_error("fit", "--dt needs a time step in (0, 1) s, not '%s'", argv[i]);
-    } else {
-      return cli_usage_error("fit", "unknown or incomplete option '%s'", a);
-    }
+  cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
+  const cli_option own[] = {
+      {.name = "--recording", .kind = CLI_TEXT, .out = &rec_path, .needs = "a file name"},
+      {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {.name = "--dt", .kind = CLI_CALL, .out = &dt, .needs = "a time step", .call = parse_dt},
+      {0}};
+  const cli_spec spec = {"fit", CLI_NEURONS, 1, own, NULL};
+  int rc = cli_parse(&spec, &sh, argc, argv);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
+  if (rc)
+    return rc;
+  const char *neurons = sh.neurons;
   if (!rec_path)
     return cli_usage_error("fit", "--recording REC.h5 is required");
   if (!out)
@@ -134,7 +140,7 @@ int cmd_fit(int argc, char **argv)
   sl_fit_result fit;
   memset(&rec, 0, sizeof rec);
   memset(&fit, 0, sizeof fit);
-  int rc = sl_charac_read(&rec, rec_path);
+  rc = sl_charac_read(&rec, rec_path);
   const char *ctx = rec_path;
   if (!rc)
     rc = sl_fit_run(&rec, &fit);

@@ -2,7 +2,7 @@
  * progress, write the HDF5 run log, print the final accuracy. */
 #include "config.h"
 #include "cli.h"
-#include "cli_calib.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 
 #include <stdio.h>
@@ -37,15 +37,10 @@ static void usage(void)
          "the run-log format, or run with --print-config.\n");
 }
 
-/* declared in cli_calib.h; shared with `experiment --calib` */
-int cli_append_calib(sl_config *cfg, const char *file)
+/* --record FILE.h5: backend.record of the config, in order with --set */
+static int set_record(void *cfg, const char *value, const char *command)
 {
-  char opts[2 * SL_CONFIG_TEXT];
-  if (strchr(file, ','))
-    return sl_error(SL_EINVAL, "'%s': a file name for calib= cannot contain a comma", file);
-  snprintf(opts, sizeof opts, "%s%scalib=%s", cfg->backend_options,
-           cfg->backend_options[0] ? "," : "", file);
-  return sl_config_set(cfg, "backend.options", opts);
+  return sl_config_set(cfg, "backend.record", value) ? cli_fail("--record") : 0;
 }
 
 static void progress(const sl_epoch_metrics *m, void *user)
@@ -62,63 +57,28 @@ int cmd_train(int argc, char **argv)
 {
   sl_config cfg;
   sl_config_defaults(&cfg);
-  const char *log_path = "spikeloop_run.h5";
   int print_config = 0, quiet = 0;
-  const char *calib = NULL;
-  long threads = 0;
-  /* --config first, so that --set overrides it wherever it appears */
-  for (int i = 0; i < argc; i++)
-    if (strcmp(argv[i], "--config") == 0) {
-      if (i + 1 >= argc)
-        return cli_usage_error("train", "--config needs a file name");
-      if (sl_config_load(&cfg, argv[++i]))
-        return cli_fail("config");
-    }
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (cli_is_help(a)) {
-      usage();
-      return 0;
-    } else if (strcmp(a, "--config") == 0) {
-      i++;
-    } else if (strcmp(a, "--set") == 0) {
-      if (i + 1 >= argc)
-        return cli_usage_error("train", "--set needs key=value");
-      if (sl_config_set_pair(&cfg, argv[++i]))
-        return cli_fail("--set");
-    } else if (strcmp(a, "--log") == 0) {
-      if (i + 1 >= argc)
-        return cli_usage_error("train", "--log needs a file name");
-      log_path = argv[++i];
-    } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--record") == 0) {
-      if (i + 1 >= argc)
-        return cli_usage_error("train", "%s needs a value", a);
-      if (sl_config_set(&cfg, a[2] == 'b' ? "backend.name" : "backend.record", argv[++i]))
-        return cli_fail(a);
-    } else if (strcmp(a, "--calib") == 0) {
-      if (i + 1 >= argc)
-        return cli_usage_error("train", "--calib needs a file name");
-      calib = argv[++i];
-    } else if (strcmp(a, "--threads") == 0) {
-      if (i + 1 >= argc || cli_parse_long(argv[i + 1], 1, 4096, &threads))
-        return cli_usage_error("train", "--threads needs a positive integer");
-      i++;
-    } else if (strcmp(a, "--print-config") == 0) {
-      print_config = 1;
-    } else if (strcmp(a, "--quiet") == 0) {
-      quiet = 1;
-    } else {
-      return cli_usage_error("train", "unknown option '%s'", a);
-    }
+  cli_shared sh = {&cfg, "spikeloop_run.h5", NULL, NULL, NULL, 0};
+  const cli_option own[] = {
+      {.name = "--record", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_record},
+      {.name = "--print-config", .kind = CLI_FLAG, .out = &print_config},
+      {.name = "--quiet", .kind = CLI_FLAG, .out = &quiet},
+      {0}};
+  const cli_spec spec = {"train", CLI_CONFIG | CLI_SET | CLI_LOG | CLI_CALIB | CLI_THREADS |
+                         CLI_BACKEND, 0, own, NULL};
+  int rc = cli_parse(&spec, &sh, argc, argv);
+  if (rc == CLI_HELP) {
+    usage();
+    return 0;
   }
-  /* after every --set, so that backend.options given there is kept */
-  if (calib && cli_append_calib(&cfg, calib))
-    return cli_fail("--calib");
+  if (rc)
+    return rc;
+  const char *log_path = sh.log;
   if (print_config)
     return sl_config_write(&cfg, stdout) ? cli_fail("print-config") : 0;
   if (sl_config_validate(&cfg))
     return cli_fail("config");
-  if (threads && sl_set_num_threads((int)threads))
+  if (sh.threads && sl_set_num_threads((int)sh.threads))
     return cli_fail("--threads");
   char hidden[256];
   sl_config_get(&cfg, "net.hidden", hidden, sizeof hidden);

@@ -1,11 +1,11 @@
-/* main.c -- entry point of the spikeloop command-line tool: dispatches to
- * the commands (train, eval, dataset) and prints the top-level help. */
+/* main.c -- entry point of the spikeloop command-line tool: looks the command
+ * up in the command table, dispatches to it and prints the top-level help
+ * (its command list is generated from the table). */
 #include "config.h"
 #include "cli.h"
+#include "commands.h"
 #include "spikeloop/spikeloop.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,35 +13,36 @@
 #include <mpi.h>
 #endif
 
-int cli_fail(const char *context)
-{
-  fprintf(stderr, "spikeloop: %s: %s\n", context, sl_last_error());
-  return 1;
-}
+typedef struct {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *help;  /* its line in the top-level --help */
+  int data_parallel; /* started by mpirun, it trains over MPI */
+} command;
 
-int cli_usage_error(const char *command, const char *fmt, ...)
-{
-  va_list ap;
-  fprintf(stderr, "spikeloop%s%s: ", command ? " " : "", command ? command : "");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\n(run 'spikeloop%s%s --help' for usage)\n", command ? " " : "",
-          command ? command : "");
-  return 2;
-}
+static const command commands[] = {
+    {"train", cmd_train,
+     "train a network (the default command: Yin-Yang, 5-120-3, ideal simulator)", 1},
+    {"eval", cmd_eval, "re-evaluate the final model stored in a run log", 0},
+    {"dataset", cmd_dataset, "write a data set to HDF5 for inspection", 0},
+    {"experiment", cmd_experiment, "run a published experiment (--list shows them)", 0},
+    {"chip", cmd_chip, "inspect an emulated chip (chip truth: its hidden mismatch)", 0},
+    {"bench", cmd_bench,
+     "time the benchmark workloads: W1, W2, W3 (WORKLOADS.md), C1, C2 (CIM.md)", 1},
+    {"characterise", cmd_characterise,
+     "record how each neuron of a chip responds (calibration protocols)", 0},
+    {"fit", cmd_fit, "fit every neuron of a characterisation recording: a digital twin", 0},
+    {"calibrate", cmd_calibrate, "search each neuron's configuration so that it meets common targets",
+     0},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-int cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
-
-int cli_parse_long(const char *text, long min, long max, long *out)
+static const command *find(const char *name)
 {
-  char *end;
-  errno = 0;
-  long v = strtol(text, &end, 10);
-  if (errno || end == text || *end || v < min || v > max)
-    return 1;
-  *out = v;
-  return 0;
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
 }
 
 static void usage(FILE *f)
@@ -51,61 +52,48 @@ static void usage(FILE *f)
           "\n"
           "usage: spikeloop [COMMAND] [OPTIONS]\n"
           "\n"
-          "commands:\n"
-          "  train     train a network (the default command: Yin-Yang, 5-120-3, ideal simulator)\n"
-          "  eval      re-evaluate the final model stored in a run log\n"
-          "  dataset   write a data set to HDF5 for inspection\n"
-          "  experiment  run a published experiment (--list shows them)\n"
-          "  chip      inspect an emulated chip (chip truth: its hidden mismatch)\n"
-          "  bench     time the benchmark workloads: W1, W2, W3 (WORKLOADS.md), C1, C2 (CIM.md)\n"
-          "  characterise  record how each neuron of a chip responds (calibration protocols)\n"
-          "  fit       fit every neuron of a characterisation recording: a digital twin\n"
-          "  calibrate search each neuron's configuration so that it meets common targets\n"
-          "\n"
-          "options:\n"
-          "  -h, --help     this help; 'spikeloop COMMAND --help' for a command's options\n"
-          "  --version      print the version and git revision\n"
-          "\n"
-          "Run without arguments, spikeloop runs 'train' with every default and logs to\n"
-          "spikeloop_run.h5.\n",
+          "commands:\n",
           sl_version());
+  for (size_t i = 0; i < N_COMMANDS; i++) /* names longer than the column get two spaces */
+    fprintf(f, "  %-9s%s%s\n", commands[i].name, strlen(commands[i].name) > 9 ? "  " : " ",
+            commands[i].help);
+  fprintf(f, "\n"
+             "options:\n"
+             "  -h, --help     this help; 'spikeloop COMMAND --help' for a command's options\n"
+             "  --version      print the version and git revision\n"
+             "\n"
+             "Run without arguments, spikeloop runs 'train' with every default and logs to\n"
+             "spikeloop_run.h5.\n");
+}
+
+static int unknown_command(const char *name)
+{
+  char known[256] = "";
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+             commands[i].name);
+  return cli_usage_error(NULL, "unknown command '%s' (known: %s)", name, known);
 }
 
 static int dispatch(int argc, char **argv)
 {
   if (argc < 2)
     return cmd_train(0, argv + 1);
-  const char *cmd = argv[1];
-  if (cli_is_help(cmd)) {
+  const char *name = argv[1];
+  if (cli_is_help(name)) {
     usage(stdout);
     return 0;
   }
-  if (strcmp(cmd, "--version") == 0) {
+  if (strcmp(name, "--version") == 0) {
     printf("spikeloop %s (git %s)\n", sl_version(), sl_git_revision());
     return 0;
   }
-  if (strcmp(cmd, "train") == 0)
-    return cmd_train(argc - 2, argv + 2);
-  if (strcmp(cmd, "eval") == 0)
-    return cmd_eval(argc - 2, argv + 2);
-  if (strcmp(cmd, "dataset") == 0)
-    return cmd_dataset(argc - 2, argv + 2);
-  if (strcmp(cmd, "experiment") == 0)
-    return cmd_experiment(argc - 2, argv + 2);
-  if (strcmp(cmd, "chip") == 0)
-    return cmd_chip(argc - 2, argv + 2);
-  if (strcmp(cmd, "bench") == 0)
-    return cmd_bench(argc - 2, argv + 2);
-  if (strcmp(cmd, "characterise") == 0)
-    return cmd_characterise(argc - 2, argv + 2);
-  if (strcmp(cmd, "fit") == 0)
-    return cmd_fit(argc - 2, argv + 2);
-  if (strcmp(cmd, "calibrate") == 0)
-    return cmd_calibrate(argc - 2, argv + 2);
-  if (cmd[0] == '-')
+  const command *c = find(name);
+  if (c)
+    return c->fn(argc - 2, argv + 2);
+  if (name[0] == '-')
     return cmd_train(argc - 1, argv + 1); /* options of the default command */
-  return cli_usage_error(NULL, "unknown command '%s' (known: train, eval, dataset, experiment, "
-                         "chip, bench, characterise, fit, calibrate)", cmd);
+  return unknown_command(name);
 }
 
 int main(int argc, char **argv)
@@ -115,8 +103,8 @@ int main(int argc, char **argv)
   /* `train` and `bench` started by mpirun train data-parallel (README
    * "Data-parallel training over MPI"); everything else, and both started
    * without mpirun, run without initialising MPI */
-  int train = argc < 2 || strcmp(argv[1], "train") == 0 || strcmp(argv[1], "bench") == 0 ||
-              argv[1][0] == '-';
+  const command *c = argc < 2 ? NULL : find(argv[1]);
+  int train = argc < 2 || (c && c->data_parallel) || argv[1][0] == '-';
   int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
   if (train && launched) {
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
