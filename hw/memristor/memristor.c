@@ -1,5 +1,5 @@
 /* memristor.c -- the "memristor" backend: every synaptic weight matrix of
- * the network lives on compute-in-memory crossbar tiles (lib/cim.c, one
+ * the network lives on compute-in-memory crossbar tiles (lib/cim/cim.c, one
  * sl_cim per layer, signed weights as differential conductance pairs); the
  * LIF neurons and the LI readout are digital and run the library's own
  * kernels (sl_lif_forward / sl_li_forward) with the setup's neurons.

@@ -24,7 +24,7 @@
  * - The state holds one pointer to a heap object: NULL until open succeeds,
  *   so close is safe after a failed open, or twice.
  * - Every slot runs inside H5E_BEGIN_TRY / H5E_END_TRY; every hid_t starts
- *   at -1 and is closed on every path (house style of lib/runlog.c).
+ *   at -1 and is closed on every path (house style of lib/io/runlog.c).
  * - Not thread-safe: one thread per instance.
  */
 #include "config.h"
