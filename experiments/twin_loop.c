@@ -30,7 +30,7 @@
  * measured_spread_<param>_before / _after. /metrics, /params are (d)'s. */
 #include "config.h"
 #include "experiments.h"
-#include "bss2/bss2_internal.h"
+#include "spikeloop/bss2.h"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>

@@ -390,8 +390,8 @@ static void test_spread(void)
   /* nominal words */
   CU_ASSERT(t->word[SL_BSS2_TAU_MEM][0] == 500 && t->word[SL_BSS2_LEAK][3] == 426 &&
             t->word[SL_BSS2_THRESHOLD][511] == 682 && t->word[SL_BSS2_GAIN][7] == 512);
-  CU_ASSERT(fabs(sl_bss2_nominal(SL_BSS2_TAU_MEM, 500) - 6e-6) < 1e-18);
-  CU_ASSERT(fabs(sl_bss2_nominal(SL_BSS2_THRESHOLD, 682) - 0.8) < 1e-12);
+  CU_ASSERT(fabs(slb2_nominal(SL_BSS2_TAU_MEM, 500) - 6e-6) < 1e-18);
+  CU_ASSERT(fabs(slb2_nominal(SL_BSS2_THRESHOLD, 682) - 0.8) < 1e-12);
   /* deterministic per seed, different across seeds */
   CU_ASSERT_FATAL(sl_bss2_truth_fill(1, NULL, t2) == SL_OK);
   CU_ASSERT(memcmp(t->value, t2->value, sizeof t->value) == 0);

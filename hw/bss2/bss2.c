@@ -136,7 +136,7 @@ typedef struct {
   sl_backend_caps caps;
   /* chip */
   sl_bss2_words *words;
-  sl_bss2_mismatch *mm;
+  slb2_mismatch *mm;
   /* per logical neuron (N) */
   float *E, *vreset, *vth, *am, *as, *cm, *adc_a, *adc_b;
   double *g;
@@ -423,7 +423,7 @@ static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, 
     if (calib_mask & (1u << m[q].p))
       continue;
     double w = rint(m[q].word);
-    int lo = m[q].p == SL_BSS2_GAIN ? 1 : sl_bss2_word_min(m[q].p);
+    int lo = m[q].p == SL_BSS2_GAIN ? 1 : slb2_word_min(m[q].p);
     /* the readout never spikes: its reset and refractory words do not
      * matter, so a model value the DAC cannot give is clamped, not refused */
     if (is_readout && (m[q].p == SL_BSS2_RESET || m[q].p == SL_BSS2_REFRAC))
@@ -501,7 +501,7 @@ static void physics(bss2_state *st)
     for (int c = 0; c < st->cpn; c++) {
       size_t circ = n * (size_t)st->cpn + (size_t)c;
       for (int p = 0; p < SL_BSS2_NPARAM; p++)
-        v[p] += sl_bss2_true(&st->mm[circ], p, st->words->word[p][circ]) / st->cpn;
+        v[p] += slb2_true(&st->mm[circ], p, st->words->word[p][circ]) / st->cpn;
     }
     double tm = v[SL_BSS2_TAU_MEM], ts = v[SL_BSS2_TAU_SYN];
     double am = exp(-h / tm), as = exp(-h / ts);
@@ -517,7 +517,7 @@ static void physics(bss2_state *st)
     st->g[n] = v[SL_BSS2_GAIN];
     double nr = floor(v[SL_BSS2_REFRAC] / h + 1e-9);
     st->nref[n] = nr > INT32_MAX / 2 ? INT32_MAX / 2 : (int32_t)nr;
-    const sl_bss2_mismatch *m0 = &st->mm[n * (size_t)st->cpn];
+    const slb2_mismatch *m0 = &st->mm[n * (size_t)st->cpn];
     st->adc_a[n] = (float)(ADC_MAX / V_FULL * m0->adc_gain);
     st->adc_b[n] = (float)m0->adc_offset;
   }
@@ -562,7 +562,7 @@ static int bss2_open(void *vs, const sl_backend_setup *setup)
       if ((rc = model_words(st, setup, l, j, p, &nom, calib_mask)))
         goto fail;
   }
-  sl_bss2_mismatch_draw(st->chip_seed, st->mm);
+  slb2_mismatch_draw(st->chip_seed, st->mm);
   physics(st);
 
   sl_backend_caps *c = &st->caps;
@@ -1022,7 +1022,7 @@ static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
     if (e != key + 13 && *e == '\0' && !errno && key[13] != '-' && j < st->N) {
       double g = 0.0; /* nominal V/s per weight unit of the neuron's words */
       for (int c = 0; c < st->cpn; c++)
-        g += sl_bss2_nominal(SL_BSS2_GAIN, st->words->word[SL_BSS2_GAIN][j * (size_t)st->cpn +
+        g += slb2_nominal(SL_BSS2_GAIN, st->words->word[SL_BSS2_GAIN][j * (size_t)st->cpn +
                                                                           (size_t)c]) / st->cpn;
       n = snprintf(buf, len, "%.17g", g / volts_per_unit(st, j) * TIME_SCALE);
     }

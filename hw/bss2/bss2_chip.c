@@ -90,12 +90,12 @@ const char *sl_bss2_param_unit(int p)
   return p >= 0 && p < SL_BSS2_NPARAM ? param_units[p] : NULL;
 }
 
-int sl_bss2_word_min(int p)
+int slb2_word_min(int p)
 {
   return (p == SL_BSS2_TAU_MEM || p == SL_BSS2_TAU_SYN) ? 1 : 0;
 }
 
-double sl_bss2_nominal(int p, int word)
+double slb2_nominal(int p, int word)
 {
   switch (p) {
   case SL_BSS2_LEAK:
@@ -120,12 +120,12 @@ static double clipped_normal(sl_rng_state *r)
   return z > CLIP_SD ? CLIP_SD : (z < -CLIP_SD ? -CLIP_SD : z);
 }
 
-void sl_bss2_mismatch_draw(uint64_t chip_seed, sl_bss2_mismatch *m)
+void slb2_mismatch_draw(uint64_t chip_seed, slb2_mismatch *m)
 {
   for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
     sl_rng_state r;
     sl_rng_seed(&r, sl_seed_mix(chip_seed ^ CHIP_SALT, c));
-    sl_bss2_mismatch *mc = &m[c];
+    slb2_mismatch *mc = &m[c];
     for (int p = 0; p < SL_BSS2_NPARAM; p++) {
       mc->scale[p] = 1.0;
       mc->offset[p] = 0.0;
@@ -160,37 +160,37 @@ void sl_bss2_words_default(sl_bss2_words *w)
   fill_default(w->word);
 }
 
-double sl_bss2_true(const sl_bss2_mismatch *m, int p, int word)
+double slb2_true(const slb2_mismatch *m, int p, int word)
 {
-  return sl_bss2_nominal(p, word) * m->scale[p] + m->offset[p];
+  return slb2_nominal(p, word) * m->scale[p] + m->offset[p];
 }
 
 int sl_bss2_truth_fill(uint64_t chip_seed, const sl_bss2_words *words, sl_bss2_truth *t)
 {
   if (!t)
     return sl_error(SL_EINVAL, "sl_bss2_truth_fill: NULL output");
-  sl_bss2_mismatch *m = malloc(SL_BSS2_CIRCUITS * sizeof *m);
+  slb2_mismatch *m = malloc(SL_BSS2_CIRCUITS * sizeof *m);
   if (!m)
     return sl_error(SL_ENOMEM, "sl_bss2_truth_fill: out of memory");
   if (words) {
     for (int p = 0; p < SL_BSS2_NPARAM; p++)
       for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
         int32_t w = words->word[p][c];
-        if (w < sl_bss2_word_min(p) || w > SL_BSS2_DAC_MAX) {
+        if (w < slb2_word_min(p) || w > SL_BSS2_DAC_MAX) {
           free(m);
           return sl_error(SL_EINVAL, "sl_bss2_truth_fill: circuit %zu: %s word %d outside %d..%d", c,
-                          word_names[p], (int)w, sl_bss2_word_min(p), SL_BSS2_DAC_MAX);
+                          word_names[p], (int)w, slb2_word_min(p), SL_BSS2_DAC_MAX);
         }
         t->word[p][c] = w;
       }
   } else {
     fill_default(t->word);
   }
-  sl_bss2_mismatch_draw(chip_seed, m);
+  slb2_mismatch_draw(chip_seed, m);
   t->chip_seed = chip_seed;
   for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
     for (int p = 0; p < SL_BSS2_NPARAM; p++) {
-      t->value[p][c] = sl_bss2_true(&m[c], p, t->word[p][c]);
+      t->value[p][c] = slb2_true(&m[c], p, t->word[p][c]);
       t->scale[p][c] = m[c].scale[p];
       t->offset[p][c] = m[c].offset[p];
     }
@@ -226,7 +226,7 @@ static int put_double(hid_t file, const char *name, const double *v, const char 
   return H5LTset_attribute_string(file, name, "units", units) < 0 ? -1 : 0;
 }
 
-int sl_bss2_truth_write(const sl_bss2_truth *t, const char *path)
+int slb2_truth_write(const sl_bss2_truth *t, const char *path)
 {
   if (!t || !path || !*path)
     return sl_error(SL_EINVAL, "bss2 truth export: NULL or empty path");
@@ -317,7 +317,7 @@ int sl_bss2_export_truth(uint64_t chip_seed, const char *path)
     return sl_error(SL_ENOMEM, "sl_bss2_export_truth: out of memory");
   int rc = sl_bss2_truth_fill(chip_seed, NULL, t);
   if (rc == SL_OK)
-    rc = sl_bss2_truth_write(t, path);
+    rc = slb2_truth_write(t, path);
   free(t);
   return rc;
 }
@@ -376,9 +376,9 @@ int sl_bss2_words_load(sl_bss2_words *w, const char *path, unsigned *present)
         goto out;
       }
       for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
-        if (buf[c] < sl_bss2_word_min(p) || buf[c] > SL_BSS2_DAC_MAX) {
+        if (buf[c] < slb2_word_min(p) || buf[c] > SL_BSS2_DAC_MAX) {
           rc = sl_error(SL_EINVAL, "bss2 calib '%s': %s[%zu] = %d outside %d..%d (circuit %zu, %s)",
-                        path, name, c, (int)buf[c], sl_bss2_word_min(p), SL_BSS2_DAC_MAX, c,
+                        path, name, c, (int)buf[c], slb2_word_min(p), SL_BSS2_DAC_MAX, c,
                         word_names[p]);
           goto out;
         }

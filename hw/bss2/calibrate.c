@@ -287,7 +287,7 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
         }
         prev_m[s] = m;
         prev_w[s] = wc;
-        int lo = sl_bss2_word_min(p);
+        int lo = slb2_word_min(p);
         wn = rint(wn);
         w->word[p][c] = (int32_t)(wn < lo ? lo : (wn > SL_BSS2_DAC_MAX ? SL_BSS2_DAC_MAX : wn));
       }

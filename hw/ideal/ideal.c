@@ -283,4 +283,4 @@ static const sl_backend ideal_backend = {
     sizeof(ideal_state), ideal_open, ideal_close, ideal_caps, ideal_write, ideal_run,
     ideal_read_config, 0, ideal_stimulate};
 
-const sl_backend *sl_ideal_backend(void) { return &ideal_backend; }
+const sl_backend *slb_ideal_backend(void) { return &ideal_backend; }

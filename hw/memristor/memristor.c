@@ -457,4 +457,4 @@ static const sl_backend memristor_backend = {
     sizeof(mem_state), mem_open, mem_close, mem_caps, mem_write, mem_run, mem_read_config, 0,
     NULL};
 
-const sl_backend *sl_memristor_backend(void) { return &memristor_backend; }
+const sl_backend *slb_memristor_backend(void) { return &memristor_backend; }

@@ -5,6 +5,6 @@
 
 #include "spikeloop/backend.h"
 
-const sl_backend *sl_memristor_backend(void);
+const sl_backend *slb_memristor_backend(void);
 
 #endif

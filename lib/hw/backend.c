@@ -128,10 +128,10 @@ static void register_builtins(void)
   if (builtins_done)
     return;
   builtins_done = 1;
-  sl_backend_register(sl_ideal_backend());
+  sl_backend_register(slb_ideal_backend());
   sl_backend_register(sl_bss2_backend());
   sl_backend_register(sl_replay_backend());
-  sl_backend_register(sl_memristor_backend());
+  sl_backend_register(slb_memristor_backend());
 }
 
 int sl_backend_register(const sl_backend *b)
