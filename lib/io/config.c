@@ -407,6 +407,74 @@ static void resolve_recurrent(sl_config *cfg)
     cfg->recurrent[l] = recurrent_resolved(cfg, l);
 }
 
+/* An enum key: one of k->values, else a message listing them. */
+static int set_enum(sl_config *cfg, const key_info *k, const char *s, char *err, size_t errlen)
+{
+  void *field = field_of(cfg, k);
+  for (const char *const *v = k->values; *v; v++) {
+    if (strcmp(s, *v) == 0) {
+      snprintf((char *)field, SL_CONFIG_STR, "%s", *v);
+      return SL_OK;
+    }
+  }
+  size_t used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of ", k->name, s);
+  for (const char *const *v = k->values; *v && used < errlen; v++)
+    used += (size_t)snprintf(err + used, errlen - used, "%s%s", v == k->values ? "" : ", ", *v);
+  return SL_EINVAL;
+}
+
+/* A per-layer list key (hidden sizes, recurrent flags): comma-separated
+ * entries, each checked; then the layer arrays of cfg. */
+static int set_list(sl_config *cfg, const key_info *k, const char *s, char *err, size_t errlen)
+{
+  char range[96];
+  char buf[VALLEN];
+  char *items[SL_CONFIG_MAX_LAYERS];
+  long vals[SL_CONFIG_MAX_LAYERS];
+  snprintf(buf, sizeof buf, "%s", s);
+  size_t n = split_list(buf, items, SL_CONFIG_MAX_LAYERS);
+  if (n > SL_CONFIG_MAX_LAYERS) {
+    snprintf(err, errlen, "%s: '%s' has more than %d entries", k->name, s, SL_CONFIG_MAX_LAYERS);
+    return SL_ERANGE;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (k->type == K_RECURRENT) {
+      int b;
+      if (parse_bool(items[i], &b) != 0) {
+        snprintf(err, errlen, "%s: entry %zu '%s' is not 0 or 1", k->name, i + 1, items[i]);
+        return SL_EINVAL;
+      }
+      vals[i] = b;
+      continue;
+    }
+    const char *why = "";
+    int rc = parse_long(items[i], &vals[i], &why);
+    if (rc == SL_OK && !in_range(k, (double)vals[i]))
+      rc = SL_ERANGE;
+    if (rc == SL_ERANGE) {
+      fmt_range(k, range, sizeof range);
+      snprintf(err, errlen, "%s: entry %zu '%s' is out of range %s", k->name, i + 1, items[i],
+               range);
+      return rc;
+    }
+    if (rc != SL_OK) {
+      snprintf(err, errlen, "%s: entry %zu '%s' %s", k->name, i + 1, items[i], why);
+      return rc;
+    }
+  }
+  if (k->type == K_HIDDEN) {
+    cfg->n_layers = n;
+    for (size_t l = 0; l < SL_CONFIG_MAX_LAYERS; l++)
+      cfg->hidden[l] = l < n ? vals[l] : 0;
+  } else {
+    cfg->n_recurrent_list = n;
+    for (size_t l = 0; l < SL_CONFIG_MAX_LAYERS; l++)
+      cfg->recurrent_list[l] = l < n ? (int)vals[l] : 0;
+    resolve_recurrent(cfg);
+  }
+  return SL_OK;
+}
+
 /* Set key k from trimmed text s. On error, writes a message naming the key
  * and value to err and returns the code; cfg may be partly written (callers
  * work on a copy). */
@@ -499,66 +567,11 @@ static int set_value(sl_config *cfg, const key_info *k, const char *s, char *err
     snprintf((char *)field, cap, "%s", s);
     return SL_OK;
   }
-  case K_ENUM: {
-    for (const char *const *v = k->values; *v; v++) {
-      if (strcmp(s, *v) == 0) {
-        snprintf((char *)field, SL_CONFIG_STR, "%s", *v);
-        return SL_OK;
-      }
-    }
-    size_t used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of ", k->name, s);
-    for (const char *const *v = k->values; *v && used < errlen; v++)
-      used += (size_t)snprintf(err + used, errlen - used, "%s%s", v == k->values ? "" : ", ", *v);
-    return SL_EINVAL;
-  }
+  case K_ENUM:
+    return set_enum(cfg, k, s, err, errlen);
   case K_HIDDEN:
-  case K_RECURRENT: {
-    char buf[VALLEN];
-    char *items[SL_CONFIG_MAX_LAYERS];
-    long vals[SL_CONFIG_MAX_LAYERS];
-    snprintf(buf, sizeof buf, "%s", s);
-    size_t n = split_list(buf, items, SL_CONFIG_MAX_LAYERS);
-    if (n > SL_CONFIG_MAX_LAYERS) {
-      snprintf(err, errlen, "%s: '%s' has more than %d entries", k->name, s, SL_CONFIG_MAX_LAYERS);
-      return SL_ERANGE;
-    }
-    for (size_t i = 0; i < n; i++) {
-      if (k->type == K_RECURRENT) {
-        int b;
-        if (parse_bool(items[i], &b) != 0) {
-          snprintf(err, errlen, "%s: entry %zu '%s' is not 0 or 1", k->name, i + 1, items[i]);
-          return SL_EINVAL;
-        }
-        vals[i] = b;
-        continue;
-      }
-      const char *why = "";
-      int rc = parse_long(items[i], &vals[i], &why);
-      if (rc == SL_OK && !in_range(k, (double)vals[i]))
-        rc = SL_ERANGE;
-      if (rc == SL_ERANGE) {
-        fmt_range(k, range, sizeof range);
-        snprintf(err, errlen, "%s: entry %zu '%s' is out of range %s", k->name, i + 1, items[i],
-                 range);
-        return rc;
-      }
-      if (rc != SL_OK) {
-        snprintf(err, errlen, "%s: entry %zu '%s' %s", k->name, i + 1, items[i], why);
-        return rc;
-      }
-    }
-    if (k->type == K_HIDDEN) {
-      cfg->n_layers = n;
-      for (size_t l = 0; l < SL_CONFIG_MAX_LAYERS; l++)
-        cfg->hidden[l] = l < n ? vals[l] : 0;
-    } else {
-      cfg->n_recurrent_list = n;
-      for (size_t l = 0; l < SL_CONFIG_MAX_LAYERS; l++)
-        cfg->recurrent_list[l] = l < n ? (int)vals[l] : 0;
-      resolve_recurrent(cfg);
-    }
-    return SL_OK;
-  }
+  case K_RECURRENT:
+    return set_list(cfg, k, s, err, errlen);
   }
   snprintf(err, errlen, "%s: internal error: bad key type", k->name);
   return SL_EINVAL;
