@@ -636,6 +636,154 @@ static void count_mvm(sl_cim *c, const mvm_setup *s, size_t batch)
   c->k.digital_adds += b * c->n_out * (c->nrt * pl - 1);
 }
 
+/* One vector's partial sums pb (nrt x n_out) -> scaled partials parts_b
+ * (if not NULL) and their digital sum y_b (if not NULL). */
+static void reduce_parts(const double *pb, size_t nrt, size_t n_out, double out_scale,
+                         float *parts_b, float *y_b)
+{
+  for (size_t j = 0; j < n_out; j++) {
+    double sum = 0.0;
+    for (size_t r = 0; r < nrt; r++) {
+      double v = pb[r * n_out + j] * out_scale;
+      sum += v;
+      if (parts_b)
+        parts_b[r * n_out + j] = (float)v;
+    }
+    if (y_b)
+      y_b[j] = (float)sum;
+  }
+}
+
+/* With read noise: vector by vector (each draws its own noise, seeded by its
+ * index), OpenMP over the batch. Returns nonzero if a thread's buffers
+ * could not be allocated. */
+static int mvm_read_noise(const sl_cim *c, const mvm_setup *s, const float *x, size_t batch,
+                          double out_scale, float *y, float *parts_out)
+{
+  const sl_cim_params *p = &c->p;
+  const size_t n_in = c->n_in, n_out = c->n_out, nrt = c->nrt;
+  const uint64_t vec0 = c->vec_index;
+  int fail = 0;
+#pragma omp parallel
+  {
+    float *xm = zalloc64(n_in * sizeof(float)), *xp = zalloc64(n_in * sizeof(float));
+    float *acc = zalloc64(SL_CIM_MAX_TILE * sizeof(float) + 64);
+    double *parts = malloc(nrt * n_out * sizeof(double));
+    slc_vrng *rng = zalloc64(sizeof(slc_vrng));
+    int ok = xm && xp && acc && parts && rng;
+    if (!ok) {
+#pragma omp atomic write
+      fail = 1;
+    }
+#pragma omp for schedule(static)
+    for (size_t b = 0; b < batch; b++) {
+      if (!ok)
+        continue;
+      dac_level(c, s, x + b * n_in, xm, n_in);
+      slc_vrng_seed(rng, sl_seed_mix(p->noise_seed ^ TAG_READ, vec0 + b));
+      mvm_noisy_vector(c, s, xm, xp, acc, parts, rng);
+      reduce_parts(parts, nrt, n_out, out_scale, parts_out ? parts_out + b * nrt * n_out : NULL,
+                   y ? y + b * n_out : NULL);
+    }
+    free(xm);
+    free(xp);
+    free(acc);
+    free(parts);
+    free(rng);
+  }
+  return fail;
+}
+
+/* Exact periphery (no ADC, no DAC, one plane, sums only): y = sum over row
+ * tiles of x_r D_r, the digital sum done by the sgemm's accumulation. */
+static void mvm_exact(const sl_cim *c, const float *x, size_t batch, double out_scale, float *y)
+{
+  const size_t n_in = c->n_in, n_out = c->n_out;
+  for (size_t r = 0; r < c->nrt; r++) {
+    size_t r0 = c->rb[r], nr = c->rb[r + 1] - r0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)n_out, (int)nr,
+                (float)out_scale, x + r0, (int)n_in, c->dflat + r0 * n_out, (int)n_out,
+                r ? 1.0f : 0.0f, y, (int)n_out);
+  }
+}
+
+/* Bit plane k of the DAC magnitudes xq: +-x_max where bit k of |m| is set. */
+static void bit_plane(const float *xq, size_t n, unsigned k, float x_max, float *xin)
+{
+  unsigned bit = 1u << k;
+#pragma omp parallel for schedule(static)
+  for (size_t q = 0; q < n; q++) {
+    unsigned mag = (unsigned)fabsf(xq[q]);
+    xin[q] = (mag & bit) ? (xq[q] < 0 ? -x_max : x_max) : 0.0f;
+  }
+}
+
+/* No read noise: one sgemm per row tile and bit plane over the whole batch,
+ * each tile's currents through the ADC. */
+static int mvm_batched(const sl_cim *c, const mvm_setup *s, const float *x, size_t batch,
+                       double out_scale, float *y, float *parts_out)
+{
+  const sl_cim_params *p = &c->p;
+  const size_t n_in = c->n_in, n_out = c->n_out, nrt = c->nrt;
+  float *xq = malloc(batch * n_in * sizeof(float));
+  float *xin = s->planes > 1 ? malloc(batch * n_in * sizeof(float)) : NULL;
+  float *cur = malloc(batch * n_out * sizeof(float));
+  double *acc = calloc(batch * nrt * n_out, sizeof(double));
+  if (!xq || !cur || !acc || (s->planes > 1 && !xin)) {
+    free(xq);
+    free(xin);
+    free(cur);
+    free(acc);
+    return sl_error(SL_ENOMEM, "cim_mvm: out of memory (batch %zu)", batch);
+  }
+  /* exact periphery: partial sums are added straight away */
+  const int summed = s->step == 0.0 && s->planes == 1 && !parts_out && y;
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < batch; b++)
+    dac_level(c, s, x + b * n_in, xq + b * n_in, n_in);
+  for (unsigned k = 0; k < s->planes; k++) {
+    const float *a = xq;
+    double wplane = 1.0;
+    if (s->planes > 1) {
+      bit_plane(xq, batch * n_in, k, (float)p->x_max, xin);
+      a = xin;
+      wplane = (double)(1u << k) / s->dac_levels;
+    }
+    for (size_t r = 0; r < nrt; r++) {
+      size_t r0 = c->rb[r], nr = c->rb[r + 1] - r0;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)n_out, (int)nr,
+                  1.0f, a + r0, (int)n_in, c->dflat + r0 * n_out, (int)n_out, 0.0f, cur,
+                  (int)n_out);
+      if (summed) {
+#pragma omp parallel for schedule(static)
+        for (size_t b = 0; b < batch; b++)
+          for (size_t j = 0; j < n_out; j++)
+            acc[b * n_out + j] += cur[b * n_out + j];
+        continue;
+      }
+#pragma omp parallel for schedule(static)
+      for (size_t b = 0; b < batch; b++)
+        for (size_t j = 0; j < n_out; j++)
+          acc[(b * nrt + r) * n_out + j] += wplane * adc(s, cur[b * n_out + j]);
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < batch; b++) {
+    if (summed) {
+      for (size_t j = 0; j < n_out; j++)
+        y[b * n_out + j] = (float)(acc[b * n_out + j] * out_scale);
+      continue;
+    }
+    reduce_parts(acc + b * nrt * n_out, nrt, n_out, out_scale,
+                 parts_out ? parts_out + b * nrt * n_out : NULL, y ? y + b * n_out : NULL);
+  }
+  free(xq);
+  free(xin);
+  free(cur);
+  free(acc);
+  return SL_OK;
+}
+
 /* The tiled MVM; y (batch x n_out) and/or parts (batch x nrt x n_out). */
 static int mvm(sl_cim *c, const float *x, size_t batch, float *y, float *parts_out)
 {
@@ -652,130 +800,14 @@ static int mvm(sl_cim *c, const float *x, size_t batch, float *y, float *parts_o
   mvm_setup s;
   setup_mvm(c, &s);
   const double out_scale = c->w_max / (p->g_max - p->g_min) * c->comp;
-  const size_t n_in = c->n_in, n_out = c->n_out, nrt = c->nrt;
-  const uint64_t vec0 = c->vec_index;
-  int fail = 0;
-
   if (p->read_sd > 0.0) {
-#pragma omp parallel
-    {
-      float *xm = zalloc64(n_in * sizeof(float)), *xp = zalloc64(n_in * sizeof(float));
-      float *acc = zalloc64(SL_CIM_MAX_TILE * sizeof(float) + 64);
-      double *parts = malloc(nrt * n_out * sizeof(double));
-      slc_vrng *rng = zalloc64(sizeof(slc_vrng));
-      int ok = xm && xp && acc && parts && rng;
-      if (!ok) {
-#pragma omp atomic write
-        fail = 1;
-      }
-#pragma omp for schedule(static)
-      for (size_t b = 0; b < batch; b++) {
-        if (!ok)
-          continue;
-        dac_level(c, &s, x + b * n_in, xm, n_in);
-        slc_vrng_seed(rng, sl_seed_mix(p->noise_seed ^ TAG_READ, vec0 + b));
-        mvm_noisy_vector(c, &s, xm, xp, acc, parts, rng);
-        for (size_t j = 0; j < n_out; j++) {
-          double sum = 0.0;
-          for (size_t r = 0; r < nrt; r++) {
-            double v = parts[r * n_out + j] * out_scale;
-            sum += v;
-            if (parts_out)
-              parts_out[(b * nrt + r) * n_out + j] = (float)v;
-          }
-          if (y)
-            y[b * n_out + j] = (float)sum;
-        }
-      }
-      free(xm);
-      free(xp);
-      free(acc);
-      free(parts);
-      free(rng);
-    }
+    if (mvm_read_noise(c, &s, x, batch, out_scale, y, parts_out))
+      return sl_error(SL_ENOMEM, "cim_mvm: out of memory for thread buffers");
   } else if (s.step == 0.0 && s.planes == 1 && !parts_out && !p->dac_bits) {
-    /* exact periphery: y = sum over row tiles of x_r D_r, the digital sum of
-     * partial sums done by the sgemm's accumulation (beta = 1) */
-    for (size_t r = 0; r < nrt; r++) {
-      size_t r0 = c->rb[r], nr = c->rb[r + 1] - r0;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)n_out, (int)nr,
-                  (float)out_scale, x + r0, (int)n_in, c->dflat + r0 * n_out, (int)n_out,
-                  r ? 1.0f : 0.0f, y, (int)n_out);
-    }
-  } else {
-    /* no read noise: one sgemm per row tile and bit plane over the whole batch */
-    float *xq = malloc(batch * n_in * sizeof(float));
-    float *xin = s.planes > 1 ? malloc(batch * n_in * sizeof(float)) : NULL;
-    float *cur = malloc(batch * n_out * sizeof(float));
-    double *acc = calloc(batch * nrt * n_out, sizeof(double));
-    if (!xq || !cur || !acc || (s.planes > 1 && !xin)) {
-      free(xq);
-      free(xin);
-      free(cur);
-      free(acc);
-      return sl_error(SL_ENOMEM, "cim_mvm: out of memory (batch %zu)", batch);
-    }
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < batch; b++)
-      dac_level(c, &s, x + b * n_in, xq + b * n_in, n_in);
-    for (unsigned k = 0; k < s.planes; k++) {
-      const float *a = xq;
-      double wplane = 1.0;
-      if (s.planes > 1) {
-        unsigned bit = 1u << k;
-        float xm = (float)p->x_max;
-#pragma omp parallel for schedule(static)
-        for (size_t q = 0; q < batch * n_in; q++) {
-          unsigned mag = (unsigned)fabsf(xq[q]);
-          xin[q] = (mag & bit) ? (xq[q] < 0 ? -xm : xm) : 0.0f;
-        }
-        a = xin;
-        wplane = (double)bit / s.dac_levels;
-      }
-      for (size_t r = 0; r < nrt; r++) {
-        size_t r0 = c->rb[r], nr = c->rb[r + 1] - r0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)n_out, (int)nr,
-                    1.0f, a + r0, (int)n_in, c->dflat + r0 * n_out, (int)n_out, 0.0f, cur,
-                    (int)n_out);
-        if (s.step == 0.0 && s.planes == 1 && !parts_out && y) {
-          /* exact periphery: partial sums are added straight away */
-#pragma omp parallel for schedule(static)
-          for (size_t b = 0; b < batch; b++)
-            for (size_t j = 0; j < n_out; j++)
-              acc[b * n_out + j] += cur[b * n_out + j];
-          continue;
-        }
-#pragma omp parallel for schedule(static)
-        for (size_t b = 0; b < batch; b++)
-          for (size_t j = 0; j < n_out; j++)
-            acc[(b * nrt + r) * n_out + j] += wplane * adc(&s, cur[b * n_out + j]);
-      }
-    }
-    int summed = s.step == 0.0 && s.planes == 1 && !parts_out && y;
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < batch; b++)
-      for (size_t j = 0; j < n_out; j++) {
-        if (summed) {
-          y[b * n_out + j] = (float)(acc[b * n_out + j] * out_scale);
-          continue;
-        }
-        double sum = 0.0;
-        for (size_t r = 0; r < nrt; r++) {
-          double v = acc[(b * nrt + r) * n_out + j] * out_scale;
-          sum += v;
-          if (parts_out)
-            parts_out[(b * nrt + r) * n_out + j] = (float)v;
-        }
-        if (y)
-          y[b * n_out + j] = (float)sum;
-      }
-    free(xq);
-    free(xin);
-    free(cur);
-    free(acc);
+    mvm_exact(c, x, batch, out_scale, y);
+  } else if ((rc = mvm_batched(c, &s, x, batch, out_scale, y, parts_out)) != SL_OK) {
+    return rc;
   }
-  if (fail)
-    return sl_error(SL_ENOMEM, "cim_mvm: out of memory for thread buffers");
   c->vec_index += batch;
   count_mvm(c, &s, batch);
   return SL_OK;
