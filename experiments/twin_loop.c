@@ -260,54 +260,52 @@ static int put(sl_runlog *log, const char *name, double v, int rc)
   return rc ? rc : sl_runlog_put_summary(log, name, v);
 }
 
-static int run(const sl_config *cfg, sl_runlog *log)
-{
-  if (strcmp(cfg->backend, "bss2") != 0)
-    return sl_error(SL_EINVAL, "twin_loop: backend.name must be bss2 (the tools characterise "
-                    "and calibrate the emulated chip), not '%s'", cfg->backend);
-  char sbuf[32] = "1";
-  sl_backend_option(cfg->backend_options, "chip_seed", sbuf, sizeof sbuf);
-  const uint64_t seed = strtoull(sbuf, NULL, 10);
-  const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-  char twin[160], calib[160], calib_deploy[160];
-  if (strlen(tmpdir) > 100)
-    return sl_error(SL_EINVAL, "twin_loop: TMPDIR '%s' is too long", tmpdir);
-  snprintf(twin, sizeof twin, "%s/twin_loop_twin.%ld.h5", tmpdir, (long)getpid());
-  snprintf(calib, sizeof calib, "%s/twin_loop_calib.%ld.h5", tmpdir, (long)getpid());
-  snprintf(calib_deploy, sizeof calib_deploy, "%s/twin_loop_calib_net.%ld.h5", tmpdir,
-           (long)getpid());
-  sl_session *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-  sl_run_result ra = {0}, rb = {0}, rd = {0};
+/* Everything one twin_loop run builds, measures and finally frees. */
+typedef struct {
+  uint64_t seed;
+  char twin[160], calib[160], calib_deploy[160]; /* temporary files */
+  sl_session *a, *b, *c, *d;
+  sl_run_result ra, rb, rc_res, rd;
   sl_charac rec;
   sl_fit_result fit;
-  memset(&rec, 0, sizeof rec);
-  memset(&fit, 0, sizeof fit);
-  static track tc, td;
-  memset(&tc, 0, sizeof tc);
-  memset(&td, 0, sizeof td);
-  tc.label = "c: twin, then loop";
-  td.label = "d: loop from scratch";
-  double acc_ideal_dep = 0, acc_twin_dep = 0, acc_cal_dep = 0, acc_c = 0;
-  double sec_char = 0, sec_fit = 0, sec_c = 0;
+  track tc, td;
   sl_calib_report rep;
-  memset(&rep, 0, sizeof rep);
+  double acc_ideal_dep, acc_twin_dep, acc_cal_dep, target;
+  double sec_char, sec_fit, sec_c;
+  long need_c, need_d;
+} twin_run;
 
-  /* characterise the whole chip as it runs the network (same options) */
+static int temp_paths(twin_run *st)
+{
+  const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  if (strlen(tmpdir) > 100)
+    return sl_error(SL_EINVAL, "twin_loop: TMPDIR '%s' is too long", tmpdir);
+  snprintf(st->twin, sizeof st->twin, "%s/twin_loop_twin.%ld.h5", tmpdir, (long)getpid());
+  snprintf(st->calib, sizeof st->calib, "%s/twin_loop_calib.%ld.h5", tmpdir, (long)getpid());
+  snprintf(st->calib_deploy, sizeof st->calib_deploy, "%s/twin_loop_calib_net.%ld.h5", tmpdir,
+           (long)getpid());
+  return SL_OK;
+}
+
+/* Characterise the whole chip as it runs the network (same options), fit
+ * every circuit, compare with the truth and write the twin of the network's
+ * neurons (global ids 0 .. N-1). */
+static int characterise_fit_twin(const sl_config *cfg, twin_run *st, sl_runlog *log)
+{
   printf("[characterise] all %d circuits of bss2 %s\n", SL_BSS2_CIRCUITS, cfg->backend_options);
   fflush(stdout);
   double t0 = now();
-  int rc = sl_calib_characterise_bss2(cfg->backend_options, NULL, 0, &rec, NULL);
-  sec_char = now() - t0;
+  int rc = sl_calib_characterise_bss2(cfg->backend_options, NULL, 0, &st->rec, NULL);
+  st->sec_char = now() - t0;
   t0 = now();
   if (!rc)
-    rc = sl_fit_run(&rec, &fit);
-  sec_fit = now() - t0;
+    rc = sl_fit_run(&st->rec, &st->fit);
+  st->sec_fit = now() - t0;
   if (!rc) {
-    printf("  characterised in %.1f s, fitted in %.1f s (%d thread(s))\n", sec_char, sec_fit,
-           sl_get_num_threads());
-    rc = fit_vs_truth(seed, &rec, &fit, log);
+    printf("  characterised in %.1f s, fitted in %.1f s (%d thread(s))\n", st->sec_char,
+           st->sec_fit, sl_get_num_threads());
+    rc = fit_vs_truth(st->seed, &st->rec, &st->fit, log);
   }
-  /* the twin of the network's neurons: global ids 0 .. N-1 */
   size_t n_net = 3; /* Yin-Yang classes: the readout */
   for (size_t l = 0; l < cfg->n_layers; l++)
     n_net += (size_t)cfg->hidden[l];
@@ -317,126 +315,164 @@ static int run(const sl_config *cfg, sl_runlog *log)
   for (size_t i = 0; !rc && i < n_net; i++)
     ids[i] = (uint32_t)i;
   if (!rc)
-    rc = sl_fit_result_select(&fit, ids, n_net);
+    rc = sl_fit_result_select(&st->fit, ids, n_net);
   free(ids);
   if (!rc)
-    rc = sl_twin_write(&fit, cfg->dt, twin, "experiment twin_loop");
-  sl_config sim = exp_simulation(cfg), sim_twin = sim, chip_twin = *cfg;
-  snprintf(sim_twin.twin, sizeof sim_twin.twin, "%s", twin);
-  snprintf(chip_twin.twin, sizeof chip_twin.twin, "%s", twin);
+    rc = sl_twin_write(&st->fit, cfg->dt, st->twin, "experiment twin_loop");
+  return rc;
+}
 
-  /* (a) ideal, deployed */
+/* (a) ideal and (b) twin-trained, each deployed; (c) (b)'s weights, then a
+ * few epochs in the loop with the twin as host; (d) in the loop from
+ * scratch. */
+static int train_four_ways(const sl_config *cfg, twin_run *st, sl_runlog *log)
+{
+  sl_config sim = exp_simulation(cfg), sim_twin = sim, chip_twin = *cfg;
+  snprintf(sim_twin.twin, sizeof sim_twin.twin, "%s", st->twin);
+  snprintf(chip_twin.twin, sizeof chip_twin.twin, "%s", st->twin);
+  int rc = exp_train(&sim, "a: ideal", NULL, &st->a, &st->ra);
   if (!rc)
-    rc = exp_train(&sim, "a: ideal", NULL, &a, &ra);
+    rc = exp_deploy(cfg, sl_session_net(st->a), &st->acc_ideal_dep);
+  st->target = st->ra.test_accuracy - 0.02;
   if (!rc)
-    rc = exp_deploy(cfg, sl_session_net(a), &acc_ideal_dep);
-  const double target = ra.test_accuracy - 0.02;
-  /* (b) twin, deployed */
+    rc = exp_train(&sim_twin, "b: twin", NULL, &st->b, &st->rb);
   if (!rc)
-    rc = exp_train(&sim_twin, "b: twin", NULL, &b, &rb);
-  if (!rc)
-    rc = exp_deploy(cfg, sl_session_net(b), &acc_twin_dep);
-  /* (c) twin weights, then a few epochs in the loop with the twin as host */
+    rc = exp_deploy(cfg, sl_session_net(st->b), &st->acc_twin_dep);
   if (!rc) {
-    printf("[%s] backend bss2 %s, twin host model, %d epochs\n", tc.label, cfg->backend_options,
-           TWIN_LOOP_EPOCHS);
-    rc = sl_session_create(&c, &chip_twin);
+    printf("[%s] backend bss2 %s, twin host model, %d epochs\n", st->tc.label,
+           cfg->backend_options, TWIN_LOOP_EPOCHS);
+    rc = sl_session_create(&st->c, &chip_twin);
   }
   if (!rc)
-    rc = sl_session_set_weights(c, sl_session_net(b));
-  sl_run_result rc_res = {0};
-  t0 = now();
+    rc = sl_session_set_weights(st->c, sl_session_net(st->b));
+  double t0 = now();
   if (!rc)
-    rc = sl_session_train(c, TWIN_LOOP_EPOCHS, NULL, track_epoch, &tc, &rc_res);
-  sec_c = now() - t0;
-  acc_c = rc_res.test_accuracy;
-  /* (d) in the loop from scratch */
+    rc = sl_session_train(st->c, TWIN_LOOP_EPOCHS, NULL, track_epoch, &st->tc, &st->rc_res);
+  st->sec_c = now() - t0;
   if (!rc) {
-    printf("[%s] backend bss2 %s, %ld epochs\n", td.label, cfg->backend_options, cfg->epochs);
-    rc = sl_session_create(&d, cfg);
+    printf("[%s] backend bss2 %s, %ld epochs\n", st->td.label, cfg->backend_options, cfg->epochs);
+    rc = sl_session_create(&st->d, cfg);
   }
   if (!rc)
-    rc = sl_session_train(d, cfg->epochs, log, track_epoch, &td, &rd);
-  /* (e) calibrate to the network's nominal targets, deploy (a) */
-  if (!rc) {
-    sl_calib_targets tg = sl_calib_targets_default();
-    tg.tau_mem = cfg->tau_mem * 1e-3; /* bss2: hardware s = model s * 1e-3 */
-    tg.tau_syn = cfg->tau_syn * 1e-3;
-    tg.v_th = 0.5 + 0.3 * cfg->v_th;  /* volts(v) = 0.5 + 0.3 v */
-    tg.v_leak = 0.5 + 0.3 * cfg->v_leak;
-    printf("[e: calibrate] all circuits to tau_mem %g s, tau_syn %g s, v_th %g V, v_leak %g V "
-           "(v_reset: nominal word)\n",
-           tg.tau_mem, tg.tau_syn, tg.v_th, tg.v_leak);
-    fflush(stdout);
-    rc = sl_calib_run(cfg->backend_options, &tg, calib, &rep);
-  }
+    rc = sl_session_train(st->d, cfg->epochs, log, track_epoch, &st->td, &st->rd);
+  return rc;
+}
+
+/* (e) calibrate every circuit to the network's nominal targets, then deploy
+ * (a) on the calibrated chip. */
+static int calibrate_deploy(const sl_config *cfg, twin_run *st, sl_runlog *log)
+{
+  sl_calib_targets tg = sl_calib_targets_default();
+  tg.tau_mem = cfg->tau_mem * 1e-3; /* bss2: hardware s = model s * 1e-3 */
+  tg.tau_syn = cfg->tau_syn * 1e-3;
+  tg.v_th = 0.5 + 0.3 * cfg->v_th;  /* volts(v) = 0.5 + 0.3 v */
+  tg.v_leak = 0.5 + 0.3 * cfg->v_leak;
+  printf("[e: calibrate] all circuits to tau_mem %g s, tau_syn %g s, v_th %g V, v_leak %g V "
+         "(v_reset: nominal word)\n",
+         tg.tau_mem, tg.tau_syn, tg.v_th, tg.v_leak);
+  fflush(stdout);
+  int rc = sl_calib_run(cfg->backend_options, &tg, st->calib, &st->rep);
   if (!rc)
-    rc = spreads(seed, calib, &rep, log);
+    rc = spreads(st->seed, st->calib, &st->rep, log);
   if (!rc)
-    rc = deploy_calib(calib, sl_loop_hw(sl_session_loop(d)), calib_deploy);
+    rc = deploy_calib(st->calib, sl_loop_hw(sl_session_loop(st->d)), st->calib_deploy);
   if (!rc) {
     sl_config cal = *cfg;
     size_t len = strlen(cal.backend_options);
     if (snprintf(cal.backend_options + len, sizeof cal.backend_options - len, "%scalib=%s",
-                 len ? "," : "", calib_deploy) >= (int)(sizeof cal.backend_options - len))
+                 len ? "," : "", st->calib_deploy) >= (int)(sizeof cal.backend_options - len))
       rc = sl_error(SL_EINVAL, "twin_loop: backend.options too long to add calib=");
     if (!rc)
-      rc = exp_deploy(&cal, sl_session_net(a), &acc_cal_dep);
+      rc = exp_deploy(&cal, sl_session_net(st->a), &st->acc_cal_dep);
   }
-  long need_c = epochs_needed(acc_twin_dep, &tc, target);
-  long need_d = epochs_needed(0.0, &td, target);
-  if (!rc) {
-    printf("\n  %-44s %9s %12s\n", "twin_loop (Yin-Yang, bss2 uncalibrated)", "test acc",
-           "loop epochs");
-    printf("  %-44s %8.2f%% %12s\n", "ideal simulator (reference)", 100 * ra.test_accuracy, "-");
-    printf("  %-44s %8.2f%% %12s\n", "(a) ideal, deployed", 100 * acc_ideal_dep, "0");
-    printf("  %-44s %8.2f%% %12s\n", "(b) twin-trained, deployed", 100 * acc_twin_dep, "0");
-    printf("  %-44s %8.2f%% %12d\n", "(c) twin-trained, then in the loop", 100 * acc_c,
-           TWIN_LOOP_EPOCHS);
-    printf("  %-44s %8.2f%% %12ld\n", "(d) in the loop from scratch", 100 * rd.test_accuracy,
-           rd.epochs);
-    printf("  %-44s %8.2f%% %12s\n", "(e) calibrated chip, (a) deployed", 100 * acc_cal_dep, "0");
-    printf("  loop epochs needed to reach %.2f%% (ideal - 2 points; -1: not reached): "
-           "(c) %ld, (d) %ld\n",
-           100 * target, need_c, need_d);
-    printf("  chip-side seconds: characterise %.1f, fit %.1f, calibrate %.1f, loop (c) %.1f, "
-           "loop (d) %.1f\n",
-           sec_char, sec_fit, rep.seconds, sec_c, rd.seconds);
-  }
-  rc = put(log, "acc_ideal", ra.test_accuracy, rc);
-  rc = put(log, "acc_ideal_deployed", acc_ideal_dep, rc);
-  rc = put(log, "acc_twin", rb.test_accuracy, rc);
-  rc = put(log, "acc_twin_deployed", acc_twin_dep, rc);
-  rc = put(log, "acc_twin_then_loop", acc_c, rc);
-  rc = put(log, "acc_loop", rd.test_accuracy, rc);
-  rc = put(log, "acc_calibrated_deployed", acc_cal_dep, rc);
-  rc = put(log, "loop_epochs_target", target, rc);
-  rc = put(log, "loop_epochs_twin_then_loop", (double)need_c, rc);
+  return rc;
+}
+
+static void print_table(const twin_run *st)
+{
+  printf("\n  %-44s %9s %12s\n", "twin_loop (Yin-Yang, bss2 uncalibrated)", "test acc",
+         "loop epochs");
+  printf("  %-44s %8.2f%% %12s\n", "ideal simulator (reference)", 100 * st->ra.test_accuracy, "-");
+  printf("  %-44s %8.2f%% %12s\n", "(a) ideal, deployed", 100 * st->acc_ideal_dep, "0");
+  printf("  %-44s %8.2f%% %12s\n", "(b) twin-trained, deployed", 100 * st->acc_twin_dep, "0");
+  printf("  %-44s %8.2f%% %12d\n", "(c) twin-trained, then in the loop",
+         100 * st->rc_res.test_accuracy, TWIN_LOOP_EPOCHS);
+  printf("  %-44s %8.2f%% %12ld\n", "(d) in the loop from scratch", 100 * st->rd.test_accuracy,
+         st->rd.epochs);
+  printf("  %-44s %8.2f%% %12s\n", "(e) calibrated chip, (a) deployed", 100 * st->acc_cal_dep, "0");
+  printf("  loop epochs needed to reach %.2f%% (ideal - 2 points; -1: not reached): "
+         "(c) %ld, (d) %ld\n",
+         100 * st->target, st->need_c, st->need_d);
+  printf("  chip-side seconds: characterise %.1f, fit %.1f, calibrate %.1f, loop (c) %.1f, "
+         "loop (d) %.1f\n",
+         st->sec_char, st->sec_fit, st->rep.seconds, st->sec_c, st->rd.seconds);
+}
+
+static int put_summary(const twin_run *st, sl_runlog *log, int rc)
+{
+  rc = put(log, "acc_ideal", st->ra.test_accuracy, rc);
+  rc = put(log, "acc_ideal_deployed", st->acc_ideal_dep, rc);
+  rc = put(log, "acc_twin", st->rb.test_accuracy, rc);
+  rc = put(log, "acc_twin_deployed", st->acc_twin_dep, rc);
+  rc = put(log, "acc_twin_then_loop", st->rc_res.test_accuracy, rc);
+  rc = put(log, "acc_loop", st->rd.test_accuracy, rc);
+  rc = put(log, "acc_calibrated_deployed", st->acc_cal_dep, rc);
+  rc = put(log, "loop_epochs_target", st->target, rc);
+  rc = put(log, "loop_epochs_twin_then_loop", (double)st->need_c, rc);
   rc = put(log, "loop_epochs_run_twin_then_loop", TWIN_LOOP_EPOCHS, rc);
-  rc = put(log, "loop_epochs_run_loop", (double)rd.epochs, rc);
-  rc = put(log, "seconds_characterise", sec_char, rc);
-  rc = put(log, "seconds_fit", sec_fit, rc);
-  rc = put(log, "seconds_calibrate", rep.seconds, rc);
-  rc = put(log, "seconds_ideal", ra.seconds, rc);
-  rc = put(log, "seconds_twin", rb.seconds, rc);
-  rc = put(log, "seconds_twin_then_loop", sec_c, rc);
-  rc = put(log, "seconds_loop", rd.seconds, rc);
-  rc = put(log, "loop_epochs_loop", (double)need_d, rc);
+  rc = put(log, "loop_epochs_run_loop", (double)st->rd.epochs, rc);
+  rc = put(log, "seconds_characterise", st->sec_char, rc);
+  rc = put(log, "seconds_fit", st->sec_fit, rc);
+  rc = put(log, "seconds_calibrate", st->rep.seconds, rc);
+  rc = put(log, "seconds_ideal", st->ra.seconds, rc);
+  rc = put(log, "seconds_twin", st->rb.seconds, rc);
+  rc = put(log, "seconds_twin_then_loop", st->sec_c, rc);
+  rc = put(log, "seconds_loop", st->rd.seconds, rc);
+  rc = put(log, "loop_epochs_loop", (double)st->need_d, rc);
+  return rc;
+}
+
+static int run(const sl_config *cfg, sl_runlog *log)
+{
+  if (strcmp(cfg->backend, "bss2") != 0)
+    return sl_error(SL_EINVAL, "twin_loop: backend.name must be bss2 (the tools characterise "
+                    "and calibrate the emulated chip), not '%s'", cfg->backend);
+  static twin_run st; /* ~ the size of two tracks of MAX_EPOCHS: off the stack */
+  memset(&st, 0, sizeof st);
+  char sbuf[32] = "1";
+  sl_backend_option(cfg->backend_options, "chip_seed", sbuf, sizeof sbuf);
+  st.seed = strtoull(sbuf, NULL, 10);
+  int rc = temp_paths(&st);
+  if (rc)
+    return rc;
+  st.tc.label = "c: twin, then loop";
+  st.td.label = "d: loop from scratch";
+
+  rc = characterise_fit_twin(cfg, &st, log);
   if (!rc)
-    rc = sl_session_log_network(d, log);
+    rc = train_four_ways(cfg, &st, log);
   if (!rc)
-    rc = sl_runlog_finish(log, rd.test_accuracy, rd.epochs,
-                          ra.seconds + rb.seconds + sec_c + rd.seconds + sec_char + sec_fit +
-                              rep.seconds);
-  sl_session_free(a);
-  sl_session_free(b);
-  sl_session_free(c);
-  sl_session_free(d);
-  sl_fit_result_free(&fit);
-  sl_charac_free(&rec);
-  remove(twin);
-  remove(calib);
-  remove(calib_deploy);
+    rc = calibrate_deploy(cfg, &st, log);
+  st.need_c = epochs_needed(st.acc_twin_dep, &st.tc, st.target);
+  st.need_d = epochs_needed(0.0, &st.td, st.target);
+  if (!rc)
+    print_table(&st);
+  rc = put_summary(&st, log, rc);
+  if (!rc)
+    rc = sl_session_log_network(st.d, log);
+  if (!rc)
+    rc = sl_runlog_finish(log, st.rd.test_accuracy, st.rd.epochs,
+                          st.ra.seconds + st.rb.seconds + st.sec_c + st.rd.seconds +
+                              st.sec_char + st.sec_fit + st.rep.seconds);
+  sl_session_free(st.a);
+  sl_session_free(st.b);
+  sl_session_free(st.c);
+  sl_session_free(st.d);
+  sl_fit_result_free(&st.fit);
+  sl_charac_free(&st.rec);
+  remove(st.twin);
+  remove(st.calib);
+  remove(st.calib_deploy);
   return rc;
 }
 
