@@ -629,12 +629,141 @@ static int put_array(sl_runlog *log, const char *prefix, const char *name, const
   return n ? sl_runlog_put_summary_array(log, key, v, n) : SL_OK;
 }
 
+/* Days after the hybrid training at which the drift is read. */
+static const double day_points[] = {0, 1, 3, 10, 30};
+enum { N_DAYS = sizeof day_points / sizeof day_points[0] };
+
+/* What run_dataset measures and reports. */
+typedef struct {
+  double acc_sw;                              /* float network */
+  double before[MAX_GROUPS], after[MAX_GROUPS]; /* per group: transfer, hybrid */
+  double days[N_DAYS], drift[N_DAYS];         /* mean accuracy t days later */
+  size_t n_days;
+  double t_pulses, h_pulses, energy, e_infer;
+  double *pe_sum; /* hybrid pulses per epoch, summed over groups */
+} mc_results;
+
+/* Every group: transfer the float weights, test, train the last layer in
+ * situ on the subset idx[0 .. n_sub), test; keeps each group's biases. */
+static int transfer_and_train(const mc_options *m, workspace *w, cnn_view *p, const calib *cal,
+                              const float *bias_keep, const sl_dataset *tr, const sl_dataset *te,
+                              const size_t *idx, size_t n_sub, double *pe, float *biases,
+                              group *g, mc_results *res)
+{
+  int rc = SL_OK;
+  for (unsigned k = 0; k < m->groups && !rc; k++) {
+    memcpy(p->bf, bias_keep, NCLS * sizeof(float));
+    rc = transfer(m, p, cal, k, &g[k]);
+    if (!rc) {
+      res->t_pulses += (double)pulses_of(&g[k]);
+      double e0 = energy_of(&g[k]);
+      rc = evaluate(w, p, &g[k], te, &res->before[k]);
+      res->e_infer += (energy_of(&g[k]) - e0) / (double)te->n;
+    }
+    if (rc)
+      break;
+    printf("  group %u: after transfer %6.2f%% (%.0f pulses)\n", k + 1, 100 * res->before[k],
+           (double)pulses_of(&g[k]));
+    unsigned long long p0 = pulses_of(&g[k]);
+    rc = hybrid(m, w, p, &g[k], tr, idx, n_sub, pe);
+    if (!rc) {
+      res->h_pulses += (double)(pulses_of(&g[k]) - p0);
+      for (long e = 0; e < m->hybrid_epochs; e++)
+        res->pe_sum[e] += pe[e];
+      memcpy(biases + k * NCLS, p->bf, NCLS * sizeof(float));
+      rc = evaluate(w, p, &g[k], te, &res->after[k]);
+    }
+    if (!rc)
+      printf("  group %u: after hybrid training %6.2f%% (error %.2f%% -> %.2f%%)\n", k + 1,
+             100 * res->after[k], 100 * (1 - res->before[k]), 100 * (1 - res->after[k]));
+    fflush(stdout);
+  }
+  return rc;
+}
+
+/* Drift: every group read t days after the hybrid training. */
+static int drift_curve(const mc_options *m, workspace *w, cnn_view *p, group *g,
+                       const float *biases, const sl_dataset *te, mc_results *res)
+{
+  int rc = SL_OK;
+  for (size_t d = 0; d < N_DAYS && !rc && day_points[d] <= m->days; d++) {
+    double sum = 0;
+    for (unsigned k = 0; k < m->groups && !rc; k++) {
+      const double t = day_points[d] * 86400.0;
+      rc = sl_cim_set_time(g[k].t1, t);
+      if (!rc)
+        rc = sl_cim_set_time(g[k].t3, t);
+      if (!rc)
+        rc = sl_cim_set_time(g[k].tf, t);
+      memcpy(p->bf, biases + k * NCLS, NCLS * sizeof(float));
+      double a = 0;
+      if (!rc)
+        rc = evaluate(w, p, &g[k], te, &a);
+      sum += a;
+    }
+    res->days[res->n_days] = day_points[d];
+    res->drift[res->n_days++] = sum / m->groups;
+    if (!rc)
+      printf("  drift: day %4.0f  mean accuracy %6.2f%%\n", day_points[d], 100 * sum / m->groups);
+  }
+  return rc;
+}
+
+/* The table of one data set and its /summary entries (prefix_name). */
+static int report(const mc_options *m, const char *label, const char *prefix,
+                  const mc_results *res, double t0, sl_runlog *log, double *acc_out)
+{
+  double mb = 0, ma = 0;
+  for (unsigned k = 0; k < m->groups; k++) {
+    mb += res->before[k] / m->groups;
+    ma += res->after[k] / m->groups;
+  }
+  const double lost = res->acc_sw - mb, recovered = lost > 0 ? (ma - mb) / lost : NAN;
+  printf("\n  %-34s %8s\n", label, "test acc");
+  printf("  %-34s %7.2f%%\n", "software (float)", 100 * res->acc_sw);
+  printf("  %-34s %7.2f%%\n", "after transfer (mean of groups)", 100 * mb);
+  printf("  %-34s %7.2f%%\n", "after hybrid training (mean)", 100 * ma);
+  printf("  %-34s %7.1f%%\n", "transfer loss recovered", 100 * recovered);
+  printf("  programming pulses: transfer %.0f, hybrid %.0f; energy %.3g J (%.3g J per "
+         "inference); %.1f s\n\n",
+         res->t_pulses, res->h_pulses, res->energy, res->e_infer / m->groups, now() - t0);
+  *acc_out = ma;
+  int rc = put(log, prefix, "acc_software", res->acc_sw);
+  if (!rc)
+    rc = put(log, prefix, "acc_transfer", mb);
+  if (!rc)
+    rc = put(log, prefix, "acc_hybrid", ma);
+  if (!rc && isfinite(recovered))
+    rc = put(log, prefix, "recovered_fraction", recovered);
+  if (!rc)
+    rc = put_array(log, prefix, "acc_group_before", res->before, m->groups);
+  if (!rc)
+    rc = put_array(log, prefix, "acc_group_after", res->after, m->groups);
+  if (!rc)
+    rc = put_array(log, prefix, "drift_days", res->days, res->n_days);
+  if (!rc)
+    rc = put_array(log, prefix, "drift_acc", res->drift, res->n_days);
+  if (!rc)
+    rc = put(log, prefix, "pulses_transfer", res->t_pulses);
+  if (!rc)
+    rc = put(log, prefix, "pulses_hybrid", res->h_pulses);
+  if (!rc)
+    rc = put_array(log, prefix, "pulses_hybrid_per_epoch", res->pe_sum, (size_t)m->hybrid_epochs);
+  if (!rc)
+    rc = put(log, prefix, "energy_j", res->energy);
+  if (!rc)
+    rc = put(log, prefix, "energy_per_inference_j", res->e_infer / m->groups);
+  if (!rc)
+    rc = put(log, prefix, "run_seconds", now() - t0);
+  return rc;
+}
+
+/* One data set: float training, transfer to every group, hybrid training,
+ * drift, report. */
 static int run_dataset(const sl_config *cfg, const mc_options *m, const char *label,
                        const char *prefix, const sl_dataset *tr, const sl_dataset *te,
                        sl_runlog *log, double *acc_out)
 {
-  static const double day_points[] = {0, 1, 3, 10, 30};
-  enum { N_DAYS = sizeof day_points / sizeof day_points[0] };
   workspace w;
   int rc = ws_alloc(&w);
   if (rc)
@@ -646,19 +775,18 @@ static int run_dataset(const sl_config *cfg, const mc_options *m, const char *la
   memset(g, 0, sizeof g);
   calib cal;
   memset(&cal, 0, sizeof cal);
-  double acc_sw = 0, before[MAX_GROUPS], after[MAX_GROUPS], drift[N_DAYS];
-  double days[N_DAYS], t_pulses = 0, h_pulses = 0, energy = 0;
+  mc_results res;
+  memset(&res, 0, sizeof res);
   double *pe = calloc((size_t)m->hybrid_epochs + 1, sizeof(double));
-  double *pe_sum = calloc((size_t)m->hybrid_epochs + 1, sizeof(double));
-  size_t n_days = 0;
-  if (!params || !bias_keep || !idx || !pe || !pe_sum)
+  res.pe_sum = calloc((size_t)m->hybrid_epochs + 1, sizeof(double));
+  if (!params || !bias_keep || !idx || !pe || !res.pe_sum)
     rc = sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
   cnn_view p;
   if (!rc) {
     view(params, &p);
     printf("[%s] ex situ training in float: %zu train / %zu test samples, %ld epochs\n", label,
            tr->n, te->n, cfg->epochs);
-    rc = train_float(cfg, &w, params, tr, te, &acc_sw);
+    rc = train_float(cfg, &w, params, tr, te, &res.acc_sw);
   }
   if (!rc)
     rc = make_calib(&w, &p, tr, &cal);
@@ -676,105 +804,18 @@ static int run_dataset(const sl_config *cfg, const mc_options *m, const char *la
   float *biases = malloc((size_t)m->groups * NCLS * sizeof(float));
   if (!rc && !biases)
     rc = sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
-  double e_infer = 0;
-  for (unsigned k = 0; k < m->groups && !rc; k++) {
-    memcpy(p.bf, bias_keep, NCLS * sizeof(float));
-    rc = transfer(m, &p, &cal, k, &g[k]);
-    if (!rc) {
-      t_pulses += (double)pulses_of(&g[k]);
-      double e0 = energy_of(&g[k]);
-      rc = evaluate(&w, &p, &g[k], te, &before[k]);
-      e_infer += (energy_of(&g[k]) - e0) / (double)te->n;
-    }
-    if (rc)
-      break;
-    printf("  group %u: after transfer %6.2f%% (%.0f pulses)\n", k + 1, 100 * before[k],
-           (double)pulses_of(&g[k]));
-    unsigned long long p0 = pulses_of(&g[k]);
-    rc = hybrid(m, &w, &p, &g[k], tr, idx, n_sub, pe);
-    if (!rc) {
-      h_pulses += (double)(pulses_of(&g[k]) - p0);
-      for (long e = 0; e < m->hybrid_epochs; e++)
-        pe_sum[e] += pe[e];
-      memcpy(biases + k * NCLS, p.bf, NCLS * sizeof(float));
-      rc = evaluate(&w, &p, &g[k], te, &after[k]);
-    }
-    if (!rc)
-      printf("  group %u: after hybrid training %6.2f%% (error %.2f%% -> %.2f%%)\n", k + 1,
-             100 * after[k], 100 * (1 - before[k]), 100 * (1 - after[k]));
-    fflush(stdout);
-  }
-  /* drift: every group read t days after the hybrid training */
-  for (size_t d = 0; d < N_DAYS && !rc && day_points[d] <= m->days; d++) {
-    double sum = 0;
-    for (unsigned k = 0; k < m->groups && !rc; k++) {
-      const double t = day_points[d] * 86400.0;
-      rc = sl_cim_set_time(g[k].t1, t);
-      if (!rc)
-        rc = sl_cim_set_time(g[k].t3, t);
-      if (!rc)
-        rc = sl_cim_set_time(g[k].tf, t);
-      memcpy(p.bf, biases + k * NCLS, NCLS * sizeof(float));
-      double a = 0;
-      if (!rc)
-        rc = evaluate(&w, &p, &g[k], te, &a);
-      sum += a;
-    }
-    days[n_days] = day_points[d];
-    drift[n_days++] = sum / m->groups;
-    if (!rc)
-      printf("  drift: day %4.0f  mean accuracy %6.2f%%\n", day_points[d], 100 * sum / m->groups);
-  }
+  if (!rc)
+    rc = transfer_and_train(m, &w, &p, &cal, bias_keep, tr, te, idx, n_sub, pe, biases, g, &res);
+  if (!rc)
+    rc = drift_curve(m, &w, &p, g, biases, te, &res);
   for (unsigned k = 0; k < m->groups && !rc; k++)
-    energy += energy_of(&g[k]);
-  if (!rc) {
-    double mb = 0, ma = 0;
-    for (unsigned k = 0; k < m->groups; k++) {
-      mb += before[k] / m->groups;
-      ma += after[k] / m->groups;
-    }
-    const double lost = acc_sw - mb, recovered = lost > 0 ? (ma - mb) / lost : NAN;
-    printf("\n  %-34s %8s\n", label, "test acc");
-    printf("  %-34s %7.2f%%\n", "software (float)", 100 * acc_sw);
-    printf("  %-34s %7.2f%%\n", "after transfer (mean of groups)", 100 * mb);
-    printf("  %-34s %7.2f%%\n", "after hybrid training (mean)", 100 * ma);
-    printf("  %-34s %7.1f%%\n", "transfer loss recovered", 100 * recovered);
-    printf("  programming pulses: transfer %.0f, hybrid %.0f; energy %.3g J (%.3g J per "
-           "inference); %.1f s\n\n",
-           t_pulses, h_pulses, energy, e_infer / m->groups, now() - t0);
-    *acc_out = ma;
-    rc = put(log, prefix, "acc_software", acc_sw);
-    if (!rc)
-      rc = put(log, prefix, "acc_transfer", mb);
-    if (!rc)
-      rc = put(log, prefix, "acc_hybrid", ma);
-    if (!rc && isfinite(recovered))
-      rc = put(log, prefix, "recovered_fraction", recovered);
-    if (!rc)
-      rc = put_array(log, prefix, "acc_group_before", before, m->groups);
-    if (!rc)
-      rc = put_array(log, prefix, "acc_group_after", after, m->groups);
-    if (!rc)
-      rc = put_array(log, prefix, "drift_days", days, n_days);
-    if (!rc)
-      rc = put_array(log, prefix, "drift_acc", drift, n_days);
-    if (!rc)
-      rc = put(log, prefix, "pulses_transfer", t_pulses);
-    if (!rc)
-      rc = put(log, prefix, "pulses_hybrid", h_pulses);
-    if (!rc)
-      rc = put_array(log, prefix, "pulses_hybrid_per_epoch", pe_sum, (size_t)m->hybrid_epochs);
-    if (!rc)
-      rc = put(log, prefix, "energy_j", energy);
-    if (!rc)
-      rc = put(log, prefix, "energy_per_inference_j", e_infer / m->groups);
-    if (!rc)
-      rc = put(log, prefix, "run_seconds", now() - t0);
-  }
+    res.energy += energy_of(&g[k]);
+  if (!rc)
+    rc = report(m, label, prefix, &res, t0, log, acc_out);
   for (unsigned k = 0; k < MAX_GROUPS; k++)
     group_free(&g[k]);
   calib_free(&cal);
-  free(params), free(bias_keep), free(idx), free(pe), free(pe_sum), free(biases);
+  free(params), free(bias_keep), free(idx), free(pe), free(res.pe_sum), free(biases);
   ws_free(&w);
   return rc;
 }
