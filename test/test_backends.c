@@ -216,6 +216,20 @@ static void test_registry_errors(void)
   sl_net_free(net);
 }
 
+/* The shared options checks every backend uses for its keys. */
+static void test_check_options(void)
+{
+  static const char *const known[] = {"alpha", "beta", NULL};
+  CU_ASSERT(sl_backend_check_options(NULL, known, "t") == SL_OK);
+  CU_ASSERT(sl_backend_check_options("", known, "t") == SL_OK);
+  CU_ASSERT(sl_backend_check_options(" alpha=1, beta=x,", known, "t") == SL_OK);
+  CU_ASSERT(sl_backend_check_options("alpha=1,gamma=2", known, "tb") == SL_EINVAL);
+  CU_ASSERT(strstr(sl_last_error(), "tb: unknown option 'gamma' (known: alpha, beta)") != NULL);
+  CU_ASSERT(sl_backend_check_options("alpha=1,beta", known, "tb") == SL_EINVAL);
+  CU_ASSERT(strstr(sl_last_error(), "option 'beta' has no '=value'") != NULL);
+  CU_ASSERT(sl_backend_check_options("alphabet=1", known, "tb") == SL_EINVAL);
+}
+
 int main(void)
 {
   /* the plugin directory of the build tree (set by make check) */
@@ -229,6 +243,7 @@ int main(void)
                                        {"replay of a recording", test_replay},
                                        {"example plugin", test_plugin},
                                        {"registry errors", test_registry_errors},
+                                       {"option checks", test_check_options},
                                        {NULL, NULL}};
   int rc = sl_test_run("backends", cases);
   unlink(recording);

@@ -161,38 +161,6 @@ static const char *const known_options[] = {"chip_seed", "noise", "noise_seed", 
                                             "substeps",  "merge", "calib",      "characterise",
                                             NULL};
 
-static int check_option_keys(const char *options)
-{
-  if (!options)
-    return SL_OK;
-  const char *p = options;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    if (!end)
-      end = p + strlen(p);
-    const char *a = p, *b = end;
-    while (a < b && *a == ' ') /* as sl_backend_option: leading blanks only */
-      a++;
-    if (a < b) {
-      const char *eq = memchr(a, '=', (size_t)(b - a));
-      if (!eq)
-        return sl_error(SL_EINVAL, "bss2: option '%.*s' has no '=value'", (int)(b - a), a);
-      size_t kl = (size_t)(eq - a);
-      int ok = 0;
-      for (const char *const *k = known_options; *k; k++)
-        if (strlen(*k) == kl && strncmp(*k, a, kl) == 0)
-          ok = 1;
-      if (!ok)
-        return sl_error(SL_EINVAL,
-                        "bss2: unknown option '%.*s' (known: chip_seed, noise, noise_seed, "
-                        "sample_period, substeps, merge, calib, characterise)",
-                        (int)kl, a);
-    }
-    p = *end ? end + 1 : end;
-  }
-  return SL_OK;
-}
-
 static int trailing_blank(const char *e)
 {
   while (*e == ' ' || *e == '\t')
@@ -299,7 +267,7 @@ static int open_check(bss2_state *st, const sl_backend_setup *setup)
     return sl_error(SL_EINVAL, "bss2: no inputs (n_in = 0)");
   if (!(setup->dt > 0.0) || !isfinite(setup->dt))
     return sl_error(SL_EINVAL, "bss2: time step dt = %g must be > 0", setup->dt);
-  int rc = check_option_keys(setup->options);
+  int rc = sl_backend_check_options(setup->options, known_options, "bss2");
   uint64_t substeps = DEFAULT_SUBSTEPS, merge = 2, char_mode = 0;
   if (rc || (rc = opt_u64(setup->options, "chip_seed", 1, &st->chip_seed)) ||
       (rc = opt_u64(setup->options, "noise_seed", 1, &st->noise_seed)) ||

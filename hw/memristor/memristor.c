@@ -82,35 +82,6 @@ static const char *const known_keys[] = {
     "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed", "tile_rows",
     "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold", NULL};
 
-/* Every key of the options string must be known. */
-static int check_keys(const char *options)
-{
-  const char *p = options;
-  while (p && *p) {
-    while (*p == ',' || *p == ' ')
-      p++;
-    if (!*p)
-      break;
-    const char *eq = strchr(p, '='), *end = strchr(p, ',');
-    if (!end)
-      end = p + strlen(p);
-    if (!eq || eq > end)
-      return sl_error(SL_EINVAL, "memristor backend: option '%.*s' is not key=value",
-                      (int)(end - p), p);
-    int ok = 0;
-    for (const char *const *k = known_keys; *k && !ok; k++)
-      ok = strlen(*k) == (size_t)(eq - p) && strncmp(*k, p, (size_t)(eq - p)) == 0;
-    if (!ok)
-      return sl_error(SL_EINVAL, "memristor backend: unknown option '%.*s' (known: levels, "
-                      "prog_sd, verify_tol, max_pulses, read_sd, g_min, g_max, drift_nu, "
-                      "drift_time, drift_compensation, stuck_on, stuck_off, seed, tile_rows, "
-                      "tile_cols, max_tiles, adc_bits, adc_range, w_max, update_threshold)",
-                      (int)(eq - p), p);
-    p = end;
-  }
-  return SL_OK;
-}
-
 /* Option key as a finite number (unchanged if absent). */
 static int opt_num(const char *options, const char *key, double *out)
 {
@@ -148,7 +119,7 @@ static int parse_options(mem_state *ms, const char *o)
   p->dac_mode = SL_CIM_DAC_LEVEL;
   p->dac_bits = 1; /* a spike is one read pulse of x_max */
   p->adc_bits = 0;
-  int rc = check_keys(o);
+  int rc = sl_backend_check_options(o, known_keys, "memristor backend");
   double levels = 8, max_pulses = p->max_pulses, seed = 1, rows = (double)p->tile_rows,
          cols = (double)p->tile_cols, tiles = 0, adc = 0, comp = 1;
   double stuck_on = 0, stuck_off = 0, w_max = 0;

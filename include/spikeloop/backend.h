@@ -226,6 +226,11 @@ int sl_hw_stimulate(sl_hw *hw, const sl_stimulus *stim, sl_observations *obs);
 /* Parse one key of a "key=value,key=value" options string. Returns 1 and
  * copies the value if present, 0 if absent. */
 int sl_backend_option(const char *options, const char *key, char *value, size_t len);
+/* Check that every entry of an options string is key=value with a key of
+ * the NULL-terminated list `known` (entries split as sl_backend_option
+ * does). Errors: SL_EINVAL, the message starting with `who` and listing the
+ * known keys. NULL or empty options are fine. */
+int sl_backend_check_options(const char *options, const char *const *known, const char *who);
 
 #ifdef __cplusplus
 }

@@ -112,6 +112,38 @@ int sl_backend_option(const char *options, const char *key, char *value, size_t 
   return 0;
 }
 
+int sl_backend_check_options(const char *options, const char *const *known, const char *who)
+{
+  const char *p = options;
+  while (p && *p) {
+    while (*p == ',' || *p == ' ')
+      p++;
+    if (!*p)
+      break;
+    const char *end = strchr(p, ',');
+    if (!end)
+      end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (!eq)
+      return sl_error(SL_EINVAL, "%s: option '%.*s' has no '=value'", who, (int)(end - p), p);
+    size_t kl = (size_t)(eq - p);
+    int ok = 0;
+    for (const char *const *k = known; *k && !ok; k++)
+      ok = strlen(*k) == kl && strncmp(*k, p, kl) == 0;
+    if (!ok) {
+      char list[512];
+      size_t used = 0;
+      list[0] = '\0';
+      for (const char *const *k = known; *k && used < sizeof list; k++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k == known ? "" : ", ",
+                                 *k);
+      return sl_error(SL_EINVAL, "%s: unknown option '%.*s' (known: %s)", who, (int)kl, p, list);
+    }
+    p = end;
+  }
+  return SL_OK;
+}
+
 /* ------------------------------------------------------------ registry */
 
 #define MAX_BACKENDS 32
