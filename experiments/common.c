@@ -57,3 +57,48 @@ sl_config exp_simulation(const sl_config *cfg)
   c.record[0] = '\0';
   return c;
 }
+
+static int put_acc(sl_runlog *log, const char *prefix, const char *name, double v)
+{
+  char key[64];
+  snprintf(key, sizeof key, "%s_%s", prefix, name);
+  return sl_runlog_put_summary(log, key, v);
+}
+
+int exp_compare_run(const sl_config *cfg, sl_runlog *log, const exp_compare *x)
+{
+  sl_config sim = exp_simulation(cfg);
+  sl_session *a = NULL, *l = NULL;
+  sl_run_result ra, rl;
+  double acc_deployed = 0.0;
+  int rc = exp_train(&sim, x->sim_label, NULL, &a, &ra);
+  if (!rc && x->dep_label) {
+    printf("[%s] weights of (a) on %s %s\n", x->dep_label, cfg->backend, cfg->backend_options);
+    rc = exp_deploy(cfg, sl_session_net(a), &acc_deployed);
+  }
+  if (!rc)
+    rc = exp_train(cfg, x->loop_label, log, &l, &rl);
+  if (!rc) {
+    printf("\n  %-28s %8s\n", x->title, "test acc");
+    printf("  %-28s %7.2f%%\n", x->sim_row, 100 * ra.test_accuracy);
+    if (x->dep_label)
+      printf("  %-28s %7.2f%%\n", x->dep_row, 100 * acc_deployed);
+    printf("  %-28s %7.2f%%\n", x->loop_row, 100 * rl.test_accuracy);
+    rc = put_acc(log, "acc", x->sim, ra.test_accuracy);
+  }
+  if (!rc && x->dep_label)
+    rc = sl_runlog_put_summary(log, "acc_deployed", acc_deployed);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_loop", rl.test_accuracy);
+  if (!rc)
+    rc = put_acc(log, "seconds", x->sim, ra.seconds);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "seconds_loop", rl.seconds);
+  if (!rc)
+    rc = sl_session_log_network(l, log);
+  if (!rc)
+    rc = sl_runlog_finish(log, rl.test_accuracy, rl.epochs, ra.seconds + rl.seconds);
+  sl_session_free(a);
+  sl_session_free(l);
+  return rc;
+}

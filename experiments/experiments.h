@@ -37,4 +37,20 @@ int exp_deploy(const sl_config *cfg, sl_net *net, double *accuracy);
  * no recording). */
 sl_config exp_simulation(const sl_config *cfg);
 
+/* The comparison most experiments make: (a) trained in plain simulation,
+ * optionally (b) those weights deployed on cfg's backend, and the run
+ * trained in the loop on it (logged to log, whose network it stores). Each
+ * run has a progress label and a row label in the printed table; /summary
+ * gets acc_<sim>, acc_deployed (with a deploy step), acc_loop,
+ * seconds_<sim>, seconds_loop. */
+typedef struct {
+  const char *title;                  /* the table's heading */
+  const char *sim;                    /* summary name of (a): "ideal", "software" */
+  const char *sim_label, *sim_row;    /* (a) */
+  const char *dep_label, *dep_row;    /* the deployed weights of (a); NULL: no such step */
+  const char *loop_label, *loop_row;  /* in the loop */
+} exp_compare;
+
+int exp_compare_run(const sl_config *cfg, sl_runlog *log, const exp_compare *x);
+
 #endif

@@ -23,31 +23,11 @@ static const char *const defaults[] = {
 
 static int run(const sl_config *cfg, sl_runlog *log)
 {
-  sl_config sim = exp_simulation(cfg);
-  sl_session *a = NULL, *b = NULL;
-  sl_run_result ra, rb;
-  int rc = exp_train(&sim, "a: software", NULL, &a, &ra);
-  if (!rc)
-    rc = exp_train(cfg, "b: in the loop", log, &b, &rb);
-  if (!rc) {
-    printf("\n  %-28s %8s\n", "fashion16_loop", "test acc");
-    printf("  %-28s %7.2f%%\n", "(a) software SNN", 100 * ra.test_accuracy);
-    printf("  %-28s %7.2f%%\n", "(b) trained in the loop", 100 * rb.test_accuracy);
-    rc = sl_runlog_put_summary(log, "acc_software", ra.test_accuracy);
-  }
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_loop", rb.test_accuracy);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "seconds_software", ra.seconds);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "seconds_loop", rb.seconds);
-  if (!rc)
-    rc = sl_session_log_network(b, log);
-  if (!rc)
-    rc = sl_runlog_finish(log, rb.test_accuracy, rb.epochs, ra.seconds + rb.seconds);
-  sl_session_free(a);
-  sl_session_free(b);
-  return rc;
+  static const exp_compare x = {"fashion16_loop",        "software",
+                                "a: software",           "(a) software SNN",
+                                NULL,                    NULL,
+                                "b: in the loop",        "(b) trained in the loop"};
+  return exp_compare_run(cfg, log, &x);
 }
 
 const experiment exp_fashion16_loop = {

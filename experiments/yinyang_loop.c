@@ -22,39 +22,11 @@ static const char *const defaults[] = {"backend.name=bss2",
 
 static int run(const sl_config *cfg, sl_runlog *log)
 {
-  sl_config sim = exp_simulation(cfg);
-  sl_session *a = NULL, *c = NULL;
-  sl_run_result ra, rc_;
-  double acc_deployed = 0.0;
-  int rc = exp_train(&sim, "a: ideal", NULL, &a, &ra);
-  if (!rc) {
-    printf("[b: deployed] weights of (a) on %s %s\n", cfg->backend, cfg->backend_options);
-    rc = exp_deploy(cfg, sl_session_net(a), &acc_deployed);
-  }
-  if (!rc)
-    rc = exp_train(cfg, "c: in the loop", log, &c, &rc_);
-  if (!rc) {
-    printf("\n  %-28s %8s\n", "yinyang_loop", "test acc");
-    printf("  %-28s %7.2f%%\n", "(a) ideal simulator", 100 * ra.test_accuracy);
-    printf("  %-28s %7.2f%%\n", "(b) deployed, no loop", 100 * acc_deployed);
-    printf("  %-28s %7.2f%%\n", "(c) trained in the loop", 100 * rc_.test_accuracy);
-    rc = sl_runlog_put_summary(log, "acc_ideal", ra.test_accuracy);
-  }
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_deployed", acc_deployed);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_loop", rc_.test_accuracy);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "seconds_ideal", ra.seconds);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "seconds_loop", rc_.seconds);
-  if (!rc)
-    rc = sl_session_log_network(c, log);
-  if (!rc)
-    rc = sl_runlog_finish(log, rc_.test_accuracy, rc_.epochs, ra.seconds + rc_.seconds);
-  sl_session_free(a);
-  sl_session_free(c);
-  return rc;
+  static const exp_compare x = {"yinyang_loop",          "ideal",
+                                "a: ideal",              "(a) ideal simulator",
+                                "b: deployed",           "(b) deployed, no loop",
+                                "c: in the loop",        "(c) trained in the loop"};
+  return exp_compare_run(cfg, log, &x);
 }
 
 const experiment exp_yinyang_loop = {
