@@ -13,7 +13,10 @@
 #define _POSIX_C_SOURCE 200809L /* truncate() under -std=c11 */
 #endif
 
-#include "spikeloop/data.h"
+#include "spikeloop/dataset.h"
+#include "spikeloop/encode.h"
+#include "spikeloop/idx.h"
+#include "spikeloop/yinyang.h"
 #include "spikeloop/error.h"
 #include "testutil.h"
 

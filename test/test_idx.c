@@ -16,7 +16,10 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, setenv, truncate, clock_gettime */
 #endif
 
-#include "spikeloop/data.h"
+#include "spikeloop/dataset.h"
+#include "spikeloop/encode.h"
+#include "spikeloop/idx.h"
+#include "spikeloop/yinyang.h"
 #include "spikeloop/error.h"
 #include "testutil.h"
 

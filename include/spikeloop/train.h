@@ -14,7 +14,8 @@
 
 #include "spikeloop/config.h"
 #include "spikeloop/backend.h"
-#include "spikeloop/data.h"
+#include "spikeloop/dataset.h"
+#include "spikeloop/encode.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/net.h"
 #include "spikeloop/runlog.h"

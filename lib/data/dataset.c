@@ -17,7 +17,7 @@
  */
 #include "config.h"
 
-#include "spikeloop/data.h"
+#include "spikeloop/dataset.h"
 #include "spikeloop/error.h"
 
 #include <hdf5.h>
@@ -384,4 +384,36 @@ int sl_dataset_load_h5(sl_dataset *d, const char *path)
 fail:
   sl_dataset_free(&tmp);
   return rc;
+}
+
+/* ------------------------------------------------------------ split */
+
+int sl_dataset_split(const sl_dataset *d, size_t first, size_t count, sl_dataset *out)
+{
+  static const char fn[] = "sl_dataset_split";
+  if (!d || !out)
+    return sl_error(SL_EINVAL, "%s: NULL %s", fn, d ? "output" : "data set");
+  int rc = SL_OK;
+  sl_dataset tmp = {0};
+  if (first > d->n || count > d->n - first)
+    rc = sl_error(SL_ERANGE, "%s: samples [%zu, %zu + %zu) outside a set of %zu", fn, first,
+                  first, count, d->n);
+  else if (count > 0 && (!d->y || (d->dim && !d->x)))
+    rc = sl_error(SL_EINVAL, "%s: data set has NULL arrays", fn);
+  else
+    rc = sl_dataset_alloc(&tmp, count, d->dim, d->n_classes);
+  if (rc != SL_OK) {
+    if (out != d) /* in place: d stays as it was */
+      memset(out, 0, sizeof *out);
+    return rc;
+  }
+  if (count > 0) {
+    if (d->dim)
+      memcpy(tmp.x, d->x + first * d->dim, count * d->dim * sizeof *tmp.x);
+    memcpy(tmp.y, d->y + first, count * sizeof *tmp.y);
+  }
+  if (out == d)
+    sl_dataset_free(out);
+  *out = tmp;
+  return SL_OK;
 }

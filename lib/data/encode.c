@@ -23,7 +23,7 @@
  */
 #include "config.h"
 
-#include "spikeloop/data.h"
+#include "spikeloop/encode.h"
 #include "spikeloop/error.h"
 #include "base/rng.h"
 

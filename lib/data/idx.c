@@ -26,12 +26,10 @@
  *   it keeps the image mean exactly, uses every input pixel with the same
  *   total weight, and introduces no ringing or negative values. The code is
  *   general (any in/out sizes); weights are precomputed once per axis.
- * - sl_dataset_split lives here (not in dataset.c) because its first user is
- *   the train/validation split of Fashion-MNIST; it is a plain row copy.
  */
 #include "config.h"
 
-#include "spikeloop/data.h"
+#include "spikeloop/idx.h"
 #include "spikeloop/error.h"
 
 #include <zlib.h>
@@ -466,36 +464,4 @@ out:
   free(ipath);
   free(lpath);
   return rc;
-}
-
-/* ------------------------------------------------------------ split */
-
-int sl_dataset_split(const sl_dataset *d, size_t first, size_t count, sl_dataset *out)
-{
-  static const char fn[] = "sl_dataset_split";
-  if (!d || !out)
-    return sl_error(SL_EINVAL, "%s: NULL %s", fn, d ? "output" : "data set");
-  int rc = SL_OK;
-  sl_dataset tmp = {0};
-  if (first > d->n || count > d->n - first)
-    rc = sl_error(SL_ERANGE, "%s: samples [%zu, %zu + %zu) outside a set of %zu", fn, first,
-                  first, count, d->n);
-  else if (count > 0 && (!d->y || (d->dim && !d->x)))
-    rc = sl_error(SL_EINVAL, "%s: data set has NULL arrays", fn);
-  else
-    rc = sl_dataset_alloc(&tmp, count, d->dim, d->n_classes);
-  if (rc != SL_OK) {
-    if (out != d) /* in place: d stays as it was */
-      memset(out, 0, sizeof *out);
-    return rc;
-  }
-  if (count > 0) {
-    if (d->dim)
-      memcpy(tmp.x, d->x + first * d->dim, count * d->dim * sizeof *tmp.x);
-    memcpy(tmp.y, d->y + first, count * sizeof *tmp.y);
-  }
-  if (out == d)
-    sl_dataset_free(out);
-  *out = tmp;
-  return SL_OK;
 }

@@ -15,7 +15,7 @@
  */
 #include "config.h"
 
-#include "spikeloop/data.h"
+#include "spikeloop/yinyang.h"
 #include "spikeloop/error.h"
 #include "base/rng.h"
 

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 #include "spikeloop/train.h"
+#include "spikeloop/idx.h"
+#include "spikeloop/yinyang.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
