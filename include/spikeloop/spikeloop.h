@@ -24,6 +24,7 @@
 #include "spikeloop/idx.h"
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
+#include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/session.h"
 #include "spikeloop/backend.h"

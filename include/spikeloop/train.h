@@ -1,7 +1,7 @@
 /* spikeloop/train.h -- training and evaluation driven by a configuration.
  *
  * Layers of use, from the bottom:
- *   sl_net_from_config      build the network (neurons, mismatch, weights)
+ *   sl_net_from_config      build the network (spikeloop/fromconfig.h)
  *   sl_trainer_step         one batch: forward, loss, backward, update
  *   sl_evaluate             accuracy / loss / activity on a data set
  * (whole runs: spikeloop/session.h)
@@ -23,21 +23,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Network spec of cfg for n_in inputs and n_out classes. Errors:
- * SL_ENOTFOUND (unknown surrogate), SL_EINVAL. */
-int sl_net_spec_from_config(const sl_config *cfg, size_t n_in, size_t n_out, sl_net_spec *spec);
-/* Create the network, draw mismatch (mismatch.*), replace it by the twin
- * of neuron.twin if set (sl_net_apply_twin: the twin must describe exactly
- * the network's neurons) and initialise weights (train.init_scale,
- * train.seed). */
-int sl_net_from_config(sl_net **out, const sl_config *cfg, size_t n_in, size_t n_out);
-/* Encoder settings of cfg. */
-int sl_encoder_from_config(const sl_config *cfg, sl_encoder *enc);
-/* Generate the train / validation / test sets of cfg (data.*). Any of the
- * outputs may be NULL. */
-int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
-                        sl_dataset *test);
 
 typedef struct {
   double loss;          /* mean loss of the batch (incl. regularisers) */
@@ -90,18 +75,6 @@ int sl_evaluate(sl_net *net, const sl_encoder *enc, const sl_dataset *d, size_t 
 /* The same with the forward pass on the loop's backend. */
 int sl_evaluate_loop(sl_loop *loop, const sl_encoder *enc, const sl_dataset *d, size_t batch,
                      int loss_kind, sl_eval_result *res);
-
-/* Weight units per layer (readout last) from loop.w_unit: "auto" or a
- * comma list; levels is the backend's weight_levels. */
-int sl_w_unit_from_config(const sl_config *cfg, const sl_net *net, int levels, double *w_unit);
-
-/* Open backend.name for net with backend.options, start recording to
- * backend.record if set, and create the loop. Both outputs are owned by
- * the caller (close the loop first). The backend is configured from the
- * nominal neuron targets of cfg (neuron.*, readout.*, mismatch.*) even when
- * neuron.twin gave net the chip's fitted parameters. */
-int sl_hw_from_config(sl_hw **hw, sl_loop **loop, const sl_config *cfg, sl_net *net,
-                      size_t max_steps, size_t max_batch);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
  * from the nominal neuron targets, never from the twin).
  */
 #include "config.h"
+#include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/idx.h"
 #include "spikeloop/yinyang.h"

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "spikeloop/session.h"
+#include "spikeloop/fromconfig.h"
 #include "spikeloop/dist.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loss.h"
