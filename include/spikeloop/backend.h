@@ -223,6 +223,11 @@ int sl_hw_read_config(sl_hw *hw, const char *key, char *buf, size_t len);
  * duration <= 0, pre < 0, non-finite amplitude), the backend's own. */
 int sl_hw_stimulate(sl_hw *hw, const sl_stimulus *stim, sl_observations *obs);
 
+/* Record every later write_weights and run of hw into path (a recording, spikeloop/recording.h) (replacing any
+ * earlier recorder of hw). The weights hw holds at the time are recorded
+ * first, so the recording can start at any point. */
+int sl_hw_record(sl_hw *hw, const char *path);
+
 /* Parse one key of a "key=value,key=value" options string. Returns 1 and
  * copies the value if present, 0 if absent. */
 int sl_backend_option(const char *options, const char *key, char *value, size_t len);

@@ -21,6 +21,7 @@
 
 #include "spikeloop/lif.h"
 #include "spikeloop/neurons.h"
+#include "spikeloop/events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,11 +82,6 @@ void sl_net_zero_grad(sl_net *net);
 /* Check parameters and neurons: all finite, neurons valid for dt.
  * Errors: SL_ENUMERIC, SL_EINVAL (message names tensor/parameter). */
 int sl_net_check(const sl_net *net);
-
-/* A spike raster (T, B, n) kept as its list of events (the nonzero
- * entries, with their values), e.g. an input used for many runs: long
- * simulations then do not scan T * B * n mostly-zero values per run. */
-typedef struct sl_spikes sl_spikes;
 
 /* Forward over x (T, B, n_in). Buffers grow as needed. Errors: SL_EINVAL
  * (T or B zero), SL_ENUMERIC (non-finite input), SL_ENOMEM. */
@@ -171,16 +167,6 @@ int sl_net_infer(sl_net *net, const float *x, size_t T, size_t B, float *logits,
  * NULL before one. */
 const float *sl_net_infer_last(const sl_net *net);
 
-/* From a float raster (T, B, n); errors: SL_EINVAL, SL_ENUMERIC (NaN or
- * Inf), SL_ENOMEM. */
-int sl_spikes_from_dense(sl_spikes **out, const float *x, size_t T, size_t B, size_t n);
-/* From a uint8 raster (T, B, n) of spike counts. */
-int sl_spikes_from_u8(sl_spikes **out, const uint8_t *x, size_t T, size_t B, size_t n);
-void sl_spikes_free(sl_spikes *sp); /* NULL is a no-op */
-/* Number of events (nonzero entries); 0 for NULL. */
-size_t sl_spikes_count(const sl_spikes *sp);
-/* The raster's shape; each output may be NULL. Errors: SL_EINVAL (sp NULL). */
-int sl_spikes_shape(const sl_spikes *sp, size_t *T, size_t *B, size_t *n);
 /* sl_net_infer on an event list; sp's n must be the network's n_in
  * (SL_ESHAPE otherwise). Same numbers as sl_net_infer on the dense raster. */
 int sl_net_infer_spikes(sl_net *net, const sl_spikes *sp, float *logits, sl_infer_stats *stats);

@@ -67,10 +67,6 @@ int sl_recorder_run(sl_recorder *r, const float *x, size_t T, size_t B,
 /* Close (NULL is a no-op); returns the first error of the final flush. */
 int sl_recorder_close(sl_recorder *r);
 
-/* Record every later write_weights and run of hw into path (replacing any
- * earlier recorder of hw). The weights hw holds at the time are recorded
- * first, so the recording can start at any point. */
-int sl_hw_record(sl_hw *hw, const char *path);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include "spikeloop/neurons.h"
 #include "spikeloop/surrogate.h"
 #include "spikeloop/lif.h"
+#include "spikeloop/events.h"
 #include "spikeloop/net.h"
 #include "spikeloop/loss.h"
 #include "spikeloop/optim.h"

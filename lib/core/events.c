@@ -19,6 +19,7 @@
 #include "config.h"
 #include "core/kernels.h"
 #include "spikeloop/error.h"
+#include "spikeloop/events.h"
 #include "spikeloop/net.h"
 
 #include <stdlib.h>
