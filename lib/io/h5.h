@@ -1,0 +1,144 @@
+/* h5.h -- spikeloop's one HDF5 layer (internal, not installed; prefix slh_).
+ *
+ * Every file format of the library (run logs, recordings, data sets,
+ * characterisations, twins, calibration words, chip files) is read and
+ * written through these calls, so that they all check, name and fail alike:
+ *
+ * - Writers return herr_t (< 0 on failure) and raise nothing: the caller
+ *   knows which step of its format failed and names it.
+ * - Readers take an slh_file (the open file, its name and the caller's name)
+ *   and raise SL_EFORMAT / SL_EIO / SL_ENUMERIC / SL_ENOMEM with a message
+ *   "<who>: '<file>': <object>...". Object paths are absolute or relative to
+ *   the handle given; messages print them as given.
+ * - Strings are written as scalar variable-length UTF-8 attributes (h5py
+ *   reads them as str); readers accept variable- and fixed-length strings in
+ *   ASCII or UTF-8 (h5py's and H5LT's defaults).
+ * - Nothing here silences HDF5's error stack: callers run inside
+ *   H5E_BEGIN_TRY / H5E_END_TRY, as they did before this layer.
+ */
+#ifndef SPIKELOOP_IO_H5_H
+#define SPIKELOOP_IO_H5_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+/* An open file as the readers see it. */
+typedef struct {
+  hid_t id;         /* the open file */
+  const char *path; /* its name, for messages */
+  const char *who;  /* the caller, first word of messages */
+} slh_file;
+
+/* ------------------------------------------------------------ files */
+
+/* Open `path` read-only into f (f->who = who). Raises SL_EIO naming the file
+ * when it is missing, not HDF5, or truncated. */
+int slh_open_read(slh_file *f, const char *who, const char *path);
+
+/* Check the root attributes format == `format` and format_version ==
+ * `version` (0: any integer), raising SL_EFORMAT with what was found. */
+int slh_check_format(const slh_file *f, const char *format, int version);
+
+/* Close f->id (if open) and set it to -1. */
+void slh_close(slh_file *f);
+
+/* "<path>.tmp<pid>" in a fresh buffer (free it), or NULL: the name a file is
+ * written under before slh_commit renames it over `path`. */
+char *slh_tmp_name(const char *path);
+
+/* Close `file` (which flushes it) and rename `tmp` to `path`; on any failure
+ * remove tmp. Returns 0, or -1 with errno kept from a failed rename (0 if
+ * the close failed). */
+int slh_commit(hid_t file, const char *tmp, const char *path);
+
+/* ------------------------------------------------------------ writing */
+
+/* Create group `name` under loc, with missing parents, tracking the creation
+ * order of its links and attributes (readers list 0, 1, 2, ... not 0, 1,
+ * 10). The open group, or -1. */
+hid_t slh_group(hid_t loc, const char *name);
+
+/* A link-creation property list that creates missing parents, or -1. */
+hid_t slh_lcpl_parents(void);
+
+/* Write attribute obj@name (obj relative to loc; "." for loc itself),
+ * replacing one of that name. n == 0: scalar; otherwise 1-D of length n. */
+herr_t slh_attr(hid_t loc, const char *obj, const char *name, hid_t file_type, hid_t mem_type,
+                hsize_t n, const void *buf);
+herr_t slh_attr_str(hid_t loc, const char *obj, const char *name, const char *value);
+herr_t slh_attr_int(hid_t loc, const char *obj, const char *name, int value);
+herr_t slh_attr_i64(hid_t loc, const char *obj, const char *name, long long value);
+herr_t slh_attr_double(hid_t loc, const char *obj, const char *name, double value);
+herr_t slh_attr_doubles(hid_t loc, const char *obj, const char *name, const double *v, size_t n);
+
+/* Overwrite the existing attribute obj@name in place (type and shape stay).
+ * obj must be open: HDF5 1.10 cannot write an attribute opened by name once
+ * its object is closed again. */
+herr_t slh_attr_update(hid_t obj, const char *name, hid_t mem_type, const void *buf);
+
+/* How slh_dataset stores data. */
+enum {
+  SLH_PLAIN = 0,   /* contiguous */
+  SLH_DEFLATE = 1, /* chunked + deflate, when the filter exists and the data is big */
+  SLH_SHUFFLE = 2  /* chunked + shuffle + deflate (integers, spikes) */
+};
+
+/* Does this HDF5 have the deflate and shuffle filters? */
+int slh_can_deflate(void);
+
+/* Create dataset loc/name (missing parents created) of shape dims[0..rank)
+ * and write buf (mem_type; may be NULL when the shape is empty). */
+herr_t slh_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank,
+                   const hsize_t *dims, const void *buf, int storage);
+
+/* ------------------------------------------------------------ reading */
+
+/* "(3, 4)" or "(5,)" */
+void slh_format_shape(char *buf, size_t len, int rank, const hsize_t *dims);
+
+/* Open group `path` (relative to f's root). Raises SL_EFORMAT when it is
+ * missing or not a group. */
+int slh_open_group(const slh_file *f, const char *path, hid_t *out);
+
+/* Does object `path` exist? 1 or 0 (a missing parent, a dataset as parent
+ * or a read error count as missing). */
+int slh_exists(const slh_file *f, const char *path);
+
+/* Open dataset `path`: its type class must be cls and its rank `rank`; its
+ * dims are returned. SL_OK with *out open, or raises naming path. */
+int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int rank,
+                     hsize_t *dims, hid_t *out);
+
+/* Raise SL_EFORMAT: path has shape dims, expected want. */
+int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *dims,
+                  const hsize_t *want);
+
+/* Read all n elements of the open dataset dset (named path) as mem_type. */
+int slh_read(const slh_file *f, hid_t dset, const char *path, hid_t mem_type, size_t n,
+             void *buf);
+
+/* Read dataset `path`, which must be of class cls and exactly of shape
+ * dims[0..rank): integers no wider than int32 (cls H5T_INTEGER), floats
+ * finite as float32 (cls H5T_FLOAT with a float mem_type). */
+int slh_read_exact(const slh_file *f, const char *path, H5T_class_t cls, hid_t mem_type,
+                   int rank, const hsize_t *dims, void *buf);
+
+/* Does obj have attribute name? 1, 0, or raises SL_EIO (returned < 0). */
+int slh_has_attr(const slh_file *f, hid_t obj, const char *objpath, const char *name);
+
+/* Read attribute obj@name (objpath names obj in messages) as n numbers of
+ * mem_type. An integer mem_type needs an integer attribute; a double one
+ * accepts either and every value must be finite. */
+int slh_get_attr(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                 hid_t mem_type, size_t n, void *buf);
+
+/* Read the scalar string attribute obj@name into a fresh string *out. */
+int slh_get_attr_str(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                     char **out);
+
+/* Read the open scalar string attribute attr into a fresh string *out.
+ * Returns SL_OK, SL_EFORMAT (not one string), SL_ENOMEM or SL_EIO and raises
+ * nothing: for callers that walk attributes and name them themselves. */
+int slh_attr_string(hid_t attr, char **out);
+
+#endif
