@@ -286,51 +286,54 @@ int slh_open_group(const slh_file *f, const char *path, hid_t *out)
   return open_object(f, path, H5I_GROUP, out);
 }
 
-int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int rank,
-                     hsize_t *dims, hid_t *out)
+/* Open dataset `path`, check its type class, return its rank and dims. */
+static int open_dataset_any_rank(const slh_file *f, const char *path, H5T_class_t cls,
+                                 int *rank, hsize_t *dims, hid_t *out)
 {
   hid_t obj = -1, type = -1, space = -1;
   int rc = open_object(f, path, H5I_DATASET, &obj);
   if (rc != SL_OK)
     return rc;
-  rc = SL_EIO;
   type = H5Dget_type(obj);
   space = H5Dget_space(obj);
-  if (type < 0 || space < 0) {
+  if (type < 0 || space < 0)
     rc = sl_error(SL_EIO, "%s: '%s': cannot read the header of %s", f->who, f->path, path);
-    goto out;
-  }
-  if (H5Tget_class(type) != cls) {
+  else if (H5Tget_class(type) != cls)
     rc = sl_error(SL_EFORMAT, "%s: '%s': %s must hold %s numbers", f->who, f->path, path,
                   cls == H5T_FLOAT ? "floating-point" : "integer");
-    goto out;
-  }
-  int found = H5Sget_simple_extent_ndims(space);
-  hsize_t d[H5S_MAX_RANK];
-  if (found < 0 || H5Sget_simple_extent_dims(space, d, NULL) < 0) {
+  else if ((*rank = H5Sget_simple_extent_ndims(space)) < 0 ||
+           H5Sget_simple_extent_dims(space, dims, NULL) < 0)
     rc = sl_error(SL_EIO, "%s: '%s': cannot read the shape of %s", f->who, f->path, path);
-    goto out;
-  }
-  if (found != rank) {
-    char got[32 + 24 * H5S_MAX_RANK];
-    slh_format_shape(got, sizeof got, found, d);
-    rc = sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s, expected %d dimensions", f->who,
-                  f->path, path, got, rank);
-    goto out;
-  }
-  for (int i = 0; i < rank; i++)
-    dims[i] = d[i];
-  *out = obj;
-  obj = -1;
-  rc = SL_OK;
-out:
   if (space >= 0)
     H5Sclose(space);
   if (type >= 0)
     H5Tclose(type);
-  if (obj >= 0)
+  if (rc == SL_OK)
+    *out = obj;
+  else
     H5Oclose(obj);
   return rc;
+}
+
+int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int rank,
+                     hsize_t *dims, hid_t *out)
+{
+  hsize_t d[H5S_MAX_RANK];
+  int found = 0;
+  int rc = open_dataset_any_rank(f, path, cls, &found, d, out);
+  if (rc != SL_OK)
+    return rc;
+  if (found != rank) {
+    char got[32 + 24 * H5S_MAX_RANK];
+    slh_format_shape(got, sizeof got, found, d);
+    H5Oclose(*out);
+    *out = -1;
+    return sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s, expected %d dimensions", f->who,
+                    f->path, path, got, rank);
+  }
+  for (int i = 0; i < rank; i++)
+    dims[i] = d[i];
+  return SL_OK;
 }
 
 int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *dims,
@@ -358,21 +361,44 @@ static int wider_than_int32(hid_t type)
   return size > 4 || (size == 4 && H5Tget_sign(type) == H5T_SGN_NONE);
 }
 
+/* Raise SL_ENUMERIC for the first value of buf (n of mem_type) that is not
+ * finite; floats and doubles only. */
+static int check_finite(const slh_file *f, const char *path, hid_t mem_type, size_t n,
+                        const void *buf)
+{
+  int is_float = H5Tequal(mem_type, H5T_NATIVE_FLOAT) > 0;
+  int is_double = H5Tequal(mem_type, H5T_NATIVE_DOUBLE) > 0;
+  for (size_t i = 0; i < n && (is_float || is_double); i++) {
+    double v = is_float ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
+    if (!isfinite(v))
+      return sl_error(SL_ENUMERIC, "%s: '%s': %s[%zu] = %g is not finite%s", f->who, f->path,
+                      path, i, v, is_float ? " (as float32)" : "");
+  }
+  return SL_OK;
+}
+
 int slh_read_exact(const slh_file *f, const char *path, H5T_class_t cls, hid_t mem_type, int rank,
                    const hsize_t *dims, void *buf)
 {
   hid_t dset = -1, type = -1;
   hsize_t found[H5S_MAX_RANK];
-  int rc = slh_open_dataset(f, path, cls, rank, found, &dset);
-  if (rc != SL_OK) /* a rank mismatch names the shape it found */
+  int found_rank = 0;
+  int rc = open_dataset_any_rank(f, path, cls, &found_rank, found, &dset);
+  if (rc != SL_OK)
     return rc;
+  int same = found_rank == rank;
   size_t n = 1;
-  for (int i = 0; i < rank; i++) {
-    if (found[i] != dims[i]) {
-      rc = slh_bad_shape(f, path, rank, found, dims);
-      goto out;
-    }
+  for (int i = 0; same && i < rank; i++) {
+    same = found[i] == dims[i];
     n *= (size_t)dims[i];
+  }
+  if (!same) {
+    char want[96], got[96 + 24 * H5S_MAX_RANK];
+    slh_format_shape(want, sizeof want, rank, dims);
+    slh_format_shape(got, sizeof got, found_rank, found);
+    rc = sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s, expected %s", f->who, f->path, path, got,
+                  want);
+    goto out;
   }
   type = H5Dget_type(dset);
   if (type < 0) {
@@ -385,26 +411,15 @@ int slh_read_exact(const slh_file *f, const char *path, H5T_class_t cls, hid_t m
                   H5Tget_sign(type) == H5T_SGN_NONE ? "unsigned" : "signed");
     goto out;
   }
-  if ((rc = slh_read(f, dset, path, mem_type, n, buf)) != SL_OK)
+  if (n && H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    rc = sl_error(SL_EIO, "%s: '%s': cannot read %s", f->who, f->path, path);
     goto out;
-  if (cls == H5T_FLOAT && H5Tequal(mem_type, H5T_NATIVE_FLOAT) > 0)
-    for (size_t i = 0; i < n; i++)
-      if (!isfinite(((const float *)buf)[i])) {
-        rc = sl_error(SL_ENUMERIC, "%s: '%s': %s[%zu] = %g is not finite (as float32)", f->who,
-                      f->path, path, i, (double)((const float *)buf)[i]);
-        goto out;
-      }
-  if (cls == H5T_FLOAT && H5Tequal(mem_type, H5T_NATIVE_DOUBLE) > 0)
-    for (size_t i = 0; i < n; i++)
-      if (!isfinite(((const double *)buf)[i])) {
-        rc = sl_error(SL_ENUMERIC, "%s: '%s': %s[%zu] = %g is not finite", f->who, f->path, path,
-                      i, ((const double *)buf)[i]);
-        goto out;
-      }
+  }
+  rc = check_finite(f, path, mem_type, n, buf);
 out:
   if (type >= 0)
     H5Tclose(type);
-  H5Dclose(dset);
+  H5Oclose(dset);
   return rc;
 }
 
@@ -470,7 +485,8 @@ int slh_get_attr(const slh_file *f, hid_t obj, const char *objpath, const char *
   if (!want_int && H5Tequal(mem_type, H5T_NATIVE_DOUBLE) > 0)
     for (size_t i = 0; i < n; i++)
       if (!isfinite(((const double *)buf)[i])) {
-        rc = sl_error(SL_EFORMAT, "%s: '%s': %s@%s is not finite", f->who, f->path, objpath, name);
+        rc = sl_error(SL_ENUMERIC, "%s: '%s': %s@%s = %g is not finite", f->who, f->path, objpath,
+                      name, ((const double *)buf)[i]);
         goto out;
       }
 out:

@@ -128,7 +128,7 @@ int slh_has_attr(const slh_file *f, hid_t obj, const char *objpath, const char *
 
 /* Read attribute obj@name (objpath names obj in messages) as n numbers of
  * mem_type. An integer mem_type needs an integer attribute; a double one
- * accepts either and every value must be finite. */
+ * accepts either and every value must be finite (SL_ENUMERIC). */
 int slh_get_attr(const slh_file *f, hid_t obj, const char *objpath, const char *name,
                  hid_t mem_type, size_t n, void *buf);
 

@@ -9,7 +9,7 @@
  * - Default (earliest) file format: its superblock has no "open for writing"
  *   flag, so the file of a run killed after a flush opens without h5clear.
  * - Strings are scalar variable-length UTF-8 attributes (h5py reads them as
- *   str); the reader also accepts fixed-length strings (H5LT writes those).
+ *   str); the reader also accepts fixed-length strings (the h5.h layer).
  *   /config, /meta and /summary track attribute creation order, so readers
  *   list the keys in table order; /metrics tracks link creation order.
  * - /metrics holds one extendible chunked dataset per column. An append
@@ -43,8 +43,9 @@
 #include "spikeloop/error.h"
 #include "spikeloop/version.h"
 
+#include "io/h5.h"
+
 #include <hdf5.h>
-#include <hdf5_hl.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -94,152 +95,6 @@ static const char *const reserved_summary[] = {"test_accuracy", "epochs", "secon
 
 /* ------------------------------------------------------------ helpers */
 
-/* Link-creation property list that creates missing parent groups, or -1. */
-static hid_t lcpl_intermediate(void)
-{
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  if (lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) < 0) {
-    H5Pclose(lcpl);
-    lcpl = -1;
-  }
-  return lcpl;
-}
-
-/* Create group `name` under loc (parents too) that tracks the creation
- * order of its attributes and links. Returns the open group or -1. */
-static hid_t make_group(hid_t loc, const char *name)
-{
-  hid_t lcpl = -1, gcpl = -1, grp = -1;
-  unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
-  lcpl = lcpl_intermediate();
-  gcpl = H5Pcreate(H5P_GROUP_CREATE);
-  if (lcpl < 0 || gcpl < 0)
-    goto out;
-  if (H5Pset_attr_creation_order(gcpl, order) < 0 || H5Pset_link_creation_order(gcpl, order) < 0)
-    goto out;
-  grp = H5Gcreate2(loc, name, lcpl, gcpl, H5P_DEFAULT);
-out:
-  if (gcpl >= 0)
-    H5Pclose(gcpl);
-  if (lcpl >= 0)
-    H5Pclose(lcpl);
-  return grp;
-}
-
-/* Write attribute `name` of object `obj` (relative to loc), replacing one of
- * the same name. n == 0: scalar; otherwise 1-D of length n. */
-static herr_t write_attr(hid_t loc, const char *obj, const char *name, hid_t file_type,
-                         hid_t mem_type, hsize_t n, const void *buf)
-{
-  hid_t space = -1, attr = -1;
-  herr_t status = -1;
-  htri_t exists = H5Aexists_by_name(loc, obj, name, H5P_DEFAULT);
-  if (exists < 0)
-    goto out;
-  if (exists > 0 && H5Adelete_by_name(loc, obj, name, H5P_DEFAULT) < 0)
-    goto out;
-  space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
-  if (space < 0)
-    goto out;
-  attr = H5Acreate_by_name(loc, obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT,
-                           H5P_DEFAULT);
-  if (attr < 0)
-    goto out;
-  if (H5Awrite(attr, mem_type, buf) < 0)
-    goto out;
-  status = 0;
-out:
-  if (attr >= 0 && H5Aclose(attr) < 0)
-    status = -1;
-  if (space >= 0)
-    H5Sclose(space);
-  return status;
-}
-
-/* Overwrite the value of the existing attribute obj@name in place (shape and
- * type stay). obj must be open: HDF5 1.10 cannot H5Awrite an attribute
- * opened with H5Aopen_by_name once its object is closed again. */
-static herr_t update_attr(hid_t obj, const char *name, hid_t mem_type, const void *buf)
-{
-  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-  if (attr < 0)
-    return -1;
-  herr_t status = H5Awrite(attr, mem_type, buf);
-  if (H5Aclose(attr) < 0)
-    status = -1;
-  return status;
-}
-
-/* A scalar variable-length UTF-8 string attribute. */
-static herr_t write_attr_str(hid_t loc, const char *obj, const char *name, const char *value)
-{
-  hid_t type = H5Tcopy(H5T_C_S1);
-  herr_t status = -1;
-  if (type < 0)
-    return -1;
-  if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
-    status = write_attr(loc, obj, name, type, type, 0, &value);
-  H5Tclose(type);
-  return status;
-}
-
-/* Read a scalar string attribute (variable or fixed length) into a fresh
- * buffer *out. Returns SL_OK, SL_EFORMAT (not one string) or SL_EIO; raises
- * nothing (the caller names the attribute). */
-static int read_attr_str(hid_t attr, char **out)
-{
-  hid_t type = -1, space = -1, mem = -1;
-  int rc = SL_EIO;
-  char *vbuf = NULL;
-  *out = NULL;
-  type = H5Aget_type(attr);
-  space = H5Aget_space(attr);
-  if (type < 0 || space < 0)
-    goto out;
-  if (H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
-    rc = SL_EFORMAT;
-    goto out;
-  }
-  H5T_cset_t cset = H5Tget_cset(type);
-  htri_t is_var = H5Tis_variable_str(type);
-  mem = H5Tcopy(H5T_C_S1);
-  if (cset < 0 || is_var < 0 || mem < 0 || H5Tset_cset(mem, cset) < 0)
-    goto out;
-  if (is_var) {
-    if (H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Aread(attr, mem, &vbuf) < 0)
-      goto out;
-    *out = strdup(vbuf ? vbuf : "");
-  } else {
-    size_t n = H5Tget_size(type);
-    if (n == 0 || n > (size_t)16 * VALUE_MAX_LEN) {
-      rc = SL_EFORMAT;
-      goto out;
-    }
-    char *buf = calloc(n + 2, 1);
-    if (!buf) {
-      rc = SL_ENOMEM;
-      goto out;
-    }
-    if (H5Tset_size(mem, n + 1) < 0 || H5Tset_strpad(mem, H5T_STR_NULLTERM) < 0 ||
-        H5Aread(attr, mem, buf) < 0) {
-      free(buf);
-      goto out;
-    }
-    *out = buf;
-  }
-  rc = *out ? SL_OK : SL_ENOMEM;
-out:
-  if (vbuf)
-    H5free_memory(vbuf);
-  if (mem >= 0)
-    H5Tclose(mem);
-  if (space >= 0)
-    H5Sclose(space);
-  if (type >= 0)
-    H5Tclose(type);
-  return rc;
-}
-
 /* Check a put path; *rel points past an optional leading '/'. Returns SL_OK
  * or raises SL_EINVAL naming the path. */
 static int check_put_path(const char *fn, const char *path, const char **rel)
@@ -283,17 +138,6 @@ static int check_writable(const char *fn, const sl_runlog *log)
   return SL_OK;
 }
 
-/* "(3, 4)" or "(5,)" */
-static void format_shape(char *buf, size_t len, int rank, const hsize_t *dims)
-{
-  size_t o = 0;
-  o += (size_t)snprintf(buf, len, "(");
-  for (int i = 0; i < rank && o < len; i++)
-    o += (size_t)snprintf(buf + o, len - o, i ? ", %llu" : "%llu", (unsigned long long)dims[i]);
-  if (o < len)
-    snprintf(buf + o, len - o, rank == 1 ? ",)" : ")");
-}
-
 /* ------------------------------------------------------------ create */
 
 static int write_config(hid_t file, const char *path, const sl_config *cfg)
@@ -303,7 +147,7 @@ static int write_config(hid_t file, const char *path, const sl_config *cfg)
   char *value = malloc(VALUE_MAX_LEN);
   if (!value)
     return sl_error(SL_ENOMEM, "sl_runlog_create: '%s': out of memory", path);
-  grp = make_group(file, "config");
+  grp = slh_group(file, "config");
   if (grp < 0) {
     rc = sl_error(SL_EIO, "sl_runlog_create: '%s': cannot create /config", path);
     goto out;
@@ -322,7 +166,7 @@ static int write_config(hid_t file, const char *path, const sl_config *cfg)
       rc = sl_error(got, "sl_runlog_create: '%s': config key %s: %s", path, key, msg);
       goto out;
     }
-    if (write_attr_str(grp, ".", key, value) < 0) {
+    if (slh_attr_str(grp, ".", key, value) < 0) {
       rc = sl_error(SL_EIO, "sl_runlog_create: '%s': cannot write attribute /config@%s", path,
                     key);
       goto out;
@@ -352,33 +196,33 @@ static int write_meta(hid_t file, const char *path, const sl_run_meta *meta)
   uint64_t seed = meta->seed;
   int threads = meta->threads;
 
-  grp = make_group(file, "meta");
+  grp = slh_group(file, "meta");
   if (grp < 0)
     goto out;
   what = "write /meta@version";
-  if (write_attr_str(grp, ".", "version", sl_version()) < 0)
+  if (slh_attr_str(grp, ".", "version", sl_version()) < 0)
     goto out;
   what = "write /meta@git_revision";
-  if (write_attr_str(grp, ".", "git_revision", sl_git_revision()) < 0)
+  if (slh_attr_str(grp, ".", "git_revision", sl_git_revision()) < 0)
     goto out;
   what = "write /meta@seed";
-  if (write_attr(grp, ".", "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &seed) < 0)
+  if (slh_attr(grp, ".", "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &seed) < 0)
     goto out;
   what = "write /meta@threads";
-  if (write_attr(grp, ".", "threads", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &threads) < 0)
+  if (slh_attr(grp, ".", "threads", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &threads) < 0)
     goto out;
   what = "write /meta@ranks";
   int ranks = sl_dist_size();
-  if (write_attr(grp, ".", "ranks", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &ranks) < 0)
+  if (slh_attr(grp, ".", "ranks", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &ranks) < 0)
     goto out;
   what = "write /meta@start_time";
-  if (write_attr_str(grp, ".", "start_time", start) < 0)
+  if (slh_attr_str(grp, ".", "start_time", start) < 0)
     goto out;
   what = "write /meta@host";
-  if (write_attr_str(grp, ".", "host", host) < 0)
+  if (slh_attr_str(grp, ".", "host", host) < 0)
     goto out;
   what = "write /meta@command";
-  if (write_attr_str(grp, ".", "command", meta->command ? meta->command : "") < 0)
+  if (slh_attr_str(grp, ".", "command", meta->command ? meta->command : "") < 0)
     goto out;
   what = "close /meta";
   herr_t closed = H5Gclose(grp);
@@ -403,7 +247,7 @@ static int write_metrics(hid_t file, const char *path)
   hsize_t zero = 0, unlimited = H5S_UNLIMITED, chunk = METRICS_CHUNK;
   int64_t none = 0;
 
-  grp = make_group(file, "metrics");
+  grp = slh_group(file, "metrics");
   space = H5Screate_simple(1, &zero, &unlimited);
   dcpl = H5Pcreate(H5P_DATASET_CREATE);
   if (grp < 0 || space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0)
@@ -417,7 +261,7 @@ static int write_metrics(hid_t file, const char *path)
     dset = -1;
   }
   snprintf(what, sizeof what, "/metrics@epochs_complete");
-  if (write_attr(grp, ".", "epochs_complete", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &none) < 0)
+  if (slh_attr(grp, ".", "epochs_complete", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &none) < 0)
     goto out;
   rc = SL_OK;
 out:
@@ -561,7 +405,7 @@ static int runlog_append_epoch(sl_runlog *log, const sl_epoch_metrics *m)
   }
   /* The row is complete in every column: commit it. */
   what = "epochs_complete";
-  if (update_attr(grp, "epochs_complete", H5T_NATIVE_INT64, &complete) < 0)
+  if (slh_attr_update(grp, "epochs_complete", H5T_NATIVE_INT64, &complete) < 0)
     goto out;
   what = "flush";
   if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
@@ -604,49 +448,21 @@ static int stage_array(const char *fn, sl_runlog *log, const char *path, hid_t f
 
   char full[PATH_MAX_LEN + sizeof STAGING + 2];
   snprintf(full, sizeof full, STAGING "/%s", rel);
-  hid_t lcpl = -1, space = -1, dset = -1, obj = -1;
-  rc = SL_EIO;
-  htri_t exists = H5LTpath_valid(log->file, full, 1);
-  if (exists > 0) {
-    obj = H5Oopen(log->file, full, H5P_DEFAULT);
-    if (obj < 0)
-      goto out;
-    if (H5Iget_type(obj) != H5I_DATASET) {
-      rc = sl_error(SL_EINVAL, "%s: '%s': '%s' already holds staged arrays", fn, log->path, rel);
-      goto out;
-    }
-    H5Oclose(obj);
-    obj = -1;
-    if (H5Ldelete(log->file, full, H5P_DEFAULT) < 0)
-      goto out;
+  slh_file f = {log->file, log->path, fn};
+  if (slh_exists(&f, full)) { /* last put wins: replace a staged array, never a group */
+    hid_t obj = H5Oopen(log->file, full, H5P_DEFAULT);
+    H5I_type_t kind = obj >= 0 ? H5Iget_type(obj) : H5I_BADID;
+    if (obj >= 0)
+      H5Oclose(obj);
+    if (kind == H5I_GROUP)
+      return sl_error(SL_EINVAL, "%s: '%s': '%s' already holds staged arrays", fn, log->path, rel);
+    if (kind != H5I_DATASET || H5Ldelete(log->file, full, H5P_DEFAULT) < 0)
+      return sl_error(SL_EIO, "%s: '%s': cannot replace dataset %s", fn, log->path, full);
   }
-  lcpl = lcpl_intermediate();
-  space = H5Screate_simple(rank, dims, NULL);
-  if (lcpl < 0 || space < 0)
-    goto out;
-  dset = H5Dcreate2(log->file, full, file_type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  if (dset < 0)
-    goto out;
-  if (n && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    goto out;
-  herr_t closed = H5Dclose(dset);
-  dset = -1;
-  if (closed < 0)
-    goto out;
-  rc = SL_OK;
-out:
-  if (obj >= 0)
-    H5Oclose(obj);
-  if (dset >= 0)
-    H5Dclose(dset);
-  if (space >= 0)
-    H5Sclose(space);
-  if (lcpl >= 0)
-    H5Pclose(lcpl);
-  if (rc == SL_EIO)
-    rc = sl_error(SL_EIO, "%s: '%s': cannot write dataset %s (is a parent a dataset?)", fn,
-                  log->path, full);
-  return rc;
+  if (slh_dataset(log->file, full, file_type, mem_type, rank, dims, n ? data : NULL, SLH_PLAIN) < 0)
+    return sl_error(SL_EIO, "%s: '%s': cannot write dataset %s (is a parent a dataset?)", fn,
+                    log->path, full);
+  return SL_OK;
 }
 
 static int runlog_put_float(sl_runlog *log, const char *path, const float *data, size_t rows,
@@ -685,10 +501,10 @@ int sl_runlog_put_int(sl_runlog *log, const char *path, const int32_t *data, siz
 /* Open /.staging/summary, creating it if needed; -1 on failure. */
 static hid_t open_staged_summary(hid_t file)
 {
-  htri_t exists = H5LTpath_valid(file, STAGED_SUMMARY, 1);
-  if (exists < 0)
-    return -1;
-  return exists ? H5Gopen2(file, STAGED_SUMMARY, H5P_DEFAULT) : make_group(file, STAGED_SUMMARY);
+  slh_file f = {file, "", ""};
+  if (slh_exists(&f, STAGED_SUMMARY))
+    return H5Gopen2(file, STAGED_SUMMARY, H5P_DEFAULT);
+  return slh_group(file, STAGED_SUMMARY);
 }
 
 /* Stage summary attribute `name` (n == 0: scalar values[0]). */
@@ -720,7 +536,7 @@ static int stage_summary(const char *fn, sl_runlog *log, const char *name, const
   hid_t grp = open_staged_summary(log->file);
   rc = SL_OK;
   if (grp < 0 ||
-      write_attr(grp, ".", name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)n, values) < 0)
+      slh_attr(grp, ".", name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)n, values) < 0)
     rc = sl_error(SL_EIO, "%s: '%s': cannot write attribute " STAGED_SUMMARY "@%s", fn,
                   log->path, name);
   if (grp >= 0)
@@ -773,7 +589,7 @@ static int runlog_finish(sl_runlog *log, double test_accuracy, long epochs, doub
   int64_t ep = epochs;
   rc = SL_EIO;
   snprintf(what, sizeof what, "open " STAGING);
-  lcpl = lcpl_intermediate();
+  lcpl = slh_lcpl_parents();
   if (lcpl < 0)
     goto out;
   htri_t staged = H5Lexists(log->file, STAGING + 1, H5P_DEFAULT);
@@ -810,10 +626,10 @@ static int runlog_finish(sl_runlog *log, double test_accuracy, long epochs, doub
   sum = open_staged_summary(log->file);
   if (sum < 0)
     goto out;
-  if (write_attr(sum, ".", "test_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
+  if (slh_attr(sum, ".", "test_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
                  &test_accuracy) < 0 ||
-      write_attr(sum, ".", "epochs", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &ep) < 0 ||
-      write_attr(sum, ".", "seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &seconds) < 0)
+      slh_attr(sum, ".", "epochs", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &ep) < 0 ||
+      slh_attr(sum, ".", "seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &seconds) < 0)
     goto out;
   H5Gclose(sum);
   sum = -1;
@@ -968,7 +784,7 @@ static herr_t apply_config_attr(hid_t loc, const char *name, const H5A_info_t *i
   config_walk *w = data;
   hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
   char *value = NULL;
-  int rc = attr >= 0 ? read_attr_str(attr, &value) : SL_EIO;
+  int rc = attr >= 0 ? slh_attr_string(attr, &value) : SL_EIO;
   if (attr >= 0)
     H5Aclose(attr);
   if (rc == SL_OK) {
@@ -1054,84 +870,8 @@ static int read_array(const char *fn, sl_runlog_reader *r, const char *path, H5T
     return sl_error(SL_EINVAL, "%s: %s is NULL", fn, !r ? "reader" : !path ? "path" : "data");
   if (!*path)
     return sl_error(SL_EINVAL, "%s: '%s': empty path", fn, r->path);
-
-  hid_t obj = -1, type = -1, space = -1;
-  int rc = SL_EIO;
-  htri_t exists = H5LTpath_valid(r->file, path, 1);
-  if (exists <= 0) {
-    /* H5LTpath_valid fails when a parent is a dataset: missing all the same. */
-    rc = sl_error(SL_EFORMAT, "%s: '%s': no dataset %s", fn, r->path, path);
-    goto out;
-  }
-  obj = H5Oopen(r->file, path, H5P_DEFAULT);
-  if (obj < 0) {
-    rc = sl_error(SL_EIO, "%s: '%s': cannot open %s", fn, r->path, path);
-    goto out;
-  }
-  if (H5Iget_type(obj) != H5I_DATASET) {
-    rc = sl_error(SL_EFORMAT, "%s: '%s': %s is not a dataset", fn, r->path, path);
-    goto out;
-  }
-  type = H5Dget_type(obj);
-  space = H5Dget_space(obj);
-  if (type < 0 || space < 0) {
-    rc = sl_error(SL_EIO, "%s: '%s': cannot read the header of %s", fn, r->path, path);
-    goto out;
-  }
-  if (H5Tget_class(type) != cls) {
-    rc = sl_error(SL_EFORMAT, "%s: '%s': %s must hold %s numbers", fn, r->path, path,
-                  cls == H5T_FLOAT ? "floating-point" : "integer");
-    goto out;
-  }
-  if (cls == H5T_INTEGER &&
-      (H5Tget_size(type) > 4 || (H5Tget_size(type) == 4 && H5Tget_sign(type) == H5T_SGN_NONE))) {
-    rc = sl_error(SL_EFORMAT, "%s: '%s': %s holds %zu-byte %s integers, wider than int32", fn,
-                  r->path, path, H5Tget_size(type),
-                  H5Tget_sign(type) == H5T_SGN_NONE ? "unsigned" : "signed");
-    goto out;
-  }
-  int found_rank = H5Sget_simple_extent_ndims(space);
-  hsize_t found[H5S_MAX_RANK];
-  if (found_rank < 0 || H5Sget_simple_extent_dims(space, found, NULL) < 0) {
-    rc = sl_error(SL_EIO, "%s: '%s': cannot read the shape of %s", fn, r->path, path);
-    goto out;
-  }
-  int same = found_rank == rank;
-  for (int i = 0; same && i < rank; i++)
-    same = found[i] == dims[i];
-  if (!same) {
-    char want[96], got[96 + 24 * H5S_MAX_RANK];
-    format_shape(want, sizeof want, rank, dims);
-    format_shape(got, sizeof got, found_rank, found);
-    rc = sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s, expected %s", fn, r->path, path, got,
-                  want);
-    goto out;
-  }
-  size_t n = 1;
-  for (int i = 0; i < rank; i++)
-    n *= (size_t)dims[i];
-  if (n && H5Dread(obj, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-    rc = sl_error(SL_EIO, "%s: '%s': cannot read %s", fn, r->path, path);
-    goto out;
-  }
-  if (cls == H5T_FLOAT) {
-    const float *x = data;
-    for (size_t i = 0; i < n; i++)
-      if (!isfinite(x[i])) {
-        rc = sl_error(SL_ENUMERIC, "%s: '%s': %s[%zu] = %g is not finite (as float32)", fn,
-                      r->path, path, i, (double)x[i]);
-        goto out;
-      }
-  }
-  rc = SL_OK;
-out:
-  if (space >= 0)
-    H5Sclose(space);
-  if (type >= 0)
-    H5Tclose(type);
-  if (obj >= 0)
-    H5Oclose(obj);
-  return rc;
+  slh_file f = {r->file, r->path, fn};
+  return slh_read_exact(&f, path, cls, mem_type, rank, dims, data);
 }
 
 int sl_runlog_get_float(sl_runlog_reader *r, const char *path, float *data, size_t rows,
@@ -1160,56 +900,23 @@ int sl_runlog_get_int(sl_runlog_reader *r, const char *path, int32_t *data, size
   return rc;
 }
 
-/* Read the one-number attribute grp@name (an integer or float) as double. */
+/* Read the one-number attribute /grp@name (an integer or float) as double. */
 static int read_attr_number(const char *fn, sl_runlog_reader *r, const char *grp,
                             const char *name, double *value)
 {
-  hid_t attr = -1, type = -1, space = -1;
-  int rc = SL_EIO;
+  slh_file f = {r->file, r->path, fn};
+  char objpath[64];
+  snprintf(objpath, sizeof objpath, "/%s", grp);
   htri_t exists = H5Lexists(r->file, grp, H5P_DEFAULT);
-  if (exists <= 0) {
-    rc = exists < 0 ? sl_error(SL_EIO, "%s: '%s': cannot read the root group", fn, r->path)
-                    : sl_error(SL_EFORMAT, "%s: '%s': no /%s group%s", fn, r->path, grp,
-                               strcmp(grp, "summary") ? "" : " (the run did not finish)");
-    goto out;
-  }
-  exists = H5Aexists_by_name(r->file, grp, name, H5P_DEFAULT);
-  if (exists <= 0) {
-    rc = exists < 0 ? sl_error(SL_EIO, "%s: '%s': cannot read the attributes of /%s", fn,
-                               r->path, grp)
-                    : sl_error(SL_EFORMAT, "%s: '%s': no attribute /%s@%s", fn, r->path, grp,
-                               name);
-    goto out;
-  }
-  attr = H5Aopen_by_name(r->file, grp, name, H5P_DEFAULT, H5P_DEFAULT);
-  type = attr >= 0 ? H5Aget_type(attr) : -1;
-  space = attr >= 0 ? H5Aget_space(attr) : -1;
-  if (attr < 0 || type < 0 || space < 0) {
-    rc = sl_error(SL_EIO, "%s: '%s': cannot open attribute /%s@%s", fn, r->path, grp, name);
-    goto out;
-  }
-  H5T_class_t cls = H5Tget_class(type);
-  if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Sget_simple_extent_npoints(space) != 1) {
-    rc = sl_error(SL_EFORMAT, "%s: '%s': /%s@%s is not a single number", fn, r->path, grp, name);
-    goto out;
-  }
-  if (H5Aread(attr, H5T_NATIVE_DOUBLE, value) < 0) {
-    rc = sl_error(SL_EIO, "%s: '%s': cannot read attribute /%s@%s", fn, r->path, grp, name);
-    goto out;
-  }
-  if (!isfinite(*value)) {
-    rc = sl_error(SL_ENUMERIC, "%s: '%s': /%s@%s = %g is not finite", fn, r->path, grp, name,
-                  *value);
-    goto out;
-  }
-  rc = SL_OK;
-out:
-  if (space >= 0)
-    H5Sclose(space);
-  if (type >= 0)
-    H5Tclose(type);
-  if (attr >= 0)
-    H5Aclose(attr);
+  if (exists <= 0)
+    return exists < 0 ? sl_error(SL_EIO, "%s: '%s': cannot read the root group", fn, r->path)
+                      : sl_error(SL_EFORMAT, "%s: '%s': no %s group%s", fn, r->path, objpath,
+                                 strcmp(grp, "summary") ? "" : " (the run did not finish)");
+  hid_t obj = H5Oopen(r->file, grp, H5P_DEFAULT);
+  if (obj < 0)
+    return sl_error(SL_EIO, "%s: '%s': cannot open %s", fn, r->path, objpath);
+  int rc = slh_get_attr(&f, obj, objpath, name, H5T_NATIVE_DOUBLE, 1, value);
+  H5Oclose(obj);
   return rc;
 }
 
