@@ -36,7 +36,8 @@
 #include "spikeloop/error.h"
 
 #include <hdf5.h>
-#include <hdf5_hl.h>
+
+#include "io/h5.h"
 
 #include <errno.h>
 #include <math.h>
@@ -49,7 +50,6 @@
 #define FORMAT_VERSION 1
 #define PATH_LEN 4096
 #define OBJ_LEN 96  /* "/runs/<k>/spike_sample" and the like */
-#define STR_MAX 4096 /* longest string attribute read */
 
 /* One committed run, as indexed at open. */
 typedef struct {
@@ -85,6 +85,7 @@ typedef struct {
 
 typedef struct {
   hid_t file;
+  slh_file h5; /* file, path, "replay" for the h5 layer's messages */
   char *path, *backend, *created, *units;
   sl_backend_caps caps;
   size_t n_in, n_layers, n_neurons;
@@ -143,241 +144,6 @@ static int reserve(void **buf, size_t *cap, size_t n, size_t elem)
   return SL_OK;
 }
 
-/* "(3, 4)" or "(5,)" */
-static void format_shape(char *buf, size_t len, int rank, const hsize_t *dims)
-{
-  size_t o = (size_t)snprintf(buf, len, "(");
-  for (int i = 0; i < rank && o < len; i++)
-    o += (size_t)snprintf(buf + o, len - o, i ? ", %llu" : "%llu", (unsigned long long)dims[i]);
-  if (o < len)
-    snprintf(buf + o, len - o, rank == 1 ? ",)" : ")");
-}
-
-/* Open dataset `path`; its type class must be cls and its rank `rank`; its
- * dims are returned. SL_OK with *out open, or raises (naming path). */
-static int open_dataset(const replay *r, const char *path, H5T_class_t cls, int rank,
-                        hsize_t *dims, hid_t *out)
-{
-  hid_t obj = -1, type = -1, space = -1;
-  int rc = SL_EIO;
-  *out = -1;
-  htri_t exists = H5LTpath_valid(r->file, path, 1);
-  if (exists <= 0) { /* also when a parent is missing or is a dataset */
-    rc = sl_error(SL_EFORMAT, "replay: '%s': no dataset %s", r->path, path);
-    goto out;
-  }
-  obj = H5Oopen(r->file, path, H5P_DEFAULT);
-  if (obj < 0) {
-    rc = sl_error(SL_EIO, "replay: '%s': cannot open %s", r->path, path);
-    goto out;
-  }
-  if (H5Iget_type(obj) != H5I_DATASET) {
-    rc = sl_error(SL_EFORMAT, "replay: '%s': %s is not a dataset", r->path, path);
-    goto out;
-  }
-  type = H5Dget_type(obj);
-  space = H5Dget_space(obj);
-  if (type < 0 || space < 0) {
-    rc = sl_error(SL_EIO, "replay: '%s': cannot read the header of %s", r->path, path);
-    goto out;
-  }
-  if (H5Tget_class(type) != cls) {
-    rc = sl_error(SL_EFORMAT, "replay: '%s': %s must hold %s numbers", r->path, path,
-                  cls == H5T_FLOAT ? "floating-point" : "integer");
-    goto out;
-  }
-  int found = H5Sget_simple_extent_ndims(space);
-  hsize_t d[H5S_MAX_RANK];
-  if (found < 0 || H5Sget_simple_extent_dims(space, d, NULL) < 0) {
-    rc = sl_error(SL_EIO, "replay: '%s': cannot read the shape of %s", r->path, path);
-    goto out;
-  }
-  if (found != rank) {
-    char got[32 + 24 * H5S_MAX_RANK];
-    format_shape(got, sizeof got, found, d);
-    rc = sl_error(SL_EFORMAT, "replay: '%s': %s has shape %s, expected %d dimensions", r->path,
-                  path, got, rank);
-    goto out;
-  }
-  for (int i = 0; i < rank; i++)
-    dims[i] = d[i];
-  *out = obj;
-  obj = -1;
-  rc = SL_OK;
-out:
-  if (space >= 0)
-    H5Sclose(space);
-  if (type >= 0)
-    H5Tclose(type);
-  if (obj >= 0)
-    H5Oclose(obj);
-  return rc;
-}
-
-/* Raise SL_EFORMAT: path has shape dims, expected want. */
-static int bad_shape(const replay *r, const char *path, int rank, const hsize_t *dims,
-                     const hsize_t *want)
-{
-  char got[128], exp[128];
-  format_shape(got, sizeof got, rank, dims);
-  format_shape(exp, sizeof exp, rank, want);
-  return sl_error(SL_EFORMAT, "replay: '%s': %s has shape %s, expected %s", r->path, path, got,
-                  exp);
-}
-
-/* Read all of dataset dset (n elements) as mem_type. */
-static int read_all(const replay *r, hid_t dset, const char *path, hid_t mem_type, size_t n,
-                    void *buf)
-{
-  if (n && H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-    return sl_error(SL_EIO, "replay: '%s': cannot read %s (damaged or truncated file?)", r->path,
-                    path);
-  return SL_OK;
-}
-
-/* Read attribute obj@name (objpath names obj in messages): n numbers as
- * mem_type. An integer mem_type needs an integer attribute; a float one
- * accepts either and must be finite. */
-static int get_attr(const replay *r, hid_t obj, const char *objpath, const char *name,
-                    hid_t mem_type, size_t n, void *buf)
-{
-  hid_t attr = -1, type = -1, space = -1;
-  int rc = SL_EIO;
-  htri_t exists = H5Aexists(obj, name);
-  if (exists <= 0) {
-    rc = exists < 0 ? sl_error(SL_EIO, "replay: '%s': cannot read the attributes of %s", r->path,
-                               objpath)
-                    : sl_error(SL_EFORMAT, "replay: '%s': no attribute %s@%s", r->path, objpath,
-                               name);
-    goto out;
-  }
-  attr = H5Aopen(obj, name, H5P_DEFAULT);
-  type = attr >= 0 ? H5Aget_type(attr) : -1;
-  space = attr >= 0 ? H5Aget_space(attr) : -1;
-  if (attr < 0 || type < 0 || space < 0) {
-    rc = sl_error(SL_EIO, "replay: '%s': cannot open attribute %s@%s", r->path, objpath, name);
-    goto out;
-  }
-  int want_int = H5Tget_class(mem_type) == H5T_INTEGER;
-  H5T_class_t cls = H5Tget_class(type);
-  hssize_t npoints = H5Sget_simple_extent_npoints(space);
-  if (!(cls == H5T_INTEGER || (!want_int && cls == H5T_FLOAT)) || npoints != (hssize_t)n) {
-    rc = sl_error(SL_EFORMAT, "replay: '%s': %s@%s must hold %zu %s", r->path, objpath, name, n,
-                  want_int ? "integer(s)" : "number(s)");
-    goto out;
-  }
-  if (H5Aread(attr, mem_type, buf) < 0) {
-    rc = sl_error(SL_EIO, "replay: '%s': cannot read attribute %s@%s", r->path, objpath, name);
-    goto out;
-  }
-  if (!want_int)
-    for (size_t i = 0; i < n; i++)
-      if (!isfinite(((const double *)buf)[i])) {
-        rc = sl_error(SL_EFORMAT, "replay: '%s': %s@%s is not finite", r->path, objpath, name);
-        goto out;
-      }
-  rc = SL_OK;
-out:
-  if (space >= 0)
-    H5Sclose(space);
-  if (type >= 0)
-    H5Tclose(type);
-  if (attr >= 0)
-    H5Aclose(attr);
-  return rc;
-}
-
-/* Read a scalar string attribute (variable or fixed length) into a fresh
- * string *out. */
-static int get_attr_str(const replay *r, hid_t obj, const char *objpath, const char *name,
-                        char **out)
-{
-  hid_t attr = -1, type = -1, space = -1, mem = -1;
-  int rc = SL_EIO;
-  char *vbuf = NULL;
-  *out = NULL;
-  htri_t exists = H5Aexists(obj, name);
-  if (exists <= 0) {
-    rc = exists < 0 ? sl_error(SL_EIO, "replay: '%s': cannot read the attributes of %s", r->path,
-                               objpath)
-                    : sl_error(SL_EFORMAT, "replay: '%s': no attribute %s@%s", r->path, objpath,
-                               name);
-    goto out;
-  }
-  attr = H5Aopen(obj, name, H5P_DEFAULT);
-  type = attr >= 0 ? H5Aget_type(attr) : -1;
-  space = attr >= 0 ? H5Aget_space(attr) : -1;
-  mem = H5Tcopy(H5T_C_S1);
-  if (attr < 0 || type < 0 || space < 0 || mem < 0) {
-    rc = sl_error(SL_EIO, "replay: '%s': cannot open attribute %s@%s", r->path, objpath, name);
-    goto out;
-  }
-  if (H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
-    rc = sl_error(SL_EFORMAT, "replay: '%s': %s@%s is not a string", r->path, objpath, name);
-    goto out;
-  }
-  htri_t is_var = H5Tis_variable_str(type);
-  size_t n = H5Tget_size(type);
-  H5T_cset_t cset = H5Tget_cset(type); /* converting between character sets fails */
-  if (is_var < 0 || cset < 0 || H5Tset_cset(mem, cset) < 0)
-    goto read_failed;
-  if (!is_var && (n == 0 || n > STR_MAX)) {
-    rc = sl_error(SL_EFORMAT, "replay: '%s': %s@%s is not a string", r->path, objpath, name);
-    goto out;
-  }
-  if (is_var) {
-    if (H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Aread(attr, mem, &vbuf) < 0)
-      goto read_failed;
-    *out = strdup(vbuf ? vbuf : "");
-  } else {
-    char *buf = calloc(n + 2, 1);
-    if (!buf) {
-      rc = sl_error(SL_ENOMEM, "replay: out of memory");
-      goto out;
-    }
-    if (H5Tset_size(mem, n + 1) < 0 || H5Tset_strpad(mem, H5T_STR_NULLTERM) < 0 ||
-        H5Aread(attr, mem, buf) < 0) {
-      free(buf);
-      goto read_failed;
-    }
-    *out = buf;
-  }
-  rc = *out ? SL_OK : sl_error(SL_ENOMEM, "replay: out of memory");
-  goto out;
-read_failed:
-  rc = sl_error(SL_EIO, "replay: '%s': cannot read attribute %s@%s", r->path, objpath, name);
-out:
-  if (vbuf)
-    H5free_memory(vbuf);
-  if (mem >= 0)
-    H5Tclose(mem);
-  if (space >= 0)
-    H5Sclose(space);
-  if (type >= 0)
-    H5Tclose(type);
-  if (attr >= 0)
-    H5Aclose(attr);
-  return rc;
-}
-
-/* Open group `path` (SL_EFORMAT if missing or not a group). */
-static int open_group(const replay *r, const char *path, hid_t *out)
-{
-  *out = -1;
-  htri_t exists = H5LTpath_valid(r->file, path, 1);
-  if (exists <= 0)
-    return sl_error(SL_EFORMAT, "replay: '%s': no group %s", r->path, path);
-  hid_t obj = H5Oopen(r->file, path, H5P_DEFAULT);
-  if (obj < 0)
-    return sl_error(SL_EIO, "replay: '%s': cannot open %s", r->path, path);
-  if (H5Iget_type(obj) != H5I_GROUP) {
-    H5Oclose(obj);
-    return sl_error(SL_EFORMAT, "replay: '%s': %s is not a group", r->path, path);
-  }
-  *out = obj;
-  return SL_OK;
-}
-
 /* ------------------------------------------------------------ open */
 
 static void replay_free(replay *r)
@@ -405,31 +171,15 @@ static void replay_free(replay *r)
 /* Root attributes: format, format_version, backend, created. */
 static int read_root(replay *r)
 {
+  int rc = slh_check_format(&r->h5, FORMAT_NAME, FORMAT_VERSION, "spikeloop recording");
+  if (rc != SL_OK)
+    return rc;
   hid_t root = H5Oopen(r->file, "/", H5P_DEFAULT);
   if (root < 0)
     return sl_error(SL_EIO, "replay: '%s': cannot open the root group", r->path);
-  char *format = NULL;
-  int version = 0, rc = SL_OK;
-  htri_t exists = H5Aexists(root, "format");
-  if (exists <= 0)
-    rc = exists < 0 ? sl_error(SL_EIO, "replay: '%s': cannot read the root attributes", r->path)
-                    : sl_error(SL_EFORMAT, "replay: '%s': no attribute /@format: not a spikeloop "
-                                           "recording", r->path);
+  rc = slh_get_attr_str(&r->h5, root, "/", "backend", &r->backend);
   if (rc == SL_OK)
-    rc = get_attr_str(r, root, "/", "format", &format);
-  if (rc == SL_OK && strcmp(format, FORMAT_NAME) != 0)
-    rc = sl_error(SL_EFORMAT, "replay: '%s': /@format is '%.64s', not '" FORMAT_NAME "'",
-                  r->path, format);
-  if (rc == SL_OK)
-    rc = get_attr(r, root, "/", "format_version", H5T_NATIVE_INT, 1, &version);
-  if (rc == SL_OK && version != FORMAT_VERSION)
-    rc = sl_error(SL_EFORMAT, "replay: '%s': recording format version %d; this library reads %d",
-                  r->path, version, FORMAT_VERSION);
-  if (rc == SL_OK)
-    rc = get_attr_str(r, root, "/", "backend", &r->backend);
-  if (rc == SL_OK)
-    rc = get_attr_str(r, root, "/", "created", &r->created);
-  free(format);
+    rc = slh_get_attr_str(&r->h5, root, "/", "created", &r->created);
   H5Oclose(root);
   return rc;
 }
@@ -441,11 +191,11 @@ static int read_setup(replay *r, const sl_backend_setup *s)
   int64_t n_in = 0, n_layers = 0, sizes[SL_MAX_LAYERS + 1];
   int recurrent[SL_MAX_LAYERS + 1];
   double dt = 0;
-  int rc = open_group(r, "/setup", &grp);
+  int rc = slh_open_group(&r->h5, "/setup", &grp);
   if (rc != SL_OK)
     goto out;
-  if ((rc = get_attr(r, grp, "/setup", "n_in", H5T_NATIVE_INT64, 1, &n_in)) != SL_OK ||
-      (rc = get_attr(r, grp, "/setup", "n_layers", H5T_NATIVE_INT64, 1, &n_layers)) != SL_OK)
+  if ((rc = slh_get_attr(&r->h5, grp, "/setup", "n_in", H5T_NATIVE_INT64, 1, &n_in)) != SL_OK ||
+      (rc = slh_get_attr(&r->h5, grp, "/setup", "n_layers", H5T_NATIVE_INT64, 1, &n_layers)) != SL_OK)
     goto out;
   if (n_in <= 0 || n_layers < 0 || n_layers > SL_MAX_LAYERS) {
     rc = sl_error(SL_EFORMAT, "replay: '%s': /setup has n_in = %lld, n_layers = %lld", r->path,
@@ -453,9 +203,9 @@ static int read_setup(replay *r, const sl_backend_setup *s)
     goto out;
   }
   size_t L = (size_t)n_layers + 1;
-  if ((rc = get_attr(r, grp, "/setup", "sizes", H5T_NATIVE_INT64, L, sizes)) != SL_OK ||
-      (rc = get_attr(r, grp, "/setup", "recurrent", H5T_NATIVE_INT, L, recurrent)) != SL_OK ||
-      (rc = get_attr(r, grp, "/setup", "dt", H5T_NATIVE_DOUBLE, 1, &dt)) != SL_OK)
+  if ((rc = slh_get_attr(&r->h5, grp, "/setup", "sizes", H5T_NATIVE_INT64, L, sizes)) != SL_OK ||
+      (rc = slh_get_attr(&r->h5, grp, "/setup", "recurrent", H5T_NATIVE_INT, L, recurrent)) != SL_OK ||
+      (rc = slh_get_attr(&r->h5, grp, "/setup", "dt", H5T_NATIVE_DOUBLE, 1, &dt)) != SL_OK)
     goto out;
   for (size_t l = 0; l < L; l++)
     if (sizes[l] <= 0) {
@@ -513,26 +263,26 @@ static int read_caps(replay *r)
   hid_t grp = -1;
   int64_t max_neurons = 0, max_fan_in = 0;
   sl_backend_caps *c = &r->caps;
-  int rc = open_group(r, "/caps", &grp);
+  int rc = slh_open_group(&r->h5, "/caps", &grp);
   if (rc != SL_OK)
     return rc;
-  if ((rc = get_attr(r, grp, "/caps", "max_neurons", H5T_NATIVE_INT64, 1, &max_neurons)) ||
-      (rc = get_attr(r, grp, "/caps", "max_fan_in", H5T_NATIVE_INT64, 1, &max_fan_in)) ||
-      (rc = get_attr(r, grp, "/caps", "weight_levels", H5T_NATIVE_INT, 1, &c->weight_levels)) ||
-      (rc = get_attr(r, grp, "/caps", "sign_by_row_pair", H5T_NATIVE_INT, 1,
+  if ((rc = slh_get_attr(&r->h5, grp, "/caps", "max_neurons", H5T_NATIVE_INT64, 1, &max_neurons)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "max_fan_in", H5T_NATIVE_INT64, 1, &max_fan_in)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "weight_levels", H5T_NATIVE_INT, 1, &c->weight_levels)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "sign_by_row_pair", H5T_NATIVE_INT, 1,
                      &c->sign_by_row_pair)) ||
-      (rc = get_attr(r, grp, "/caps", "adc_bits", H5T_NATIVE_INT, 1, &c->adc_bits)) ||
-      (rc = get_attr(r, grp, "/caps", "sample_period", H5T_NATIVE_DOUBLE, 1,
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "adc_bits", H5T_NATIVE_INT, 1, &c->adc_bits)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "sample_period", H5T_NATIVE_DOUBLE, 1,
                      &c->sample_period)) ||
-      (rc = get_attr(r, grp, "/caps", "time_scale", H5T_NATIVE_DOUBLE, 1, &c->time_scale)) ||
-      (rc = get_attr(r, grp, "/caps", "membrane_gain", H5T_NATIVE_DOUBLE, 1,
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "time_scale", H5T_NATIVE_DOUBLE, 1, &c->time_scale)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "membrane_gain", H5T_NATIVE_DOUBLE, 1,
                      &c->membrane_gain)) ||
       (H5Aexists(grp, "membrane_gain_readout") > 0 && /* optional: 0 if absent */
-       (rc = get_attr(r, grp, "/caps", "membrane_gain_readout", H5T_NATIVE_DOUBLE, 1,
+       (rc = slh_get_attr(&r->h5, grp, "/caps", "membrane_gain_readout", H5T_NATIVE_DOUBLE, 1,
                       &c->membrane_gain_readout))) ||
-      (rc = get_attr_str(r, grp, "/caps", "membrane_units", &r->units)) ||
-      (rc = get_attr(r, grp, "/caps", "observables", H5T_NATIVE_UINT, 1, &c->observables)) ||
-      (rc = get_attr(r, grp, "/caps", "recurrent", H5T_NATIVE_INT, 1, &c->recurrent)))
+      (rc = slh_get_attr_str(&r->h5, grp, "/caps", "membrane_units", &r->units)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "observables", H5T_NATIVE_UINT, 1, &c->observables)) ||
+      (rc = slh_get_attr(&r->h5, grp, "/caps", "recurrent", H5T_NATIVE_INT, 1, &c->recurrent)))
     goto out;
   if (max_neurons < 0 || max_fan_in < 0) {
     rc = sl_error(SL_EFORMAT, "replay: '%s': /caps@max_%s is negative", r->path,
@@ -568,15 +318,15 @@ static int check_weight(replay *r, size_t run, int64_t idx, size_t layer, int wh
   weight_shape(r, layer, which, &rows, &cols);
   want[0] = rows;
   want[1] = cols;
-  int rc = open_dataset(r, path, H5T_FLOAT, 2, dims, &dset);
+  int rc = slh_open_dataset(&r->h5, path, H5T_FLOAT, 2, dims, &dset);
   if (rc != SL_OK)
     return rc;
   if (dims[0] != want[0] || dims[1] != want[1]) {
-    rc = bad_shape(r, path, 2, dims, want);
+    rc = slh_bad_shape(&r->h5, path, 2, dims, want);
     goto out;
   }
-  if ((rc = get_attr(r, dset, path, "layer", H5T_NATIVE_INT64, 1, &a_layer)) != SL_OK ||
-      (rc = get_attr(r, dset, path, "which", H5T_NATIVE_INT, 1, &a_which)) != SL_OK)
+  if ((rc = slh_get_attr(&r->h5, dset, path, "layer", H5T_NATIVE_INT64, 1, &a_layer)) != SL_OK ||
+      (rc = slh_get_attr(&r->h5, dset, path, "which", H5T_NATIVE_INT, 1, &a_which)) != SL_OK)
     goto out;
   if (a_layer != (int64_t)layer || a_which != which) {
     rc = sl_error(SL_EFORMAT, "replay: '%s': /runs/%zu/weights[%zu][%d] refers to %s, whose "
@@ -603,21 +353,20 @@ static int index_run(replay *r, size_t k)
   hsize_t d3[3], d2[2], d1[1], n_spikes = 0, want[3];
   int rc;
   snprintf(base, sizeof base, "/runs/%zu", k);
-  htri_t exists = H5LTpath_valid(r->file, base, 1);
-  if (exists <= 0)
+  if (!slh_exists(&r->h5, base))
     return sl_error(SL_EFORMAT, "replay: '%s': no group %s (/runs@count = %zu)", r->path, base,
                     r->n_runs);
   recorded_run *run = &r->runs[k];
 
   /* x: (T, B, n_in) 0/1 */
   snprintf(path, sizeof path, "%s/x", base);
-  if ((rc = open_dataset(r, path, H5T_INTEGER, 3, d3, &dset)) != SL_OK)
+  if ((rc = slh_open_dataset(&r->h5, path, H5T_INTEGER, 3, d3, &dset)) != SL_OK)
     return rc;
   if (d3[0] == 0 || d3[1] == 0 || d3[2] != r->n_in) {
     want[0] = d3[0] ? d3[0] : 1;
     want[1] = d3[1] ? d3[1] : 1;
     want[2] = r->n_in;
-    rc = bad_shape(r, path, 3, d3, want);
+    rc = slh_bad_shape(&r->h5, path, 3, d3, want);
     goto out;
   }
   if (d3[1] > SIZE_MAX / d3[0] / d3[2]) {
@@ -631,7 +380,7 @@ static int index_run(replay *r, size_t k)
     rc = sl_error(SL_ENOMEM, "replay: out of memory for a %zu-byte raster", n);
     goto out;
   }
-  if ((rc = read_all(r, dset, path, H5T_NATIVE_UINT8, n, r->xrec)) != SL_OK)
+  if ((rc = slh_read(&r->h5, dset, path, H5T_NATIVE_UINT8, n, r->xrec)) != SL_OK)
     goto out;
   for (size_t i = 0; i < n; i++)
     if (r->xrec[i] > 1) {
@@ -645,15 +394,15 @@ static int index_run(replay *r, size_t k)
 
   /* weights: (n_layers + 1, 2) indices into /weights */
   snprintf(path, sizeof path, "%s/weights", base);
-  if ((rc = open_dataset(r, path, H5T_INTEGER, 2, d2, &dset)) != SL_OK)
+  if ((rc = slh_open_dataset(&r->h5, path, H5T_INTEGER, 2, d2, &dset)) != SL_OK)
     return rc;
   want[0] = r->n_layers + 1;
   want[1] = 2;
   if (d2[0] != want[0] || d2[1] != want[1]) {
-    rc = bad_shape(r, path, 2, d2, want);
+    rc = slh_bad_shape(&r->h5, path, 2, d2, want);
     goto out;
   }
-  if ((rc = read_all(r, dset, path, H5T_NATIVE_INT64, (r->n_layers + 1) * 2, run->widx)) !=
+  if ((rc = slh_read(&r->h5, dset, path, H5T_NATIVE_INT64, (r->n_layers + 1) * 2, run->widx)) !=
       SL_OK)
     goto out;
   for (size_t l = 0; l <= r->n_layers; l++)
@@ -678,7 +427,7 @@ static int index_run(replay *r, size_t k)
                  {"spike_time", H5T_FLOAT}};
   for (int i = 0; i < 3; i++) {
     snprintf(path, sizeof path, "%s/%s", base, spikes[i].name);
-    if ((rc = open_dataset(r, path, spikes[i].cls, 1, d1, &dset)) != SL_OK)
+    if ((rc = slh_open_dataset(&r->h5, path, spikes[i].cls, 1, d1, &dset)) != SL_OK)
       return rc;
     H5Dclose(dset);
     dset = -1;
@@ -692,13 +441,13 @@ static int index_run(replay *r, size_t k)
 
   /* membrane: (n_samples, B, n_neurons) */
   snprintf(path, sizeof path, "%s/membrane", base);
-  if ((rc = open_dataset(r, path, H5T_FLOAT, 3, d3, &dset)) != SL_OK)
+  if ((rc = slh_open_dataset(&r->h5, path, H5T_FLOAT, 3, d3, &dset)) != SL_OK)
     return rc;
   want[0] = d3[0];
   want[1] = run->B;
   want[2] = r->n_neurons;
   if (d3[1] != want[1] || d3[2] != want[2])
-    rc = bad_shape(r, path, 3, d3, want);
+    rc = slh_bad_shape(&r->h5, path, 3, d3, want);
 out:
   if (dset >= 0)
     H5Dclose(dset);
@@ -719,7 +468,7 @@ static int index_runs(replay *r)
   hid_t grp = -1;
   H5G_info_t info;
   int64_t count = 0;
-  int rc = open_group(r, "/weights", &grp);
+  int rc = slh_open_group(&r->h5, "/weights", &grp);
   if (rc != SL_OK)
     return rc;
   if (H5Gget_info(grp, &info) < 0) {
@@ -729,9 +478,9 @@ static int index_runs(replay *r)
   H5Oclose(grp);
   r->n_weights = (size_t)info.nlinks;
 
-  if ((rc = open_group(r, "/runs", &grp)) != SL_OK)
+  if ((rc = slh_open_group(&r->h5, "/runs", &grp)) != SL_OK)
     return rc;
-  rc = get_attr(r, grp, "/runs", "count", H5T_NATIVE_INT64, 1, &count);
+  rc = slh_get_attr(&r->h5, grp, "/runs", "count", H5T_NATIVE_INT64, 1, &count);
   if (rc == SL_OK && H5Gget_info(grp, &info) < 0)
     rc = sl_error(SL_EIO, "replay: '%s': cannot list /runs", r->path);
   H5Oclose(grp);
@@ -798,6 +547,7 @@ static int replay_open_impl(replay_state *st, const sl_backend_setup *setup)
                           "(HDF5 file locking)", path);
     goto out;
   }
+  r->h5 = (slh_file){r->file, r->path, "replay"};
   if ((rc = read_root(r)) != SL_OK || (rc = read_setup(r, setup)) != SL_OK ||
       (rc = read_caps(r)) != SL_OK || (rc = index_runs(r)) != SL_OK)
     goto out;
@@ -885,11 +635,11 @@ static int weights_equal(replay *r, int64_t idx, const replay_slot *s, int *equa
       hsize_t dims[2];
       if (reserve((void **)&r->wbuf, &r->wcap, n, sizeof(float)) != SL_OK)
         return sl_error(SL_ENOMEM, "replay: out of memory");
-      rc = open_dataset(r, path, H5T_FLOAT, 2, dims, &dset);
+      rc = slh_open_dataset(&r->h5, path, H5T_FLOAT, 2, dims, &dset);
       if (rc == SL_OK && (dims[0] != e->rows || dims[1] != e->cols))
         rc = sl_error(SL_EFORMAT, "replay: '%s': %s changed shape", r->path, path);
       if (rc == SL_OK)
-        rc = read_all(r, dset, path, H5T_NATIVE_FLOAT, n, r->wbuf);
+        rc = slh_read(&r->h5, dset, path, H5T_NATIVE_FLOAT, n, r->wbuf);
       if (dset >= 0)
         H5Dclose(dset);
       if (rc != SL_OK)
@@ -951,11 +701,11 @@ static int run_x_equal(replay *r, size_t k, int *equal)
   hid_t dset = -1;
   hsize_t dims[3];
   snprintf(path, sizeof path, "/runs/%zu/x", k);
-  int rc = open_dataset(r, path, H5T_INTEGER, 3, dims, &dset);
+  int rc = slh_open_dataset(&r->h5, path, H5T_INTEGER, 3, dims, &dset);
   if (rc == SL_OK && (dims[0] != run->T || dims[1] != run->B || dims[2] != r->n_in))
     rc = sl_error(SL_EFORMAT, "replay: '%s': %s changed shape", r->path, path);
   if (rc == SL_OK)
-    rc = read_all(r, dset, path, H5T_NATIVE_UINT8, n, r->xrec);
+    rc = slh_read(&r->h5, dset, path, H5T_NATIVE_UINT8, n, r->xrec);
   if (dset >= 0)
     H5Dclose(dset);
   if (rc == SL_OK)
@@ -976,7 +726,7 @@ static int serve(replay *r, size_t k, sl_observations *obs)
   int rc = SL_OK;
   for (int i = 0; i < 3 && rc == SL_OK; i++) {
     snprintf(path, sizeof path, "/runs/%zu/%s", k, names[i]);
-    rc = open_dataset(r, path, i < 2 ? H5T_INTEGER : H5T_FLOAT, 1, d1, &dset[i]);
+    rc = slh_open_dataset(&r->h5, path, i < 2 ? H5T_INTEGER : H5T_FLOAT, 1, d1, &dset[i]);
     if (rc == SL_OK && i == 0)
       n = d1[0];
     else if (rc == SL_OK && d1[0] != n)
@@ -994,13 +744,13 @@ static int serve(replay *r, size_t k, sl_observations *obs)
     goto out;
   }
   snprintf(path, sizeof path, "/runs/%zu/spike_sample", k);
-  if ((rc = read_all(r, dset[0], path, H5T_NATIVE_UINT32, ns, sample)) != SL_OK)
+  if ((rc = slh_read(&r->h5, dset[0], path, H5T_NATIVE_UINT32, ns, sample)) != SL_OK)
     goto out;
   snprintf(path, sizeof path, "/runs/%zu/spike_neuron", k);
-  if ((rc = read_all(r, dset[1], path, H5T_NATIVE_UINT32, ns, neuron)) != SL_OK)
+  if ((rc = slh_read(&r->h5, dset[1], path, H5T_NATIVE_UINT32, ns, neuron)) != SL_OK)
     goto out;
   snprintf(path, sizeof path, "/runs/%zu/spike_time", k);
-  if ((rc = read_all(r, dset[2], path, H5T_NATIVE_DOUBLE, ns, time)) != SL_OK)
+  if ((rc = slh_read(&r->h5, dset[2], path, H5T_NATIVE_DOUBLE, ns, time)) != SL_OK)
     goto out;
   for (size_t i = 0; i < ns; i++) {
     if (!isfinite(time[i])) {
@@ -1022,15 +772,15 @@ static int serve(replay *r, size_t k, sl_observations *obs)
   }
 
   snprintf(path, sizeof path, "/runs/%zu/membrane", k);
-  if ((rc = open_dataset(r, path, H5T_FLOAT, 3, d3, &dset[3])) != SL_OK)
+  if ((rc = slh_open_dataset(&r->h5, path, H5T_FLOAT, 3, d3, &dset[3])) != SL_OK)
     goto out;
   if (d3[1] != run->B || d3[2] != r->n_neurons) {
     hsize_t want[3] = {d3[0], run->B, r->n_neurons};
-    rc = bad_shape(r, path, 3, d3, want);
+    rc = slh_bad_shape(&r->h5, path, 3, d3, want);
     goto out;
   }
-  if ((rc = get_attr(r, dset[3], path, "sample_t0", H5T_NATIVE_DOUBLE, 1, &t0)) != SL_OK ||
-      (rc = get_attr(r, dset[3], path, "sample_period", H5T_NATIVE_DOUBLE, 1, &period)) != SL_OK)
+  if ((rc = slh_get_attr(&r->h5, dset[3], path, "sample_t0", H5T_NATIVE_DOUBLE, 1, &t0)) != SL_OK ||
+      (rc = slh_get_attr(&r->h5, dset[3], path, "sample_period", H5T_NATIVE_DOUBLE, 1, &period)) != SL_OK)
     goto out;
   size_t n_samples = (size_t)d3[0];
   if (n_samples && r->n_neurons > SIZE_MAX / run->B / n_samples) {
@@ -1040,7 +790,7 @@ static int serve(replay *r, size_t k, sl_observations *obs)
   size_t nm = n_samples * run->B * r->n_neurons;
   if ((rc = sl_obs_reset(obs, run->B, r->n_neurons, n_samples)) != SL_OK)
     goto out;
-  if ((rc = read_all(r, dset[3], path, H5T_NATIVE_FLOAT, nm, obs->membrane)) != SL_OK)
+  if ((rc = slh_read(&r->h5, dset[3], path, H5T_NATIVE_FLOAT, nm, obs->membrane)) != SL_OK)
     goto out;
   for (size_t i = 0; i < nm; i++)
     if (!isfinite(obs->membrane[i])) {

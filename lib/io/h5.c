@@ -35,7 +35,7 @@ int slh_open_read(slh_file *f, const char *who, const char *path)
   return SL_OK;
 }
 
-int slh_check_format(const slh_file *f, const char *format, int version)
+int slh_check_format(const slh_file *f, const char *format, int version, const char *what)
 {
   hid_t root = H5Oopen(f->id, "/", H5P_DEFAULT);
   if (root < 0)
@@ -44,8 +44,8 @@ int slh_check_format(const slh_file *f, const char *format, int version)
   int v = 0;
   int has = slh_has_attr(f, root, "/", "format"), rc = SL_EIO;
   if (has == 0)
-    rc = sl_error(SL_EFORMAT, "%s: '%s': no attribute /@format: not a %s file", f->who, f->path,
-                  format);
+    rc = sl_error(SL_EFORMAT, "%s: '%s': no attribute /@format: not a %s", f->who, f->path,
+                  what);
   else if (has > 0)
     rc = slh_get_attr_str(f, root, "/", "format", &found);
   if (rc == SL_OK && strcmp(found, format) != 0)

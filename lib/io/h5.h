@@ -36,8 +36,9 @@ typedef struct {
 int slh_open_read(slh_file *f, const char *who, const char *path);
 
 /* Check the root attributes format == `format` and format_version ==
- * `version` (0: any integer), raising SL_EFORMAT with what was found. */
-int slh_check_format(const slh_file *f, const char *format, int version);
+ * `version` (0: any integer), raising SL_EFORMAT with what was found; `what`
+ * names the kind of file ("spikeloop recording") when /@format is missing. */
+int slh_check_format(const slh_file *f, const char *format, int version, const char *what);
 
 /* Close f->id (if open) and set it to -1. */
 void slh_close(slh_file *f);

@@ -36,6 +36,8 @@
 #include "spikeloop/error.h"
 #include "spikeloop/version.h"
 
+#include "io/h5.h"
+
 #include <hdf5.h>
 
 #include <errno.h>
@@ -48,8 +50,6 @@
 
 #define FORMAT_NAME "spikeloop-recording"
 #define FORMAT_VERSION 1
-#define COMPRESS_MIN 4096            /* elements below which arrays stay contiguous */
-#define CHUNK_ELEMS ((hsize_t)1 << 18) /* target elements per chunk */
 
 struct sl_recorder {
   hid_t file;
@@ -59,138 +59,9 @@ struct sl_recorder {
   long n_weights; /* /weights/<k> written */
   long n_runs;    /* committed runs (= /runs@count) */
   int64_t in_effect[SL_MAX_LAYERS + 1][2]; /* /weights index per layer, which; -1: none */
-  int deflate;    /* deflate and shuffle filters available */
 };
 
 /* ------------------------------------------------------------ helpers */
-
-/* Create group `name` under loc that tracks the creation order of its links
- * and attributes (readers list runs 0, 1, 2, ... not 0, 1, 10). -1 on failure. */
-static hid_t make_group(hid_t loc, const char *name)
-{
-  hid_t gcpl = -1, grp = -1;
-  unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
-  gcpl = H5Pcreate(H5P_GROUP_CREATE);
-  if (gcpl < 0)
-    goto out;
-  if (H5Pset_attr_creation_order(gcpl, order) < 0 || H5Pset_link_creation_order(gcpl, order) < 0)
-    goto out;
-  grp = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-out:
-  if (gcpl >= 0)
-    H5Pclose(gcpl);
-  return grp;
-}
-
-/* Create attribute obj@name (n == 0: scalar; else 1-D of length n). */
-static herr_t write_attr(hid_t obj, const char *name, hid_t file_type, hid_t mem_type,
-                         hsize_t n, const void *buf)
-{
-  hid_t space = -1, attr = -1;
-  herr_t status = -1;
-  space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
-  if (space < 0)
-    goto out;
-  attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr < 0)
-    goto out;
-  if (H5Awrite(attr, mem_type, buf) < 0)
-    goto out;
-  status = 0;
-out:
-  if (attr >= 0 && H5Aclose(attr) < 0)
-    status = -1;
-  if (space >= 0)
-    H5Sclose(space);
-  return status;
-}
-
-static herr_t write_attr_i64(hid_t obj, const char *name, int64_t v)
-{
-  return write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
-}
-
-static herr_t write_attr_int(hid_t obj, const char *name, int v)
-{
-  return write_attr(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, 0, &v);
-}
-
-static herr_t write_attr_f64(hid_t obj, const char *name, double v)
-{
-  return write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &v);
-}
-
-/* A scalar variable-length UTF-8 string attribute. */
-static herr_t write_attr_str(hid_t obj, const char *name, const char *value)
-{
-  hid_t type = H5Tcopy(H5T_C_S1);
-  herr_t status = -1;
-  if (type < 0)
-    return -1;
-  if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
-    status = write_attr(obj, name, type, type, 0, &value);
-  H5Tclose(type);
-  return status;
-}
-
-/* Overwrite the existing attribute obj@name in place. obj must stay open:
- * HDF5 1.10 cannot H5Awrite an attribute opened with H5Aopen_by_name once
- * its object is closed again (see runlog.c). */
-static herr_t update_attr(hid_t obj, const char *name, hid_t mem_type, const void *buf)
-{
-  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-  if (attr < 0)
-    return -1;
-  herr_t status = H5Awrite(attr, mem_type, buf);
-  if (H5Aclose(attr) < 0)
-    status = -1;
-  return status;
-}
-
-/* Write dataset loc/name of shape dims[0..rank) from buf. compress: 0 none,
- * 1 deflate, 2 shuffle + deflate (applied only if available and worth it). */
-static herr_t write_dataset(const sl_recorder *r, hid_t loc, const char *name, hid_t file_type,
-                            hid_t mem_type, int rank, const hsize_t *dims, const void *buf,
-                            int compress)
-{
-  hid_t space = -1, dcpl = -1, dset = -1;
-  herr_t status = -1;
-  hsize_t n = 1, inner = 1, chunk[H5S_MAX_RANK];
-  for (int i = 0; i < rank; i++) {
-    n *= dims[i];
-    if (i)
-      inner *= dims[i];
-  }
-  space = H5Screate_simple(rank, dims, NULL);
-  dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  if (space < 0 || dcpl < 0)
-    goto out;
-  /* Chunks of whole trailing rows, about CHUNK_ELEMS elements each. */
-  if (compress && r->deflate && n >= COMPRESS_MIN && inner <= ((hsize_t)1 << 26)) {
-    chunk[0] = inner >= CHUNK_ELEMS ? 1 : CHUNK_ELEMS / inner;
-    if (chunk[0] > dims[0])
-      chunk[0] = dims[0];
-    for (int i = 1; i < rank; i++)
-      chunk[i] = dims[i];
-    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || (compress == 2 && H5Pset_shuffle(dcpl) < 0) ||
-        H5Pset_deflate(dcpl, 1) < 0)
-      goto out;
-  }
-  dset = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (dset < 0)
-    goto out;
-  if (n && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-    goto out;
-  status = 0;
-out:
-  if (dset >= 0 && H5Dclose(dset) < 0)
-    status = -1;
-  if (dcpl >= 0)
-    H5Pclose(dcpl);
-  if (space >= 0)
-    H5Sclose(space);
-  return status;
-}
 
 /* Expected shape of layer's w_in (which 0) or w_rec (which 1). */
 static void weight_shape(const sl_recorder *r, size_t layer, int which, size_t *rows, size_t *cols)
@@ -243,56 +114,56 @@ static int write_header(sl_recorder *r, const char *backend_name, const sl_backe
   unsigned observables = c->observables;
   int rc = SL_EIO;
 
-  if (write_attr_str(r->file, "format", FORMAT_NAME) < 0 ||
-      write_attr_int(r->file, "format_version", FORMAT_VERSION) < 0 ||
-      write_attr_str(r->file, "backend", backend_name) < 0 ||
-      write_attr_str(r->file, "created", created) < 0 ||
-      write_attr_str(r->file, "library_version", sl_version()) < 0)
+  if (slh_attr_str(r->file, ".", "format", FORMAT_NAME) < 0 ||
+      slh_attr_int(r->file, ".", "format_version", FORMAT_VERSION) < 0 ||
+      slh_attr_str(r->file, ".", "backend", backend_name) < 0 ||
+      slh_attr_str(r->file, ".", "created", created) < 0 ||
+      slh_attr_str(r->file, ".", "library_version", sl_version()) < 0)
     goto out;
 
   what = "write /setup";
-  grp = make_group(r->file, "setup");
-  if (grp < 0 || write_attr_i64(grp, "n_in", (int64_t)s->n_in) < 0 ||
-      write_attr_i64(grp, "n_layers", (int64_t)s->n_layers) < 0 ||
-      write_attr(grp, "sizes", H5T_STD_I64LE, H5T_NATIVE_INT64, L, sizes) < 0 ||
-      write_attr(grp, "recurrent", H5T_STD_I32LE, H5T_NATIVE_INT, L, recurrent) < 0 ||
-      write_attr_f64(grp, "dt", s->dt) < 0 ||
-      write_attr_i64(grp, "max_steps", (int64_t)s->max_steps) < 0 ||
-      write_attr_i64(grp, "max_batch", (int64_t)s->max_batch) < 0 ||
-      write_attr(grp, "w_unit", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, L, s->w_unit) < 0 ||
-      write_attr_str(grp, "options", s->options ? s->options : "") < 0)
+  grp = slh_group(r->file, "setup");
+  if (grp < 0 || slh_attr_i64(grp, ".", "n_in", (int64_t)s->n_in) < 0 ||
+      slh_attr_i64(grp, ".", "n_layers", (int64_t)s->n_layers) < 0 ||
+      slh_attr(grp, ".", "sizes", H5T_STD_I64LE, H5T_NATIVE_INT64, L, sizes) < 0 ||
+      slh_attr(grp, ".", "recurrent", H5T_STD_I32LE, H5T_NATIVE_INT, L, recurrent) < 0 ||
+      slh_attr_double(grp, ".", "dt", s->dt) < 0 ||
+      slh_attr_i64(grp, ".", "max_steps", (int64_t)s->max_steps) < 0 ||
+      slh_attr_i64(grp, ".", "max_batch", (int64_t)s->max_batch) < 0 ||
+      slh_attr(grp, ".", "w_unit", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, L, s->w_unit) < 0 ||
+      slh_attr_str(grp, ".", "options", s->options ? s->options : "") < 0)
     goto out;
   H5Gclose(grp);
   grp = -1;
 
   what = "write /caps";
-  grp = make_group(r->file, "caps");
-  if (grp < 0 || write_attr_i64(grp, "max_neurons", (int64_t)c->max_neurons) < 0 ||
-      write_attr_i64(grp, "max_fan_in", (int64_t)c->max_fan_in) < 0 ||
-      write_attr_int(grp, "weight_levels", c->weight_levels) < 0 ||
-      write_attr_int(grp, "sign_by_row_pair", c->sign_by_row_pair) < 0 ||
-      write_attr_int(grp, "adc_bits", c->adc_bits) < 0 ||
-      write_attr_f64(grp, "sample_period", c->sample_period) < 0 ||
-      write_attr_f64(grp, "time_scale", c->time_scale) < 0 ||
-      write_attr_f64(grp, "membrane_gain", c->membrane_gain) < 0 ||
-      write_attr_f64(grp, "membrane_gain_readout", c->membrane_gain_readout) < 0 ||
-      write_attr_str(grp, "membrane_units", c->membrane_units ? c->membrane_units : "") < 0 ||
-      write_attr(grp, "observables", H5T_STD_U32LE, H5T_NATIVE_UINT, 0, &observables) < 0 ||
-      write_attr_int(grp, "recurrent", c->recurrent) < 0)
+  grp = slh_group(r->file, "caps");
+  if (grp < 0 || slh_attr_i64(grp, ".", "max_neurons", (int64_t)c->max_neurons) < 0 ||
+      slh_attr_i64(grp, ".", "max_fan_in", (int64_t)c->max_fan_in) < 0 ||
+      slh_attr_int(grp, ".", "weight_levels", c->weight_levels) < 0 ||
+      slh_attr_int(grp, ".", "sign_by_row_pair", c->sign_by_row_pair) < 0 ||
+      slh_attr_int(grp, ".", "adc_bits", c->adc_bits) < 0 ||
+      slh_attr_double(grp, ".", "sample_period", c->sample_period) < 0 ||
+      slh_attr_double(grp, ".", "time_scale", c->time_scale) < 0 ||
+      slh_attr_double(grp, ".", "membrane_gain", c->membrane_gain) < 0 ||
+      slh_attr_double(grp, ".", "membrane_gain_readout", c->membrane_gain_readout) < 0 ||
+      slh_attr_str(grp, ".", "membrane_units", c->membrane_units ? c->membrane_units : "") < 0 ||
+      slh_attr(grp, ".", "observables", H5T_STD_U32LE, H5T_NATIVE_UINT, 0, &observables) < 0 ||
+      slh_attr_int(grp, ".", "recurrent", c->recurrent) < 0)
     goto out;
   H5Gclose(grp);
   grp = -1;
 
   what = "create /weights";
-  grp = make_group(r->file, "weights");
+  grp = slh_group(r->file, "weights");
   if (grp < 0)
     goto out;
   H5Gclose(grp);
   grp = -1;
 
   what = "create /runs";
-  grp = make_group(r->file, "runs");
-  if (grp < 0 || write_attr_i64(grp, "count", 0) < 0)
+  grp = slh_group(r->file, "runs");
+  if (grp < 0 || slh_attr_i64(grp, ".", "count", 0) < 0)
     goto out;
   what = "close /runs";
   herr_t closed = H5Gclose(grp);
@@ -339,7 +210,6 @@ static int recorder_create(sl_recorder **out, const char *path, const char *back
     r->n_neurons += setup->size[l];
     r->in_effect[l][0] = r->in_effect[l][1] = -1;
   }
-  r->deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 && H5Zfilter_avail(H5Z_FILTER_SHUFFLE) > 0;
 
   errno = 0;
   hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -415,11 +285,11 @@ static int recorder_weights(sl_recorder *r, size_t layer, int which, const float
   htri_t exists = H5Lexists(grp, name, H5P_DEFAULT);
   if (exists < 0 || (exists > 0 && H5Ldelete(grp, name, H5P_DEFAULT) < 0))
     goto out;
-  if (write_dataset(r, grp, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, w, 0) < 0)
+  if (slh_dataset(grp, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, w, SLH_PLAIN) < 0)
     goto out;
   dset = H5Dopen2(grp, name, H5P_DEFAULT);
-  if (dset < 0 || write_attr_i64(dset, "layer", (int64_t)layer) < 0 ||
-      write_attr_int(dset, "which", which) < 0)
+  if (dset < 0 || slh_attr_i64(dset, ".", "layer", (int64_t)layer) < 0 ||
+      slh_attr_int(dset, ".", "which", which) < 0)
     goto out;
   r->in_effect[layer][which] = r->n_weights;
   r->n_weights++;
@@ -495,31 +365,31 @@ static herr_t write_run(sl_recorder *r, hid_t grp, const uint8_t *x8, size_t T, 
   hsize_t ns = (hsize_t)o->n_spikes;
   hsize_t mdims[3] = {(hsize_t)o->n_samples, (hsize_t)B, (hsize_t)r->n_neurons};
   *what = "x";
-  if (write_dataset(r, grp, "x", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, xdims, x8, 1) < 0)
+  if (slh_dataset(grp, "x", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, xdims, x8, SLH_DEFLATE) < 0)
     goto out;
   *what = "weights";
-  if (write_dataset(r, grp, "weights", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, wdims, r->in_effect,
-                    0) < 0)
+  if (slh_dataset(grp, "weights", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, wdims, r->in_effect,
+                  SLH_PLAIN) < 0)
     goto out;
   *what = "spike_sample";
-  if (write_dataset(r, grp, "spike_sample", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &ns,
-                    o->spike_sample, 0) < 0)
+  if (slh_dataset(grp, "spike_sample", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &ns,
+                  o->spike_sample, SLH_PLAIN) < 0)
     goto out;
   *what = "spike_neuron";
-  if (write_dataset(r, grp, "spike_neuron", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &ns,
-                    o->spike_neuron, 0) < 0)
+  if (slh_dataset(grp, "spike_neuron", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &ns,
+                  o->spike_neuron, SLH_PLAIN) < 0)
     goto out;
   *what = "spike_time";
-  if (write_dataset(r, grp, "spike_time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &ns,
-                    o->spike_time, 0) < 0)
+  if (slh_dataset(grp, "spike_time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &ns,
+                  o->spike_time, SLH_PLAIN) < 0)
     goto out;
   *what = "membrane";
-  if (write_dataset(r, grp, "membrane", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, mdims, o->membrane,
-                    2) < 0)
+  if (slh_dataset(grp, "membrane", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, mdims, o->membrane,
+                  SLH_SHUFFLE) < 0)
     goto out;
   dset = H5Dopen2(grp, "membrane", H5P_DEFAULT);
-  if (dset < 0 || write_attr_f64(dset, "sample_t0", o->sample_t0) < 0 ||
-      write_attr_f64(dset, "sample_period", o->sample_period) < 0)
+  if (dset < 0 || slh_attr_double(dset, ".", "sample_t0", o->sample_t0) < 0 ||
+      slh_attr_double(dset, ".", "sample_period", o->sample_period) < 0)
     goto out;
   status = 0;
 out:
@@ -571,7 +441,7 @@ static int recorder_run(sl_recorder *r, const float *x, size_t T, size_t B,
   if (exists < 0 || (exists > 0 && H5Ldelete(runs, name, H5P_DEFAULT) < 0))
     goto out;
   what = "create the group";
-  grp = make_group(runs, name);
+  grp = slh_group(runs, name);
   if (grp < 0)
     goto out;
   created = 1;
@@ -584,7 +454,7 @@ static int recorder_run(sl_recorder *r, const float *x, size_t T, size_t B,
     goto out;
   /* The group is complete: commit it. */
   what = "raise /runs@count";
-  if (update_attr(runs, "count", H5T_NATIVE_INT64, &count) < 0)
+  if (slh_attr_update(runs, "count", H5T_NATIVE_INT64, &count) < 0)
     goto out;
   r->n_runs++;
   created = 0;
