@@ -68,6 +68,33 @@ void slh_close(slh_file *f)
   f->id = -1;
 }
 
+hid_t slh_create(const char *who, const char *path)
+{
+  errno = 0;
+  hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) {
+    int e = errno;
+    sl_error(SL_EIO, "%s: cannot create HDF5 file '%s'%s%s%s", who, path, e ? " (" : "",
+             e ? strerror(e) : "", e ? ")" : "");
+  }
+  return file;
+}
+
+int slh_flush(hid_t file, const char *who, const char *path)
+{
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+    return sl_error(SL_EIO, "%s: '%s': cannot flush", who, path);
+  return SL_OK;
+}
+
+int slh_flush_close(hid_t file, const char *who, const char *path)
+{
+  int rc = slh_flush(file, who, path);
+  if (H5Fclose(file) < 0 && rc == SL_OK)
+    rc = sl_error(SL_EIO, "%s: '%s': cannot close", who, path);
+  return rc;
+}
+
 char *slh_tmp_name(const char *path)
 {
   size_t len = strlen(path) + 32;

@@ -43,6 +43,19 @@ int slh_check_format(const slh_file *f, const char *format, int version, const c
 /* Close f->id (if open) and set it to -1. */
 void slh_close(slh_file *f);
 
+/* Create (truncate) `path` for writing, in the default (earliest) file
+ * format, whose superblock has no "open for writing" flag: a file whose
+ * writer was killed after a flush opens without h5clear. The open file, or
+ * -1 with SL_EIO raised naming who, the file and the system's reason. */
+hid_t slh_create(const char *who, const char *path);
+
+/* Flush `file` to disk; SL_OK or raises SL_EIO "<who>: '<path>': cannot flush". */
+int slh_flush(hid_t file, const char *who, const char *path);
+
+/* Flush and close `file` (closed even when the flush fails); SL_OK or raises
+ * SL_EIO naming the step that failed. */
+int slh_flush_close(hid_t file, const char *who, const char *path);
+
 /* "<path>.tmp<pid>" in a fresh buffer (free it), or NULL: the name a file is
  * written under before slh_commit renames it over `path`. */
 char *slh_tmp_name(const char *path);

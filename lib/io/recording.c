@@ -40,7 +40,6 @@
 
 #include <hdf5.h>
 
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -211,21 +210,16 @@ static int recorder_create(sl_recorder **out, const char *path, const char *back
     r->in_effect[l][0] = r->in_effect[l][1] = -1;
   }
 
-  errno = 0;
-  hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t file = slh_create("sl_recorder_create", path);
   if (file < 0) {
-    int e = errno;
-    rc = sl_error(SL_EIO, "sl_recorder_create: cannot create HDF5 file '%s'%s%s%s", path,
-                  e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+    rc = SL_EIO;
     goto out;
   }
   r->file = file;
   if ((rc = write_header(r, backend_name, setup, caps)) != SL_OK)
     goto out;
-  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
-    rc = sl_error(SL_EIO, "sl_recorder_create: '%s': cannot flush", path);
+  if ((rc = slh_flush(file, "sl_recorder_create", path)) != SL_OK)
     goto out;
-  }
   file = -1;
   *out = r;
   r = NULL;
@@ -488,14 +482,8 @@ int sl_recorder_close(sl_recorder *r)
 {
   if (!r)
     return SL_OK;
-  int rc = SL_OK;
-  H5E_BEGIN_TRY
-  {
-    if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
-      rc = sl_error(SL_EIO, "sl_recorder_close: '%s': cannot flush", r->path);
-    if (H5Fclose(r->file) < 0 && rc == SL_OK)
-      rc = sl_error(SL_EIO, "sl_recorder_close: '%s': cannot close", r->path);
-  }
+  int rc;
+  H5E_BEGIN_TRY { rc = slh_flush_close(r->file, "sl_recorder_close", r->path); }
   H5E_END_TRY;
   free(r->path);
   free(r);

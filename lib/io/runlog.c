@@ -301,12 +301,9 @@ static int runlog_create(sl_runlog **out, const char *path, const sl_config *cfg
   log->path = name;
 
   int rc = SL_EIO;
-  errno = 0;
-  hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t file = slh_create("sl_runlog_create", path);
   if (file < 0) {
-    int e = errno;
-    rc = sl_error(SL_EIO, "sl_runlog_create: cannot create HDF5 file '%s'%s%s%s", path,
-                  e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+    rc = SL_EIO;
     goto out;
   }
   if ((rc = write_config(file, path, cfg)) != SL_OK)
@@ -315,10 +312,8 @@ static int runlog_create(sl_runlog **out, const char *path, const sl_config *cfg
     goto out;
   if ((rc = write_metrics(file, path)) != SL_OK)
     goto out;
-  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
-    rc = sl_error(SL_EIO, "sl_runlog_create: '%s': cannot flush", path);
+  if ((rc = slh_flush(file, "sl_runlog_create", path)) != SL_OK)
     goto out;
-  }
   log->file = file;
   file = -1;
   *out = log;
@@ -673,14 +668,8 @@ int sl_runlog_close(sl_runlog *log)
 {
   if (!log)
     return SL_OK;
-  int rc = SL_OK;
-  H5E_BEGIN_TRY
-  {
-    if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
-      rc = sl_error(SL_EIO, "sl_runlog_close: '%s': cannot flush", log->path);
-    if (H5Fclose(log->file) < 0 && rc == SL_OK)
-      rc = sl_error(SL_EIO, "sl_runlog_close: '%s': cannot close", log->path);
-  }
+  int rc;
+  H5E_BEGIN_TRY { rc = slh_flush_close(log->file, "sl_runlog_close", log->path); }
   H5E_END_TRY;
   free(log->path);
   free(log);
