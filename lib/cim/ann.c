@@ -286,6 +286,16 @@ static int pool_check(const void *a, const void *b, const sl_pool_shape *s)
   return SL_OK;
 }
 
+/* pool_check, and max pooling's argmax array must exist. */
+static int maxpool_check(const void *a, const void *b, const size_t *argmax,
+                         const sl_pool_shape *s)
+{
+  int rc = pool_check(a, b, s);
+  if (rc == SL_OK && !argmax)
+    rc = sl_error(SL_EINVAL, "maxpool: NULL argmax");
+  return rc;
+}
+
 /* Plane p (b*C + c), output (oy, ox): max and its flat input index. */
 static inline void max_window(const float *in, const sl_pool_shape *s, size_t p, size_t oy,
                               size_t ox, float *m, size_t *arg)
@@ -306,11 +316,9 @@ static inline void max_window(const float *in, const sl_pool_shape *s, size_t p,
 
 int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
 {
-  int rc = pool_check(out, in, s);
+  int rc = maxpool_check(out, in, argmax, s);
   if (rc)
     return rc;
-  if (!argmax)
-    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
   const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s);
   for (size_t p = 0; p < s->B * s->C; p++)
     for (size_t oy = 0; oy < OH; oy++)
@@ -323,11 +331,9 @@ int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl
 
 int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
 {
-  int rc = pool_check(out, in, s);
+  int rc = maxpool_check(out, in, argmax, s);
   if (rc)
     return rc;
-  if (!argmax)
-    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
   const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s), n = s->B * s->C * OH * OW;
 #pragma omp parallel for schedule(static)
   for (size_t o = 0; o < n; o++)
@@ -338,11 +344,9 @@ int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_poo
 int sl_maxpool_backward_ref(float *dinp, const float *dout, const size_t *argmax,
                             const sl_pool_shape *s)
 {
-  int rc = pool_check(dinp, dout, s);
+  int rc = maxpool_check(dinp, dout, argmax, s);
   if (rc)
     return rc;
-  if (!argmax)
-    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
   const size_t n = s->B * s->C * sl_pool_out_h(s) * sl_pool_out_w(s);
   for (size_t o = 0; o < n; o++)
     dinp[argmax[o]] += dout[o];
@@ -353,11 +357,9 @@ int sl_maxpool_backward(float *dinp, const float *dout, const size_t *argmax,
                         const sl_pool_shape *s)
 {
   /* windows of one plane may overlap (stride < k): planes are independent */
-  int rc = pool_check(dinp, dout, s);
+  int rc = maxpool_check(dinp, dout, argmax, s);
   if (rc)
     return rc;
-  if (!argmax)
-    return sl_error(SL_EINVAL, "maxpool: NULL argmax");
   const size_t per = sl_pool_out_h(s) * sl_pool_out_w(s), planes = s->B * s->C;
 #pragma omp parallel for schedule(static)
   for (size_t p = 0; p < planes; p++)
