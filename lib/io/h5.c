@@ -80,6 +80,12 @@ hid_t slh_create(const char *who, const char *path)
   return file;
 }
 
+void slh_abandon(hid_t file, const char *path)
+{
+  H5Fclose(file);
+  remove(path);
+}
+
 int slh_flush(hid_t file, const char *who, const char *path)
 {
   if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)

@@ -49,6 +49,10 @@ void slh_close(slh_file *f);
  * -1 with SL_EIO raised naming who, the file and the system's reason. */
 hid_t slh_create(const char *who, const char *path);
 
+/* Close a file created but not filled and remove it: a failed create
+ * leaves no half-written file behind. */
+void slh_abandon(hid_t file, const char *path);
+
 /* Flush `file` to disk; SL_OK or raises SL_EIO "<who>: '<path>': cannot flush". */
 int slh_flush(hid_t file, const char *who, const char *path);
 

@@ -225,10 +225,8 @@ static int recorder_create(sl_recorder **out, const char *path, const char *back
   r = NULL;
   rc = SL_OK;
 out:
-  if (file >= 0) { /* created but not filled: remove the half-written file */
-    H5Fclose(file);
-    remove(path);
-  }
+  if (file >= 0)
+    slh_abandon(file, path);
   if (r) {
     free(r->path);
     free(r);

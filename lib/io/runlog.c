@@ -320,10 +320,8 @@ static int runlog_create(sl_runlog **out, const char *path, const sl_config *cfg
   log = NULL;
   rc = SL_OK;
 out:
-  if (file >= 0) { /* created but not filled: remove the half-written file */
-    H5Fclose(file);
-    remove(path);
-  }
+  if (file >= 0)
+    slh_abandon(file, path);
   if (log) {
     free(log->path);
     free(log);
