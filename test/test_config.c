@@ -5,11 +5,17 @@
  * with the right code and a message naming the key, INI loading (sections,
  * comments, "path:line: " errors), that sl_config_write output loads back to
  * an identical config, the cross-field checks of sl_config_validate, and that
- * net.hidden / net.recurrent may be set in either order.
+ * net.hidden / net.recurrent may be set in either order, and that the enum
+ * keys allow exactly the names of the modules' tables.
  */
 #include "config.h"
 #include "spikeloop/config.h"
+#include "spikeloop/encode.h"
 #include "spikeloop/error.h"
+#include "spikeloop/fromconfig.h"
+#include "spikeloop/loss.h"
+#include "spikeloop/optim.h"
+#include "spikeloop/surrogate.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -318,6 +324,78 @@ static void test_unknown_key(void)
   CU_ASSERT_STRING_EQUAL(buf, "yinyang");
 }
 
+/* names joined by sep, as the messages list them */
+static const char *joined(const char *const *names, const char *sep)
+{
+  static char buf[256];
+  buf[0] = '\0';
+  for (size_t i = 0; names[i]; i++)
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? sep : "", names[i]);
+  return buf;
+}
+
+/* key accepts exactly the names of `table`: each one sets, and a bad value's
+ * message and the --print-config "allowed:" line list the table in order. */
+static void check_enum_table(const char *key, const char *const *table, const char *written)
+{
+  sl_config c;
+  char want[512];
+  sl_config_defaults(&c);
+  for (size_t i = 0; table[i]; i++) {
+    CU_ASSERT_EQUAL(sl_config_set(&c, key, table[i]), SL_OK);
+    CU_ASSERT_STRING_EQUAL(get(&c, key), table[i]);
+  }
+  CU_ASSERT_EQUAL(sl_config_set(&c, key, "bogus"), SL_EINVAL);
+  snprintf(want, sizeof want, "%s: 'bogus' is not one of %s", key, joined(table, ", "));
+  CU_ASSERT_STRING_EQUAL(sl_last_error(), want);
+  snprintf(want, sizeof want, "#   allowed: %s\n%s = ", joined(table, " | "), strchr(key, '.') + 1);
+  CU_ASSERT(contains(written, want));
+}
+
+/* The enum keys take their values from the modules' name tables; data sets
+ * and optimisers are listed in config.c too (train/ builds on io/), so they
+ * are checked against train/'s lists here. */
+static void test_enum_tables(void)
+{
+  char path[256], written[16384];
+  sl_test_tmpfile("config_enum", path, sizeof path);
+  sl_config c;
+  sl_config_defaults(&c);
+  FILE *f = fopen(path, "w+");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  CU_ASSERT_EQUAL(sl_config_write(&c, f), SL_OK);
+  rewind(f);
+  written[fread(written, 1, sizeof written - 1, f)] = '\0';
+  fclose(f);
+  remove(path);
+
+  const char *const *sg = sl_surrogate_names();
+  size_t n = 0;
+  for (; sg[n]; n++)
+    CU_ASSERT_PTR_EQUAL(sl_surrogate_find(sg[n]), sl_surrogate_list()[n]);
+  CU_ASSERT_PTR_NULL(sl_surrogate_list()[n]);
+
+  check_enum_table("train.loss", sl_loss_list(), written);
+  check_enum_table("encoder.kind", sl_encoder_list(), written);
+  check_enum_table("train.surrogate", sl_surrogate_names(), written);
+  check_enum_table("train.optimizer", sl_optim_list(), written);
+
+  /* the data sets: config.c's list is the one sl_data_from_config knows */
+  snprintf(c.dataset, sizeof c.dataset, "bogus");
+  CU_ASSERT_EQUAL(sl_data_from_config(&c, NULL, NULL, NULL), SL_ENOTFOUND);
+  const char *known = strstr(sl_last_error(), "(known: ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(known);
+  char list[128];
+  snprintf(list, sizeof list, "%s", known + strlen("(known: "));
+  CU_ASSERT_FATAL(strlen(list) > 0 && list[strlen(list) - 1] == ')');
+  list[strlen(list) - 1] = '\0';
+  sl_config_defaults(&c);
+  CU_ASSERT_EQUAL(sl_config_set(&c, "data.dataset", "bogus"), SL_EINVAL);
+  CU_ASSERT(contains(sl_last_error(), "is not one of "));
+  CU_ASSERT_STRING_EQUAL(strstr(sl_last_error(), "is not one of ") + strlen("is not one of "),
+                         list);
+}
+
 static void test_load_file(void)
 {
   char path[256];
@@ -574,6 +652,7 @@ int main(void)
       {"set each type", test_set_types},
       {"bad values", test_bad_values},
       {"unknown key", test_unknown_key},
+      {"enum keys from the name tables", test_enum_tables},
       {"load file", test_load_file},
       {"load errors", test_load_errors},
       {"write and reload", test_write_reload},

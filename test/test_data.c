@@ -226,6 +226,30 @@ static void test_encoder_defaults_and_names(void)
   CU_ASSERT_EQUAL(sl_encoder_kind_from_name("", &kind), SL_ENOTFOUND);
   CU_ASSERT_EQUAL(sl_encoder_kind_from_name(NULL, &kind), SL_EINVAL);
   CU_ASSERT_PTR_NULL(sl_encoder_kind_name(99));
+  CU_ASSERT_PTR_NULL(sl_encoder_kind_name(-1));
+}
+
+/* The encoder name table: NULL-terminated, in kind order, round trip by
+ * name, and the "known:" message lists it. */
+static void test_encoder_names(void)
+{
+  const char *const *list = sl_encoder_list();
+  size_t n = 0;
+  for (; list[n]; n++) {
+    int kind = -1;
+    CU_ASSERT_EQUAL(sl_encoder_kind_from_name(list[n], &kind), SL_OK);
+    CU_ASSERT_EQUAL(kind, (int)n);
+    CU_ASSERT_PTR_EQUAL(sl_encoder_kind_name((int)n), list[n]);
+  }
+  CU_ASSERT_EQUAL(n, 3);
+  CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_LATENCY_LINEAR], "latency");
+  CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_LATENCY_LOG], "latency_log");
+  CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_RATE], "rate");
+  CU_ASSERT_PTR_NULL(sl_encoder_kind_name((int)n));
+  int kind;
+  CU_ASSERT_EQUAL(sl_encoder_kind_from_name("poisson", &kind), SL_ENOTFOUND);
+  CU_ASSERT_STRING_EQUAL(sl_last_error(),
+                         "unknown encoder 'poisson' (known: latency, latency_log, rate)");
 }
 
 static void test_latency_linear(void)
@@ -611,6 +635,7 @@ int main(void)
       {"yinyang determinism", test_generate_deterministic},
       {"yinyang geometry and balance", test_generate_properties},
       {"encoder defaults and names", test_encoder_defaults_and_names},
+      {"encoder name table", test_encoder_names},
       {"latency linear", test_latency_linear},
       {"latency log", test_latency_log},
       {"rate mean", test_rate},

@@ -328,6 +328,28 @@ static void test_errors(void)
   CU_ASSERT(strcmp(sl_loss_name(SL_LOSS_MAX), "max") == 0);
   CU_ASSERT(strcmp(sl_loss_name(SL_LOSS_SUM), "sum") == 0);
   CU_ASSERT(sl_loss_name(7) == NULL);
+  CU_ASSERT(sl_loss_name(-1) == NULL);
+}
+
+/* The name table: NULL-terminated, in kind order, round trip by name, and
+ * the "known:" message lists it. */
+static void test_names(void)
+{
+  const char *const *list = sl_loss_list();
+  size_t n = 0;
+  for (; list[n]; n++) {
+    int kind = -1;
+    CU_ASSERT(sl_loss_from_name(list[n], &kind) == SL_OK && kind == (int)n);
+    CU_ASSERT(sl_loss_name((int)n) == list[n]);
+  }
+  CU_ASSERT(n == 2);
+  CU_ASSERT(strcmp(list[SL_LOSS_MAX], "max") == 0 && strcmp(list[SL_LOSS_SUM], "sum") == 0);
+  CU_ASSERT(sl_loss_name((int)n) == NULL);
+  int kind;
+  CU_ASSERT(sl_loss_from_name("mse", &kind) == SL_ENOTFOUND);
+  CU_ASSERT_STRING_EQUAL(sl_last_error(), "unknown loss 'mse' (known: max, sum)");
+  CU_ASSERT(sl_loss_from_name(NULL, &kind) == SL_ENOTFOUND);
+  CU_ASSERT_STRING_EQUAL(sl_last_error(), "unknown loss '(null)' (known: max, sum)");
 }
 
 int main(void)
@@ -338,6 +360,7 @@ int main(void)
                                        {"n_correct", test_n_correct},
                                        {"spike-count regulariser", test_spike_count},
                                        {"errors", test_errors},
+                                       {"name table", test_names},
                                        {NULL, NULL}};
   return sl_test_run("loss", cases);
 }

@@ -298,6 +298,7 @@ static void test_names(void)
   CU_ASSERT(o == NULL);
   CU_ASSERT(strstr(sl_last_error(), "rmsprop") != NULL);
   CU_ASSERT(strstr(sl_last_error(), "adam") != NULL); /* lists the known ones */
+  CU_ASSERT_STRING_EQUAL(sl_last_error(), "unknown optimiser 'rmsprop' (known: adam, sgd)");
   CU_ASSERT(sl_optim_create(&o, NULL, 4, &p) == SL_ENOTFOUND);
   CU_ASSERT(sl_optim_create(&o, "Adam", 4, &p) == SL_ENOTFOUND);
   CU_ASSERT(sl_optim_name(NULL) == NULL);

@@ -39,9 +39,11 @@ sl_encoder sl_encoder_default(void);
 size_t sl_encoder_out_dim(const sl_encoder *e, size_t dim);
 
 /* Look up an encoder kind by name: "latency", "latency_log", "rate".
- * Returns SL_ENOTFOUND for others. */
+ * Returns SL_ENOTFOUND for others (the message lists the known names). */
 int sl_encoder_kind_from_name(const char *name, int *kind);
 const char *sl_encoder_kind_name(int kind); /* NULL for an unknown kind */
+/* NULL-terminated list of the encoder names, in SL_ENCODE_* order. */
+const char *const *sl_encoder_list(void);
 
 /* Encode B feature rows x (B, dim) into out (T, B, out_dim), zeroing it first
  * (out is untouched on error).

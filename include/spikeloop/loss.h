@@ -18,9 +18,12 @@ extern "C" {
 
 enum { SL_LOSS_MAX = 0, SL_LOSS_SUM = 1 };
 
-/* "max" / "sum"; SL_ENOTFOUND for others. */
+/* "max" / "sum"; SL_ENOTFOUND for others (the message lists the known
+ * names). sl_loss_name gives NULL for an unknown kind. */
 int sl_loss_from_name(const char *name, int *kind);
 const char *sl_loss_name(int kind);
+/* NULL-terminated list of the loss names, in SL_LOSS_* order. */
+const char *const *sl_loss_list(void);
 
 /* Cross-entropy with an optional amplitude penalty
  *   L = mean_b CE(logits_b, y_b) + reg_amp * mean_{b,k} logits_bk^2.

@@ -28,10 +28,11 @@ typedef struct {
 } sl_surrogate;
 
 /* Find by name; NULL if unknown (the caller raises SL_ENOTFOUND and may list
- * the names with sl_surrogate_list). */
+ * the names with sl_surrogate_names). */
 const sl_surrogate *sl_surrogate_find(const char *name);
-/* NULL-terminated list of all surrogates. */
+/* NULL-terminated list of all surrogates, and of their names (same order). */
 const sl_surrogate *const *sl_surrogate_list(void);
+const char *const *sl_surrogate_names(void);
 /* Surrogate by id, NULL if out of range. */
 const sl_surrogate *sl_surrogate_by_id(int id);
 

@@ -8,25 +8,33 @@
 #include "config.h"
 #include "spikeloop/loss.h"
 #include "spikeloop/error.h"
+#include "base/names.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The losses by name, indexed by SL_LOSS_* kind. */
+static const char *const loss_names[] = {[SL_LOSS_MAX] = "max", [SL_LOSS_SUM] = "sum", NULL};
+enum { N_LOSSES = sizeof loss_names / sizeof loss_names[0] - 1 };
+
+const char *const *sl_loss_list(void) { return loss_names; }
+
 int sl_loss_from_name(const char *name, int *kind)
 {
-  if (name && strcmp(name, "max") == 0)
-    *kind = SL_LOSS_MAX;
-  else if (name && strcmp(name, "sum") == 0)
-    *kind = SL_LOSS_SUM;
-  else
-    return sl_error(SL_ENOTFOUND, "unknown loss '%s' (known: max, sum)", name ? name : "(null)");
-  return SL_OK;
+  for (int k = 0; name && k < N_LOSSES; k++)
+    if (strcmp(loss_names[k], name) == 0) {
+      *kind = k;
+      return SL_OK;
+    }
+  char known[64];
+  return sl_error(SL_ENOTFOUND, "unknown loss '%s' (known: %s)", name ? name : "(null)",
+                  sli_names_join(loss_names, ", ", known, sizeof known));
 }
 
 const char *sl_loss_name(int kind)
 {
-  return kind == SL_LOSS_MAX ? "max" : kind == SL_LOSS_SUM ? "sum" : NULL;
+  return kind >= 0 && kind < N_LOSSES ? loss_names[kind] : NULL;
 }
 
 int sl_loss_ce(int kind, size_t T, size_t B, size_t K, const float *v_out, const int32_t *labels,

@@ -47,8 +47,10 @@ static const sl_surrogate sigmoid = {"sigmoid", SL_SURROGATE_SIGMOID, sigmoid_de
 static const sl_surrogate arctan = {"arctan", SL_SURROGATE_ARCTAN, arctan_deriv, arctan_smooth};
 
 static const sl_surrogate *const all[] = {&superspike, &sigmoid, &arctan, NULL};
+static const char *const names[] = {"superspike", "sigmoid", "arctan", NULL}; /* all's names */
 
 const sl_surrogate *const *sl_surrogate_list(void) { return all; }
+const char *const *sl_surrogate_names(void) { return names; }
 
 const sl_surrogate *sl_surrogate_find(const char *name)
 {

@@ -1,7 +1,7 @@
 /* encode.c -- spike encoders: feature rows -> input spike rasters.
  *
  * out: (T, B, D_out) time-major, D_out = dim (+1 bias column, the last one).
- * Kinds (found by name in a static table):
+ * Kinds (found by name in a static table, sl_encoder_list):
  *   latency      t = t_early + (1 - x) * (t_late - t_early), x clipped to [0,1]
  *   latency_log  t = tau_in * log(x / (x - x_min)) for x > x_min, else no spike
  *                (x clipped to [0,1]; Cramer et al. 2022, FACTS.md section 1)
@@ -25,20 +25,22 @@
 
 #include "spikeloop/encode.h"
 #include "spikeloop/error.h"
+#include "base/names.h"
 #include "base/rng.h"
 
 #include <math.h>
 #include <string.h>
 
-static const struct {
-  const char *name;
-  int kind;
-} encoder_kinds[] = {
-    {"latency", SL_ENCODE_LATENCY_LINEAR},
-    {"latency_log", SL_ENCODE_LATENCY_LOG},
-    {"rate", SL_ENCODE_RATE},
-    {NULL, 0},
+/* The encoders by name, indexed by SL_ENCODE_* kind. */
+static const char *const encoder_names[] = {
+    [SL_ENCODE_LATENCY_LINEAR] = "latency",
+    [SL_ENCODE_LATENCY_LOG] = "latency_log",
+    [SL_ENCODE_RATE] = "rate",
+    NULL,
 };
+enum { N_ENCODERS = sizeof encoder_names / sizeof encoder_names[0] - 1 };
+
+const char *const *sl_encoder_list(void) { return encoder_names; }
 
 sl_encoder sl_encoder_default(void)
 {
@@ -66,21 +68,19 @@ int sl_encoder_kind_from_name(const char *name, int *kind)
 {
   if (!name || !kind)
     return sl_error(SL_EINVAL, "sl_encoder_kind_from_name: NULL %s", name ? "kind" : "name");
-  for (size_t i = 0; encoder_kinds[i].name; i++)
-    if (strcmp(encoder_kinds[i].name, name) == 0) {
-      *kind = encoder_kinds[i].kind;
+  for (int k = 0; k < N_ENCODERS; k++)
+    if (strcmp(encoder_names[k], name) == 0) {
+      *kind = k;
       return SL_OK;
     }
-  return sl_error(SL_ENOTFOUND,
-                  "unknown encoder '%s' (known: latency, latency_log, rate)", name);
+  char known[96];
+  return sl_error(SL_ENOTFOUND, "unknown encoder '%s' (known: %s)", name,
+                  sli_names_join(encoder_names, ", ", known, sizeof known));
 }
 
 const char *sl_encoder_kind_name(int kind)
 {
-  for (size_t i = 0; encoder_kinds[i].name; i++)
-    if (encoder_kinds[i].kind == kind)
-      return encoder_kinds[i].name;
-  return NULL;
+  return kind >= 0 && kind < N_ENCODERS ? encoder_names[kind] : NULL;
 }
 
 /* Step of a spike at time t: 1 and *step if it falls in [0, T), else 0. */

@@ -27,7 +27,11 @@
  */
 #include "config.h"
 #include "spikeloop/config.h"
+#include "spikeloop/encode.h"
 #include "spikeloop/error.h"
+#include "spikeloop/loss.h"
+#include "spikeloop/surrogate.h"
+#include "base/names.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,7 +62,7 @@ typedef struct {
   const char *help;          /* one line, with units */
   double lo, hi;             /* numbers: allowed range (+-HUGE_VAL: none) */
   unsigned open;             /* LO_OPEN | HI_OPEN */
-  const char *const *values; /* K_ENUM: NULL-terminated allowed values */
+  const char *const *(*values)(void); /* K_ENUM: the NULL-terminated allowed values */
 } key_info;
 
 #define F(field) offsetof(sl_config, field)
@@ -72,19 +76,24 @@ typedef struct {
 #define ENUM(k, f, d, vals, h) {k, K_ENUM, F(f), d, h, 0, 0, 0, vals}
 #define TEXT(k, f, d, h) {k, K_TEXT, F(f), d, h, 0, sizeof(((sl_config *)0)->f), 0, NULL}
 
+/* The allowed values of the enum keys come from the modules' name tables
+ * (sl_encoder_list, sl_loss_list, sl_surrogate_names). Data sets and
+ * optimisers are tabled in train/, which builds on this file, and resets
+ * have no table: those three lists live here (the tests check the data sets
+ * and optimisers against train/'s tables). */
 static const char *const datasets[] = {"yinyang", "fashion16", NULL};
-static const char *const encoders[] = {"latency", "latency_log", "rate", NULL};
 static const char *const resets[] = {"value", "subtract", NULL};
 static const char *const optimizers[] = {"adam", "sgd", NULL};
-static const char *const losses[] = {"max", "sum", NULL};
-static const char *const surrogates[] = {"superspike", "sigmoid", "arctan", NULL};
+static const char *const *dataset_names(void) { return datasets; }
+static const char *const *reset_names(void) { return resets; }
+static const char *const *optimizer_names(void) { return optimizers; }
 
 #define MAX_HIDDEN_SIZE 1000000.0
 
 /* The keys, grouped by section (sl_config_write relies on the grouping).
  * Defaults live here and only here. */
 static const key_info keys[] = {
-  ENUM("data.dataset", dataset, "yinyang", datasets, "Data set to train on"),
+  ENUM("data.dataset", dataset, "yinyang", dataset_names, "Data set to train on"),
   LONG("data.n_train", n_train, "5000", 1, 1e7, "Training samples"),
   LONG("data.n_val", n_val, "1000", 0, 1e7, "Validation samples (0: no validation set)"),
   LONG("data.n_test", n_test, "1000", 1, 1e7, "Test samples"),
@@ -92,7 +101,7 @@ static const key_info keys[] = {
   U64("data.seed_val", seed_val, "2", "Seed of the validation-set generator"),
   U64("data.seed_test", seed_test, "3", "Seed of the test-set generator"),
 
-  ENUM("encoder.kind", encoder, "latency", encoders,
+  ENUM("encoder.kind", encoder, "latency", sl_encoder_list,
        "Input spike code: linear latency, logarithmic latency or Bernoulli rate"),
   LONG("encoder.t_steps", t_steps, "40", 1, 100000, "Simulation steps per sample (T)"),
   DBL("encoder.t_early", t_early, "0.002", 0, 10, 0,
@@ -122,7 +131,7 @@ static const key_info keys[] = {
   ANY("neuron.v_reset", v_reset, "0.0", "Hidden reset potential (membrane units)"),
   POS("neuron.gain", gain, "1.0", "Hidden synaptic gain: factor on the weighted input"),
   LONG("neuron.refrac", refrac, "0", 0, 100000, "Hidden refractory period, time steps"),
-  ENUM("neuron.reset", reset, "value", resets,
+  ENUM("neuron.reset", reset, "value", reset_names,
        "After a spike: set V to v_reset (value) or subtract v_th - v_reset (subtract)"),
   BOOL("neuron.detach_reset", detach_reset, "1", "No gradient through the reset"),
   BOOL("neuron.scale_input", scale_input, "0",
@@ -145,7 +154,7 @@ static const key_info keys[] = {
 
   LONG("train.epochs", epochs, "40", 0, 100000, "Training epochs (0: evaluate only)"),
   LONG("train.batch", batch, "25", 1, 1e6, "Samples per mini-batch"),
-  ENUM("train.optimizer", optimizer, "adam", optimizers, "Optimiser"),
+  ENUM("train.optimizer", optimizer, "adam", optimizer_names, "Optimiser"),
   POS("train.lr", lr, "0.002", "Learning rate"),
   DBL("train.lr_decay", lr_decay, "0.95", 0, 1, LO_OPEN,
       "Factor on the learning rate every lr_step epochs"),
@@ -154,9 +163,9 @@ static const key_info keys[] = {
   DBL("train.adam_beta2", beta2, "0.999", 0, 1, HI_OPEN, "Adam decay of the second moment"),
   POS("train.adam_eps", eps, "1e-8", "Adam epsilon added to the denominator"),
   DBL("train.momentum", momentum, "0.0", 0, 1, HI_OPEN, "SGD momentum (0: plain SGD)"),
-  ENUM("train.loss", loss, "max", losses,
+  ENUM("train.loss", loss, "max", sl_loss_list,
        "Cross-entropy on softmax of max_t V (max) or sum_t V (sum) of the readout"),
-  ENUM("train.surrogate", surrogate, "superspike", surrogates,
+  ENUM("train.surrogate", surrogate, "superspike", sl_surrogate_names,
        "Surrogate derivative of the spike function"),
   POS("train.surrogate_beta", sg_beta, "10", "Surrogate steepness (1/membrane units)"),
   DBL("train.reg_spikes", reg_spikes, "0.0", 0, HUGE_VAL, HI_OPEN,
@@ -411,15 +420,16 @@ static void resolve_recurrent(sl_config *cfg)
 static int set_enum(sl_config *cfg, const key_info *k, const char *s, char *err, size_t errlen)
 {
   void *field = field_of(cfg, k);
-  for (const char *const *v = k->values; *v; v++) {
+  const char *const *values = k->values();
+  for (const char *const *v = values; *v; v++) {
     if (strcmp(s, *v) == 0) {
       snprintf((char *)field, SL_CONFIG_STR, "%s", *v);
       return SL_OK;
     }
   }
   size_t used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of ", k->name, s);
-  for (const char *const *v = k->values; *v && used < errlen; v++)
-    used += (size_t)snprintf(err + used, errlen - used, "%s%s", v == k->values ? "" : ", ", *v);
+  if (used < errlen)
+    sli_names_join(values, ", ", err + used, errlen - used);
   return SL_EINVAL;
 }
 
@@ -883,12 +893,7 @@ static void describe_allowed(const key_info *k, char *buf, size_t len)
   case K_U64: return;
   case K_BOOL: snprintf(buf, len, "0 or 1 (also true/false, yes/no, on/off)"); return;
   case K_TEXT: return; /* said by the help text */
-  case K_ENUM: {
-    size_t used = 0;
-    for (const char *const *v = k->values; *v && used < len; v++)
-      used += (size_t)snprintf(buf + used, len - used, "%s%s", v == k->values ? "" : " | ", *v);
-    return;
-  }
+  case K_ENUM: sli_names_join(k->values(), " | ", buf, len); return;
   case K_HIDDEN:
     fmt_range(k, range, sizeof range);
     snprintf(buf, len, "1 to %d comma-separated sizes, each in %s", SL_CONFIG_MAX_LAYERS, range);

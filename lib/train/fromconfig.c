@@ -12,6 +12,7 @@
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
 #include "spikeloop/fit.h"
+#include "base/names.h"
 #include "base/rng.h"
 
 #include <math.h>
@@ -51,9 +52,11 @@ int sl_net_spec_from_config(const sl_config *cfg, size_t n_in, size_t n_out, sl_
   s.lif.detach_reset = cfg->detach_reset;
   s.lif.scale_input = cfg->scale_input;
   s.lif.surrogate = sl_surrogate_find(cfg->surrogate);
-  if (!s.lif.surrogate)
-    return sl_error(SL_ENOTFOUND, "unknown surrogate '%s' (known: superspike, sigmoid, arctan)",
-                    cfg->surrogate);
+  if (!s.lif.surrogate) {
+    char known[96];
+    return sl_error(SL_ENOTFOUND, "unknown surrogate '%s' (known: %s)", cfg->surrogate,
+                    sli_names_join(sl_surrogate_names(), ", ", known, sizeof known));
+  }
   s.lif.beta = cfg->sg_beta;
   s.readout_scale_input = cfg->scale_input;
   *spec = s;
@@ -140,6 +143,10 @@ static int fashion_from_config(const sl_config *cfg, sl_dataset *train, sl_datas
   return rc;
 }
 
+/* The data sets sl_data_from_config builds (data.dataset in config.c lists
+ * the same). */
+static const char *const dataset_names[] = {"yinyang", "fashion16", NULL};
+
 int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
                         sl_dataset *test)
 {
@@ -147,9 +154,11 @@ int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val
     return sl_error(SL_EINVAL, "sl_data_from_config: NULL config");
   if (strcmp(cfg->dataset, "fashion16") == 0)
     return fashion_from_config(cfg, train, val, test);
-  if (strcmp(cfg->dataset, "yinyang") != 0)
-    return sl_error(SL_ENOTFOUND, "unknown data set '%s' (known: yinyang, fashion16)",
-                    cfg->dataset);
+  if (strcmp(cfg->dataset, "yinyang") != 0) {
+    char known[64];
+    return sl_error(SL_ENOTFOUND, "unknown data set '%s' (known: %s)", cfg->dataset,
+                    sli_names_join(dataset_names, ", ", known, sizeof known));
+  }
   int rc = SL_OK;
   if (train && (rc = sl_yinyang_generate(train, (size_t)cfg->n_train, cfg->seed_train)))
     return rc;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "spikeloop/optim.h"
 #include "spikeloop/error.h"
+#include "base/names.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -83,9 +84,11 @@ int sl_optim_create(sl_optim **out, const char *name, size_t n, const sl_optim_p
   for (size_t i = 0; types[i]; i++)
     if (name && strcmp(types[i]->name, name) == 0)
       type = types[i];
-  if (!type)
-    return sl_error(SL_ENOTFOUND, "unknown optimiser '%s' (known: adam, sgd)",
-                    name ? name : "(null)");
+  if (!type) {
+    char known[64];
+    return sl_error(SL_ENOTFOUND, "unknown optimiser '%s' (known: %s)", name ? name : "(null)",
+                    sli_names_join(names, ", ", known, sizeof known));
+  }
   if (n == 0)
     return sl_error(SL_EINVAL, "optimiser over zero parameters");
   if (!(p->lr > 0) || !isfinite(p->lr))
