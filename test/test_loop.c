@@ -224,7 +224,7 @@ static void test_conversion(void)
   sl_net_free(net);
 }
 
-/* The shadow is quantised to 63 levels of w_unit, clipped, written, and the
+/* The master weights are quantised to 63 levels of w_unit, clipped, written, and the
  * model gets the quantised values. */
 static void test_quantisation(void)
 {
@@ -237,10 +237,10 @@ static void test_quantisation(void)
   CU_ASSERT_FATAL(sl_loop_setup(net, w_unit, NULL, 5, 2, &setup) == SL_OK);
   CU_ASSERT_FATAL(sl_hw_open(&hw, "scripted", &setup) == SL_OK);
   CU_ASSERT_FATAL(sl_loop_create(&loop, net, hw) == SL_OK);
-  float *shadow = sl_loop_shadow(loop);
-  shadow[0] = 0.123f;  /* 2.46 units -> 2 */
-  shadow[1] = -0.126f; /* -2.52 -> -3 */
-  shadow[2] = 10.0f;   /* 200 -> clipped to 63 */
+  float *master = sl_net_master(net);
+  master[0] = 0.123f;  /* 2.46 units -> 2 */
+  master[1] = -0.126f; /* -2.52 -> -3 */
+  master[2] = 10.0f;   /* 200 -> clipped to 63 */
   size_t clipped = 0;
   CU_ASSERT_FATAL(sl_loop_sync_weights(loop, &clipped) == SL_OK);
   CU_ASSERT(clipped >= 1);
@@ -248,7 +248,7 @@ static void test_quantisation(void)
   CU_ASSERT_DOUBLE_EQUAL(p[0], 0.10, 1e-6);
   CU_ASSERT_DOUBLE_EQUAL(p[1], -0.15, 1e-6);
   CU_ASSERT_DOUBLE_EQUAL(p[2], 63 * 0.05, 1e-5);
-  CU_ASSERT(shadow[2] == 10.0f); /* the shadow keeps its value */
+  CU_ASSERT(master[2] == 10.0f); /* the master keeps its value */
   /* every model weight is an integer multiple of its layer's unit, within +-63 */
   int all_ok = 1;
   for (size_t i = 0; i < sl_net_num_tensors(net); i++) {
@@ -261,7 +261,7 @@ static void test_quantisation(void)
     }
   }
   CU_ASSERT(all_ok);
-  shadow[3] = NAN;
+  master[3] = NAN;
   CU_ASSERT(sl_loop_sync_weights(loop, NULL) == SL_ENUMERIC);
   sl_loop_free(loop);
   sl_hw_close(hw);

@@ -1,11 +1,11 @@
 /* spikeloop/loop.h -- training in the loop: the forward pass runs on a
  * backend, its measurements are injected into the host model.
  *
- * The loop keeps a float shadow copy of the weights (the optimiser updates
- * it); sl_loop_sync_weights quantises the shadow to the backend's weight
- * resolution, writes it, and sets the host model's weights to the
- * quantised values, so that backward differentiates the weights the
- * hardware actually used. sl_loop_forward runs a batch on the backend and
+ * The optimiser updates the network's float master weights
+ * (sl_net_master); sl_loop_sync_weights quantises them to the backend's
+ * weight resolution, writes them, and sets the host model's weights
+ * (sl_net_params) to the quantised values, so that backward differentiates
+ * the weights the hardware actually used. sl_loop_forward runs a batch on the backend and
  * converts the observations into the model's (T, B, N) states:
  *   - a spike at hardware time tau belongs to the model step t with
  *     t dt_hw < tau <= (t+1) dt_hw (dt_hw = dt * caps.time_scale); S[t] is
@@ -46,8 +46,8 @@ int sl_loop_setup(const sl_net *net, const double *w_unit, const char *options,
 
 typedef struct sl_loop sl_loop;
 
-/* A loop over net (not owned) and hw (not owned). The shadow starts as a
- * copy of net's weights, which are then synced to the hardware.
+/* A loop over net (not owned) and hw (not owned). net's current weights
+ * become its master weights, which are then synced to the hardware.
  * Errors: SL_ESHAPE (hw was opened for another network), SL_ENOMEM, errors
  * of the first weight write. */
 int sl_loop_create(sl_loop **out, sl_net *net, sl_hw *hw);
@@ -55,11 +55,8 @@ void sl_loop_free(sl_loop *loop);
 
 sl_net *sl_loop_net(sl_loop *loop);
 sl_hw *sl_loop_hw(sl_loop *loop);
-/* The float master weights (same layout as sl_net_params). */
-float *sl_loop_shadow(sl_loop *loop);
-
-/* Quantise the shadow, write it to the backend, and set the model's
- * weights to the quantised values. Returns how many weights were clipped to
+/* Quantise the network's master weights (sl_net_master), write them to the
+ * backend, and set the model's weights to the quantised values. Returns how many weights were clipped to
  * the largest level in *clipped (may be NULL). */
 int sl_loop_sync_weights(sl_loop *loop, size_t *clipped);
 

@@ -6,7 +6,10 @@
  * Layers are named "hidden0", "hidden1", ..., and "readout". Each layer has
  * a weight tensor "w_in" (N_pre, N) and, if recurrent, "w_rec" (N, N).
  * All weights live in one contiguous parameter block (and gradients in a
- * second block of the same layout), so optimisers are one flat loop.
+ * second block of the same layout), so optimisers are one flat loop. A
+ * third block of that layout, the float master copy, is what training
+ * updates; the parameter block holds the weights in use (in the loop, the
+ * master quantised to the backend's resolution).
  * Neuron parameters are per-neuron arrays (sl_neurons) per layer.
  *
  * sl_net_forward keeps, per layer, the states backward needs, each (T, B, N):
@@ -75,8 +78,15 @@ int sl_net_tensor(sl_net *net, size_t i, sl_tensor *out);          /* SL_EINVAL 
 int sl_net_find_tensor(sl_net *net, const char *layer, const char *name,
                        sl_tensor *out);                             /* SL_ENOTFOUND */
 size_t sl_net_num_params(const sl_net *net);
+/* The weights forward and backward use (the tensors' data views). */
 float *sl_net_params(sl_net *net);
 float *sl_net_grads(sl_net *net);
+/* The float master weights, same layout: what a trainer's optimiser steps.
+ * sl_net_init_weights sets them equal to the weights; a trainer
+ * (spikeloop/train.h) or a loop (spikeloop/loop.h) takes the current
+ * weights as its start, then after every step syncs the master to the
+ * weights: copied, or in the loop quantised and written to the backend. */
+float *sl_net_master(sl_net *net);
 void sl_net_zero_grad(sl_net *net);
 
 /* Check parameters and neurons: all finite, neurons valid for dt.

@@ -53,9 +53,9 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
  * path (the backend if there is one). */
 int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res);
 
-/* Take the weights of src (same architecture): into the loop's shadow and
- * the hardware if the session has a backend, else into the network.
- * Errors: SL_ESHAPE. */
+/* Take the weights of src (same architecture) as the network's master
+ * weights and sync them (through the loop to the hardware if the session
+ * has a backend). Errors: SL_ESHAPE, errors of the sync. */
 int sl_session_set_weights(sl_session *s, sl_net *src);
 
 /* Stage the network's weights (/params) and per-neuron parameters

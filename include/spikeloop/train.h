@@ -33,7 +33,9 @@ typedef struct {
 typedef struct sl_trainer sl_trainer;
 
 /* A trainer updates `net` (not owned) with the optimiser, loss and
- * regularisers of cfg. It switches off keeping the synaptic currents
+ * regularisers of cfg: its steps update the network's master weights
+ * (sl_net_master), which start as its current weights, and sync them into
+ * the weights it uses. It switches off keeping the synaptic currents
  * (sl_net_keep_currents), which its steps do not need. */
 int sl_trainer_create(sl_trainer **out, sl_net *net, const sl_config *cfg);
 void sl_trainer_free(sl_trainer *tr);
@@ -55,9 +57,10 @@ int sl_trainer_set_global_batch(sl_trainer *tr, size_t B_global);
 int sl_trainer_step_spikes(sl_trainer *tr, const sl_spikes *x, const int32_t *y,
                            sl_batch_stats *stats);
 /* Train in the loop: forward passes run through loop (whose network must be
- * the trainer's), the optimiser updates the loop's float shadow weights,
- * which are quantised and written to the backend after every step.
- * NULL returns to plain simulation. */
+ * the trainer's); after every step the network's master weights are
+ * quantised and written to the backend (sl_loop_sync_weights).
+ * NULL returns to plain simulation (the master weights, unquantised, are
+ * then the network's weights from the next step on). */
 int sl_trainer_set_loop(sl_trainer *tr, sl_loop *loop);
 /* Learning-rate schedule for the coming epoch (0-based). */
 void sl_trainer_set_epoch(sl_trainer *tr, size_t epoch);

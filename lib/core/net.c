@@ -1,9 +1,10 @@
 /* net.c -- a stack of LIF layers with an LI readout: parameter block,
  * forward with stored states, and backpropagation through time.
  *
- * Parameters and gradients are two contiguous blocks with the same layout
- * (tensor after tensor, in layer order: w_in then w_rec), so optimisers are
- * a flat loop and logging iterates the tensor table. State buffers are
+ * Parameters, gradients and the float master weights are three contiguous
+ * blocks with the same layout (tensor after tensor, in layer order: w_in
+ * then w_rec), so optimisers are a flat loop and logging iterates the
+ * tensor table. State buffers are
  * (T, B, N) per layer and grow on demand.
  *
  * The input of every layer (the network input, the spikes of the layer
@@ -50,6 +51,7 @@ struct sl_net {
   tensor_rec tensors[MAX_TENSORS];
   size_t n_tensors, n_params;
   float *params, *grads;
+  float *master; /* float master weights, same layout: what the optimiser steps */
   layer_buf buf[SL_MAX_LAYERS + 1];
   size_t capacity; /* T*B the buffers hold */
   size_t T, B;     /* of the last forward */
@@ -133,6 +135,7 @@ void sl_net_free(sl_net *net)
   }
   free(net->params);
   free(net->grads);
+  free(net->master);
   free(net);
 }
 
@@ -182,7 +185,8 @@ int sl_net_create(sl_net **out, const sl_net_spec *spec)
   }
   net->params = calloc(net->n_params, sizeof(float));
   net->grads = calloc(net->n_params, sizeof(float));
-  if (!net->params || !net->grads) {
+  net->master = calloc(net->n_params, sizeof(float));
+  if (!net->params || !net->grads || !net->master) {
     rc = sl_error(SL_ENOMEM, "sl_net_create: out of memory for %zu parameters", net->n_params);
     goto fail;
   }
@@ -223,6 +227,7 @@ int sl_net_init_weights(sl_net *net, double scale, uint64_t seed)
       w[j] = (float)gsl_ran_gaussian_ziggurat(r, sd);
   }
   gsl_rng_free(r);
+  memcpy(net->master, net->params, net->n_params * sizeof(float));
   return SL_OK;
 }
 
@@ -258,6 +263,7 @@ int sl_net_find_tensor(sl_net *net, const char *layer, const char *name, sl_tens
 size_t sl_net_num_params(const sl_net *net) { return net ? net->n_params : 0; }
 float *sl_net_params(sl_net *net) { return net ? net->params : NULL; }
 float *sl_net_grads(sl_net *net) { return net ? net->grads : NULL; }
+float *sl_net_master(sl_net *net) { return net ? net->master : NULL; }
 
 void sl_net_zero_grad(sl_net *net)
 {

@@ -14,7 +14,7 @@
 struct sl_loop {
   sl_net *net;
   sl_hw *hw;
-  float *shadow, *hw_units; /* n_params each */
+  float *hw_units;          /* the weights in hardware units, n_params */
   sl_observations obs;
   float *v_meas[SL_MAX_LAYERS + 1], *s_meas[SL_MAX_LAYERS + 1];
   size_t capacity;          /* T*B the measurement buffers hold */
@@ -60,7 +60,6 @@ void sl_loop_free(sl_loop *loop)
 {
   if (!loop)
     return;
-  free(loop->shadow);
   free(loop->hw_units);
   sl_obs_free(&loop->obs);
   for (size_t l = 0; l <= SL_MAX_LAYERS; l++) {
@@ -72,7 +71,6 @@ void sl_loop_free(sl_loop *loop)
 
 sl_net *sl_loop_net(sl_loop *loop) { return loop ? loop->net : NULL; }
 sl_hw *sl_loop_hw(sl_loop *loop) { return loop ? loop->hw : NULL; }
-float *sl_loop_shadow(sl_loop *loop) { return loop ? loop->shadow : NULL; }
 const sl_observations *sl_loop_observations(const sl_loop *loop)
 {
   return loop ? &loop->obs : NULL;
@@ -93,13 +91,12 @@ int sl_loop_create(sl_loop **out, sl_net *net, sl_hw *hw)
   loop->net = net;
   loop->hw = hw;
   size_t n = sl_net_num_params(net);
-  loop->shadow = malloc(n * sizeof(float));
   loop->hw_units = malloc(n * sizeof(float));
-  if (!loop->shadow || !loop->hw_units) {
+  if (!loop->hw_units) {
     sl_loop_free(loop);
     return sl_error(SL_ENOMEM, "sl_loop_create: out of memory");
   }
-  memcpy(loop->shadow, sl_net_params(net), n * sizeof(float));
+  memcpy(sl_net_master(net), sl_net_params(net), n * sizeof(float));
   sl_obs_init(&loop->obs);
   for (size_t l = 0; l <= s->n_layers; l++) {
     size_t N = l < s->n_layers ? s->n_hidden[l] : s->n_out;
@@ -136,7 +133,7 @@ int sl_loop_sync_weights(sl_loop *loop, size_t *clipped)
     const size_t off = (size_t)(t.data - base), n = t.rows * t.cols;
     const float unit = (float)su->w_unit[t.layer_index];
     float *q = loop->hw_units + off;
-    const float *w = loop->shadow + off;
+    const float *w = sl_net_master(loop->net) + off;
     for (size_t j = 0; j < n; j++) {
       if (!isfinite(w[j]))
         return sl_error(SL_ENUMERIC, "weight %s/%s[%zu] is not finite", t.layer, t.name, j);

@@ -233,13 +233,8 @@ int sl_session_set_weights(sl_session *s, sl_net *src)
   size_t n = sl_net_num_params(s->net);
   if (sl_net_num_params(src) != n || sl_net_num_tensors(src) != sl_net_num_tensors(s->net))
     return sl_error(SL_ESHAPE, "sl_session_set_weights: the networks differ in architecture");
-  const float *w = sl_net_params(src);
-  if (s->loop) {
-    memcpy(sl_loop_shadow(s->loop), w, n * sizeof(float));
-    return sl_loop_sync_weights(s->loop, NULL);
-  }
-  memcpy(sl_net_params(s->net), w, n * sizeof(float));
-  return SL_OK;
+  memcpy(sl_net_master(s->net), sl_net_params(src), n * sizeof(float));
+  return sli_sync_weights(s->net, s->loop);
 }
 
 int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,

@@ -2,8 +2,9 @@
  * evaluation, with the forward pass on the simulator or through a loop.
  *
  * The trainer owns the per-batch buffers (loss gradient, regulariser
- * gradients) and the optimiser. In the loop, the optimiser updates the
- * loop's float shadow weights, which are then quantised and written.
+ * gradients) and the optimiser. The optimiser steps the network's float
+ * master weights; the sync then copies them into the weights the network
+ * uses, or in the loop quantises them into those and the backend's.
  */
 #include "config.h"
 #include "spikeloop/train.h"
@@ -59,6 +60,8 @@ int sl_trainer_create(sl_trainer **out, sl_net *net, const sl_config *cfg)
     return rc;
   }
   sl_net_keep_currents(net, 0); /* backward does not read them (tau gradients aside) */
+  /* train from the weights the network has, however they were set */
+  memcpy(sl_net_master(net), sl_net_params(net), sl_net_num_params(net) * sizeof(float));
   *out = tr;
   return SL_OK;
 }
@@ -132,6 +135,14 @@ double sli_hidden_spike_total(sl_net *net)
   return total;
 }
 
+int sli_sync_weights(sl_net *net, sl_loop *loop)
+{
+  if (loop)
+    return sl_loop_sync_weights(loop, NULL);
+  memcpy(sl_net_params(net), sl_net_master(net), sl_net_num_params(net) * sizeof(float));
+  return SL_OK;
+}
+
 /* The input of a step: a dense raster x (T, B, n_in), or an event list. */
 typedef struct {
   const float *x;
@@ -192,13 +203,9 @@ static int trainer_step(sl_trainer *tr, step_input in, const int32_t *y, size_t 
     hidden = st[2];
     B = B_global;
   }
-  if (tr->loop) { /* update the float shadow, then quantise and write it */
-    if ((rc = sl_optim_step(tr->opt, sl_loop_shadow(tr->loop), sl_net_grads(net))) ||
-        (rc = sl_loop_sync_weights(tr->loop, NULL)))
-      return rc;
-  } else if ((rc = sl_optim_step(tr->opt, sl_net_params(net), sl_net_grads(net)))) {
+  if ((rc = sl_optim_step(tr->opt, sl_net_master(net), sl_net_grads(net))) ||
+      (rc = sli_sync_weights(net, tr->loop)))
     return rc;
-  }
   if (stats) {
     stats->loss = loss;
     stats->correct = correct;
