@@ -836,6 +836,113 @@ static void test_infer(void)
   sl_set_num_threads(saved);
 }
 
+/* ------------------------------------------------------------ edited neurons */
+
+/* A network's decay factors are computed once per layer and kept: a pass
+ * after its neurons were edited must use the new parameters, exactly as a
+ * network that had them from the start. */
+enum { EDIT_FUSED, EDIT_TAU, EDIT_SMOOTH }; /* fused layers; tau gradients; smooth spikes */
+static sl_net *edit_test_net(int mode)
+{
+  sl_net_spec s = sl_net_spec_default();
+  s.n_in = 7;
+  s.n_out = 3;
+  s.n_layers = 2;
+  s.n_hidden[0] = 12;
+  s.n_hidden[1] = 9;
+  s.recurrent[1] = 1;
+  s.lif.scale_input = 1;
+  s.readout_scale_input = 1;
+  s.lif.smooth = mode == EDIT_SMOOTH;
+  sl_net *net = NULL;
+  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_init_weights(net, 4.0, 5) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_enable_tau_grad(net, mode == EDIT_TAU) == SL_OK);
+  return net;
+}
+
+/* The edits the library makes after a network exists: a mismatch draw
+ * (fromconfig.c, ideal.c), a twin's fitted values written into the arrays
+ * (fit.c), arrays replaced by a copy (ideal.c), and a single time constant. */
+static void edit_neurons(sl_net *net)
+{
+  sl_mismatch_spec mm = {0.3, 0.3, 0.0, 0.0, 0.0, 0.0};
+  CU_ASSERT_FATAL(sl_neurons_draw_mismatch(sl_net_neurons(net, 0), &mm, 11) == SL_OK);
+  sl_neurons copy, *h1 = sl_net_neurons(net, 1);
+  CU_ASSERT_FATAL(sl_neurons_copy(&copy, h1) == SL_OK);
+  copy.tau_syn[2] *= 0.5f;
+  sl_neurons_free(h1);
+  CU_ASSERT_FATAL(sl_neurons_copy(h1, &copy) == SL_OK);
+  sl_neurons_free(&copy);
+  sl_neurons *ro = sl_net_neurons(net, 2);
+  ro->tau_mem[1] *= 3.0f;
+  ro->tau_syn[0] *= 2.0f;
+}
+
+/* Forward, backward and inference; out: readout membrane, gradients
+ * (weights, then tau if on), logits. */
+static void edit_pass(sl_net *net, const float *x, const float *gv, size_t T, size_t B,
+                      net_result *r)
+{
+  const sl_net_spec *s = sl_net_get_spec(net);
+  sl_net_zero_grad(net);
+  CU_ASSERT_FATAL(sl_net_forward(net, x, T, B) == SL_OK);
+  CU_ASSERT_FATAL(sl_net_backward(net, gv, NULL) == SL_OK);
+  memset(r, 0, sizeof *r);
+  r->n_out = T * B * s->n_out;
+  r->out = fdup(sl_net_output(net), r->n_out);
+  r->n_params = sl_net_num_params(net);
+  r->grads = fdup(sl_net_grads(net), r->n_params);
+  r->n_tau = 0;
+  for (size_t l = 0; l <= s->n_layers; l++)
+    r->n_tau += 2 * sl_net_neurons(net, l)->n;
+  r->tau = falloc(r->n_tau);
+  float *t = r->tau;
+  for (size_t l = 0; l <= s->n_layers; l++) {
+    float *dm, *ds;
+    const size_t n = sl_net_neurons(net, l)->n;
+    CU_ASSERT_FATAL(sl_net_tau_grad(net, l, &dm, &ds) == SL_OK);
+    if (dm)
+      memcpy(t, dm, n * sizeof(float)), memcpy(t + n, ds, n * sizeof(float));
+    t += 2 * n;
+  }
+  r->n_states = B * s->n_out;
+  r->states = falloc(r->n_states);
+  CU_ASSERT_FATAL(sl_net_infer(net, x, T, B, r->states, NULL) == SL_OK);
+}
+
+static int same_result(const net_result *a, const net_result *b)
+{
+  return memcmp(a->out, b->out, a->n_out * sizeof(float)) == 0 &&
+         memcmp(a->grads, b->grads, a->n_params * sizeof(float)) == 0 &&
+         memcmp(a->tau, b->tau, a->n_tau * sizeof(float)) == 0 &&
+         memcmp(a->states, b->states, a->n_states * sizeof(float)) == 0;
+}
+
+static void test_net_neurons_edited(void)
+{
+  const size_t T = 30, B = 5;
+  rng_seed(77);
+  float *x = falloc(T * B * 7), *gv = falloc(T * B * 3);
+  fill_spikes(x, T * B * 7, 0.4);
+  fill_uniform(gv, T * B * 3, -0.1, 0.1);
+  for (int mode = EDIT_FUSED; mode <= EDIT_SMOOTH; mode++) {
+    net_result before, after, fresh;
+    sl_net *a = edit_test_net(mode), *b = edit_test_net(mode);
+    edit_pass(a, x, gv, T, B, &before); /* a's decay factors are now cached */
+    edit_neurons(a);
+    edit_pass(a, x, gv, T, B, &after);
+    edit_neurons(b); /* b never saw the old parameters */
+    edit_pass(b, x, gv, T, B, &fresh);
+    CU_ASSERT(same_result(&after, &fresh));
+    CU_ASSERT(memcmp(before.out, after.out, before.n_out * sizeof(float)) != 0);
+    CU_ASSERT(memcmp(before.states, after.states, before.n_states * sizeof(float)) != 0);
+    net_result_free(&before), net_result_free(&after), net_result_free(&fresh);
+    sl_net_free(a), sl_net_free(b);
+  }
+  free(x), free(gv);
+}
+
 /* ------------------------------------------------------------ W1 semantics */
 
 /* WORKLOADS.md W1 hidden layer, written out independently:
@@ -995,6 +1102,7 @@ int main(void)
       {"tau gradients need the currents kept", test_net_currents_needed},
       {"LI backward, parallel path without tau gradients", test_li_backward_paths},
       {"inference path vs forward, bit-identical", test_infer},
+      {"edited neurons: the next pass uses them", test_net_neurons_edited},
       {"bad input", test_bad_input},
       {NULL, NULL}};
   return sl_test_run("kernels", cases);

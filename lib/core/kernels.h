@@ -92,54 +92,32 @@ void slk_matmul_ev(float *y, const slk_events *ev, const float *w, size_t N);
  * slk_matmul_tn_acc_ref, for any thread count. */
 void slk_matmul_tn_acc_ev(float *dw, const slk_events *ev, const float *g, size_t N);
 
-/* Per-neuron constants of the discrete dynamics of spikeloop/lif.h:
- * a_mem = exp(-dt/tau_mem), a_syn = exp(-dt/tau_syn), k_in = 1 - a_mem if
- * scale_input else 1. */
-typedef struct {
-  float *a_mem, *a_syn, *k_in;
-} slk_decay;
-int slk_decay_make(slk_decay *d, const sl_neurons *p, int scale_input, double dt);
-void slk_decay_free(slk_decay *d);
+/* The LIF and LI kernels of a network's layers. Each takes the layer's
+ * decay factors d (lib/core/lif_row.h), computed for p, dt and the layer's
+ * scale_input by the caller, which keeps them from call to call; the
+ * public kernels of spikeloop/lif.h make them per call and call these. */
+struct slk_decay;
 
-/* The argument checks of the LIF kernels: SL_EINVAL with a message. */
-int slk_lif_check_args(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
-                       size_t B);
-
-/* One time step of one sample's row of N LIF neurons with Heaviside
- * spikes (o->smooth must be 0), the equations of spikeloop/lif.h in the
- * operation order all LIF kernels share:
- *   I = a_s I + gain h;   clamped = left > 0
- *   V = clamped ? v_reset : v_leak + a_m (Vp - v_leak) + k I
- *   S = clamped ? 0 : H(V - v_th);   Vp = clamped ? v_reset : post-reset(V, S)
- *   left = clamped ? left - 1 : (S ? refrac : 0)
- * i_prev is I[t-1] (zeros at t = 0), i_out receives I[t]; vp and left are
- * updated in place; v, s, clamp are output rows. No two arrays may
- * overlap. */
-void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N, const float *h,
-                 const float *i_prev, float *i_out, float *vp, int32_t *left, float *v, float *s,
-                 uint8_t *clamp);
-/* The same step for any options (smooth spikes included): slk_lif_row, or
- * the smooth variant. */
-void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o, size_t N,
-                  const float *h, const float *i_prev, float *i_out, float *vp, int32_t *left,
-                  float *v, float *s, uint8_t *clamp);
-
-/* The forward of one hidden LIF layer of a network (lib/lif_layer.c), with
- * Heaviside spikes (o->smooth must be 0): per sample and step, the drive
- * h = x W_in over the input events `in` (rows (t, b)) plus, if w_rec, the
- * layer's own spikes of the step before through W_rec, then the LIF step,
- * then the row's spikes listed (slk_row_list) into rows/count, which
+/* The forward of one LIF layer (lib/core/lif_layer.c), the one time loop of
+ * every LIF forward: per sample and step, the drive h = x W_in over the
+ * input events `in` (rows (t, b)) -- or, if in is NULL, the drive already
+ * in h --, plus, if w_rec, the layer's own spikes of the step before
+ * through W_rec (added into h), then the LIF step, then, if rows is not
+ * NULL, the row's spikes listed (slk_row_list) into rows/count, which
  * slk_events_from_rows turns into the next layer's input. The states h,
  * i_syn, v, s, clamp (T, B, N) are those of slk_matmul_ev + sl_lif_forward,
- * bit for bit. h and i_syn may be NULL: then they are not kept (a row of
- * each lives in cache while it is needed). rows: (T B) x (N + SLK_ROW_PAD),
- * count: T B. */
-int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
-                          size_t B, const slk_events *in, const float *w_in, const float *w_rec,
-                          float *h, float *i_syn, float *v, float *s, uint8_t *clamp,
-                          uint32_t *rows, uint32_t *count);
+ * bit for bit. With input events, h and i_syn may be NULL: then they are
+ * not kept (a row of each lives in cache while it is needed). rows:
+ * (T B) x (N + SLK_ROW_PAD), count: T B, both or neither; listing needs
+ * Heaviside spikes (o->smooth 0). sl_lif_forward is this with in = rows =
+ * NULL. Errors: SL_EINVAL, SL_ENOMEM. */
+int slk_lif_layer_forward(const sl_neurons *p, const struct slk_decay *d,
+                          const sl_lif_options *o, double dt, size_t T, size_t B,
+                          const slk_events *in, const float *w_in, const float *w_rec, float *h,
+                          float *i_syn, float *v, float *s, uint8_t *clamp, uint32_t *rows,
+                          uint32_t *count);
 
-/* The backward of that layer, fused (lib/lif_layer.c), for Heaviside
+/* The backward of that layer, fused (lib/core/lif_layer.c), for Heaviside
  * spikes, SuperSpike and no tau gradients: per sample (four at a time if
  * recurrent, sharing W_rec^T) and step, descending, the row's dL/dS, then
  * the adjoint row step (slk_lif_bwd_row), writing gh (T, B, N). dL/dS comes
@@ -150,27 +128,27 @@ int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double d
  * extra dL/dV (T, B, N) or NULL. The sums are those of slk_matmul_nt_ref,
  * the regulariser's addition and sl_lif_backward, in their order: the same
  * bits as the separate passes. dW_rec is left to the caller. */
-int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
-                           size_t B, const float *gh_above, size_t n_above, const float *w_above,
+int slk_lif_layer_backward(const sl_neurons *p, const struct slk_decay *d,
+                           const sl_lif_options *o, double dt, size_t T, size_t B,
+                           const float *gh_above, size_t n_above, const float *w_above,
                            const float *gs_extra, float *gs, const float *gv_ext,
                            const float *w_rec, const float *v, const float *s,
                            const uint8_t *clamp, float *gh);
 
-/* One reverse step of one sample's row of the LIF adjoint (lib/lif.c), for
- * Heaviside spikes, the SuperSpike surrogate and no tau gradients: from
- * gs = dL/dS of the row, V, S, the clamp rows of steps t and t+1 as int32
- * (ones after the last step) and ext = dL/dV extra (or NULL), writes
- * gh = dL/dh of the row; gvn, gin carry gV, gI of step t+1 in and of step t
- * out. */
-void slk_lif_bwd_row(const sl_neurons *p, const slk_decay *d, size_t N, float beta, int to_value,
-                     int detach, const int32_t *clamp, const int32_t *nclamp, const float *gs,
-                     const float *v, const float *s, const float *ext, float *gh, float *gvn,
-                     float *gin);
-
-/* One step of a row of N LI neurons, in place: I = a_s I + gain h;
- * V = v_leak + a_m (V - v_leak) + k I. */
-void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h, float *i,
-                float *v);
+/* sl_lif_backward, sl_lif_currents (which reads only d's a_syn), sl_li_forward
+ * and sl_li_backward of spikeloop/lif.h with the layer's decay factors d. */
+int slk_lif_backward(const sl_neurons *p, const struct slk_decay *d, const sl_lif_options *o,
+                     double dt, size_t T, size_t B, const float *w_rec, const float *i_syn,
+                     const float *v, const float *s, const uint8_t *clamp, float *gs,
+                     const float *gv_ext, float *gh, float *dw_rec, float *dtau_mem,
+                     float *dtau_syn);
+int slk_lif_currents(const sl_neurons *p, const struct slk_decay *d, double dt, size_t T,
+                     size_t B, const float *w_rec, const float *s, float *h, float *i_syn);
+int slk_li_forward(const sl_neurons *p, const struct slk_decay *d, double dt, size_t T, size_t B,
+                   const float *h, float *i_syn, float *v);
+int slk_li_backward(const sl_neurons *p, const struct slk_decay *d, int scale_input, double dt,
+                    size_t T, size_t B, const float *i_syn, const float *v, const float *gv,
+                    float *gh, float *dtau_mem, float *dtau_syn);
 
 /* y (N) = sum over n events (ascending) of val[e] * W[idx[e], :] (overwrites y). */
 void slk_gather_row(float *y, const uint32_t *idx, const float *val, size_t n, const float *w,

@@ -1,71 +1,134 @@
-/* lif_layer.c -- the fused forward of one hidden LIF layer of a network.
+/* lif_layer.c -- the forward and backward of one LIF layer: the time loop
+ * of every fast LIF kernel (sl_lif_forward and sl_lif_backward run here
+ * too) around the row kernels of lib/core/lif_row.c.
  *
- * Separately, the layer's forward is three passes over (T, B, N) arrays
- * that do not fit in cache: the input product writes h, the LIF kernel
- * reads it back, and listing the spikes for the next layer reads S again.
- * Here each sample runs through time doing all three for one row while it
- * is in L1: gather the input drive, add the recurrent drive of the step
- * before, step the neurons (slk_lif_row, shared with sl_lif_forward), list
- * the row's spikes. The operations and their order are those of the
- * separate passes, so the numbers are the same bit for bit (tested).
+ * Separately, a network layer's forward is three passes over (T, B, N)
+ * arrays that do not fit in cache: the input product writes h, the LIF
+ * kernel reads it back, and listing the spikes for the next layer reads S
+ * again. Here each sample runs through time doing all three for one row
+ * while it is in L1: gather the input drive (unless h already holds it),
+ * add the recurrent drive of the step before, step the neurons, list the
+ * row's spikes (if asked). The operations and their order are those of
+ * the separate passes, so the numbers are the same bit for bit (tested).
  */
 #include "config.h"
 #include "core/kernels.h"
+#include "core/lif_row.h"
 #include "spikeloop/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int slk_lif_layer_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
-                          size_t B, const slk_events *in, const float *w_in, const float *w_rec,
-                          float *h, float *i_syn, float *v, float *s, uint8_t *clamp,
-                          uint32_t *rows, uint32_t *count)
+/* One forward: the arguments of slk_lif_layer_forward and the shared rows
+ * I[-1] = 0 and the value of every listed spike (Heaviside spikes are 1). */
+typedef struct {
+  const sl_neurons *p;
+  const slk_decay *d;
+  const sl_lif_options *o;
+  size_t T, B, N;
+  const slk_events *in;
+  const float *w_in, *w_rec;
+  float *h, *i_syn, *v, *s;
+  uint8_t *clamp;
+  uint32_t *rows, *count;
+  const float *zero, *ones;
+} layer_fwd;
+
+/* Per sample: refractory counters, Vp; without h / i_syn arrays a row of h
+ * and a ring of two I rows; without spike lists, a scratch list of the
+ * step before's spikes (indices, values) for the recurrence. */
+typedef struct {
+  int32_t *left;
+  float *vp, *roll;
+  uint32_t *ev_idx;
+  float *ev_val;
+} sample_state;
+
+/* h[t] += S[t-1] @ W_rec for row r of sample st: over the spikes the
+ * layer listed at step t-1, or listed here from S[t-1] with their values
+ * (smooth spikes included). */
+static void add_recurrent(const layer_fwd *f, const sample_state *st, size_t r, float *hr)
+{
+  const size_t N = f->N, stride = N + SLK_ROW_PAD, prev = r - f->B;
+  if (f->rows) {
+    if (f->count[prev] > 0)
+      slk_gather_add_row(hr, f->rows + prev * stride, f->ones, f->count[prev], f->w_rec, N);
+    return;
+  }
+  int n = slk_row_events(f->s + prev * N, N, st->ev_idx, st->ev_val); /* finite: n >= 0 */
+  if (n > 0)
+    slk_gather_add_row(hr, st->ev_idx, st->ev_val, (size_t)n, f->w_rec, N);
+}
+
+/* Sample b through all T steps. */
+static void forward_sample(const layer_fwd *f, const sample_state *st, size_t b)
+{
+  const size_t N = f->N, B = f->B, stride = N + SLK_ROW_PAD;
+  for (size_t n = 0; n < N; n++)
+    st->vp[n] = f->p->v_leak[n];
+  for (size_t t = 0; t < f->T; t++) {
+    const size_t r = t * B + b, row = r * N;
+    float *roll = st->roll;
+    float *hr = f->h ? f->h + row : roll;
+    float *ir = f->i_syn ? f->i_syn + row : roll + (1 + (t & 1)) * N;
+    const float *ip = t == 0      ? f->zero
+                      : f->i_syn ? f->i_syn + row - B * N
+                                 : roll + (2 - (t & 1)) * N;
+    if (f->in)
+      slk_gather_row(hr, f->in->idx + f->in->ptr[r], f->in->val + f->in->ptr[r],
+                     f->in->ptr[r + 1] - f->in->ptr[r], f->w_in, N);
+    if (f->w_rec && t > 0)
+      add_recurrent(f, st, r, hr);
+    slk_lif_step(f->p, f->d, f->o, N, hr, ip, ir, st->vp, st->left, f->v + row, f->s + row,
+                 f->clamp + row);
+    if (f->rows)
+      f->count[r] = (uint32_t)slk_row_list(f->s + row, N, f->rows + r * stride);
+  }
+}
+
+static int check_forward(const sl_lif_options *o, size_t T, size_t B, const slk_events *in,
+                         const float *h, const float *i_syn, const uint32_t *rows,
+                         const uint32_t *count)
+{
+  if (in ? in->R != T * B : !h || !i_syn)
+    return sl_error(SL_EINVAL, "LIF layer forward: needs T B input rows, or the drive in h");
+  if (!rows != !count || (rows && o->smooth))
+    return sl_error(SL_EINVAL, "LIF layer forward: listing spikes needs Heaviside spikes and "
+                               "both rows and count");
+  return SL_OK;
+}
+
+int slk_lif_layer_forward(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o,
+                          double dt, size_t T, size_t B, const slk_events *in, const float *w_in,
+                          const float *w_rec, float *h, float *i_syn, float *v, float *s,
+                          uint8_t *clamp, uint32_t *rows, uint32_t *count)
 {
   int rc = slk_lif_check_args(p, o, dt, T, B);
-  if (rc)
+  if (rc || (rc = check_forward(o, T, B, in, h, i_syn, rows, count)))
     return rc;
-  if (o->smooth || !in || in->R != T * B)
-    return sl_error(SL_EINVAL, "LIF layer forward: needs Heaviside spikes and T B input rows");
-  const size_t N = p->n, stride = N + SLK_ROW_PAD;
-  slk_decay d;
-  if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
-    return rc;
-  /* per sample: refractory counters and Vp; shared: I[-1] = 0 and the
-   * value of every listed spike (Heaviside spikes are 1) */
+  const size_t N = p->n;
+  const int lean = !h || !i_syn, listed_rec = w_rec && !rows;
   int32_t *left_all = calloc(B * N, sizeof *left_all);
   float *vp_all = malloc(B * N * sizeof *vp_all), *zero = calloc(N, sizeof *zero);
   float *ones = malloc(N * sizeof *ones);
-  /* without h / i_syn arrays: per sample a row of h and a ring of two I rows */
-  const int lean = !h || !i_syn;
   float *roll_all = lean ? malloc(3 * B * N * sizeof *roll_all) : NULL;
-  if (!left_all || !vp_all || !zero || !ones || (lean && !roll_all)) {
-    free(left_all), free(vp_all), free(zero), free(ones), free(roll_all);
-    slk_decay_free(&d);
+  float *ev_all = listed_rec ? malloc(2 * B * N * sizeof *ev_all) : NULL;
+  if (!left_all || !vp_all || !zero || !ones || (lean && !roll_all) || (listed_rec && !ev_all)) {
+    free(left_all), free(vp_all), free(zero), free(ones), free(roll_all), free(ev_all);
     return sl_error(SL_ENOMEM, "LIF layer forward: out of memory");
   }
   for (size_t n = 0; n < N; n++)
     ones[n] = 1.0f;
+  const layer_fwd f = {p, d, o, T, B, N, in, w_in, w_rec, h, i_syn, v, s, clamp, rows, count,
+                       zero, ones};
 #pragma omp parallel for schedule(static)
   for (size_t b = 0; b < B; b++) {
-    int32_t *left = left_all + b * N;
-    float *vp = vp_all + b * N, *roll = lean ? roll_all + 3 * b * N : NULL;
-    for (size_t n = 0; n < N; n++)
-      vp[n] = p->v_leak[n];
-    for (size_t t = 0; t < T; t++) {
-      const size_t r = t * B + b, row = r * N;
-      float *hr = h ? h + row : roll;
-      float *ir = i_syn ? i_syn + row : roll + (1 + (t & 1)) * N;
-      const float *ip = t == 0 ? zero : i_syn ? i_syn + row - B * N : roll + (2 - (t & 1)) * N;
-      slk_gather_row(hr, in->idx + in->ptr[r], in->val + in->ptr[r], in->ptr[r + 1] - in->ptr[r],
-                     w_in, N);
-      if (w_rec && t > 0 && count[r - B] > 0)
-        slk_gather_add_row(hr, rows + (r - B) * stride, ones, count[r - B], w_rec, N);
-      slk_lif_row(p, &d, o->reset, N, hr, ip, ir, vp, left, v + row, s + row, clamp + row);
-      count[r] = (uint32_t)slk_row_list(s + row, N, rows + r * stride);
-    }
+    const sample_state st = {left_all + b * N, vp_all + b * N, lean ? roll_all + 3 * b * N : NULL,
+                             listed_rec ? (uint32_t *)(ev_all + 2 * b * N) : NULL,
+                             listed_rec ? ev_all + (2 * b + 1) * N : NULL};
+    forward_sample(&f, &st, b);
   }
-  free(left_all), free(vp_all), free(zero), free(ones), free(roll_all);
-  slk_decay_free(&d);
+  free(left_all), free(vp_all), free(zero), free(ones), free(roll_all), free(ev_all);
   return SL_OK;
 }
 
@@ -96,9 +159,10 @@ static inline float *group_rows(float *gs, float *gsb, size_t t, size_t B, size_
   return gs ? gs + (t * B + b0) * N : gsb + (t & 1) * G * N;
 }
 
-int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
-                           size_t B, const float *gh_above, size_t n_above, const float *w_above,
-                           const float *gs_extra, float *gs, const float *gv_ext,
+int slk_lif_layer_backward(const sl_neurons *p, const slk_decay *d, const sl_lif_options *o,
+                           double dt, size_t T, size_t B, const float *gh_above,
+                           size_t n_above, const float *w_above, const float *gs_extra,
+                           float *gs, const float *gv_ext,
                            const float *w_rec, const float *v, const float *s,
                            const uint8_t *clamp, float *gh)
 {
@@ -111,16 +175,12 @@ int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double 
   if (gs) /* dL/dS given: nothing comes from above */
     n_above = 0;
   const size_t N = p->n, G = w_rec ? 4 : 1; /* samples per group */
-  slk_decay d;
-  if ((rc = slk_decay_make(&d, p, o->scale_input, dt)))
-    return rc;
   float *wt = n_above ? malloc(n_above * N * sizeof *wt) : NULL; /* W_above^T */
   float *w_rec_t = w_rec ? malloc(N * N * sizeof *w_rec_t) : NULL; /* W_rec^T */
   uint32_t *iota = n_above ? malloc(n_above * sizeof *iota) : NULL;
   int32_t *ones = malloc(N * sizeof *ones); /* "clamped" after the last step */
   if ((n_above && (!wt || !iota)) || (w_rec && !w_rec_t) || !ones) {
     free(wt), free(w_rec_t), free(iota), free(ones);
-    slk_decay_free(&d);
     return sl_error(SL_ENOMEM, "LIF layer backward: out of memory");
   }
   for (size_t n = 0; n < N && n_above; n++)
@@ -164,7 +224,7 @@ int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double 
           const int32_t *ncl = t + 1 < T ? cl32 + ((t + 1) & 1) * G * N + i * N : ones;
           for (size_t n = 0; n < N; n++)
             cl[n] = clamp[row + n];
-          slk_lif_bwd_row(p, &d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl,
+          slk_lif_bwd_row(p, d, N, (float)o->beta, to_value, o->detach_reset, cl, ncl,
                           gs_t + i * N, v + row, s + row, gv_ext ? gv_ext + row : NULL, gh + row,
                           carry + 2 * i * N, carry + (2 * i + 1) * N);
         }
@@ -180,6 +240,5 @@ int slk_lif_layer_backward(const sl_neurons *p, const sl_lif_options *o, double 
     free(gsb), free(carry), free(cl32);
   }
   free(wt), free(w_rec_t), free(iota), free(ones);
-  slk_decay_free(&d);
   return nomem ? sl_error(SL_ENOMEM, "LIF layer backward: out of memory") : SL_OK;
 }

@@ -17,6 +17,7 @@
 #include "spikeloop/net.h"
 #include "spikeloop/error.h"
 #include "core/kernels.h"
+#include "core/lif_row.h"
 
 #include "base/rng.h"
 
@@ -48,6 +49,7 @@ struct sl_net {
   size_t size[SL_MAX_LAYERS + 1];
   char names[SL_MAX_LAYERS + 1][24];
   sl_neurons neurons[SL_MAX_LAYERS + 1];
+  slk_decay decay[SL_MAX_LAYERS + 1]; /* per layer, brought up to date by update_decays */
   tensor_rec tensors[MAX_TENSORS];
   size_t n_tensors, n_params;
   float *params, *grads;
@@ -130,6 +132,7 @@ void sl_net_free(sl_net *net)
   free(net->infer_last);
   for (size_t l = 0; l < net->n_layers_total; l++) {
     sl_neurons_free(&net->neurons[l]);
+    slk_decay_free(&net->decay[l]);
     free(net->buf[l].dtau_mem);
     free(net->buf[l].dtau_syn);
   }
@@ -358,10 +361,26 @@ size_t sl_net_state_bytes(const sl_net *net)
   return bytes;
 }
 
+/* The decay factors of every layer, recomputed where the time constants
+ * changed since the last pass: callers may edit the neurons at any time
+ * (sl_net_neurons), so every pass brings them up to date. */
+static int update_decays(sl_net *net)
+{
+  int rc = SL_OK;
+  for (size_t l = 0; l < net->n_layers_total && !rc; l++)
+    rc = slk_decay_update(&net->decay[l], &net->neurons[l],
+                          l < net->spec.n_layers ? net->spec.lif.scale_input
+                                                 : net->spec.readout_scale_input,
+                          net->spec.dt);
+  return rc;
+}
+
 /* Buffers for T x B and the bookkeeping of a new forward pass over x. */
 static int begin_forward(sl_net *net, const float *x, size_t T, size_t B)
 {
   int rc = grow(net, T * B);
+  if (!rc)
+    rc = update_decays(net);
   if (rc)
     return rc;
   net->T = T;
@@ -416,17 +435,21 @@ static int forward_layers(sl_net *net, const float *x, size_t T, size_t B)
     else if ((rc = input_events(net, l, in, TB, K, below_listed, &ev)))
       return rc;
     else if (fused)
-      rc = slk_lif_layer_forward(&net->neurons[l], o, net->spec.dt, T, B, ev, w, w_rec,
+      rc = slk_lif_layer_forward(&net->neurons[l], &net->decay[l], o, net->spec.dt, T, B, ev, w,
+                                 w_rec,
                                  keep ? b->h : NULL, keep ? b->i_syn : NULL, b->v, b->s,
                                  b->clamp, b->rows, b->count);
     else
       slk_matmul_ev(b->h, ev, w, N);
-    if (!rc && l < L && !fused)
-      rc = (net->use_ref ? sl_lif_forward_ref : sl_lif_forward)(
-          &net->neurons[l], o, net->spec.dt, T, B, w_rec, b->h, b->i_syn, b->v, b->s, b->clamp);
+    if (!rc && l < L && !fused && net->use_ref)
+      rc = sl_lif_forward_ref(&net->neurons[l], o, net->spec.dt, T, B, w_rec, b->h, b->i_syn,
+                              b->v, b->s, b->clamp);
+    else if (!rc && l < L && !fused)
+      rc = slk_lif_layer_forward(&net->neurons[l], &net->decay[l], o, net->spec.dt, T, B, NULL,
+                                 NULL, w_rec, b->h, b->i_syn, b->v, b->s, b->clamp, NULL, NULL);
     else if (!rc && l == L)
-      rc = sl_li_forward(&net->neurons[l], net->spec.readout_scale_input, net->spec.dt, T, B,
-                         b->h, b->i_syn, b->v);
+      rc = slk_li_forward(&net->neurons[l], &net->decay[l], net->spec.dt, T, B, b->h, b->i_syn,
+                          b->v);
     in = b->s;
     K = N;
     below_listed = fused;
@@ -499,7 +522,8 @@ int sl_net_forward_injected(sl_net *net, const float *x, size_t T, size_t B,
       memcpy(b->s, s_meas[l], TB * N * sizeof(float));
       memset(b->clamp, 0, TB * N);
     }
-    rc = sl_lif_currents(&net->neurons[l], net->spec.dt, T, B, w_rec, b->s, b->h, b->i_syn);
+    rc = slk_lif_currents(&net->neurons[l], &net->decay[l], net->spec.dt, T, B, w_rec, b->s, b->h,
+                          b->i_syn);
     if (rc)
       return rc;
     memcpy(b->v, v_meas[l], TB * N * sizeof(float));
@@ -600,8 +624,10 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
   const double dt = net->spec.dt;
   int ref = net->use_ref;
   layer_buf *ro = &net->buf[L];
-  int rc = sl_li_backward(&net->neurons[L], net->spec.readout_scale_input, dt, T, B, ro->i_syn,
-                          ro->v, gv_out, ro->gh, ro->dtau_mem, ro->dtau_syn);
+  int rc = update_decays(net);
+  if (!rc)
+    rc = slk_li_backward(&net->neurons[L], &net->decay[L], net->spec.readout_scale_input, dt, T, B,
+                         ro->i_syn, ro->v, gv_out, ro->gh, ro->dtau_mem, ro->dtau_syn);
   if (rc)
     return rc;
   /* gh of the layer above, the weights it came through, and their sizes */
@@ -616,9 +642,9 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
     float *dw_rec = b->w_rec == SIZE_MAX ? NULL : net->grads + net->tensors[b->w_rec].offset;
     const float *extra = gs_extra ? gs_extra[l] : NULL;
     if (backward_fused(net, n_above)) {
-      rc = slk_lif_layer_backward(&net->neurons[l], &net->spec.lif, dt, T, B, gh_above, n_above,
-                                  net->params + ta->offset, extra, NULL, NULL, w_rec, b->v, b->s,
-                                  b->clamp, b->gh);
+      rc = slk_lif_layer_backward(&net->neurons[l], &net->decay[l], &net->spec.lif, dt, T, B,
+                                  gh_above, n_above, net->params + ta->offset, extra, NULL, NULL,
+                                  w_rec, b->v, b->s, b->clamp, b->gh);
       if (!rc && dw_rec && T > 1) { /* dW_rec += S[t-1]^T gh[t]: the spikes' events of t < T-1 */
         slk_events first = net->ev[l + 1];
         first.R = (T - 1) * B;
@@ -633,10 +659,14 @@ int sl_net_backward(sl_net *net, const float *gv_out, const float *const *gs_ext
       if (extra)
         for (size_t i = 0; i < TB * N; i++)
           b->gs[i] += extra[i];
-      rc = (ref ? sl_lif_backward_ref : sl_lif_backward)(&net->neurons[l], &net->spec.lif, dt, T,
-                                                         B, w_rec, b->i_syn, b->v, b->s,
-                                                         b->clamp, b->gs, NULL, b->gh, dw_rec,
-                                                         b->dtau_mem, b->dtau_syn);
+      if (ref)
+        rc = sl_lif_backward_ref(&net->neurons[l], &net->spec.lif, dt, T, B, w_rec, b->i_syn,
+                                 b->v, b->s, b->clamp, b->gs, NULL, b->gh, dw_rec, b->dtau_mem,
+                                 b->dtau_syn);
+      else
+        rc = slk_lif_backward(&net->neurons[l], &net->decay[l], &net->spec.lif, dt, T, B, w_rec,
+                              b->i_syn, b->v, b->s, b->clamp, b->gs, NULL, b->gh, dw_rec,
+                              b->dtau_mem, b->dtau_syn);
     }
     if (rc)
       return rc;
@@ -813,29 +843,21 @@ static int infer_run(sl_net *net, const slk_events *ev, size_t T, size_t B, floa
   size_t per = 4 * n_out; /* scratch floats per sample */
   for (size_t l = 0; l < L; l++)
     per += INFER_FLOATS(net->size[l]);
-  slk_decay d[SL_MAX_LAYERS + 1];
-  memset(d, 0, sizeof d);
   float *scratch = malloc(B * per * sizeof(float));
-  int rc = scratch ? SL_OK : sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
-  for (size_t l = 0; l <= L && !rc; l++)
-    rc = slk_decay_make(&d[l], &net->neurons[l],
-                        l < L ? net->spec.lif.scale_input : net->spec.readout_scale_input,
-                        net->spec.dt);
+  int rc = scratch ? update_decays(net) : sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
   double *per_sample = rc ? NULL : malloc(B * sizeof(double));
   if (!rc && !per_sample)
     rc = sl_error(SL_ENOMEM, "sl_net_infer: out of memory");
   if (!rc) {
 #pragma omp parallel for schedule(static) if (B > 1)
     for (size_t b = 0; b < B; b++)
-      per_sample[b] = infer_sample(net, ev, d, b, T, B, scratch + b * per,
+      per_sample[b] = infer_sample(net, ev, net->decay, b, T, B, scratch + b * per,
                                    logits ? logits + b * n_out : NULL, net->infer_last + b * n_out);
   }
   double spikes = 0.0; /* summed in sample order: the same for any thread count */
   for (size_t b = 0; !rc && b < B; b++)
     spikes += per_sample[b];
   free(per_sample);
-  for (size_t l = 0; l <= L; l++)
-    slk_decay_free(&d[l]);
   free(scratch);
   if (!rc && stats)
     stats->hidden_spikes = spikes;
