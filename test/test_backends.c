@@ -1,6 +1,8 @@
-/* test_backends.c -- every backend runs the same suite: the built-in ones
- * (ideal, bss2, memristor, replay of a recording of ideal) and the example plugin
- * loaded from SPIKELOOP_BACKEND_PATH.
+/* test_backends.c -- every backend runs the same suite: each built-in the
+ * registry lists (sl_backend_builtin; replay serves a recording of ideal),
+ * one test case per backend, and the example plugin loaded from
+ * SPIKELOOP_BACKEND_PATH. A built-in that configure left out is not run;
+ * asking for it must give the "not built in this build" error.
  *
  * The suite drives a backend only through sl_hw_* and the loop, as the
  * training code does: capabilities are sane, weights within the stated
@@ -162,13 +164,8 @@ static void backend_suite(const char *name, const char *options)
   sl_net_free(net);
 }
 
-static void test_ideal(void) { backend_suite("ideal", NULL); }
-static void test_bss2(void) { backend_suite("bss2", "chip_seed=3,noise=0.002"); }
-static void test_memristor(void) { backend_suite("memristor", "seed=3,read_sd=0.02"); }
-
-/* Record the suite's requests on the ideal backend, then run the suite
- * against the recording. */
-static void test_replay(void)
+/* Record the suite's requests on the ideal backend into `recording`. */
+static void record_ideal(void)
 {
   sl_net *net = make_net();
   sl_hw *hw = NULL;
@@ -182,9 +179,53 @@ static void test_replay(void)
   sl_loop_free(loop);
   sl_hw_close(hw);
   sl_net_free(net);
-  char options[300];
-  snprintf(options, sizeof options, "file=%s", recording);
-  backend_suite("replay", options);
+}
+
+/* The options the suite opens built-in `name` with (NULL: none). */
+static const char *suite_options(const char *name, char *buf, size_t len)
+{
+  if (strcmp(name, "bss2") == 0)
+    return "chip_seed=3,noise=0.002";
+  if (strcmp(name, "memristor") == 0)
+    return "seed=3,read_sd=0.02";
+  if (strcmp(name, "replay") == 0) {
+    record_ideal();
+    snprintf(buf, len, "file=%s", recording);
+    return buf;
+  }
+  return NULL;
+}
+
+/* One case per compiled-in built-in, named after it. */
+static void test_builtin(void)
+{
+  const char *name = CU_get_current_test()->pName;
+  char buf[300];
+  const char *options = suite_options(name, buf, sizeof buf);
+  backend_suite(name, options);
+}
+
+/* A built-in that configure left out is not found, and naming it says so. */
+static void test_left_out(void)
+{
+  const char *name;
+  int built;
+  size_t n_left_out = 0;
+  for (size_t i = 0; (name = sl_backend_builtin(i, &built)); i++) {
+    if (built)
+      continue;
+    n_left_out++;
+    printf("\n    %-8s not built in this build ", name);
+    const sl_backend *b = (const sl_backend *)1;
+    CU_ASSERT(sl_backend_find(name) == NULL);
+    CU_ASSERT(sl_backend_lookup(name, &b) == SL_EUNSUPPORTED);
+    CU_ASSERT(b == NULL);
+    CU_ASSERT(strstr(sl_last_error(), "not built in this build (configure --enable-") != NULL);
+  }
+  if (!n_left_out)
+    printf("\n    every built-in is built ");
+  name = sl_backend_builtin(0, &built); /* the default backend, always built */
+  CU_ASSERT(name && strcmp(name, "ideal") == 0 && built);
 }
 
 static void test_plugin(void)
@@ -230,6 +271,8 @@ static void test_check_options(void)
   CU_ASSERT(sl_backend_check_options("alphabet=1", known, "tb") == SL_EINVAL);
 }
 
+enum { MAX_CASES = 16 };
+
 int main(void)
 {
   /* the plugin directory of the build tree (set by make check) */
@@ -237,14 +280,20 @@ int main(void)
   if (dir && !getenv("SPIKELOOP_BACKEND_PATH"))
     setenv("SPIKELOOP_BACKEND_PATH", dir, 1);
   sl_test_tmpfile("backends_rec", recording, sizeof recording);
-  static const sl_test_case cases[] = {{"ideal", test_ideal},
-                                       {"bss2", test_bss2},
-                                       {"memristor", test_memristor},
-                                       {"replay of a recording", test_replay},
+  static const sl_test_case fixed[] = {{"left-out built-ins", test_left_out},
                                        {"example plugin", test_plugin},
                                        {"registry errors", test_registry_errors},
-                                       {"option checks", test_check_options},
-                                       {NULL, NULL}};
+                                       {"option checks", test_check_options}};
+  sl_test_case cases[MAX_CASES];
+  size_t n = 0;
+  const char *name;
+  int built;
+  for (size_t i = 0; (name = sl_backend_builtin(i, &built)) && n < MAX_CASES - 5; i++)
+    if (built)
+      cases[n++] = (sl_test_case){name, test_builtin};
+  for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
+    cases[n++] = fixed[k];
+  cases[n] = (sl_test_case){NULL, NULL};
   int rc = sl_test_run("backends", cases);
   unlink(recording);
   return rc;

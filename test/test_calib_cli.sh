@@ -10,6 +10,9 @@ if "$SL" characterise --help 2>&1 | grep -q "unknown command"; then
   echo "characterise is not dispatched by ./spikeloop yet: skipping"
   exit 77
 fi
+case " ${SL_BACKENDS_LEFT_OUT-} " in
+*" bss2 "*) echo "SKIP: backend 'bss2' not built in this build"; exit 77 ;;
+esac
 TMP=$(mktemp -d) || exit 99
 trap 'rm -rf "$TMP"' EXIT
 fail=0

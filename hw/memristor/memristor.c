@@ -37,20 +37,10 @@
  * Observations are those of the ideal backend: model units (membrane_gain
  * 1, time_scale 1), sample 0 the resting state, spikes stamped mid-step.
  *
- * Options ("key=value,..."; unknown keys are refused):
- *   levels (8; 0 continuous, else 2..65536), prog_sd (0.05), verify_tol
- *   (0.05), max_pulses (10), read_sd (0.02), g_min (0.1), g_max (1),
- *   drift_nu (0.005), drift_time (0 s), drift_compensation (1),
- *   stuck_on, stuck_off (0), seed (1: chip and noise seed), tile_rows
- *   (128), tile_cols (16), max_tiles (0 = unlimited), adc_bits (0),
- *   adc_range (0 = worst case), w_max (levels 0 only: 0 = max|W| of the first
- *   write), update_threshold (0 hardware units).
- * read_config keys: pulses, pulses.<layer>, cells_programmed,
- *   pairs_reprogrammed, writes, reads, energy (J: reads + programming),
- *   weight_levels, time_scale, volt_at_zero, volt_per_unit, spike_delay.
+ * Options and read_config keys: spikeloop/memristor.h.
  */
 #include "config.h"
-#include "memristor.h"
+#include "spikeloop/memristor.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/error.h"
 
@@ -428,4 +418,4 @@ static const sl_backend memristor_backend = {
     sizeof(mem_state), mem_open, mem_close, mem_caps, mem_write, mem_run, mem_read_config, 0,
     NULL};
 
-const sl_backend *slb_memristor_backend(void) { return &memristor_backend; }
+const sl_backend *sl_memristor_backend(void) { return &memristor_backend; }

@@ -3,11 +3,11 @@
  * A backend is a versioned, static table of function pointers (in the manner
  * of SQLite's VFS): the core allocates `state_size` bytes of private state
  * and calls the slots. Slots are only ever appended; the core checks
- * `version` before calling a newer slot. Backends are found by name in a
- * registry: the built-in ones ("ideal", "bss2", "replay"), and plugins
- * loaded from shared objects in the directories of SPIKELOOP_BACKEND_PATH
- * (each exports `sl_backend_plugin` returning its table). SPIKELOOP_BACKEND
- * names the default backend.
+ * `version` before calling a newer slot. This header is what a backend
+ * implements (the table) and uses (observation buffers, option helpers:
+ * lib/hw/backend.c), and the instances the core drives (sl_hw:
+ * lib/hw/instance.c). Backends are found by name in the registry
+ * (spikeloop/registry.h).
  *
  * Units. The host model runs in model time (dt, tau in s) and model units
  * (threshold gap ~ 1). A backend reports what it measures in its own units:
@@ -177,37 +177,15 @@ struct sl_backend {
   int (*stimulate)(void *state, const sl_stimulus *stim, sl_observations *obs);
 };
 
-/* ------------------------------------------------------------ registry */
-
-/* Register a backend table (plugins call this through sl_backend_plugin's
- * caller). Tables of every version 1..SL_BACKEND_VERSION stay valid: the
- * core never calls a slot newer than a table's version. Errors: SL_EINVAL
- * (NULL, no name, version < 1 or newer than this library), SL_ERANGE (registry full). Re-registering a name replaces it. */
-int sl_backend_register(const sl_backend *b);
-/* Find by name (loads plugins first). NULL if unknown; then
- * sl_backend_names lists what is available. */
-const sl_backend *sl_backend_find(const char *name);
-/* Comma-separated names of all registered backends into buf. */
-void sl_backend_names(char *buf, size_t len);
-/* SPIKELOOP_BACKEND if set, else "ideal". */
-const char *sl_backend_default_name(void);
-/* Load every *.so in the colon-separated directories of
- * SPIKELOOP_BACKEND_PATH (once; later calls do nothing). A plugin exports
- *   const sl_backend *sl_backend_plugin(void);
- * Files that fail to load or are not plugins are skipped (other libraries
- * may share a directory); the last such problem is appended to the
- * "unknown backend" message of sl_hw_open. */
-int sl_backend_load_plugins(void);
-/* Load one plugin file. Errors: SL_EIO, SL_EINVAL (bad table). */
-int sl_backend_load_plugin(const char *path);
-
 /* ------------------------------------------------------------ instances */
 
 typedef struct sl_hw sl_hw;
 
 /* Open an instance of backend `name` for the network in setup. Errors:
- * SL_ENOTFOUND (unknown name; the message lists the available ones), the
- * backend's own (limits exceeded: SL_ERANGE; bad options: SL_EINVAL). */
+ * those of sl_backend_lookup (spikeloop/registry.h: SL_ENOTFOUND for an
+ * unknown name, the message listing the available ones; SL_EUNSUPPORTED
+ * for a built-in this build left out), the backend's own (limits
+ * exceeded: SL_ERANGE; bad options: SL_EINVAL). */
 int sl_hw_open(sl_hw **out, const char *name, const sl_backend_setup *setup);
 void sl_hw_close(sl_hw *hw);
 const char *sl_hw_name(const sl_hw *hw);

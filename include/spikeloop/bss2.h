@@ -93,7 +93,11 @@ extern "C" {
 #define SL_BSS2_WEIGHT_MAX 63
 #define SL_BSS2_DAC_MAX 1023
 
-/* The emulator's backend table (also registered as "bss2"). */
+/* The emulator's backend table (also registered as "bss2").
+ *
+ * In a build configured with --disable-bss2 every call of this header
+ * fails with SL_EUNSUPPORTED ("backend 'bss2' not built in this build"):
+ * pointer results are NULL, sl_bss2_words_default zeroes the words. */
 const sl_backend *sl_bss2_backend(void);
 
 /* Write the hidden physical parameters of every circuit of chip

@@ -2,7 +2,9 @@
  * emulated BrainScaleS-2 chip to common targets: sl_calib_run searches
  * per-circuit DAC words so that the *measured* parameters (charac.h,
  * fit.h) meet the targets, and writes the bss2 calib file. Defined in
- * hw/bss2/calibrate.c (bss2 only).
+ * hw/bss2/calibrate.c (bss2 only). In a build configured with
+ * --disable-bss2 every call fails with SL_EUNSUPPORTED ("backend 'bss2' not
+ * built in this build") and the default targets are all NaN (hw/absent.c).
  */
 #ifndef SPIKELOOP_CALIBRATE_H
 #define SPIKELOOP_CALIBRATE_H

@@ -36,7 +36,8 @@
 extern "C" {
 #endif
 
-/* The replay backend's table (registered as "replay"). */
+/* The replay backend's table (registered as "replay"). NULL, with the
+ * error set (SL_EUNSUPPORTED), in a build configured with --disable-replay. */
 const sl_backend *sl_replay_backend(void);
 
 #ifdef __cplusplus

@@ -4,8 +4,8 @@
  * neuromorphic hardware: a LIF simulator with per-neuron mismatch,
  * surrogate-gradient backpropagation through time, data sets, encoders,
  * configuration and HDF5 run logs, hardware backends behind one interface
- * (ideal simulator, BrainScaleS-2-style emulator, replay of recordings,
- * plugins) and training in the loop. Every exported name starts with sl_.
+ * (ideal simulator, BrainScaleS-2-style emulator, memristor crossbar,
+ * replay of recordings, plugins) and training in the loop. Every exported name starts with sl_.
  */
 #ifndef SPIKELOOP_SPIKELOOP_H
 #define SPIKELOOP_SPIKELOOP_H
@@ -29,10 +29,12 @@
 #include "spikeloop/train.h"
 #include "spikeloop/session.h"
 #include "spikeloop/backend.h"
+#include "spikeloop/registry.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
 #include "spikeloop/bss2.h"
 #include "spikeloop/replay.h"
+#include "spikeloop/memristor.h"
 #include "spikeloop/charac.h"
 #include "spikeloop/fit.h"
 #include "spikeloop/calibrate.h"

@@ -11,6 +11,7 @@
 #include "spikeloop/error.h"
 #include "spikeloop/loop.h"
 #include "spikeloop/recording.h"
+#include "spikeloop/registry.h"
 #include "spikeloop/fit.h"
 #include "base/names.h"
 #include "base/rng.h"
@@ -219,13 +220,10 @@ int sl_hw_from_config(sl_hw **out, sl_loop **loop, const sl_config *cfg, sl_net 
     return sl_error(SL_EINVAL, "sl_hw_from_config: NULL argument");
   *out = NULL;
   *loop = NULL;
-  const sl_backend *b = sl_backend_find(cfg->backend);
-  if (!b) {
-    char names[512];
-    sl_backend_names(names, sizeof names);
-    return sl_error(SL_ENOTFOUND, "backend.name: unknown backend '%s' (available: %s)",
-                    cfg->backend, names);
-  }
+  const sl_backend *b = NULL;
+  int rc = sl_backend_lookup(cfg->backend, &b);
+  if (rc)
+    return rc;
   /* The weight unit depends on the backend's resolution: known from the
    * table, or else from an instance opened with unit weights. */
   double w_unit[SL_MAX_LAYERS + 1];
@@ -238,7 +236,6 @@ int sl_hw_from_config(sl_hw **out, sl_loop **loop, const sl_config *cfg, sl_net 
    * mismatch twice. The nominal network is the same config without the
    * twin; sl_hw_open copies its neurons, so it is freed at the end. */
   sl_net *nominal = NULL;
-  int rc = SL_OK;
   if (cfg->twin[0]) {
     sl_config c = *cfg;
     c.twin[0] = '\0';
