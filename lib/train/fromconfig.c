@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ from config */
@@ -222,8 +223,11 @@ int sl_hw_from_config(sl_hw **out, sl_loop **loop, const sl_config *cfg, sl_net 
   *loop = NULL;
   const sl_backend *b = NULL;
   int rc = sl_backend_lookup(cfg->backend, &b);
-  if (rc)
-    return rc;
+  if (rc) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", sl_last_error());
+    return sl_error(rc, "backend.name: %s", why);
+  }
   /* The weight unit depends on the backend's resolution: known from the
    * table, or else from an instance opened with unit weights. */
   double w_unit[SL_MAX_LAYERS + 1];
