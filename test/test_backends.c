@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "spikeloop/spikeloop.h"
+#include "fixtures.h"
 #include "testutil.h"
 
 #include <string.h>
@@ -22,23 +23,12 @@ enum { T = 12, B = 3, N_IN = 5, N_HID = 20, N_OUT = 3 };
 
 static char recording[256];
 
-static sl_net *make_net(void)
-{
-  sl_net_spec s = sl_net_spec_default();
-  s.n_in = N_IN;
-  s.n_out = N_OUT;
-  s.n_hidden[0] = N_HID;
-  sl_net *net = NULL;
-  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
-  CU_ASSERT_FATAL(sl_net_init_weights(net, 2.0, 7) == SL_OK);
-  return net;
-}
+static sl_net *make_net(void) { return sl_test_net(N_IN, N_HID, N_OUT, 2.0, 7); }
 
 static float *raster(void)
 {
   static float x[T * B * N_IN];
-  for (size_t i = 0; i < T * B * N_IN; i++)
-    x[i] = (i * 7 + i / 13) % 5 == 0 ? 1.0f : 0.0f;
+  sl_test_raster(x, T * B * N_IN, 13, 5);
   return x;
 }
 
@@ -46,19 +36,13 @@ static float *raster(void)
 static int open_loop(const char *name, const char *options, sl_net *net, sl_hw **hw,
                      sl_loop **loop)
 {
-  sl_backend_setup setup;
-  double w_unit[2] = {1.0, 1.0};
   *hw = NULL;
   *loop = NULL;
   const sl_backend *b = sl_backend_find(name);
   if (!b)
     return sl_error(SL_ENOTFOUND, "no backend %s", name);
   /* weight units that fit the initial weights into the levels */
-  for (size_t l = 0; l < 2 && b->weight_levels > 0; l++)
-    w_unit[l] = sl_loop_default_w_unit(net, l, 2.0, b->weight_levels);
-  int rc = sl_loop_setup(net, w_unit, options, T, B, &setup);
-  if (!rc)
-    rc = sl_hw_open(hw, name, &setup);
+  int rc = sl_test_open_hw(hw, name, options, net, 2.0, b->weight_levels, T, B);
   if (rc)
     return rc;
   rc = sl_loop_create(loop, net, *hw);
@@ -67,28 +51,6 @@ static int open_loop(const char *name, const char *options, sl_net *net, sl_hw *
     *hw = NULL;
   }
   return rc;
-}
-
-static int same_observations(const sl_observations *a, const sl_observations *b)
-{
-  if (a->B != b->B || a->n_neurons != b->n_neurons || a->n_samples != b->n_samples ||
-      a->n_spikes != b->n_spikes)
-    return 0;
-  size_t m = a->n_samples * a->B * a->n_neurons;
-  return memcmp(a->membrane, b->membrane, m * sizeof(float)) == 0 &&
-         memcmp(a->spike_neuron, b->spike_neuron, a->n_spikes * sizeof(uint32_t)) == 0 &&
-         memcmp(a->spike_sample, b->spike_sample, a->n_spikes * sizeof(uint32_t)) == 0 &&
-         memcmp(a->spike_time, b->spike_time, a->n_spikes * sizeof(double)) == 0;
-}
-
-static void copy_obs(sl_observations *dst, const sl_observations *src)
-{
-  sl_obs_reset(dst, src->B, src->n_neurons, src->n_samples);
-  memcpy(dst->membrane, src->membrane, src->n_samples * src->B * src->n_neurons * sizeof(float));
-  dst->sample_t0 = src->sample_t0;
-  dst->sample_period = src->sample_period;
-  for (size_t k = 0; k < src->n_spikes; k++)
-    sl_obs_add_spike(dst, src->spike_sample[k], src->spike_neuron[k], src->spike_time[k]);
 }
 
 /* The suite. Requests: sync weights, run x twice, in two instances. */
@@ -125,7 +87,7 @@ static void backend_suite(const char *name, const char *options)
   for (size_t i = 0; i < m; i++)
     finite += isfinite(o->membrane[i]) != 0;
   CU_ASSERT(finite == m);
-  copy_obs(&first, o);
+  sl_test_obs_copy(&first, o);
   CU_ASSERT(sl_loop_forward(loop, x, T, B) == SL_OK);
   sl_layer_state st;
   CU_ASSERT_FATAL(sl_net_state(net, 1, &st) == SL_OK);
@@ -142,7 +104,7 @@ static void backend_suite(const char *name, const char *options)
   sl_loop *loop2 = NULL;
   CU_ASSERT_FATAL(open_loop(name, options, net2, &hw2, &loop2) == SL_OK);
   CU_ASSERT_FATAL(sl_loop_forward(loop2, x, T, B) == SL_OK);
-  CU_ASSERT(same_observations(sl_loop_observations(loop2), &first));
+  CU_ASSERT(sl_test_obs_same(sl_loop_observations(loop2), &first));
 
   /* limits: too long a run, a weight matrix of the wrong shape */
   sl_observations tmp;

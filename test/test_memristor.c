@@ -7,42 +7,26 @@
  */
 #include "config.h"
 #include "spikeloop/spikeloop.h"
+#include "fixtures.h"
 #include "testutil.h"
 
 #include <string.h>
 
 enum { T = 20, B = 4, N_IN = 6, N_HID = 24, N_OUT = 3 };
 
-static sl_net *make_net(void)
-{
-  sl_net_spec s = sl_net_spec_default();
-  s.n_in = N_IN;
-  s.n_out = N_OUT;
-  s.n_hidden[0] = N_HID;
-  sl_net *net = NULL;
-  CU_ASSERT_FATAL(sl_net_create(&net, &s) == SL_OK);
-  CU_ASSERT_FATAL(sl_net_init_weights(net, 3.0, 5) == SL_OK);
-  return net;
-}
+static sl_net *make_net(void) { return sl_test_net(N_IN, N_HID, N_OUT, 3.0, 5); }
 
 static const float *raster(void)
 {
   static float x[T * B * N_IN];
-  for (size_t i = 0; i < T * B * N_IN; i++)
-    x[i] = (i * 7 + i / 11) % 4 == 0 ? 1.0f : 0.0f;
+  sl_test_raster(x, T * B * N_IN, 11, 4);
   return x;
 }
 
+/* Weight units of 7 levels for weights up to 3 (the memristor's levels). */
 static int open_hw(const char *name, const char *options, sl_net *net, sl_hw **hw)
 {
-  sl_backend_setup setup;
-  double w_unit[2];
-  for (size_t l = 0; l < 2; l++)
-    w_unit[l] = sl_loop_default_w_unit(net, l, 3.0, 7);
-  int rc = sl_loop_setup(net, w_unit, options, T, B, &setup);
-  if (!rc)
-    rc = sl_hw_open(hw, name, &setup);
-  return rc;
+  return sl_test_open_hw(hw, name, options, net, 3.0, 7, T, B);
 }
 
 static unsigned long long config_u64(sl_hw *hw, const char *key)
@@ -206,12 +190,7 @@ static void test_drift_option(void)
 static void test_training_in_the_loop(void)
 {
   sl_config c;
-  sl_config_defaults(&c);
-  sl_config_set(&c, "data.n_train", "500");
-  sl_config_set(&c, "data.n_val", "0");
-  sl_config_set(&c, "data.n_test", "300");
-  sl_config_set(&c, "net.hidden", "40");
-  sl_config_set(&c, "train.batch", "20");
+  sl_test_small_config(&c, 500, 0, 300, 40, 20);
   sl_config_set(&c, "train.lr", "0.005");
   CU_ASSERT_FATAL(sl_config_set(&c, "backend.name", "memristor") == SL_OK);
   CU_ASSERT_FATAL(sl_config_set(&c, "backend.options", "seed=2,read_sd=0.03") == SL_OK);
@@ -241,12 +220,7 @@ static void test_training_in_the_loop(void)
 static void test_run_log_pulses(void)
 {
   sl_config c;
-  sl_config_defaults(&c);
-  sl_config_set(&c, "data.n_train", "100");
-  sl_config_set(&c, "data.n_val", "0");
-  sl_config_set(&c, "data.n_test", "50");
-  sl_config_set(&c, "net.hidden", "10");
-  sl_config_set(&c, "train.batch", "20");
+  sl_test_small_config(&c, 100, 0, 50, 10, 20);
   sl_config_set(&c, "train.epochs", "1");
   sl_config_set(&c, "backend.name", "memristor");
   char path[256];

@@ -28,6 +28,7 @@
 #include "spikeloop/neurons.h"
 #include "spikeloop/recording.h"
 #include "spikeloop/replay.h"
+#include "fixtures.h"
 #include "testutil.h"
 
 #include <hdf5.h>
@@ -157,24 +158,6 @@ static const sl_backend fake_backend = {
 
 /* ------------------------------------------------------------ helpers */
 
-static int msg_has(const char *needle)
-{
-  int found = strstr(sl_last_error(), needle) != NULL;
-  if (!found)
-    fprintf(stderr, "\n  message '%s' lacks '%s'\n", sl_last_error(), needle);
-  return found;
-}
-
-/* No HDF5 file, group, dataset, named datatype or attribute left open (every
- * hid_t of a file closed on every path). */
-static void assert_no_open_hdf5(void)
-{
-  ssize_t n = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
-  CU_ASSERT_EQUAL(n, 0);
-  if (n != 0)
-    fprintf(stderr, "\n  %zd HDF5 objects left open\n", n);
-}
-
 /* An instance: a table and its state (what the core would allocate). */
 typedef struct {
   const sl_backend *b;
@@ -205,25 +188,6 @@ static void inst_close(inst *h)
   }
 }
 
-/* The network: 6 inputs -> 5 -> 4 (recurrent) -> readout 3. */
-static sl_backend_setup test_setup(const char *options)
-{
-  sl_backend_setup s;
-  memset(&s, 0, sizeof s);
-  s.n_in = 6;
-  s.n_layers = 2;
-  s.size[0] = 5;
-  s.size[1] = 4;
-  s.size[2] = 3;
-  s.recurrent[1] = 1;
-  s.dt = 1e-3;
-  s.max_steps = 12;
-  s.max_batch = 3;
-  s.w_unit[0] = s.w_unit[1] = s.w_unit[2] = 0.05;
-  s.options = options;
-  return s;
-}
-
 #define T1 10
 #define B1 3
 #define T2 7
@@ -250,34 +214,6 @@ static void raster(float *x, size_t T, size_t B, unsigned seed)
 typedef struct {
   sl_observations o;
 } saved_obs;
-
-static void save_obs(saved_obs *d, const sl_observations *s)
-{
-  sl_obs_init(&d->o);
-  CU_ASSERT_EQUAL_FATAL(sl_obs_reset(&d->o, s->B, s->n_neurons, s->n_samples), SL_OK);
-  memcpy(d->o.membrane, s->membrane, s->n_samples * s->B * s->n_neurons * sizeof(float));
-  d->o.sample_t0 = s->sample_t0;
-  d->o.sample_period = s->sample_period;
-  for (size_t i = 0; i < s->n_spikes; i++)
-    CU_ASSERT_EQUAL_FATAL(
-        sl_obs_add_spike(&d->o, s->spike_sample[i], s->spike_neuron[i], s->spike_time[i]), SL_OK);
-}
-
-/* Bit-for-bit equality of two observations. */
-static int obs_identical(const sl_observations *a, const sl_observations *b)
-{
-  if (a->B != b->B || a->n_neurons != b->n_neurons || a->n_samples != b->n_samples ||
-      a->n_spikes != b->n_spikes)
-    return 0;
-  if (memcmp(&a->sample_t0, &b->sample_t0, sizeof(double)) ||
-      memcmp(&a->sample_period, &b->sample_period, sizeof(double)))
-    return 0;
-  size_t n = a->n_spikes, m = a->n_samples * a->B * a->n_neurons;
-  return (!n || (!memcmp(a->spike_sample, b->spike_sample, n * sizeof(uint32_t)) &&
-                 !memcmp(a->spike_neuron, b->spike_neuron, n * sizeof(uint32_t)) &&
-                 !memcmp(a->spike_time, b->spike_time, n * sizeof(double)))) &&
-         (!m || !memcmp(a->membrane, b->membrane, m * sizeof(float)));
-}
 
 /* Weights and rasters used by every recording. */
 static float wa[3][2][64], wb1[64]; /* wa[l][k]: set 0; wb1: layer 1 w_in set 1 */
@@ -322,8 +258,24 @@ static void fake_record_run(inst *h, sl_recorder *rec, const float *x, size_t T,
   CU_ASSERT_EQUAL(h->b->run(h->state, x, T, B, &o), SL_OK);
   CU_ASSERT_EQUAL(sl_recorder_run(rec, x, T, B, &o), SL_OK);
   if (saved)
-    save_obs(saved, &o);
+    sl_test_obs_copy(&saved->o, &o);
   sl_obs_free(&o);
+}
+
+/* Start a recording of the fake backend (setup options) at a temporary path
+ * named after stem: *h is an open fake instance, and it and the recorder
+ * returned hold the initial weights. */
+static sl_recorder *start_recording(const char *stem, char *path, size_t len,
+                                    const char *options, inst *h)
+{
+  init_data();
+  sl_test_tmpfile(stem, path, len);
+  sl_backend_setup setup = sl_test_small_setup(options);
+  CU_ASSERT_EQUAL_FATAL(inst_open(h, &fake_backend, &setup), SL_OK);
+  sl_recorder *rec = NULL;
+  CU_ASSERT_EQUAL_FATAL(sl_recorder_create(&rec, path, "fake", &setup, &fake_caps), SL_OK);
+  write_initial(h, rec);
+  return rec;
 }
 
 /* The standard recording: initial weights; runs 0: xa, 1: xb, 2: xc; layer 1
@@ -337,14 +289,8 @@ static void make_recording(void)
 {
   if (recorded)
     return;
-  init_data();
-  sl_test_tmpfile("replay", rec_path, sizeof rec_path);
-  sl_backend_setup setup = test_setup(NULL);
   inst h;
-  CU_ASSERT_EQUAL_FATAL(inst_open(&h, &fake_backend, &setup), SL_OK);
-  sl_recorder *rec = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_recorder_create(&rec, rec_path, "fake", &setup, &fake_caps), SL_OK);
-  write_initial(&h, rec);
+  sl_recorder *rec = start_recording("replay", rec_path, sizeof rec_path, NULL, &h);
   fake_record_run(&h, rec, xa, T1, B1, &saved[0]);
   fake_record_run(&h, rec, xb, T1, B1, &saved[1]);
   fake_record_run(&h, rec, xc, T2, B2, &saved[2]);
@@ -361,7 +307,7 @@ static int replay_open(inst *h, const char *path)
 {
   char opts[600];
   snprintf(opts, sizeof opts, "file=%s", path);
-  sl_backend_setup setup = test_setup(opts);
+  sl_backend_setup setup = sl_test_small_setup(opts);
   return inst_open(h, sl_replay_backend(), &setup);
 }
 
@@ -376,38 +322,8 @@ static void replay_expect(inst *h, const float *x, size_t T, size_t B, int rc,
   if (got != rc)
     fprintf(stderr, "\n  run: %d (%s), expected %d\n", got, sl_last_error(), rc);
   if (rc == SL_OK && want)
-    CU_ASSERT(obs_identical(&o, want));
+    CU_ASSERT(sl_test_obs_same(&o, want));
   sl_obs_free(&o);
-}
-
-static void copy_file(const char *src, const char *dst, long limit)
-{
-  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-  CU_ASSERT_FATAL(in && out);
-  char buf[4096];
-  size_t n;
-  long total = 0;
-  while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
-    if (limit >= 0 && total + (long)n > limit)
-      n = (size_t)(limit - total);
-    fwrite(buf, 1, n, out);
-    total += (long)n;
-    if (limit >= 0 && total >= limit)
-      break;
-  }
-  fclose(in);
-  fclose(out);
-}
-
-static long file_size(const char *path)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return -1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fclose(f);
-  return n;
 }
 
 /* ------------------------------------------------------------ tests */
@@ -456,7 +372,7 @@ static void test_round_trip(void)
   CU_ASSERT_EQUAL(h.b->read_config(h.state, "file", buf, 3), SL_ERANGE);
   inst_close(&h);
   h.b->close(NULL); /* harmless */
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 static void test_not_found(void)
@@ -466,17 +382,17 @@ static void test_not_found(void)
   CU_ASSERT_EQUAL_FATAL(replay_open(&h, rec_path), SL_OK);
   /* Nothing written yet: the raster is known, the weights are not. */
   replay_expect(&h, xa, T1, B1, SL_ENOTFOUND, NULL);
-  CU_ASSERT(msg_has("was not written here"));
+  CU_ASSERT(sl_test_msg_has("was not written here"));
   write_initial(&h, NULL);
 
   float x[T1 * B1 * N_IN];
   memcpy(x, xa, sizeof x);
   x[17] = 1.0f - x[17];
   replay_expect(&h, x, T1, B1, SL_ENOTFOUND, NULL);
-  CU_ASSERT(msg_has("no recorded run with this input raster (T=10, B=3)"));
-  CU_ASSERT(msg_has("not in the recording"));
+  CU_ASSERT(sl_test_msg_has("no recorded run with this input raster (T=10, B=3)"));
+  CU_ASSERT(sl_test_msg_has("not in the recording"));
   replay_expect(&h, xa, T1 - 1, B1, SL_ENOTFOUND, NULL); /* a prefix of xa */
-  CU_ASSERT(msg_has("T=9, B=3"));
+  CU_ASSERT(sl_test_msg_has("T=9, B=3"));
   replay_expect(&h, xc, T1, 1, SL_ENOTFOUND, NULL); /* a different shape */
 
   /* One weight changed by one unit. */
@@ -485,8 +401,8 @@ static void test_not_found(void)
   w[5] += 1.0f;
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 2, 0, w, 4, 3), SL_OK);
   replay_expect(&h, xa, T1, B1, SL_ENOTFOUND, NULL);
-  CU_ASSERT(msg_has("and these weights"));
-  CU_ASSERT(msg_has("layer 2 w_in differs"));
+  CU_ASSERT(sl_test_msg_has("and these weights"));
+  CU_ASSERT(sl_test_msg_has("layer 2 w_in differs"));
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 2, 0, wa[2][0], 4, 3), SL_OK);
   /* -0.0 == 0.0 as floats, but not as recorded bytes. */
   memcpy(w, wa[0][0], sizeof w);
@@ -499,7 +415,7 @@ static void test_not_found(void)
   CU_ASSERT_FATAL(zeros > 0);
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 0, 0, w, 6, 5), SL_OK);
   replay_expect(&h, xb, T1, B1, SL_ENOTFOUND, NULL);
-  CU_ASSERT(msg_has("layer 0 w_in differs"));
+  CU_ASSERT(sl_test_msg_has("layer 0 w_in differs"));
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 0, 0, wa[0][0], 6, 5), SL_OK);
   replay_expect(&h, xb, T1, B1, SL_OK, &saved[1].o);
 
@@ -520,24 +436,18 @@ static void test_not_found(void)
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 1, 0, wa[1][0], 5, 4), SL_OK);
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 2, 0, wa[2][0], 4, 3), SL_OK);
   replay_expect(&h, xa, T1, B1, SL_ENOTFOUND, NULL);
-  CU_ASSERT(msg_has("layer 1 w_rec was not written here"));
+  CU_ASSERT(sl_test_msg_has("layer 1 w_rec was not written here"));
   inst_close(&h);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* A drifting chip asked the same thing three times, recorded; replay gives
  * the three answers in order, then starts over. */
 static void test_repeated_requests(void)
 {
-  init_data();
   char path[512];
-  sl_test_tmpfile("replay_repeat", path, sizeof path);
-  sl_backend_setup setup = test_setup("drift=0.25");
   inst h;
-  CU_ASSERT_EQUAL_FATAL(inst_open(&h, &fake_backend, &setup), SL_OK);
-  sl_recorder *rec = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_recorder_create(&rec, path, "fake", &setup, &fake_caps), SL_OK);
-  write_initial(&h, rec);
+  sl_recorder *rec = start_recording("replay_repeat", path, sizeof path, "drift=0.25", &h);
   saved_obs s[4];
   fake_record_run(&h, rec, xa, T1, B1, &s[0]);
   fake_record_run(&h, rec, xb, T1, B1, &s[1]);
@@ -545,7 +455,7 @@ static void test_repeated_requests(void)
   fake_record_run(&h, rec, xa, T1, B1, &s[3]);
   CU_ASSERT_EQUAL(sl_recorder_close(rec), SL_OK);
   inst_close(&h);
-  CU_ASSERT(!obs_identical(&s[0].o, &s[2].o));
+  CU_ASSERT(!sl_test_obs_same(&s[0].o, &s[2].o));
 
   CU_ASSERT_EQUAL_FATAL(replay_open(&h, path), SL_OK);
   write_initial(&h, NULL);
@@ -559,7 +469,7 @@ static void test_repeated_requests(void)
   for (int i = 0; i < 4; i++)
     sl_obs_free(&s[i].o);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 static void test_setup_mismatch(void)
@@ -570,7 +480,7 @@ static void test_setup_mismatch(void)
   static const char *field[] = {"n_in", "n_layers", "size[1]", "recurrent[1]", "recurrent[0]",
                                 "dt"};
   for (int c = 0; c < 6; c++) {
-    sl_backend_setup s = test_setup(opts);
+    sl_backend_setup s = sl_test_small_setup(opts);
     switch (c) {
     case 0: s.n_in = 7; break;
     case 1: s.n_layers = 1; break;
@@ -581,26 +491,26 @@ static void test_setup_mismatch(void)
     }
     inst h;
     CU_ASSERT_EQUAL(inst_open(&h, sl_replay_backend(), &s), SL_EINVAL);
-    CU_ASSERT(msg_has(field[c]));
-    CU_ASSERT(msg_has(rec_path));
+    CU_ASSERT(sl_test_msg_has(field[c]));
+    CU_ASSERT(sl_test_msg_has(rec_path));
   }
   /* A dt that only differs in the last bits still matches. */
-  sl_backend_setup s = test_setup(opts);
+  sl_backend_setup s = sl_test_small_setup(opts);
   s.dt = nextafter(s.dt, 1.0);
   inst h;
   CU_ASSERT_EQUAL(inst_open(&h, sl_replay_backend(), &s), SL_OK);
   inst_close(&h);
 
   /* Options. */
-  s = test_setup(NULL);
+  s = sl_test_small_setup(NULL);
   CU_ASSERT_EQUAL(inst_open(&h, sl_replay_backend(), &s), SL_EINVAL);
-  CU_ASSERT(msg_has("file=PATH"));
-  s = test_setup("chip_seed=3");
+  CU_ASSERT(sl_test_msg_has("file=PATH"));
+  s = sl_test_small_setup("chip_seed=3");
   CU_ASSERT_EQUAL(inst_open(&h, sl_replay_backend(), &s), SL_EINVAL);
-  s = test_setup("file=/nonexistent/dir/rec.h5");
+  s = sl_test_small_setup("file=/nonexistent/dir/rec.h5");
   CU_ASSERT_EQUAL(inst_open(&h, sl_replay_backend(), &s), SL_EIO);
-  CU_ASSERT(msg_has("/nonexistent/dir/rec.h5"));
-  assert_no_open_hdf5();
+  CU_ASSERT(sl_test_msg_has("/nonexistent/dir/rec.h5"));
+  sl_test_assert_no_open_hdf5();
 }
 
 /* ---- damaged recordings */
@@ -621,35 +531,31 @@ static void replace_dataset(hid_t f, const char *path, hid_t type, int rank, con
   H5Sclose(space);
 }
 
-/* Read-modify-write element i of a dataset (as double or int64). */
-static void poke_double(hid_t f, const char *path, size_t i, double v)
+/* Read-modify-write element i of a dataset: *v, of the native type. */
+static void poke(hid_t f, const char *path, size_t i, hid_t type, const void *v)
 {
+  size_t elem = H5Tget_size(type);
   hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
   hid_t s = H5Dget_space(d);
   size_t n = (size_t)H5Sget_simple_extent_npoints(s);
-  double *buf = malloc(n * sizeof *buf);
+  unsigned char *buf = malloc(n * elem);
   CU_ASSERT_FATAL(buf && i < n);
-  CU_ASSERT(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-  buf[i] = v;
-  CU_ASSERT(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+  CU_ASSERT(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+  memcpy(buf + i * elem, v, elem);
+  CU_ASSERT(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
   free(buf);
   H5Sclose(s);
   H5Dclose(d);
 }
 
+static void poke_double(hid_t f, const char *path, size_t i, double v)
+{
+  poke(f, path, i, H5T_NATIVE_DOUBLE, &v);
+}
+
 static void poke_int(hid_t f, const char *path, size_t i, int64_t v)
 {
-  hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
-  hid_t s = H5Dget_space(d);
-  size_t n = (size_t)H5Sget_simple_extent_npoints(s);
-  int64_t *buf = malloc(n * sizeof *buf);
-  CU_ASSERT_FATAL(buf && i < n);
-  CU_ASSERT(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-  buf[i] = v;
-  CU_ASSERT(H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-  free(buf);
-  H5Sclose(s);
-  H5Dclose(d);
+  poke(f, path, i, H5T_NATIVE_INT64, &v);
 }
 
 static void set_attr_i64(hid_t f, const char *obj, const char *name, int64_t v)
@@ -734,7 +640,7 @@ static void expect_open_fails(damage_fn damage, int code, const char *what)
 {
   char path[512];
   sl_test_tmpfile("replay_bad", path, sizeof path);
-  copy_file(rec_path, path, -1);
+  CU_ASSERT_FATAL(sl_test_copy_file(rec_path, path, -1) == 0);
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   CU_ASSERT_FATAL(f >= 0);
   damage(f);
@@ -747,7 +653,7 @@ static void expect_open_fails(damage_fn damage, int code, const char *what)
     fprintf(stderr, "\n  open: %d (%s), expected %d\n", rc, sl_last_error(), code);
   if (rc == SL_OK)
     inst_close(&h);
-  CU_ASSERT(msg_has(what));
+  CU_ASSERT(sl_test_msg_has(what));
   remove(path);
 }
 
@@ -775,7 +681,7 @@ static void test_damaged_structure(void)
   expect_open_fails(d_weight_array_shape, SL_EFORMAT, "/weights/0");
   expect_open_fails(d_lengths, SL_EFORMAT, "/runs/2/spike_neuron");
   expect_open_fails(d_dataset_is_group, SL_EFORMAT, "/runs/1/membrane");
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* Values are checked when a run is served: the others still serve. */
@@ -785,7 +691,7 @@ static void test_damaged_values(void)
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   char path[512];
   sl_test_tmpfile("replay_nan", path, sizeof path);
-  copy_file(rec_path, path, -1);
+  CU_ASSERT_FATAL(sl_test_copy_file(rec_path, path, -1) == 0);
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   CU_ASSERT_FATAL(f >= 0);
   poke_double(f, "/runs/0/spike_time", 0, NAN);
@@ -798,29 +704,29 @@ static void test_damaged_values(void)
   CU_ASSERT_EQUAL_FATAL(replay_open(&h, path), SL_OK);
   write_initial(&h, NULL);
   replay_expect(&h, xa, T1, B1, SL_EFORMAT, NULL);
-  CU_ASSERT(msg_has("/runs/0/spike_time[0]"));
+  CU_ASSERT(sl_test_msg_has("/runs/0/spike_time[0]"));
   replay_expect(&h, xb, T1, B1, SL_EFORMAT, NULL);
-  CU_ASSERT(msg_has("/runs/1/membrane[7]"));
+  CU_ASSERT(sl_test_msg_has("/runs/1/membrane[7]"));
   replay_expect(&h, xc, T2, B2, SL_EFORMAT, NULL);
-  CU_ASSERT(msg_has("/runs/2/spike_neuron[0] = 12"));
+  CU_ASSERT(sl_test_msg_has("/runs/2/spike_neuron[0] = 12"));
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 1, 0, wb1, 5, 4), SL_OK);
   replay_expect(&h, xa, T1, B1, SL_EFORMAT, NULL);
-  CU_ASSERT(msg_has("/runs/3/spike_sample[1] = 3"));
+  CU_ASSERT(sl_test_msg_has("/runs/3/spike_sample[1] = 3"));
   inst_close(&h);
 
   /* An attribute of the served run. */
-  copy_file(rec_path, path, -1);
+  CU_ASSERT_FATAL(sl_test_copy_file(rec_path, path, -1) == 0);
   f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   CU_ASSERT(H5Adelete_by_name(f, "/runs/1/membrane", "sample_t0", H5P_DEFAULT) >= 0);
   CU_ASSERT(H5Fclose(f) >= 0);
   CU_ASSERT_EQUAL_FATAL(replay_open(&h, path), SL_OK);
   write_initial(&h, NULL);
   replay_expect(&h, xb, T1, B1, SL_EFORMAT, NULL);
-  CU_ASSERT(msg_has("/runs/1/membrane@sample_t0"));
+  CU_ASSERT(sl_test_msg_has("/runs/1/membrane@sample_t0"));
   replay_expect(&h, xa, T1, B1, SL_OK, &saved[0].o);
   inst_close(&h);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 static void test_truncated_and_foreign(void)
@@ -828,11 +734,11 @@ static void test_truncated_and_foreign(void)
   make_recording();
   char path[512];
   sl_test_tmpfile("replay_trunc", path, sizeof path);
-  long size = file_size(rec_path);
+  long size = sl_test_file_size(rec_path);
   CU_ASSERT_FATAL(size > 1000);
   long cuts[] = {0, 7, 512, size / 4, size / 2, size * 3 / 4, size - 100, size - 1};
   for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-    copy_file(rec_path, path, cuts[i]);
+    CU_ASSERT_FATAL(sl_test_copy_file(rec_path, path, cuts[i]) == 0);
     inst h;
     sl_clear_error();
     int rc = replay_open(&h, path);
@@ -845,7 +751,7 @@ static void test_truncated_and_foreign(void)
       sl_obs_free(&o);
       inst_close(&h);
     }
-    CU_ASSERT(msg_has(path));
+    CU_ASSERT(sl_test_msg_has(path));
   }
 
   FILE *t = fopen(path, "w");
@@ -854,16 +760,16 @@ static void test_truncated_and_foreign(void)
   fclose(t);
   inst h;
   CU_ASSERT_EQUAL(replay_open(&h, path), SL_EIO);
-  CU_ASSERT(msg_has("not an HDF5 file"));
+  CU_ASSERT(sl_test_msg_has("not an HDF5 file"));
 
   /* An HDF5 file that is not a recording. */
   hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   CU_ASSERT_FATAL(f >= 0);
   H5Fclose(f);
   CU_ASSERT_EQUAL(replay_open(&h, path), SL_EFORMAT);
-  CU_ASSERT(msg_has("not a spikeloop recording"));
+  CU_ASSERT(sl_test_msg_has("not a spikeloop recording"));
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* Groups past /runs@count (an append cut short) are ignored. */
@@ -872,7 +778,7 @@ static void test_uncommitted_run(void)
   make_recording();
   char path[512];
   sl_test_tmpfile("replay_partial", path, sizeof path);
-  copy_file(rec_path, path, -1);
+  CU_ASSERT_FATAL(sl_test_copy_file(rec_path, path, -1) == 0);
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   CU_ASSERT_FATAL(f >= 0);
   hid_t g = H5Gcreate2(f, "/runs/4", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -888,7 +794,7 @@ static void test_uncommitted_run(void)
   replay_expect(&h, xc, T2, B2, SL_OK, &saved[2].o);
   inst_close(&h);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* A recording process killed after two runs (never closing the file) leaves
@@ -902,7 +808,7 @@ static void test_killed_recorder(void)
   pid_t pid = fork();
   CU_ASSERT_FATAL(pid >= 0);
   if (pid == 0) {
-    sl_backend_setup setup = test_setup(NULL);
+    sl_backend_setup setup = sl_test_small_setup(NULL);
     inst h;
     sl_recorder *rec = NULL;
     if (inst_open(&h, &fake_backend, &setup) != SL_OK ||
@@ -934,18 +840,18 @@ static void test_killed_recorder(void)
   replay_expect(&h, xa, T1, B1, SL_OK, &saved[0].o);
   inst_close(&h);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 static void test_recorder_errors(void)
 {
   init_data();
-  sl_backend_setup setup = test_setup(NULL);
+  sl_backend_setup setup = sl_test_small_setup(NULL);
   sl_recorder *rec = (sl_recorder *)&setup; /* must be reset to NULL */
   CU_ASSERT_EQUAL(sl_recorder_create(&rec, "/nonexistent/dir/rec.h5", "fake", &setup, &fake_caps),
                   SL_EIO);
   CU_ASSERT(rec == NULL);
-  CU_ASSERT(msg_has("/nonexistent/dir/rec.h5"));
+  CU_ASSERT(sl_test_msg_has("/nonexistent/dir/rec.h5"));
   CU_ASSERT_EQUAL(sl_recorder_create(&rec, "", "fake", &setup, &fake_caps), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_recorder_create(&rec, "x.h5", "fake", NULL, &fake_caps), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_recorder_create(NULL, "x.h5", "fake", &setup, &fake_caps), SL_EINVAL);
@@ -968,7 +874,7 @@ static void test_recorder_errors(void)
   CU_ASSERT_EQUAL(sl_recorder_weights(rec, 3, 0, wa[0][0], 6, 5), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_recorder_weights(rec, 0, 2, wa[0][0], 6, 5), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_recorder_weights(rec, 0, 0, wa[0][0], 5, 6), SL_ESHAPE);
-  CU_ASSERT(msg_has("layer 0 w_in is 5 x 6, expected 6 x 5"));
+  CU_ASSERT(sl_test_msg_has("layer 0 w_in is 5 x 6, expected 6 x 5"));
   CU_ASSERT_EQUAL(sl_recorder_weights(rec, 1, 1, wa[1][1], 5, 4), SL_ESHAPE);
   CU_ASSERT_EQUAL(sl_recorder_weights(rec, 0, 0, NULL, 6, 5), SL_EINVAL);
 
@@ -979,7 +885,7 @@ static void test_recorder_errors(void)
   memcpy(x, xa, sizeof x);
   x[2] = 2.0f;
   CU_ASSERT_EQUAL(sl_recorder_run(rec, x, T1, B1, &o), SL_EINVAL);
-  CU_ASSERT(msg_has("x[2] = 2"));
+  CU_ASSERT(sl_test_msg_has("x[2] = 2"));
   x[2] = NAN;
   CU_ASSERT_EQUAL(sl_recorder_run(rec, x, T1, B1, &o), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_recorder_run(rec, xa, T1, B1 - 1, &o), SL_ESHAPE);
@@ -998,7 +904,7 @@ static void test_recorder_errors(void)
   CU_ASSERT_EQUAL(sl_recorder_run(rec, xa, T1, B1, &o), SL_ENUMERIC);
   o.spike_time[0] = keep_t;
   saved_obs s;
-  save_obs(&s, &o);
+  sl_test_obs_copy(&s.o, &o);
   /* After all those refusals the next good run is run 0. */
   CU_ASSERT_EQUAL(sl_recorder_run(rec, xa, T1, B1, &o), SL_OK);
   sl_obs_free(&o);
@@ -1016,21 +922,15 @@ static void test_recorder_errors(void)
   inst_close(&r);
   sl_obs_free(&s.o);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* A recording holding many runs opens and finds each by content. */
 static void test_many_runs(void)
 {
-  init_data();
   char path[512];
-  sl_test_tmpfile("replay_many", path, sizeof path);
-  sl_backend_setup setup = test_setup(NULL);
   inst h;
-  CU_ASSERT_EQUAL_FATAL(inst_open(&h, &fake_backend, &setup), SL_OK);
-  sl_recorder *rec = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_recorder_create(&rec, path, "fake", &setup, &fake_caps), SL_OK);
-  write_initial(&h, rec);
+  sl_recorder *rec = start_recording("replay_many", path, sizeof path, NULL, &h);
   enum { N = 300 };
   static float x[T2 * B2 * N_IN];
   sl_observations o, last;
@@ -1062,7 +962,7 @@ static void test_many_runs(void)
   replay_expect(&r, x, T2, B2, SL_OK, &last);
   raster(x, T2, B2, 100 + 120);
   replay_expect(&r, x, T2, B2, SL_ENOTFOUND, NULL);
-  CU_ASSERT(msg_has("layer 2 w_in differs"));
+  CU_ASSERT(sl_test_msg_has("layer 2 w_in differs"));
   make_weights(w, 2, 0, 2);
   CU_ASSERT_EQUAL(r.b->write_weights(r.state, 2, 0, w, 4, 3), SL_OK);
   CU_ASSERT_EQUAL(h.b->write_weights(h.state, 2, 0, w, 4, 3), SL_OK);
@@ -1073,23 +973,17 @@ static void test_many_runs(void)
   sl_obs_free(&o);
   sl_obs_free(&last);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* A run large enough for x and membrane to be stored chunked and
  * deflate-compressed round-trips bit for bit. */
 static void test_large_run(void)
 {
-  init_data();
   enum { T = 200, B = 8 };
   char path[512];
-  sl_test_tmpfile("replay_large", path, sizeof path);
-  sl_backend_setup setup = test_setup(NULL);
   inst h;
-  CU_ASSERT_EQUAL_FATAL(inst_open(&h, &fake_backend, &setup), SL_OK);
-  sl_recorder *rec = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_recorder_create(&rec, path, "fake", &setup, &fake_caps), SL_OK);
-  write_initial(&h, rec);
+  sl_recorder *rec = start_recording("replay_large", path, sizeof path, NULL, &h);
   float *x = malloc(T * B * N_IN * sizeof *x);
   CU_ASSERT_FATAL(x != NULL);
   raster(x, T, B, 9);
@@ -1122,7 +1016,7 @@ static void test_large_run(void)
   sl_obs_free(&s.o);
   free(x);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 /* The same through the instance API: sl_hw_record on a registered backend,
@@ -1135,7 +1029,7 @@ static void test_through_hw(void)
   snprintf(opts, sizeof opts, "file=%s", path);
   sl_neurons neurons[3];
   memset(neurons, 0, sizeof neurons);
-  sl_backend_setup setup = test_setup(NULL);
+  sl_backend_setup setup = sl_test_small_setup(NULL);
   for (size_t l = 0; l < 3; l++) {
     CU_ASSERT_EQUAL_FATAL(sl_neurons_alloc(&neurons[l], setup.size[l], NULL), SL_OK);
     setup.neurons[l] = &neurons[l];
@@ -1158,16 +1052,16 @@ static void test_through_hw(void)
     sl_observations o;
     sl_obs_init(&o);
     CU_ASSERT_EQUAL(sl_hw_run(hw, xb, T1, B1, &o), SL_OK);
-    CU_ASSERT(obs_identical(&o, &saved[1].o));
+    CU_ASSERT(sl_test_obs_same(&o, &saved[1].o));
     CU_ASSERT_EQUAL(sl_hw_run(hw, xc, T2, B2, &o), SL_OK);
-    CU_ASSERT(obs_identical(&o, &saved[2].o));
+    CU_ASSERT(sl_test_obs_same(&o, &saved[2].o));
     sl_obs_free(&o);
     sl_hw_close(hw);
   }
   for (size_t l = 0; l < 3; l++)
     sl_neurons_free(&neurons[l]);
   remove(path);
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 static void test_cleanup(void)
@@ -1178,7 +1072,7 @@ static void test_cleanup(void)
   if (recorded)
     remove(rec_path);
   recorded = 0;
-  assert_no_open_hdf5();
+  sl_test_assert_no_open_hdf5();
 }
 
 int main(void)

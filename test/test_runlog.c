@@ -20,6 +20,7 @@
 #include "spikeloop/error.h"
 #include "spikeloop/runlog.h"
 #include "spikeloop/version.h"
+#include "fixtures.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -36,8 +37,6 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
-
-static int msg_has(const char *needle) { return strstr(sl_last_error(), needle) != NULL; }
 
 static const char *METRIC_NAMES[] = {"epoch",        "loss",          "train_accuracy",
                                      "val_accuracy", "test_accuracy", "hidden_rate",
@@ -103,22 +102,6 @@ static int write_sample_log(const char *path, const sl_config *cfg)
   return rc != SL_OK ? rc : rc_close;
 }
 
-/* Does object `obj` exist in the file? (-1 if the file cannot be opened) */
-static int h5_has(const char *path, const char *obj)
-{
-  int has = -1;
-  H5E_BEGIN_TRY
-  {
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f >= 0) {
-      has = H5LTpath_valid(f, obj, 1) > 0;
-      H5Fclose(f);
-    }
-  }
-  H5E_END_TRY;
-  return has;
-}
-
 /* Length of 1-D dataset obj, or -1. */
 static long h5_length(const char *path, const char *obj)
 {
@@ -138,56 +121,17 @@ static long h5_length(const char *path, const char *obj)
   return len;
 }
 
-/* Scalar attribute obj@name as a variable-length UTF-8 string (what h5py
- * reads as str) into buf; -1 if absent or of another type. */
-static int h5_vlen_utf8_attr(hid_t file, const char *obj, const char *name, char *buf,
-                             size_t len)
+/* A new log at a temporary path named after stem (in path[len]), with the
+ * default configuration and the sample meta. */
+static sl_runlog *create_default_log(const char *stem, char *path, size_t len)
 {
-  int ok = -1;
-  H5E_BEGIN_TRY
-  {
-    hid_t a = H5Aopen_by_name(file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0 &&
-        H5Tget_cset(t) == H5T_CSET_UTF8) {
-      char *s = NULL;
-      if (H5Aread(a, t, &s) >= 0 && s) {
-        snprintf(buf, len, "%s", s);
-        ok = 0;
-      }
-      if (s)
-        H5free_memory(s);
-    }
-    if (t >= 0)
-      H5Tclose(t);
-    if (a >= 0)
-      H5Aclose(a);
-  }
-  H5E_END_TRY;
-  return ok;
-}
-
-/* Copy the first `keep` bytes of src to dst. */
-static int copy_prefix(const char *src, const char *dst, long keep)
-{
-  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-  int ok = in && out;
-  for (long i = 0; ok && i < keep; i++) {
-    int c = fgetc(in);
-    if (c == EOF || fputc(c, out) == EOF)
-      ok = 0;
-  }
-  if (in)
-    fclose(in);
-  if (out && fclose(out) != 0)
-    ok = 0;
-  return ok ? 0 : -1;
-}
-
-static long file_size(const char *path)
-{
-  struct stat st;
-  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+  sl_config cfg;
+  sl_config_defaults(&cfg);
+  sl_run_meta meta = sample_meta();
+  sl_runlog *log = NULL;
+  sl_test_tmpfile(stem, path, len);
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_create(&log, path, &cfg, &meta), SL_OK);
+  return log;
 }
 
 /* Every config key as text equal in a and b; reports the first mismatch. */
@@ -254,33 +198,33 @@ static void test_round_trip(void)
   CU_ASSERT_EQUAL(sl_runlog_get_summary(r, "confusion", &x), SL_EFORMAT); /* an array */
   CU_ASSERT_EQUAL(x, -1.0);
   CU_ASSERT_EQUAL(sl_runlog_get_summary(r, "no_such_value", &x), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("no_such_value"));
+  CU_ASSERT_TRUE(sl_test_msg_has("no_such_value"));
   long epochs = -1;
   CU_ASSERT_EQUAL(sl_runlog_get_epochs(r, &epochs), SL_OK);
   CU_ASSERT_EQUAL(epochs, 3);
   sl_runlog_reader_close(r);
 
   /* Layout, straight from HDF5: final names present, staging gone. */
-  CU_ASSERT_EQUAL(h5_has(path, "/summary"), 1);
-  CU_ASSERT_EQUAL(h5_has(path, "/.staging"), 0);
-  CU_ASSERT_EQUAL(h5_has(path, "/params/hidden0/w_in"), 1);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/summary"), 1);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/.staging"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/params/hidden0/w_in"), 1);
 
   hid_t f = -1;
   H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
   H5E_END_TRY;
   CU_ASSERT_FATAL(f >= 0);
   char s[256];
-  CU_ASSERT_EQUAL(h5_vlen_utf8_attr(f, "/meta", "version", s, sizeof s), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_utf8_attr(f, "/meta", "version", s, sizeof s), 0);
   CU_ASSERT_STRING_EQUAL(s, sl_version());
-  CU_ASSERT_EQUAL(h5_vlen_utf8_attr(f, "/meta", "git_revision", s, sizeof s), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_utf8_attr(f, "/meta", "git_revision", s, sizeof s), 0);
   CU_ASSERT_STRING_EQUAL(s, sl_git_revision());
-  CU_ASSERT_EQUAL(h5_vlen_utf8_attr(f, "/meta", "command", s, sizeof s), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_utf8_attr(f, "/meta", "command", s, sizeof s), 0);
   CU_ASSERT_STRING_EQUAL(s, "train --config t.ini");
-  CU_ASSERT_EQUAL(h5_vlen_utf8_attr(f, "/meta", "host", s, sizeof s), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_utf8_attr(f, "/meta", "host", s, sizeof s), 0);
   CU_ASSERT_TRUE(strlen(s) > 0);
-  CU_ASSERT_EQUAL(h5_vlen_utf8_attr(f, "/meta", "start_time", s, sizeof s), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_utf8_attr(f, "/meta", "start_time", s, sizeof s), 0);
   CU_ASSERT_TRUE(strlen(s) == 20 && s[4] == '-' && s[10] == 'T' && s[19] == 'Z');
-  CU_ASSERT_EQUAL(h5_vlen_utf8_attr(f, "/config", "train.lr", s, sizeof s), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_utf8_attr(f, "/config", "train.lr", s, sizeof s), 0);
   unsigned long long seed = 0;
   int threads = 0;
   H5E_BEGIN_TRY
@@ -306,12 +250,7 @@ static void test_round_trip(void)
 static void test_metrics_append(void)
 {
   char path[512];
-  sl_test_tmpfile("runlog_metrics", path, sizeof path);
-  sl_config cfg;
-  sl_config_defaults(&cfg);
-  sl_run_meta meta = sample_meta();
-  sl_runlog *log = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_runlog_create(&log, path, &cfg, &meta), SL_OK);
+  sl_runlog *log = create_default_log("runlog_metrics", path, sizeof path);
 
   /* Fresh log: every column exists with length 0. */
   for (size_t k = 0; k < N_METRICS; k++) {
@@ -376,7 +315,7 @@ static void test_metrics_append(void)
   CU_ASSERT_EQUAL(epochs, N);
   double x;
   CU_ASSERT_EQUAL(sl_runlog_get_summary(r, "test_accuracy", &x), SL_EFORMAT); /* not finished */
-  CU_ASSERT_TRUE(msg_has("/summary"));
+  CU_ASSERT_TRUE(sl_test_msg_has("/summary"));
   sl_runlog_reader_close(r);
   remove(path);
 }
@@ -431,8 +370,8 @@ static void test_killed_run(void)
   CU_ASSERT_TRUE(configs_equal(&cfg, &back, 1));
   sl_runlog_reader_close(r);
 
-  CU_ASSERT_EQUAL(h5_has(path, "/summary"), 0);
-  CU_ASSERT_EQUAL(h5_has(path, "/params"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/summary"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/params"), 0);
   CU_ASSERT_EQUAL(h5_length(path, "/metrics/loss"), 2);
   CU_ASSERT_EQUAL(h5_length(path, "/metrics/epoch"), 2);
   remove(path);
@@ -441,12 +380,7 @@ static void test_killed_run(void)
 static void test_staged_invisible_until_finish(void)
 {
   char path[512];
-  sl_test_tmpfile("runlog_staged", path, sizeof path);
-  sl_config cfg;
-  sl_config_defaults(&cfg);
-  sl_run_meta meta = sample_meta();
-  sl_runlog *log = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_runlog_create(&log, path, &cfg, &meta), SL_OK);
+  sl_runlog *log = create_default_log("runlog_staged", path, sizeof path);
   CU_ASSERT_EQUAL(sl_runlog_put_float(log, "params/hidden0/w_in", W_IN, 3, 4), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_put_int(log, "mismatch/hidden0/refrac", REFRAC, 6), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_put_summary(log, "best_val_accuracy", 0.5), SL_OK);
@@ -460,7 +394,7 @@ static void test_staged_invisible_until_finish(void)
   int32_t refrac[6];
   double x;
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden0/w_in", w, 3, 4), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("params/hidden0/w_in"));
+  CU_ASSERT_TRUE(sl_test_msg_has("params/hidden0/w_in"));
   CU_ASSERT_EQUAL(sl_runlog_get_int(r, "mismatch/hidden0/refrac", refrac, 6), SL_EFORMAT);
   CU_ASSERT_EQUAL(sl_runlog_get_summary(r, "best_val_accuracy", &x), SL_EFORMAT);
   /* ... and they are staged. */
@@ -484,29 +418,24 @@ static void test_staged_invisible_until_finish(void)
   CU_ASSERT_EQUAL(sl_runlog_get_summary(r, "best_val_accuracy", &x), SL_OK);
   CU_ASSERT_EQUAL(x, 0.75);
   sl_runlog_reader_close(r);
-  CU_ASSERT_EQUAL(h5_has(path, "/.staging"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/.staging"), 0);
   remove(path);
 }
 
 static void test_write_after_finish(void)
 {
   char path[512];
-  sl_test_tmpfile("runlog_after", path, sizeof path);
-  sl_config cfg;
-  sl_config_defaults(&cfg);
-  sl_run_meta meta = sample_meta();
-  sl_runlog *log = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_runlog_create(&log, path, &cfg, &meta), SL_OK);
+  sl_runlog *log = create_default_log("runlog_after", path, sizeof path);
   /* A finish refused for bad input leaves the log open for a proper one. */
   CU_ASSERT_EQUAL(sl_runlog_finish(log, NAN, 0, 1.0), SL_ENUMERIC);
-  CU_ASSERT_TRUE(msg_has("test_accuracy"));
+  CU_ASSERT_TRUE(sl_test_msg_has("test_accuracy"));
   CU_ASSERT_EQUAL(sl_runlog_finish(log, 0.5, -1, 1.0), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_runlog_finish(log, 0.5, 0, 1.0), SL_OK);
 
   sl_epoch_metrics m = sample_epoch(0);
   double v[2] = {1, 2};
   CU_ASSERT_EQUAL(sl_runlog_append_epoch(log, &m), SL_EINVAL);
-  CU_ASSERT_TRUE(msg_has("finished"));
+  CU_ASSERT_TRUE(sl_test_msg_has("finished"));
   CU_ASSERT_EQUAL(sl_runlog_put_float(log, "params/x", V_TH, 5, 0), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_runlog_put_int(log, "mismatch/x", REFRAC, 6), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_runlog_put_summary(log, "late", 1.0), SL_EINVAL);
@@ -515,8 +444,8 @@ static void test_write_after_finish(void)
   CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_close(NULL), SL_OK);
 
-  CU_ASSERT_EQUAL(h5_has(path, "/summary"), 1);
-  CU_ASSERT_EQUAL(h5_has(path, "/params"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/summary"), 1);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/params"), 0);
   CU_ASSERT_EQUAL(h5_length(path, "/metrics/loss"), 0);
   remove(path);
 }
@@ -524,12 +453,7 @@ static void test_write_after_finish(void)
 static void test_put_validation(void)
 {
   char path[512];
-  sl_test_tmpfile("runlog_put", path, sizeof path);
-  sl_config cfg;
-  sl_config_defaults(&cfg);
-  sl_run_meta meta = sample_meta();
-  sl_runlog *log = NULL;
-  CU_ASSERT_EQUAL_FATAL(sl_runlog_create(&log, path, &cfg, &meta), SL_OK);
+  sl_runlog *log = create_default_log("runlog_put", path, sizeof path);
 
   const char *bad[] = {"",          "/",           "params//w",    "params/w/", "./x",
                        "params/../x", "metrics/x", "summary",      "config/x",  "meta",
@@ -552,16 +476,16 @@ static void test_put_validation(void)
   /* A dataset cannot be the parent of another. */
   CU_ASSERT_EQUAL(sl_runlog_put_float(log, "params/a", V_TH, 5, 0), SL_OK);
   CU_ASSERT_NOT_EQUAL(sl_runlog_put_float(log, "params/a/b", V_TH, 5, 0), SL_OK);
-  CU_ASSERT_TRUE(msg_has("params/a/b"));
+  CU_ASSERT_TRUE(sl_test_msg_has("params/a/b"));
 
   /* Summaries: non-finite values, reserved and empty names. */
   CU_ASSERT_EQUAL(sl_runlog_put_summary(log, "best", NAN), SL_ENUMERIC);
-  CU_ASSERT_TRUE(msg_has("best"));
+  CU_ASSERT_TRUE(sl_test_msg_has("best"));
   CU_ASSERT_EQUAL(sl_runlog_put_summary(log, "best", INFINITY), SL_ENUMERIC);
   CU_ASSERT_EQUAL(sl_runlog_put_summary(log, "best", -INFINITY), SL_ENUMERIC);
   double arr[4] = {1.0, 2.0, INFINITY, 4.0};
   CU_ASSERT_EQUAL(sl_runlog_put_summary_array(log, "per_class", arr, 4), SL_ENUMERIC);
-  CU_ASSERT_TRUE(msg_has("per_class") && msg_has("[2]"));
+  CU_ASSERT_TRUE(sl_test_msg_has("per_class") && sl_test_msg_has("[2]"));
   CU_ASSERT_EQUAL(sl_runlog_put_summary_array(log, "per_class", arr, 0), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_runlog_put_summary_array(log, "per_class", NULL, 3), SL_EINVAL);
   CU_ASSERT_EQUAL(sl_runlog_put_summary(log, "epochs", 1.0), SL_EINVAL);
@@ -593,7 +517,7 @@ static void test_create_errors(void)
   sl_runlog *log = (sl_runlog *)&cfg; /* must be reset to NULL on failure */
   CU_ASSERT_EQUAL(sl_runlog_create(&log, "/nonexistent/dir/x.h5", &cfg, &meta), SL_EIO);
   CU_ASSERT_PTR_NULL(log);
-  CU_ASSERT_TRUE(msg_has("/nonexistent/dir/x.h5"));
+  CU_ASSERT_TRUE(sl_test_msg_has("/nonexistent/dir/x.h5"));
   const char *dir = getenv("TMPDIR");
   CU_ASSERT_EQUAL(sl_runlog_create(&log, dir && *dir ? dir : "/tmp", &cfg, &meta), SL_EIO);
   CU_ASSERT_PTR_NULL(log);
@@ -616,7 +540,7 @@ static void test_open_errors(void)
   remove(bad);
   CU_ASSERT_EQUAL(sl_runlog_open(&r, bad), SL_EIO);
   CU_ASSERT_PTR_NULL(r);
-  CU_ASSERT_TRUE(msg_has(bad));
+  CU_ASSERT_TRUE(sl_test_msg_has(bad));
 
   /* Empty, then garbage. */
   FILE *f = fopen(bad, "wb");
@@ -631,17 +555,17 @@ static void test_open_errors(void)
   fclose(f);
   CU_ASSERT_EQUAL(sl_runlog_open(&r, bad), SL_EIO);
   CU_ASSERT_PTR_NULL(r);
-  CU_ASSERT_TRUE(msg_has(bad));
+  CU_ASSERT_TRUE(sl_test_msg_has(bad));
 
   /* Truncated: a valid log cut to half its size (and to a few bytes). */
   sl_config cfg;
   sample_config(&cfg);
   CU_ASSERT_EQUAL_FATAL(write_sample_log(good, &cfg), SL_OK);
-  long size = file_size(good);
+  long size = sl_test_file_size(good);
   CU_ASSERT_FATAL(size > 0);
   long keep[] = {size / 2, size - 1, 1000, 100};
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-    CU_ASSERT_EQUAL_FATAL(copy_prefix(good, bad, keep[i]), 0);
+    CU_ASSERT_EQUAL_FATAL(sl_test_copy_file(good, bad, keep[i]), 0);
     int rc = sl_runlog_open(&r, bad);
     if (rc != SL_EIO)
       printf("\n    log truncated to %ld of %ld bytes: open returned %d\n", keep[i], size, rc);
@@ -650,7 +574,7 @@ static void test_open_errors(void)
     sl_runlog_reader_close(r);
   }
   /* The untruncated copy opens: the failures above are the truncation. */
-  CU_ASSERT_EQUAL_FATAL(copy_prefix(good, bad, size), 0);
+  CU_ASSERT_EQUAL_FATAL(sl_test_copy_file(good, bad, size), 0);
   CU_ASSERT_EQUAL(sl_runlog_open(&r, bad), SL_OK);
   sl_runlog_reader_close(r);
   sl_runlog_reader_close(NULL);
@@ -677,21 +601,21 @@ static void test_get_errors(void)
   int32_t ibuf[64];
   /* Wrong shape: path, expected and found shape in the message. */
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden0/w_in", buf, 4, 3), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("params/hidden0/w_in") && msg_has("(4, 3)") && msg_has("(3, 4)"));
+  CU_ASSERT_TRUE(sl_test_msg_has("params/hidden0/w_in") && sl_test_msg_has("(4, 3)") && sl_test_msg_has("(3, 4)"));
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden0/w_in", buf, 12, 0), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("(12,)") && msg_has("(3, 4)"));
+  CU_ASSERT_TRUE(sl_test_msg_has("(12,)") && sl_test_msg_has("(3, 4)"));
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "mismatch/hidden0/v_th", buf, 5, 1), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("(5, 1)") && msg_has("(5,)"));
+  CU_ASSERT_TRUE(sl_test_msg_has("(5, 1)") && sl_test_msg_has("(5,)"));
   CU_ASSERT_EQUAL(sl_runlog_get_int(r, "mismatch/hidden0/refrac", ibuf, 7), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("mismatch/hidden0/refrac") && msg_has("(7,)") && msg_has("(6,)"));
+  CU_ASSERT_TRUE(sl_test_msg_has("mismatch/hidden0/refrac") && sl_test_msg_has("(7,)") && sl_test_msg_has("(6,)"));
   /* Missing dataset (also under a missing group, or under a dataset). */
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden0/w_rec", buf, 3, 4), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("params/hidden0/w_rec"));
+  CU_ASSERT_TRUE(sl_test_msg_has("params/hidden0/w_rec"));
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden7/w_in", buf, 3, 4), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("params/hidden7/w_in"));
+  CU_ASSERT_TRUE(sl_test_msg_has("params/hidden7/w_in"));
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden0/w_in/x", buf, 3, 4), SL_EFORMAT);
   CU_ASSERT_EQUAL(sl_runlog_get_int(r, "mismatch/hidden0/nope", ibuf, 6), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("mismatch/hidden0/nope"));
+  CU_ASSERT_TRUE(sl_test_msg_has("mismatch/hidden0/nope"));
   /* A group, and the wrong number type. */
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/hidden0", buf, 3, 4), SL_EFORMAT);
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "mismatch/hidden0/refrac", buf, 6, 0), SL_EFORMAT);
@@ -725,7 +649,7 @@ static void test_get_errors(void)
   CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
   CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, nan_path), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/nan", buf, 2, 2), SL_ENUMERIC);
-  CU_ASSERT_TRUE(msg_has("params/nan") && msg_has("[1]"));
+  CU_ASSERT_TRUE(sl_test_msg_has("params/nan") && sl_test_msg_has("[1]"));
   CU_ASSERT_EQUAL(sl_runlog_get_float(r, "params/inf", buf, 3, 0), SL_ENUMERIC);
   sl_runlog_reader_close(r);
   remove(path);
@@ -777,7 +701,7 @@ static void test_read_config_errors(void)
   int rc = sl_runlog_read_config(r, &back);
   CU_ASSERT_NOT_EQUAL(rc, SL_OK);
   CU_ASSERT_EQUAL(rc, sl_last_error_code());
-  CU_ASSERT_TRUE(msg_has("train.epochs"));
+  CU_ASSERT_TRUE(sl_test_msg_has("train.epochs"));
   CU_ASSERT_EQUAL(memcmp(&back, &before, sizeof back), 0);
   sl_runlog_reader_close(r);
 
@@ -786,7 +710,7 @@ static void test_read_config_errors(void)
   CU_ASSERT_EQUAL_FATAL(set_config_attr(path, "bogus.key", "1"), 0);
   CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_read_config(r, &back), SL_ENOTFOUND);
-  CU_ASSERT_TRUE(msg_has("bogus.key") && msg_has(path));
+  CU_ASSERT_TRUE(sl_test_msg_has("bogus.key") && sl_test_msg_has(path));
   CU_ASSERT_EQUAL(memcmp(&back, &before, sizeof back), 0);
   sl_runlog_reader_close(r);
 
@@ -803,7 +727,7 @@ static void test_read_config_errors(void)
   H5E_END_TRY;
   CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_read_config(r, &back), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("train.batch"));
+  CU_ASSERT_TRUE(sl_test_msg_has("train.batch"));
   sl_runlog_reader_close(r);
 
   /* No /config at all. */
@@ -817,7 +741,7 @@ static void test_read_config_errors(void)
   H5E_END_TRY;
   CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
   CU_ASSERT_EQUAL(sl_runlog_read_config(r, &back), SL_EFORMAT);
-  CU_ASSERT_TRUE(msg_has("/config"));
+  CU_ASSERT_TRUE(sl_test_msg_has("/config"));
   sl_runlog_reader_close(r);
   remove(path);
 }
@@ -832,7 +756,7 @@ static void test_no_error_stack_printed(void)
   sl_config cfg;
   sample_config(&cfg);
   CU_ASSERT_EQUAL_FATAL(write_sample_log(log_path, &cfg), SL_OK);
-  CU_ASSERT_EQUAL_FATAL(copy_prefix(log_path, bad, file_size(log_path) / 2), 0);
+  CU_ASSERT_EQUAL_FATAL(sl_test_copy_file(log_path, bad, sl_test_file_size(log_path) / 2), 0);
 
   fflush(stderr);
   int saved = dup(2);
@@ -867,7 +791,7 @@ static void test_no_error_stack_printed(void)
   dup2(saved, 2);
   close(saved);
   CU_ASSERT_EQUAL(n_failed, 8);
-  long printed = file_size(err_path);
+  long printed = sl_test_file_size(err_path);
   if (printed != 0) {
     printf("\n    %ld bytes printed to stderr; first lines:\n", printed);
     FILE *f = fopen(err_path, "r");
