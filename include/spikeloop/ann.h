@@ -54,6 +54,9 @@ int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, con
                        const float *w, const sl_conv2d_shape *s);
 int sl_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
                            const float *in, const float *w, const sl_conv2d_shape *s);
+/* The im2col rows of in: cols (B*OH*OW, C*kh*kw), row p = output pixel
+ * (b*OH + oy)*OW + ox, the inputs a crossbar reads for it (0 in padding). */
+int sl_conv2d_im2col(float *cols, const float *in, const sl_conv2d_shape *s);
 /* The forward on a crossbar c of C*kh*kw x K (programmed with w): the
  * B*OH*OW im2col rows are MVM inputs. Errors: SL_ESHAPE, crossbar errors. */
 int sl_conv2d_forward_cim(float *out, const float *in, sl_cim *c, const float *bias,
@@ -111,6 +114,73 @@ int sl_flatten_backward(float *dinp, const float *dout, size_t n);
  * Errors: SL_EINVAL (label out of range), SL_ENUMERIC. */
 int sl_softmax_xent(const float *logits, const int32_t *labels, size_t B, size_t n, double *loss,
                     float *dlogits, size_t *correct);
+
+/* ------------------------------------------------------------ residual networks
+ * The layers residual and dynamic-exit networks add (lib/cim/ann_blocks.c):
+ * batch normalisation, global average pooling, the residual add and the
+ * cosine head of a semantic exit. Same conventions: flat arrays, backward
+ * adds into the gradients it is given (any may be NULL), a *_ref twin in
+ * double precision for every kernel with arithmetic of its own. */
+
+/* Batch normalisation of x (B, C, HW) per channel c over its B*HW values:
+ *   y = gamma (x - mean) invstd + beta,  invstd = 1 / sqrt(var + eps),
+ * mean and var (biased) from the batch. Caches for backward: xhat
+ * (B, C, HW) = (x - mean) invstd, and invstd (C). mean (C) is returned too.
+ * If running_mean / running_var (C) are not NULL they move towards the
+ * batch's mean and unbiased variance:  r = (1 - momentum) r + momentum v.
+ * Errors: SL_EINVAL (NULL, zero sizes, eps <= 0, momentum outside [0, 1]). */
+int sl_batchnorm_forward_train(float *y, float *xhat, float *mean, float *invstd, const float *x,
+                               const float *gamma, const float *beta, size_t B, size_t C,
+                               size_t HW, double eps, float *running_mean, float *running_var,
+                               double momentum);
+int sl_batchnorm_forward_train_ref(float *y, float *xhat, float *mean, float *invstd,
+                                   const float *x, const float *gamma, const float *beta,
+                                   size_t B, size_t C, size_t HW, double eps,
+                                   float *running_mean, float *running_var, double momentum);
+/* Inference with running statistics: y = scale x + shift per channel, with
+ * scale = gamma / sqrt(running_var + eps), shift = beta - scale running_mean
+ * (sl_batchnorm_fold). y may be x. */
+int sl_batchnorm_forward_infer(float *y, const float *x, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, size_t B,
+                               size_t C, size_t HW, double eps);
+/* dx (B,C,HW) +=, dgamma (C) +=, dbeta (C) += from dy and the caches:
+ *   dx = gamma invstd / N (N dy - sum dy - xhat sum(dy xhat)),  N = B HW. */
+int sl_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                          const float *xhat, const float *gamma, const float *invstd, size_t B,
+                          size_t C, size_t HW);
+int sl_batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
+                              const float *xhat, const float *gamma, const float *invstd,
+                              size_t B, size_t C, size_t HW);
+/* The per-channel affine map of inference: scale (C), shift (C) as above;
+ * a convolution or FC column k followed by the norm becomes
+ * scale[k] (x w_k) + shift[k] (folded into its weights or its periphery). */
+int sl_batchnorm_fold(float *scale, float *shift, const float *gamma, const float *beta,
+                      const float *running_mean, const float *running_var, size_t C, double eps);
+
+/* Global average pooling: out (B, C) = mean of in (B, C, HW) over HW;
+ * backward: dinp += dout / HW. */
+int sl_gap_forward(float *out, const float *in, size_t B, size_t C, size_t HW);
+int sl_gap_forward_ref(float *out, const float *in, size_t B, size_t C, size_t HW);
+int sl_gap_backward(float *dinp, const float *dout, size_t B, size_t C, size_t HW);
+
+/* Residual add: out = a + b (n values; out may be a or b); backward adds
+ * dout into da and db. */
+int sl_add_forward(float *out, const float *a, const float *b, size_t n);
+int sl_add_backward(float *da, float *db, const float *dout, size_t n);
+
+/* Cosine head: logits (B, K) = scale cos(f_b - m, p_k) for features f
+ * (B, D), a fixed offset m (D, may be NULL: 0) and prototypes p (K, D).
+ * A zero vector has cosine 0 (and no gradient). Backward adds into df
+ * (B, D) and dp (K, D). Errors: SL_EINVAL, SL_ENOMEM. */
+int sl_cosine_forward(float *logits, const float *f, const float *m, const float *p, size_t B,
+                      size_t D, size_t K, double scale);
+int sl_cosine_forward_ref(float *logits, const float *f, const float *m, const float *p,
+                          size_t B, size_t D, size_t K, double scale);
+int sl_cosine_backward(float *df, float *dp, const float *dlogits, const float *f, const float *m,
+                       const float *p, size_t B, size_t D, size_t K, double scale);
+int sl_cosine_backward_ref(float *df, float *dp, const float *dlogits, const float *f,
+                           const float *m, const float *p, size_t B, size_t D, size_t K,
+                           double scale);
 
 #ifdef __cplusplus
 }

@@ -3,16 +3,22 @@
  * shapes and conventions are stated in include/spikeloop/ann.h.
  *
  * The reference kernels (*_ref) are the naive loop nests of the
- * definitions. The fast ones compute a convolution as a product over
- * im2col rows (the same rows a crossbar reads), parallel over independent
- * outputs with OpenMP: forward over output pixels, the input gradient over
- * input pixels (col2im gathered, not scattered, so no atomics), the weight
- * gradient over weight rows. Accumulation is in float; results agree with
+ * definitions. The fast ones compute a convolution as matrix products over
+ * im2col rows (the same rows a crossbar reads), a chunk of samples at a
+ * time, with CBLAS sgemm: forward y = cols w; backward dw += cols^T g and
+ * dcols = g w^T, scattered back to the input per sample (one thread owns a
+ * sample, so no atomics). Accumulation is in float; results agree with
  * the references to rounding.
  */
 #include "config.h"
 #include "spikeloop/ann.h"
 #include "spikeloop/error.h"
+
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#else
+#include <gsl/gsl_cblas.h>
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -89,45 +95,62 @@ static void im2col_row(float *row, const float *in, const sl_conv2d_shape *s, si
         row[r++] = conv_in(in, s, b, c, oy, ox, i, j);
 }
 
+int sl_conv2d_im2col(float *cols, const float *in, const sl_conv2d_shape *s)
+{
+  int rc = conv_check(cols, in, s, s);
+  if (rc)
+    return rc;
+  const size_t R = s->C * s->kh * s->kw, P = s->B * sl_conv2d_out_h(s) * sl_conv2d_out_w(s);
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < P; p++)
+    im2col_row(cols + p * R, in, s, p);
+  return SL_OK;
+}
+
+/* Samples per chunk of a fast convolution: its im2col rows stay below
+ * about 4 M floats (16 MB). */
+static size_t conv_chunk(const sl_conv2d_shape *s)
+{
+  const size_t per = sl_conv2d_out_h(s) * sl_conv2d_out_w(s) * s->C * s->kh * s->kw;
+  size_t n = per ? (size_t)(4u << 20) / per : s->B;
+  return n < 1 ? 1 : n > s->B ? s->B : n;
+}
+
 int sl_conv2d_forward(float *out, const float *in, const float *w, const float *bias,
                       const sl_conv2d_shape *s)
 {
   int rc = conv_check(out, in, w, s);
   if (rc)
     return rc;
-  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
-  const size_t R = s->C * s->kh * s->kw, P = s->B * OH * OW;
-  int fail = 0;
-#pragma omp parallel
-  {
-    float *row = malloc(R * sizeof(float)), *acc = malloc(K * sizeof(float));
-    if (!row || !acc) {
-#pragma omp atomic write
-      fail = 1;
-    }
-#pragma omp for schedule(static)
-    for (size_t p = 0; p < P; p++) {
-      if (!row || !acc)
-        continue;
-      im2col_row(row, in, s, p);
-      for (size_t k = 0; k < K; k++)
-        acc[k] = bias ? bias[k] : 0.0f;
-      for (size_t r = 0; r < R; r++) {
-        const float xv = row[r];
-        if (xv == 0.0f)
-          continue;
-        const float *wr = w + r * K;
-        for (size_t k = 0; k < K; k++)
-          acc[k] += xv * wr[k];
-      }
-      const size_t b = p / (OH * OW), pix = p % (OH * OW);
-      for (size_t k = 0; k < K; k++)
-        out[(b * K + k) * OH * OW + pix] = acc[k];
-    }
-    free(row);
-    free(acc);
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K, HW = OH * OW;
+  const size_t R = s->C * s->kh * s->kw, chunk = conv_chunk(s);
+  float *cols = malloc(chunk * HW * R * sizeof(float)), *y = malloc(chunk * HW * K * sizeof(float));
+  if (!cols || !y) {
+    free(cols), free(y);
+    return sl_error(SL_ENOMEM, "conv2d: out of memory");
   }
-  return fail ? sl_error(SL_ENOMEM, "conv2d: out of memory") : SL_OK;
+  for (size_t b0 = 0; b0 < s->B; b0 += chunk) {
+    sl_conv2d_shape c = *s;
+    c.B = s->B - b0 < chunk ? s->B - b0 : chunk;
+    const float *cin = in + b0 * s->C * s->H * s->W;
+    const size_t P = c.B * HW;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < P; p++)
+      im2col_row(cols + p * R, cin, &c, p);
+    /* y (P, K) = cols (P, R) w (R, K) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)K, (int)R, 1.0f, cols,
+                (int)R, w, (int)K, 0.0f, y, (int)K);
+    float *o = out + b0 * K * HW;
+#pragma omp parallel for schedule(static)
+    for (size_t q = 0; q < c.B * K; q++) { /* (b, k) plane of the output */
+      const size_t b = q / K, k = q % K;
+      const float bk = bias ? bias[k] : 0.0f;
+      for (size_t i = 0; i < HW; i++)
+        o[q * HW + i] = y[(b * HW + i) * K + k] + bk;
+    }
+  }
+  free(cols), free(y);
+  return SL_OK;
 }
 
 int sl_conv2d_forward_cim(float *out, const float *in, sl_cim *c, const float *bias,
@@ -147,10 +170,9 @@ int sl_conv2d_forward_cim(float *out, const float *in, sl_cim *c, const float *b
     free(y);
     return sl_error(SL_ENOMEM, "conv2d_cim: out of memory for %zu im2col rows", P);
   }
-#pragma omp parallel for schedule(static)
-  for (size_t p = 0; p < P; p++)
-    im2col_row(cols + p * R, in, s, p);
-  rc = sl_cim_mvm(c, cols, P, y);
+  rc = sl_conv2d_im2col(cols, in, s);
+  if (!rc)
+    rc = sl_cim_mvm(c, cols, P, y);
   if (!rc)
     for (size_t p = 0; p < P; p++) {
       const size_t b = p / (OH * OW), pix = p % (OH * OW);
@@ -191,14 +213,35 @@ int sl_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
   return SL_OK;
 }
 
+/* Add the im2col row gradients dcols (B*OH*OW, R) of one sample b into
+ * dinp: the transpose of im2col_row. */
+static void col2im_sample(float *dinp, const float *dcols, const sl_conv2d_shape *s, size_t b)
+{
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), R = s->C * s->kh * s->kw;
+  for (size_t oy = 0; oy < OH; oy++)
+    for (size_t ox = 0; ox < OW; ox++) {
+      const float *row = dcols + ((b * OH + oy) * OW + ox) * R;
+      size_t r = 0;
+      for (size_t c = 0; c < s->C; c++)
+        for (size_t i = 0; i < s->kh; i++) {
+          const long y = (long)(oy * s->stride + i) - (long)s->pad;
+          for (size_t j = 0; j < s->kw; j++, r++) {
+            const long x = (long)(ox * s->stride + j) - (long)s->pad;
+            if (y >= 0 && x >= 0 && y < (long)s->H && x < (long)s->W)
+              dinp[((b * s->C + c) * s->H + (size_t)y) * s->W + (size_t)x] += row[r];
+          }
+        }
+    }
+}
+
 int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *in,
                        const float *w, const sl_conv2d_shape *s)
 {
   int rc = conv_check(dout, in, w, s);
   if (rc)
     return rc;
-  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K;
-  const size_t R = s->C * s->kh * s->kw, HW = OH * OW;
+  const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K, HW = OH * OW;
+  const size_t R = s->C * s->kh * s->kw, chunk = conv_chunk(s);
   if (db)
     for (size_t k = 0; k < K; k++) {
       double a = 0.0;
@@ -207,58 +250,45 @@ int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, con
           a += dout[(b * K + k) * HW + q];
       db[k] += (float)a;
     }
-  if (dw) {
-    /* each weight row r (c, i, j) is owned by one thread */
+  if (!dw && !dinp)
+    return SL_OK;
+  float *cols = malloc(chunk * HW * R * sizeof(float)), *g = malloc(chunk * HW * K * sizeof(float));
+  if (!cols || !g) {
+    free(cols), free(g);
+    return sl_error(SL_ENOMEM, "conv2d: out of memory");
+  }
+  for (size_t b0 = 0; b0 < s->B; b0 += chunk) {
+    sl_conv2d_shape c = *s;
+    c.B = s->B - b0 < chunk ? s->B - b0 : chunk;
+    const size_t P = c.B * HW;
+    const float *go = dout + b0 * K * HW;
+    /* g (P, K): the output gradient with pixels as rows */
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < R; r++) {
-      const size_t j = r % s->kw, i = (r / s->kw) % s->kh, c = r / (s->kw * s->kh);
-      for (size_t k = 0; k < K; k++) {
-        float a = 0.0f;
-        for (size_t b = 0; b < s->B; b++) {
-          const float *g = dout + (b * K + k) * HW;
-          for (size_t oy = 0; oy < OH; oy++)
-            for (size_t ox = 0; ox < OW; ox++) {
-              const float gv = g[oy * OW + ox];
-              if (gv != 0.0f)
-                a += gv * conv_in(in, s, b, c, oy, ox, i, j);
-            }
-        }
-        dw[r * K + k] += a;
-      }
+    for (size_t p = 0; p < P; p++) {
+      const size_t b = p / HW, i = p % HW;
+      for (size_t k = 0; k < K; k++)
+        g[p * K + k] = go[(b * K + k) * HW + i];
+    }
+    if (dw) {
+      const float *cin = in + b0 * s->C * s->H * s->W;
+#pragma omp parallel for schedule(static)
+      for (size_t p = 0; p < P; p++)
+        im2col_row(cols + p * R, cin, &c, p);
+      /* dw (R, K) += cols^T (R, P) g (P, K) */
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)K, (int)P, 1.0f, cols,
+                  (int)R, g, (int)K, 1.0f, dw, (int)K);
+    }
+    if (dinp) {
+      /* dcols (P, R) = g (P, K) w^T (K, R), then back to the input pixels */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)R, (int)K, 1.0f, g,
+                  (int)K, w, (int)K, 0.0f, cols, (int)R);
+      float *di = dinp + b0 * s->C * s->H * s->W;
+#pragma omp parallel for schedule(static)
+      for (size_t b = 0; b < c.B; b++)
+        col2im_sample(di, cols, &c, b);
     }
   }
-  if (dinp) {
-    /* gather: input pixel (b, c, y, x) collects every (oy, ox, i, j) with
-     * oy*stride + i - pad = y */
-    const size_t n = s->B * s->C * s->H * s->W;
-#pragma omp parallel for schedule(static)
-    for (size_t q = 0; q < n; q++) {
-      const size_t x = q % s->W, y = (q / s->W) % s->H, c = (q / (s->W * s->H)) % s->C,
-                   b = q / (s->W * s->H * s->C);
-      float a = 0.0f;
-      for (size_t i = 0; i < s->kh; i++) {
-        long ty = (long)y + (long)s->pad - (long)i;
-        if (ty < 0 || ty % (long)s->stride)
-          continue;
-        size_t oy = (size_t)ty / s->stride;
-        if (oy >= OH)
-          continue;
-        for (size_t j = 0; j < s->kw; j++) {
-          long tx = (long)x + (long)s->pad - (long)j;
-          if (tx < 0 || tx % (long)s->stride)
-            continue;
-          size_t ox = (size_t)tx / s->stride;
-          if (ox >= OW)
-            continue;
-          const float *wr = w + ((c * s->kh + i) * s->kw + j) * K;
-          const float *g = dout + b * K * HW + oy * OW + ox;
-          for (size_t k = 0; k < K; k++)
-            a += g[k * HW] * wr[k];
-        }
-      }
-      dinp[q] += a;
-    }
-  }
+  free(cols), free(g);
   return SL_OK;
 }
 

@@ -1,0 +1,520 @@
+/* ann_blocks.c -- the layers that residual and dynamic-exit networks add to
+ * the ANN kernels of ann.c: batch normalisation (training with batch
+ * statistics and running averages, inference, folding into an affine map
+ * per channel), global average pooling, the residual add, and the cosine
+ * head of a semantic exit. Conventions are those of spikeloop/ann.h.
+ *
+ * The fast kernels work per channel (batch norm) or per sample (cosine)
+ * in parallel with OpenMP, in float with double accumulators; the *_ref
+ * twins are the plain loops of the definitions in double precision, the
+ * oracle of test/test_ann_blocks.c.
+ */
+#include "config.h"
+#include "spikeloop/ann.h"
+#include "spikeloop/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- batch norm */
+
+static int bn_check(const void *a, const void *b, const void *c, size_t B, size_t C, size_t HW)
+{
+  if (!a || !b || !c)
+    return sl_error(SL_EINVAL, "batchnorm: NULL argument");
+  if (!B || !C || !HW)
+    return sl_error(SL_EINVAL, "batchnorm: zero size (B %zu, C %zu, HW %zu)", B, C, HW);
+  return SL_OK;
+}
+
+static int bn_train_check(const float *y, const float *xhat, const float *mean,
+                          const float *invstd, const float *x, const float *gamma,
+                          const float *beta, size_t B, size_t C, size_t HW, double eps,
+                          double momentum)
+{
+  int rc = bn_check(y, x, xhat, B, C, HW);
+  if (!rc && (!mean || !invstd || !gamma || !beta))
+    rc = sl_error(SL_EINVAL, "batchnorm: NULL argument");
+  if (!rc && !(eps > 0.0))
+    rc = sl_error(SL_EINVAL, "batchnorm: eps = %g must be > 0", eps);
+  if (!rc && !(momentum >= 0.0 && momentum <= 1.0))
+    rc = sl_error(SL_EINVAL, "batchnorm: momentum = %g must be in [0, 1]", momentum);
+  return rc;
+}
+
+/* Running averages of channel c from the batch's mean and biased variance
+ * over N values (the unbiased variance enters, as in PyTorch). */
+static void bn_running(float *running_mean, float *running_var, size_t c, double mean,
+                       double var, size_t N, double momentum)
+{
+  if (running_mean)
+    running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+  if (running_var) {
+    const double unbiased = N > 1 ? var * (double)N / (double)(N - 1) : var;
+    running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+  }
+}
+
+int sl_batchnorm_forward_train(float *y, float *xhat, float *mean, float *invstd, const float *x,
+                               const float *gamma, const float *beta, size_t B, size_t C,
+                               size_t HW, double eps, float *running_mean, float *running_var,
+                               double momentum)
+{
+  int rc = bn_train_check(y, xhat, mean, invstd, x, gamma, beta, B, C, HW, eps, momentum);
+  if (rc)
+    return rc;
+  const size_t N = B * HW;
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < C; c++) {
+    double s = 0.0;
+    for (size_t b = 0; b < B; b++) {
+      const float *xc = x + (b * C + c) * HW;
+      float part = 0.0f;
+      for (size_t i = 0; i < HW; i++)
+        part += xc[i];
+      s += part;
+    }
+    const double mu = s / (double)N;
+    double v = 0.0;
+    for (size_t b = 0; b < B; b++) {
+      const float *xc = x + (b * C + c) * HW;
+      float part = 0.0f;
+      for (size_t i = 0; i < HW; i++) {
+        const float d = xc[i] - (float)mu;
+        part += d * d;
+      }
+      v += part;
+    }
+    v /= (double)N;
+    const float is = (float)(1.0 / sqrt(v + eps)), g = gamma[c], bt = beta[c], m = (float)mu;
+    mean[c] = m;
+    invstd[c] = is;
+    for (size_t b = 0; b < B; b++) {
+      const size_t o = (b * C + c) * HW;
+      for (size_t i = 0; i < HW; i++) {
+        const float h = (x[o + i] - m) * is;
+        xhat[o + i] = h;
+        y[o + i] = g * h + bt;
+      }
+    }
+    bn_running(running_mean, running_var, c, mu, v, N, momentum);
+  }
+  return SL_OK;
+}
+
+int sl_batchnorm_forward_train_ref(float *y, float *xhat, float *mean, float *invstd,
+                                   const float *x, const float *gamma, const float *beta,
+                                   size_t B, size_t C, size_t HW, double eps,
+                                   float *running_mean, float *running_var, double momentum)
+{
+  int rc = bn_train_check(y, xhat, mean, invstd, x, gamma, beta, B, C, HW, eps, momentum);
+  if (rc)
+    return rc;
+  const size_t N = B * HW;
+  for (size_t c = 0; c < C; c++) {
+    double mu = 0.0, v = 0.0;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < HW; i++)
+        mu += x[(b * C + c) * HW + i];
+    mu /= (double)N;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < HW; i++) {
+        const double d = x[(b * C + c) * HW + i] - mu;
+        v += d * d;
+      }
+    v /= (double)N;
+    const double is = 1.0 / sqrt(v + eps);
+    mean[c] = (float)mu;
+    invstd[c] = (float)is;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < HW; i++) {
+        const size_t o = (b * C + c) * HW + i;
+        const double h = (x[o] - mu) * is;
+        xhat[o] = (float)h;
+        y[o] = (float)(gamma[c] * h + beta[c]);
+      }
+    bn_running(running_mean, running_var, c, mu, v, N, momentum);
+  }
+  return SL_OK;
+}
+
+int sl_batchnorm_fold(float *scale, float *shift, const float *gamma, const float *beta,
+                      const float *running_mean, const float *running_var, size_t C, double eps)
+{
+  if (!scale || !shift || !gamma || !beta || !running_mean || !running_var)
+    return sl_error(SL_EINVAL, "batchnorm_fold: NULL argument");
+  if (!C || !(eps > 0.0))
+    return sl_error(SL_EINVAL, "batchnorm_fold: C = %zu, eps = %g (need C > 0, eps > 0)", C, eps);
+  for (size_t c = 0; c < C; c++) {
+    if (!(running_var[c] >= 0.0f) || !isfinite(running_var[c]) || !isfinite(running_mean[c]))
+      return sl_error(SL_ENUMERIC, "batchnorm_fold: channel %zu has running mean %g, variance %g",
+                      c, running_mean[c], running_var[c]);
+    const double s = gamma[c] / sqrt((double)running_var[c] + eps);
+    scale[c] = (float)s;
+    shift[c] = (float)(beta[c] - s * running_mean[c]);
+  }
+  return SL_OK;
+}
+
+int sl_batchnorm_forward_infer(float *y, const float *x, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, size_t B,
+                               size_t C, size_t HW, double eps)
+{
+  int rc = bn_check(y, x, gamma, B, C, HW);
+  if (rc)
+    return rc;
+  float *scale = malloc(2 * C * sizeof(float));
+  if (!scale)
+    return sl_error(SL_ENOMEM, "batchnorm: out of memory");
+  float *shift = scale + C;
+  rc = sl_batchnorm_fold(scale, shift, gamma, beta, running_mean, running_var, C, eps);
+  if (!rc) {
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < B * C; p++) {
+      const float s = scale[p % C], t = shift[p % C];
+      for (size_t i = 0; i < HW; i++)
+        y[p * HW + i] = s * x[p * HW + i] + t;
+    }
+  }
+  free(scale);
+  return rc;
+}
+
+static int bn_backward_check(const float *dy, const float *xhat, const float *gamma,
+                             const float *invstd, size_t B, size_t C, size_t HW)
+{
+  int rc = bn_check(dy, xhat, gamma, B, C, HW);
+  if (!rc && !invstd)
+    rc = sl_error(SL_EINVAL, "batchnorm: NULL argument");
+  return rc;
+}
+
+int sl_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                          const float *xhat, const float *gamma, const float *invstd, size_t B,
+                          size_t C, size_t HW)
+{
+  int rc = bn_backward_check(dy, xhat, gamma, invstd, B, C, HW);
+  if (rc)
+    return rc;
+  const size_t N = B * HW;
+#pragma omp parallel for schedule(static)
+  for (size_t c = 0; c < C; c++) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (size_t b = 0; b < B; b++) {
+      const size_t o = (b * C + c) * HW;
+      float p1 = 0.0f, p2 = 0.0f;
+      for (size_t i = 0; i < HW; i++) {
+        p1 += dy[o + i];
+        p2 += dy[o + i] * xhat[o + i];
+      }
+      sdy += p1;
+      sdyx += p2;
+    }
+    if (dgamma)
+      dgamma[c] += (float)sdyx;
+    if (dbeta)
+      dbeta[c] += (float)sdy;
+    if (dx) {
+      const float k = gamma[c] * invstd[c] / (float)N, a = (float)sdy, bq = (float)sdyx;
+      for (size_t b = 0; b < B; b++) {
+        const size_t o = (b * C + c) * HW;
+        for (size_t i = 0; i < HW; i++)
+          dx[o + i] += k * ((float)N * dy[o + i] - a - xhat[o + i] * bq);
+      }
+    }
+  }
+  return SL_OK;
+}
+
+int sl_batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
+                              const float *xhat, const float *gamma, const float *invstd,
+                              size_t B, size_t C, size_t HW)
+{
+  int rc = bn_backward_check(dy, xhat, gamma, invstd, B, C, HW);
+  if (rc)
+    return rc;
+  const double N = (double)(B * HW);
+  for (size_t c = 0; c < C; c++) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < HW; i++) {
+        const size_t o = (b * C + c) * HW + i;
+        sdy += dy[o];
+        sdyx += (double)dy[o] * xhat[o];
+      }
+    if (dgamma)
+      dgamma[c] += (float)sdyx;
+    if (dbeta)
+      dbeta[c] += (float)sdy;
+    if (dx)
+      for (size_t b = 0; b < B; b++)
+        for (size_t i = 0; i < HW; i++) {
+          const size_t o = (b * C + c) * HW + i;
+          dx[o] += (float)((double)gamma[c] * invstd[c] / N * (N * dy[o] - sdy - xhat[o] * sdyx));
+        }
+  }
+  return SL_OK;
+}
+
+/* ---------------------------------------------------------------- pooling, add */
+
+static int gap_check(const void *a, const void *b, size_t B, size_t C, size_t HW)
+{
+  if (!a || !b)
+    return sl_error(SL_EINVAL, "gap: NULL argument");
+  if (!B || !C || !HW)
+    return sl_error(SL_EINVAL, "gap: zero size (B %zu, C %zu, HW %zu)", B, C, HW);
+  return SL_OK;
+}
+
+int sl_gap_forward(float *out, const float *in, size_t B, size_t C, size_t HW)
+{
+  int rc = gap_check(out, in, B, C, HW);
+  if (rc)
+    return rc;
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < B * C; p++) {
+    float s = 0.0f;
+    for (size_t i = 0; i < HW; i++)
+      s += in[p * HW + i];
+    out[p] = s / (float)HW;
+  }
+  return SL_OK;
+}
+
+int sl_gap_forward_ref(float *out, const float *in, size_t B, size_t C, size_t HW)
+{
+  int rc = gap_check(out, in, B, C, HW);
+  if (rc)
+    return rc;
+  for (size_t b = 0; b < B; b++)
+    for (size_t c = 0; c < C; c++) {
+      double s = 0.0;
+      for (size_t i = 0; i < HW; i++)
+        s += in[(b * C + c) * HW + i];
+      out[b * C + c] = (float)(s / (double)HW);
+    }
+  return SL_OK;
+}
+
+int sl_gap_backward(float *dinp, const float *dout, size_t B, size_t C, size_t HW)
+{
+  int rc = gap_check(dinp, dout, B, C, HW);
+  if (rc)
+    return rc;
+  const float k = 1.0f / (float)HW;
+#pragma omp parallel for schedule(static)
+  for (size_t p = 0; p < B * C; p++)
+    for (size_t i = 0; i < HW; i++)
+      dinp[p * HW + i] += dout[p] * k;
+  return SL_OK;
+}
+
+int sl_add_forward(float *out, const float *a, const float *b, size_t n)
+{
+  if (!out || !a || !b)
+    return sl_error(SL_EINVAL, "add: NULL argument");
+  for (size_t i = 0; i < n; i++)
+    out[i] = a[i] + b[i];
+  return SL_OK;
+}
+
+int sl_add_backward(float *da, float *db, const float *dout, size_t n)
+{
+  if (!dout)
+    return sl_error(SL_EINVAL, "add: NULL argument");
+  for (size_t i = 0; i < n; i++) {
+    if (da)
+      da[i] += dout[i];
+    if (db)
+      db[i] += dout[i];
+  }
+  return SL_OK;
+}
+
+/* ---------------------------------------------------------------- cosine head */
+
+static int cos_check(const void *a, const void *f, const void *p, size_t B, size_t D, size_t K,
+                     double scale)
+{
+  if (!a || !f || !p)
+    return sl_error(SL_EINVAL, "cosine: NULL argument");
+  if (!B || !D || !K)
+    return sl_error(SL_EINVAL, "cosine: zero size (B %zu, D %zu, K %zu)", B, D, K);
+  if (!isfinite(scale))
+    return sl_error(SL_EINVAL, "cosine: scale must be finite");
+  return SL_OK;
+}
+
+/* |v| of n floats, in double. */
+static double norm(const float *v, size_t n)
+{
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++)
+    s += (double)v[i] * v[i];
+  return sqrt(s);
+}
+
+/* u = f - m (m may be NULL) */
+static void offset(float *u, const float *f, const float *m, size_t D)
+{
+  for (size_t d = 0; d < D; d++)
+    u[d] = f[d] - (m ? m[d] : 0.0f);
+}
+
+int sl_cosine_forward(float *logits, const float *f, const float *m, const float *p, size_t B,
+                      size_t D, size_t K, double scale)
+{
+  int rc = cos_check(logits, f, p, B, D, K, scale);
+  if (rc)
+    return rc;
+  float *pn = malloc(K * sizeof(float));
+  if (!pn)
+    return sl_error(SL_ENOMEM, "cosine: out of memory");
+  for (size_t k = 0; k < K; k++)
+    pn[k] = (float)norm(p + k * D, D);
+  int fail = 0;
+#pragma omp parallel
+  {
+    float *u = malloc(D * sizeof(float));
+    if (!u) {
+#pragma omp atomic write
+      fail = 1;
+    }
+#pragma omp for schedule(static)
+    for (size_t b = 0; b < B; b++) {
+      if (!u)
+        continue;
+      offset(u, f + b * D, m, D);
+      const float un = (float)norm(u, D);
+      for (size_t k = 0; k < K; k++) {
+        const float *pk = p + k * D;
+        float dot = 0.0f;
+        for (size_t d = 0; d < D; d++)
+          dot += u[d] * pk[d];
+        const float den = un * pn[k];
+        logits[b * K + k] = den > 0.0f ? (float)scale * dot / den : 0.0f;
+      }
+    }
+    free(u);
+  }
+  free(pn);
+  return fail ? sl_error(SL_ENOMEM, "cosine: out of memory") : SL_OK;
+}
+
+int sl_cosine_forward_ref(float *logits, const float *f, const float *m, const float *p,
+                          size_t B, size_t D, size_t K, double scale)
+{
+  int rc = cos_check(logits, f, p, B, D, K, scale);
+  if (rc)
+    return rc;
+  for (size_t b = 0; b < B; b++)
+    for (size_t k = 0; k < K; k++) {
+      double dot = 0.0, uu = 0.0, pp = 0.0;
+      for (size_t d = 0; d < D; d++) {
+        const double u = (double)f[b * D + d] - (m ? m[d] : 0.0), q = p[k * D + d];
+        dot += u * q;
+        uu += u * u;
+        pp += q * q;
+      }
+      logits[b * K + k] = uu > 0.0 && pp > 0.0 ? (float)(scale * dot / sqrt(uu * pp)) : 0.0f;
+    }
+  return SL_OK;
+}
+
+/* d cos(u, p) / du = p / (|u||p|) - cos u / |u|^2, and symmetrically for p. */
+int sl_cosine_backward(float *df, float *dp, const float *dlogits, const float *f, const float *m,
+                       const float *p, size_t B, size_t D, size_t K, double scale)
+{
+  int rc = cos_check(dlogits, f, p, B, D, K, scale);
+  if (rc)
+    return rc;
+  float *u = malloc(B * D * sizeof(float)), *un = malloc(B * sizeof(float)),
+        *pn = malloc(K * sizeof(float)), *cs = malloc(B * K * sizeof(float));
+  if (!u || !un || !pn || !cs) {
+    free(u), free(un), free(pn), free(cs);
+    return sl_error(SL_ENOMEM, "cosine: out of memory");
+  }
+  for (size_t k = 0; k < K; k++)
+    pn[k] = (float)norm(p + k * D, D);
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++) {
+    offset(u + b * D, f + b * D, m, D);
+    un[b] = (float)norm(u + b * D, D);
+    for (size_t k = 0; k < K; k++) {
+      float dot = 0.0f;
+      for (size_t d = 0; d < D; d++)
+        dot += u[b * D + d] * p[k * D + d];
+      const float den = un[b] * pn[k];
+      cs[b * K + k] = den > 0.0f ? dot / den : 0.0f;
+    }
+  }
+  const float s = (float)scale;
+  if (df) {
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < B; b++) {
+      if (un[b] == 0.0f)
+        continue;
+      const float *ub = u + b * D;
+      for (size_t k = 0; k < K; k++) {
+        if (pn[k] == 0.0f)
+          continue;
+        const float g = s * dlogits[b * K + k], a = g / (un[b] * pn[k]),
+                    c = g * cs[b * K + k] / (un[b] * un[b]);
+        const float *pk = p + k * D;
+        for (size_t d = 0; d < D; d++)
+          df[b * D + d] += a * pk[d] - c * ub[d];
+      }
+    }
+  }
+  if (dp) {
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < K; k++) {
+      if (pn[k] == 0.0f)
+        continue;
+      const float *pk = p + k * D;
+      for (size_t b = 0; b < B; b++) {
+        if (un[b] == 0.0f)
+          continue;
+        const float g = s * dlogits[b * K + k], a = g / (un[b] * pn[k]),
+                    c = g * cs[b * K + k] / (pn[k] * pn[k]);
+        const float *ub = u + b * D;
+        for (size_t d = 0; d < D; d++)
+          dp[k * D + d] += a * ub[d] - c * pk[d];
+      }
+    }
+  }
+  free(u), free(un), free(pn), free(cs);
+  return SL_OK;
+}
+
+int sl_cosine_backward_ref(float *df, float *dp, const float *dlogits, const float *f,
+                           const float *m, const float *p, size_t B, size_t D, size_t K,
+                           double scale)
+{
+  int rc = cos_check(dlogits, f, p, B, D, K, scale);
+  if (rc)
+    return rc;
+  for (size_t b = 0; b < B; b++)
+    for (size_t k = 0; k < K; k++) {
+      double dot = 0.0, uu = 0.0, pp = 0.0;
+      for (size_t d = 0; d < D; d++) {
+        const double u = (double)f[b * D + d] - (m ? m[d] : 0.0), q = p[k * D + d];
+        dot += u * q;
+        uu += u * u;
+        pp += q * q;
+      }
+      if (uu == 0.0 || pp == 0.0)
+        continue;
+      const double nu = sqrt(uu), np = sqrt(pp), c = dot / (nu * np), g = scale * dlogits[b * K + k];
+      for (size_t d = 0; d < D; d++) {
+        const double u = (double)f[b * D + d] - (m ? m[d] : 0.0), q = p[k * D + d];
+        if (df)
+          df[b * D + d] += (float)(g * (q / (nu * np) - c * u / uu));
+        if (dp)
+          dp[k * D + d] += (float)(g * (u / (nu * np) - c * q / pp));
+      }
+    }
+  return SL_OK;
+}
