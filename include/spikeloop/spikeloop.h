@@ -41,6 +41,11 @@
 #include "spikeloop/cim.h"
 #include "spikeloop/cam.h"
 #include "spikeloop/ann.h"
+#include "spikeloop/ternary.h"
+#include "spikeloop/semantic.h"
+#include "spikeloop/dynexit.h"
+#include "spikeloop/resnet.h"
+#include "spikeloop/search.h"
 #include "spikeloop/dist.h"
 
 #endif

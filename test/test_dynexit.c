@@ -1,0 +1,293 @@
+/* test_dynexit.c -- semantic memory (lib/cim/semantic.c) and dynamic
+ * inference with exits (lib/cim/dynexit.c): centres, offsets and codes of
+ * hand-made features; cosine answers of a noise-free ternary CAM; the exit
+ * logic and compute accounting of early-exit inference (with batch
+ * compaction, several batch sizes) against a per-sample reference; the
+ * exit table scored for any threshold gives the same decisions; the Pareto
+ * front; bad input.
+ */
+#include "config.h"
+#include "spikeloop/dynexit.h"
+#include "spikeloop/error.h"
+#include "spikeloop/semantic.h"
+
+#include <string.h>
+
+#include "fixtures.h"
+#include "testutil.h"
+
+static sl_semantic_params quiet_params(int centre)
+{
+  sl_semantic_params p = sl_semantic_params_default();
+  p.cam.device.read_sd = 0.0;
+  p.cam.device.prog_sd = 0.0;
+  p.cam.device.drift_nu = 0.0;
+  p.centre = centre;
+  return p;
+}
+
+/* class k: a bump on channel k, channel 3 always 1 */
+static void hand_features(float *f, int32_t *y, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    y[i] = (int32_t)(i % 3);
+    for (size_t d = 0; d < 4; d++)
+      f[i * 4 + d] = d == 3 ? 1.0f : d == (size_t)y[i] ? 2.0f + 0.1f * (float)(i % 2) : 0.0f;
+  }
+}
+
+static void test_centres_and_query(void)
+{
+  const size_t dim = 4, n = 12;
+  float f[48];
+  int32_t y[12];
+  hand_features(f, y, n);
+  for (int centre = 0; centre < 2; centre++) {
+    sl_semantic *m = NULL;
+    sl_semantic_params p = quiet_params(centre);
+    CU_ASSERT_FATAL(sl_semantic_create(&m, 1, &dim, 3, &p) == SL_OK);
+    CU_ASSERT(sl_semantic_stored(m, 0) == NULL); /* not built yet */
+    CU_ASSERT_FATAL(sl_semantic_build(m, 0, f, y, n) == SL_OK);
+    const float *o = sl_semantic_offset(m, 0), *c = sl_semantic_stored(m, 0);
+    /* class means (2.05, 0, 0, 1) etc.; offset = their mean */
+    const float mo = centre ? 2.05f / 3 : 0.0f, m3 = centre ? 1.0f : 0.0f;
+    CU_ASSERT(fabsf(o[0] - mo) < 1e-6f && fabsf(o[2] - mo) < 1e-6f && fabsf(o[3] - m3) < 1e-6f);
+    /* centre k - offset = (4.1/3 at k, -2.05/3 elsewhere, 0): codes 1 at
+     * k, -1 elsewhere, 0 on channel 3; without the offset (2.05 at k, 1 on
+     * channel 3): delta = 0.7 * 3.05/4 = 0.53 -> 1 at k and on channel 3 */
+    for (size_t k = 0; k < 3; k++)
+      for (size_t d = 0; d < dim; d++) {
+        const float want = centre ? (d == 3 ? 0.0f : d == k ? 1.0f : -1.0f)
+                                  : (d == 3 || d == k ? 1.0f : 0.0f);
+        CU_ASSERT(c[k * dim + d] == want);
+      }
+    /* the training features find their class; the similarity is the
+     * cosine of (f - offset) with the code */
+    int32_t cls[12];
+    float sim[12];
+    CU_ASSERT_FATAL(sl_semantic_query(m, 0, f, n, cls, sim) == SL_OK);
+    for (size_t i = 0; i < n; i++) {
+      CU_ASSERT(cls[i] == y[i]);
+      double dot = 0, uu = 0, cc = 0;
+      for (size_t d = 0; d < dim; d++) {
+        const double u = f[i * dim + d] - o[d], q = c[y[i] * dim + d];
+        dot += u * q, uu += u * u, cc += q * q;
+      }
+      const double want = dot / sqrt(uu * cc);
+      if (!(fabs(sim[i] - want) < 0.02))
+        printf("\n    centre %d sample %zu: sim %g, cosine %g ", centre, i, sim[i], want);
+      CU_ASSERT(fabs(sim[i] - want) < 0.02);
+    }
+    sl_cim_counters k;
+    double e = 0;
+    sl_semantic_counters(m, &k, &e);
+    CU_ASSERT(k.mvms == n && e > 0.0);
+    sl_semantic_free(m);
+  }
+}
+
+/* ------------------------------------------------------------ a staged network */
+
+/* Three stages on 2 features: stage s adds (s, -s) to its input, its
+ * feature is its output; the head's logits are the last output. */
+static int toy_stage(void *net, size_t s, const float *in, size_t B, float *out, float *feat)
+{
+  int *calls = net;
+  calls[s] += (int)B;
+  for (size_t b = 0; b < B; b++) {
+    out[2 * b] = in[2 * b] + (float)s;
+    out[2 * b + 1] = in[2 * b + 1] - (float)s;
+    feat[2 * b] = out[2 * b];
+    feat[2 * b + 1] = out[2 * b + 1];
+  }
+  return SL_OK;
+}
+
+static int toy_head(void *net, const float *feat, size_t B, float *logits)
+{
+  (void)net;
+  memcpy(logits, feat, 2 * B * sizeof(float));
+  return SL_OK;
+}
+
+static sl_dyn_net toy_net(int *calls)
+{
+  sl_dyn_net n;
+  memset(&n, 0, sizeof n);
+  n.n_stages = 3;
+  n.n_classes = 2;
+  n.in_dim = 2;
+  for (size_t s = 0; s < 3; s++)
+    n.out_dim[s] = n.feat_dim[s] = 2;
+  n.stage_macs[0] = 10, n.stage_macs[1] = 20, n.stage_macs[2] = 40;
+  n.head_macs = 5;
+  n.net = calls;
+  n.stage = toy_stage;
+  n.head = toy_head;
+  return n;
+}
+
+/* Memory of the toy network: class 0 ~ (1, 0), class 1 ~ (0, 1) shifted
+ * by each stage. */
+static sl_semantic *toy_memory(void)
+{
+  const size_t dims[2] = {2, 2};
+  sl_semantic *m = NULL;
+  sl_semantic_params p = quiet_params(1);
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 2, dims, 2, &p) == SL_OK);
+  for (size_t e = 0; e < 2; e++) {
+    const float a = (float)(e == 0 ? 0 : 1); /* after stage e the shift is (sum s, -sum s) */
+    float f[8] = {1 + a, -a, 0 + a, 1 - a, 1.2f + a, 0.1f - a, -0.1f + a, 0.9f - a};
+    int32_t y[4] = {0, 1, 0, 1};
+    CU_ASSERT_FATAL(sl_semantic_build(m, e, f, y, 4) == SL_OK);
+  }
+  return m;
+}
+
+/* The exit logic per sample, written out: the reference. */
+static void reference(sl_semantic *m, const double *thr, const float *x, size_t n,
+                      int32_t *pred, int32_t *stage, double *macs)
+{
+  const double sm[3] = {10, 20, 40};
+  *macs = 0;
+  for (size_t i = 0; i < n; i++) {
+    float v[2] = {x[2 * i], x[2 * i + 1]};
+    double spent = 0;
+    for (size_t s = 0; s < 3; s++) {
+      v[0] += (float)s, v[1] -= (float)s;
+      spent += sm[s];
+      if (s < 2) {
+        int32_t c;
+        float sim;
+        sl_semantic_query(m, s, v, 1, &c, &sim);
+        spent += 4; /* 2 dims x 2 classes */
+        if (sim > thr[s]) {
+          pred[i] = c, stage[i] = (int32_t)s;
+          break;
+        }
+      } else {
+        pred[i] = v[1] > v[0] ? 1 : 0, stage[i] = 2;
+        spent += 5;
+      }
+    }
+    *macs += spent;
+  }
+  *macs /= (double)n;
+}
+
+static void test_exits_vs_reference(void)
+{
+  enum { N = 40 };
+  float x[2 * N];
+  int32_t y[N];
+  sl_test_seed(3);
+  sl_test_fill_uniform(x, 2 * N, -0.5, 1.5);
+  for (size_t i = 0; i < N; i++)
+    y[i] = x[2 * i + 1] > x[2 * i] ? 1 : 0;
+  int calls[3] = {0};
+  sl_dyn_net net = toy_net(calls);
+  sl_semantic *m = toy_memory();
+  const double thr_sets[4][2] = {{0.9, 0.9}, {0.5, 0.99}, {1.0, 1.0}, {-1.1, 0.0}};
+  for (size_t t = 0; t < 4; t++) {
+    int32_t pr[N], st[N];
+    double macs;
+    reference(m, thr_sets[t], x, N, pr, st, &macs);
+    const size_t batches[3] = {1, 7, N};
+    for (size_t bi = 0; bi < 3; bi++) {
+      int32_t p2[N], s2[N];
+      sl_dyn_result r;
+      memset(calls, 0, sizeof calls);
+      CU_ASSERT_FATAL(sl_dyn_infer(&net, m, thr_sets[t], x, y, N, batches[bi], p2, s2, &r) ==
+                      SL_OK);
+      CU_ASSERT(memcmp(p2, pr, sizeof pr) == 0);
+      CU_ASSERT(memcmp(s2, st, sizeof st) == 0);
+      CU_ASSERT(fabs(r.macs - macs) < 1e-9);
+      CU_ASSERT(fabs(r.compute - macs / 75.0) < 1e-12);
+      /* compaction: a stage ran only for the samples still active */
+      size_t left[3] = {N, 0, 0};
+      for (size_t i = 0; i < N; i++)
+        left[1] += st[i] >= 1, left[2] += st[i] >= 2;
+      CU_ASSERT(calls[0] == N && calls[1] == (int)left[1] && calls[2] == (int)left[2]);
+      size_t hits = 0;
+      for (size_t i = 0; i < N; i++)
+        hits += pr[i] == y[i];
+      CU_ASSERT(fabs(r.accuracy - (double)hits / N) < 1e-12);
+      CU_ASSERT(r.decided[0] + r.decided[1] + r.decided[2] == N);
+      if (t < 2) /* these thresholds split the samples over the stages */
+        CU_ASSERT((r.decided[0] > 0) + (r.decided[1] > 0) + (r.decided[2] > 0) >= 2);
+    }
+    /* the table gives the same decisions for these thresholds */
+    sl_dyn_table tab;
+    sl_dyn_result q, r;
+    CU_ASSERT_FATAL(sl_dyn_record(&tab, &net, m, x, y, N, 9) == SL_OK);
+    CU_ASSERT_FATAL(sl_dyn_evaluate(&tab, thr_sets[t], &q) == SL_OK);
+    CU_ASSERT_FATAL(sl_dyn_infer(&net, m, thr_sets[t], x, y, N, N, NULL, NULL, &r) == SL_OK);
+    CU_ASSERT(q.accuracy == r.accuracy && fabs(q.macs - r.macs) < 1e-9);
+    CU_ASSERT(memcmp(q.decided, r.decided, sizeof q.decided) == 0);
+    sl_dyn_table_free(&tab);
+  }
+  /* threshold 1: no cosine exceeds it, every sample reaches the head */
+  sl_dyn_result r;
+  CU_ASSERT(sl_dyn_infer(&net, m, thr_sets[2], x, y, N, 8, NULL, NULL, &r) == SL_OK);
+  CU_ASSERT(r.decided[2] == N && fabs(r.compute - 83.0 / 75.0) < 1e-12);
+  /* threshold below -1: everything exits at the first block */
+  CU_ASSERT(sl_dyn_infer(&net, m, thr_sets[3], x, y, N, 8, NULL, NULL, &r) == SL_OK);
+  CU_ASSERT(r.decided[0] == N && fabs(r.compute - 14.0 / 75.0) < 1e-12);
+  sl_semantic_free(m);
+}
+
+static void test_pareto(void)
+{
+  /* (acc, compute): 1 and 4 are dominated, 5 ties 2 on compute */
+  const double acc[6] = {0.90, 0.95, 0.97, 0.93, 0.99, 0.96};
+  const double cmp[6] = {0.30, 0.50, 0.60, 0.55, 0.90, 0.50};
+  size_t idx[6];
+  const size_t k = sl_dyn_pareto(acc, cmp, 6, idx);
+  CU_ASSERT(k == 4);
+  const size_t want[4] = {0, 5, 2, 4};
+  for (size_t i = 0; i < 4 && i < k; i++)
+    CU_ASSERT(idx[i] == want[i]);
+  CU_ASSERT(sl_dyn_pareto(acc, cmp, 0, idx) == 0);
+}
+
+static void test_bad_input(void)
+{
+  const size_t dims[2] = {2, 3};
+  sl_semantic *m = NULL;
+  sl_semantic_params p = quiet_params(1);
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 2, dims, 2, &p) == SL_OK);
+  float f[6] = {1, 0, 0, 1, NAN, 0};
+  int32_t y[3] = {0, 1, 0}, c[3];
+  sl_clear_error();
+  CU_ASSERT(sl_semantic_build(m, 0, f, y, 3) == SL_ENUMERIC);
+  CU_ASSERT(sl_semantic_build(m, 0, f, y, 1) == SL_EINVAL); /* class 1 has no sample */
+  CU_ASSERT(sl_test_msg_has("class 1"));
+  y[1] = 7;
+  CU_ASSERT(sl_semantic_build(m, 0, f, y, 2) == SL_EINVAL);
+  CU_ASSERT(sl_semantic_query(m, 1, f, 1, c, NULL) == SL_EINVAL); /* never built */
+  CU_ASSERT(sl_semantic_build(m, 2, f, y, 1) == SL_EINVAL);
+  int calls[3];
+  sl_dyn_net net = toy_net(calls);
+  sl_dyn_result r;
+  double thr[2] = {0.5, NAN};
+  float x[2] = {0, 0};
+  CU_ASSERT(sl_dyn_infer(&net, m, thr, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL); /* dims */
+  sl_semantic_free(m);
+  const size_t d2[2] = {2, 2};
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 2, d2, 2, &p) == SL_OK);
+  CU_ASSERT(sl_dyn_infer(&net, m, thr, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL); /* NaN */
+  CU_ASSERT(sl_dyn_infer(&net, m, thr, x, NULL, 0, 1, NULL, NULL, &r) == SL_EINVAL);
+  sl_semantic_free(m);
+  CU_ASSERT(sl_semantic_create(&m, 0, d2, 2, &p) == SL_EINVAL && m == NULL);
+}
+
+int main(void)
+{
+  static const sl_test_case cases[] = {
+      {"centres, offsets, codes and cosine answers on hand-made features", test_centres_and_query},
+      {"early exit and compute vs a per-sample reference; table agrees", test_exits_vs_reference},
+      {"Pareto front", test_pareto},
+      {"bad input", test_bad_input},
+      {NULL, NULL}};
+  return sl_test_run("dynexit", cases);
+}
