@@ -73,6 +73,8 @@ int sl_runlog_put_int(sl_runlog *log, const char *path, const int32_t *data, siz
  * finished), SL_EIO. */
 int sl_runlog_put_summary(sl_runlog *log, const char *name, double value);
 int sl_runlog_put_summary_array(sl_runlog *log, const char *name, const double *values, size_t n);
+/* A string /summary attribute (variable-length UTF-8); errors as above. */
+int sl_runlog_put_summary_string(sl_runlog *log, const char *name, const char *value);
 
 /* Move staged arrays into place, write /summary (test_accuracy, epochs,
  * seconds and staged attributes), flush. Afterwards every write is refused

