@@ -4,8 +4,39 @@
 #include "config.h"
 #include "experiments.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+int exp_option(const char *opts, const char *who, const char *key, double *v, double lo,
+               double hi)
+{
+  char buf[64];
+  if (!sl_backend_option(opts, key, buf, sizeof buf))
+    return SL_OK;
+  char *end;
+  double x = strtod(buf, &end);
+  if (end == buf || *end || !(x >= lo && x <= hi))
+    return sl_error(SL_EINVAL, "%s: option %s = '%s' must be a number in [%g, %g]", who, key, buf,
+                    lo, hi);
+  *v = x;
+  return SL_OK;
+}
+
+int exp_option_long(const char *opts, const char *who, const char *key, long *v, long lo, long hi)
+{
+  char buf[64];
+  if (!sl_backend_option(opts, key, buf, sizeof buf))
+    return SL_OK;
+  char *end;
+  long x = strtol(buf, &end, 10);
+  if (end == buf || *end || x < lo || x > hi)
+    return sl_error(SL_EINVAL, "%s: option %s = '%s' must be an integer in [%ld, %ld]", who, key,
+                    buf, lo, hi);
+  *v = x;
+  return SL_OK;
+}
 
 void exp_progress(const sl_epoch_metrics *m, void *user)
 {

@@ -19,6 +19,14 @@ typedef struct {
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;
 extern const experiment exp_mcnn_hybrid;
 extern const experiment exp_twin_loop;
+extern const experiment exp_dynresnet, exp_ternary_noise;
+
+/* One key of a "key=value,..." options string (backend.options) as a
+ * number in [lo, hi] (or an integer, for _long); absent keys leave *v.
+ * Errors: SL_EINVAL "<who>: option <key> = '<text>' must be ...". */
+int exp_option(const char *opts, const char *who, const char *key, double *v, double lo,
+               double hi);
+int exp_option_long(const char *opts, const char *who, const char *key, long *v, long lo, long hi);
 
 /* Progress line of one epoch; user is a label (const char *). */
 void exp_progress(const sl_epoch_metrics *m, void *user);

@@ -10,7 +10,8 @@
 
 static const experiment *const all[] = {&exp_yinyang_loop, &exp_mismatch_sweep,
                                         &exp_fashion16_loop, &exp_twin_loop,
-                                        &exp_mcnn_hybrid, NULL};
+                                        &exp_mcnn_hybrid, &exp_dynresnet,
+                                        &exp_ternary_noise, NULL};
 
 static void usage(void)
 {

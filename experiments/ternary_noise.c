@@ -1,0 +1,134 @@
+/* ternary_noise.c -- experiment `ternary_noise` (Zhang et al., Sci. Adv.
+ * 2024: ternary weights are robust to write noise): the ResNet of
+ * dynresnet, trained in float and fine-tuned ternary, is programmed onto
+ * crossbars with open-loop writes (one pulse, no verify) of relative
+ * conductance noise 0, 5, 10, 15, 20 and 30% (sd as a fraction of the
+ * conductance window Gmax - Gmin), under read noise read_sd:
+ *  - ternary mapping: the ternary network on 2-level devices;
+ *  - full-precision mapping: the float network, BN folded into its weights,
+ *    on continuous-level devices (w_max = the largest weight).
+ * For every chip the semantic centres, the thresholds (TPE on the
+ * validation split) and the dynamic inference on the test split are done
+ * as in dynresnet. Options and data as dynresnet (prog_sd and max_pulses
+ * are set per chip here).
+ *
+ * /summary: write_noise, acc_ternary, acc_fp (dynamic, test split), and
+ * acc_ternary_full, acc_fp_full (static network), compute_ternary,
+ * compute_fp (fraction of MACs spent), dataset.
+ */
+#include "config.h"
+#include "dynexit_eval.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const defaults[] = {"data.n_train=7000", "data.n_val=1000",
+                                       "data.n_test=2000", "train.epochs=5",
+                                       "train.batch=64",   "train.lr=0.002",
+                                       "train.lr_decay=0.7", NULL};
+
+static const double write_noise[] = {0.0, 0.05, 0.10, 0.15, 0.20, 0.30};
+enum { N_LEVELS = sizeof write_noise / sizeof write_noise[0] };
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* One chip: net deployed with `mapping` at write noise sd, evaluated. */
+static int chip(sl_resnet *net, sl_resnet_mapping mapping, double sd, const dx_options *base,
+                const sl_dataset *tr, const sl_dataset *va, const sl_dataset *te, dx_result *r)
+{
+  dx_options o = *base;
+  o.prog_sd = sd;
+  o.max_pulses = 1;
+  sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
+  dp.on_cim = 1;
+  dp.mapping = mapping;
+  dp.device = dx_device(&o);
+  if (mapping == SL_RESNET_MAP_FP)
+    dp.device.levels = 0; /* continuous conductances */
+  const size_t nc = (size_t)o.calib_samples < tr->n ? (size_t)o.calib_samples : tr->n;
+  sl_resnet_deployed *d = NULL;
+  sl_dyn_net dn;
+  int rc = sl_resnet_deploy(&d, net, &dp, tr->x, nc);
+  if (!rc)
+    rc = sl_resnet_deployed_dyn(d, &dn);
+  if (!rc)
+    rc = dx_evaluate(&dn, &o, "ternary_noise", tr, va, te, 0, r);
+  sl_resnet_deployed_free(d);
+  return rc;
+}
+
+static int run(const sl_config *cfg, sl_runlog *log)
+{
+  const char *who = "ternary_noise", *dataset = NULL;
+  const double t0 = now();
+  dx_options o;
+  int rc = dx_options_parse(cfg->backend_options, who, &o);
+  sl_dataset tr = {0}, va = {0}, te = {0};
+  if (!rc)
+    rc = dx_load_images(cfg, who, &tr, &va, &te, &dataset);
+  if (rc)
+    return rc;
+  printf("[%s] %s: %zu train, %zu validation, %zu test images\n", who, dataset, tr.n, va.n,
+         te.n);
+  sl_resnet *fp = NULL, *tern = NULL;
+  rc = dx_train_resnets(cfg, &o, who, &tr, &va, &fp, &tern);
+  double acc_t[N_LEVELS], acc_f[N_LEVELS], full_t[N_LEVELS], full_f[N_LEVELS], cmp_t[N_LEVELS],
+      cmp_f[N_LEVELS];
+  if (!rc)
+    printf("\n  write noise   ternary: dynamic  full  compute   full precision: dynamic  full  "
+           "compute\n");
+  for (size_t k = 0; !rc && k < N_LEVELS; k++) {
+    dx_result rt, rf;
+    rc = chip(tern, SL_RESNET_MAP_TERNARY, write_noise[k], &o, &tr, &va, &te, &rt);
+    if (rc)
+      break;
+    rc = chip(fp, SL_RESNET_MAP_FP, write_noise[k], &o, &tr, &va, &te, &rf);
+    if (!rc) {
+      acc_t[k] = rt.acc_dynamic, full_t[k] = rt.acc_full, cmp_t[k] = rt.compute;
+      acc_f[k] = rf.acc_dynamic, full_f[k] = rf.acc_full, cmp_f[k] = rf.compute;
+      printf("  %8.0f%%   %14.2f%% %6.2f%% %6.1f%%   %21.2f%% %6.2f%% %6.1f%%   (%.0f s)\n",
+             100 * write_noise[k], 100 * acc_t[k], 100 * full_t[k], 100 * cmp_t[k],
+             100 * acc_f[k], 100 * full_f[k], 100 * cmp_f[k], now() - t0);
+      fflush(stdout);
+      dx_result_free(&rf);
+    }
+    dx_result_free(&rt);
+  }
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "write_noise", write_noise, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "acc_ternary", acc_t, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "acc_fp", acc_f, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "acc_ternary_full", full_t, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "acc_fp_full", full_f, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "compute_ternary", cmp_t, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "compute_fp", cmp_f, N_LEVELS);
+  if (!rc)
+    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
+  if (!rc)
+    rc = sl_runlog_finish(log, acc_t[3], cfg->epochs + o.ternary_epochs, now() - t0);
+  if (!rc)
+    printf("[%s] %.0f s\n", who, now() - t0);
+  sl_resnet_free(fp);
+  sl_resnet_free(tern);
+  sl_dataset_free(&tr);
+  sl_dataset_free(&va);
+  sl_dataset_free(&te);
+  return rc;
+}
+
+const experiment exp_ternary_noise = {
+    "ternary_noise",
+    "ternary vs full-precision mapping of the dynamic ResNet under 0-30% write noise",
+    defaults, run};
