@@ -43,7 +43,10 @@ static int msg_has(const char *needle) { return strstr(sl_last_error(), needle) 
 
 static int file_exists(const char *p) { return access(p, F_OK) == 0; }
 
-static void tmp_of(const char *path, char *buf, size_t len) { snprintf(buf, len, "%s.tmp", path); }
+static void tmp_of(const char *path, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s.tmp%ld", path, (long)getpid());
+}
 
 /* Spike count of input i of sample b in a (T, B, D) raster, and the first step. */
 static size_t count_spikes(const float *out, size_t T, size_t B, size_t D, size_t b, size_t i,

@@ -438,8 +438,8 @@ int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int r
     slh_format_shape(got, sizeof got, found, d);
     H5Oclose(*out);
     *out = -1;
-    return sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s, expected %d dimensions", f->who,
-                    f->path, path, got, rank);
+    return sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s: rank %d, expected %d", f->who,
+                    f->path, path, got, found, rank);
   }
   for (int i = 0; i < rank; i++)
     dims[i] = d[i];
