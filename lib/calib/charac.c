@@ -71,20 +71,14 @@ static int keep_protocol(sl_charac *c, const char *name, const sl_stimulus *s,
                          const sl_observations *o)
 {
   sl_charac_protocol *p = &c->proto[c->n_protocols];
-  memset(p, 0, sizeof *p);
+  *p = (sl_charac_protocol){.protocol = s->protocol, .level = s->level, .weight = s->weight,
+                            .current = s->current, .pre = s->pre, .duration = s->duration,
+                            .repeats = s->repeats, .n_samples = o->n_samples,
+                            .n_spikes = o->n_spikes};
   snprintf(p->name, sizeof p->name, "%s", name);
-  p->protocol = s->protocol;
-  p->level = s->level;
-  p->weight = s->weight;
-  p->current = s->current;
-  p->pre = s->pre;
-  p->duration = s->duration;
-  p->repeats = s->repeats;
-  p->n_samples = o->n_samples;
   const size_t n = c->n, B = s->repeats, ns = o->n_samples;
   p->time = malloc(ns * sizeof *p->time);
   p->membrane = malloc(n * B * ns * sizeof *p->membrane);
-  p->n_spikes = o->n_spikes;
   size_t m = o->n_spikes ? o->n_spikes : 1;
   p->spike_neuron = malloc(m * sizeof(uint32_t));
   p->spike_trial = malloc(m * sizeof(uint32_t));
