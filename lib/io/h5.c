@@ -468,29 +468,30 @@ int slh_read_alloc(const slh_file *f, const char *path, H5T_class_t cls, hid_t m
                    hsize_t *dims, void **out)
 {
   hid_t dset = -1;
+  void *buf = NULL;
+  size_t n = 1;
   *out = NULL;
   int rc = slh_open_dataset(f, path, cls, rank, dims, &dset);
   if (rc != SL_OK)
     return rc;
-  size_t n = 1, size = H5Tget_size(mem_type);
   for (int i = 0; i < rank; i++) {
-    if (dims[i] && n > SIZE_MAX / size / dims[i]) {
+    if (dims[i] > SIZE_MAX || (dims[i] && n > SIZE_MAX / (size_t)dims[i])) {
       rc = sl_error(SL_EFORMAT, "%s: '%s': %s is too large to read", f->who, f->path, path);
       goto out;
     }
     n *= (size_t)dims[i];
   }
-  void *buf = calloc(n ? n : 1, size);
-  if (!buf) {
+  /* calloc checks n * size; one element at least, so the pointer is valid */
+  if (!(buf = calloc(n ? n : 1, H5Tget_size(mem_type)))) {
     rc = sl_error(SL_ENOMEM, "%s: '%s': out of memory reading %s", f->who, f->path, path);
     goto out;
   }
-  rc = slh_read(f, dset, path, mem_type, n, buf);
-  if (rc == SL_OK)
+  if ((rc = slh_read(f, dset, path, mem_type, n, buf)) == SL_OK) {
     *out = buf;
-  else
-    free(buf);
+    buf = NULL;
+  }
 out:
+  free(buf);
   H5Oclose(dset);
   return rc;
 }
