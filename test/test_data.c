@@ -43,7 +43,10 @@ static int msg_has(const char *needle) { return strstr(sl_last_error(), needle) 
 
 static int file_exists(const char *p) { return access(p, F_OK) == 0; }
 
-static void tmp_of(const char *path, char *buf, size_t len) { snprintf(buf, len, "%s.tmp", path); }
+static void tmp_of(const char *path, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s.tmp%ld", path, (long)getpid());
+}
 
 /* Spike count of input i of sample b in a (T, B, D) raster, and the first step. */
 static size_t count_spikes(const float *out, size_t T, size_t B, size_t D, size_t b, size_t i,
@@ -479,6 +482,15 @@ static void write_fixture(const char *path, const float *x, size_t n, size_t dim
   H5Fclose(f);
 }
 
+/* Load `path` into *d: n samples of dim features in nc classes. */
+static void load_expect(const char *path, sl_dataset *d, size_t n, size_t dim, size_t nc)
+{
+  CU_ASSERT_EQUAL_FATAL(sl_dataset_load_h5(d, path), SL_OK);
+  CU_ASSERT_EQUAL(d->n, n);
+  CU_ASSERT_EQUAL(d->dim, dim);
+  CU_ASSERT_EQUAL(d->n_classes, nc);
+}
+
 static void test_h5_round_trip(void)
 {
   char path[512], tmp[600];
@@ -490,10 +502,7 @@ static void test_h5_round_trip(void)
   CU_ASSERT_EQUAL_FATAL(sl_dataset_save_h5(&a, path), SL_OK);
   CU_ASSERT(file_exists(path));
   CU_ASSERT(!file_exists(tmp));
-  CU_ASSERT_EQUAL_FATAL(sl_dataset_load_h5(&b, path), SL_OK);
-  CU_ASSERT_EQUAL(b.n, a.n);
-  CU_ASSERT_EQUAL(b.dim, a.dim);
-  CU_ASSERT_EQUAL(b.n_classes, 5);
+  load_expect(path, &b, a.n, a.dim, 5);
   CU_ASSERT(memcmp(a.x, b.x, a.n * a.dim * sizeof(float)) == 0);
   CU_ASSERT(memcmp(a.y, b.y, a.n * sizeof(int32_t)) == 0);
   sl_dataset_free(&b);
@@ -501,8 +510,7 @@ static void test_h5_round_trip(void)
   /* Overwriting an existing file works and still leaves no .tmp. */
   a.n_classes = 3;
   CU_ASSERT_EQUAL(sl_dataset_save_h5(&a, path), SL_OK);
-  CU_ASSERT_EQUAL(sl_dataset_load_h5(&b, path), SL_OK);
-  CU_ASSERT_EQUAL(b.n_classes, 3);
+  load_expect(path, &b, a.n, a.dim, 3);
   CU_ASSERT(!file_exists(tmp));
   sl_dataset_free(&b);
 
@@ -526,10 +534,7 @@ static void test_h5_round_trip(void)
   /* Empty data set round trip. */
   CU_ASSERT_EQUAL_FATAL(sl_dataset_alloc(&a, 0, 4, 3), SL_OK);
   CU_ASSERT_EQUAL(sl_dataset_save_h5(&a, path), SL_OK);
-  CU_ASSERT_EQUAL(sl_dataset_load_h5(&b, path), SL_OK);
-  CU_ASSERT_EQUAL(b.n, 0);
-  CU_ASSERT_EQUAL(b.dim, 4);
-  CU_ASSERT_EQUAL(b.n_classes, 3);
+  load_expect(path, &b, 0, 4, 3);
   sl_dataset_free(&a);
   sl_dataset_free(&b);
   remove(path);
@@ -616,10 +621,7 @@ static void test_h5_load_errors(void)
   /* No n_classes attribute: max(y) + 1. */
   const int y01[3] = {0, 1, 1};
   write_fixture(path, x, 3, 2, y01, 3, -1);
-  CU_ASSERT_EQUAL_FATAL(sl_dataset_load_h5(&d, path), SL_OK);
-  CU_ASSERT_EQUAL(d.n_classes, 2);
-  CU_ASSERT_EQUAL(d.n, 3);
-  CU_ASSERT_EQUAL(d.dim, 2);
+  load_expect(path, &d, 3, 2, 2);
   sl_dataset_free(&d);
 
   sl_dataset_free(&a);

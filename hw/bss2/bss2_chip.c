@@ -1,6 +1,7 @@
 /* bss2_chip.c -- the emulated BrainScaleS-2 chip's hidden physics: the
  * nominal DAC -> parameter maps, the per-circuit fixed-pattern mismatch, the
- * calibration-file reader and the truth export.
+ * calibration-file reader and the truth export (HDF5 through lib/io/h5.h,
+ * with the types these files had under H5LT: fixed-length ASCII strings).
  *
  * Constants (the source or the reason for each):
  *   1.2 V / 1023     full-scale of the 10-bit capacitive-memory voltage DACs
@@ -44,15 +45,14 @@
 #include "bss2_internal.h"
 #include "spikeloop/error.h"
 #include "base/rng.h"
+#include "io/h5.h"
 
 #include <hdf5.h>
-#include <hdf5_hl.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define V_FULL_SCALE 1.2       /* V at word 1023 */
 #define TAU_NUMERATOR 3.0e-3   /* tau = TAU_NUMERATOR / word, s */
@@ -203,111 +203,67 @@ int sl_bss2_truth_fill(uint64_t chip_seed, const sl_bss2_words *words, sl_bss2_t
 
 /* ------------------------------------------------------------ HDF5 */
 
-static int put_u64_attr(hid_t file, const char *name, uint64_t v)
+/* SL_BSS2_CIRCUITS doubles as dataset `name` with attribute units. */
+static herr_t put_doubles(hid_t file, const char *name, const double *v, const char *units)
 {
-  hid_t space = H5Screate(H5S_SCALAR), attr = -1;
-  int rc = -1;
-  if (space >= 0)
-    attr = H5Acreate2(file, name, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr >= 0 && H5Awrite(attr, H5T_NATIVE_UINT64, &v) >= 0)
-    rc = 0;
-  if (attr >= 0)
-    H5Aclose(attr);
-  if (space >= 0)
-    H5Sclose(space);
-  return rc;
+  const hsize_t n = SL_BSS2_CIRCUITS;
+  if (slh_dataset(file, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n, v, SLH_PLAIN) < 0)
+    return -1;
+  return slh_attr_ascii(file, name, "units", units);
 }
 
-static int put_double(hid_t file, const char *name, const double *v, const char *units)
+herr_t slb2_write_dac(hid_t file, int p, const int32_t *words)
 {
-  hsize_t n = SL_BSS2_CIRCUITS;
-  if (H5LTmake_dataset_double(file, name, 1, &n, v) < 0)
+  const hsize_t n = SL_BSS2_CIRCUITS;
+  char name[64];
+  snprintf(name, sizeof name, "/dac/%s", word_names[p]);
+  if (slh_dataset(file, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &n, words, SLH_PLAIN) < 0)
     return -1;
-  return H5LTset_attribute_string(file, name, "units", units) < 0 ? -1 : 0;
+  return slh_attr_ascii(file, name, "units", "dac");
+}
+
+/* The truth file (layout in spikeloop/bss2.h), for slh_write_file. */
+static herr_t truth_fill(hid_t file, const void *arg, const char **what)
+{
+  const sl_bss2_truth *t = arg;
+  static const char *const groups[3] = {"/truth", "/mapping", "/dac"};
+  *what = "groups";
+  if (slh_plain_groups(file, groups, 3) < 0)
+    return -1;
+  char name[64];
+  for (int p = 0; p < SL_BSS2_NPARAM; p++) {
+    *what = param_names[p];
+    snprintf(name, sizeof name, "/truth/%s", param_names[p]);
+    if (put_doubles(file, name, t->value[p], param_units[p]) < 0)
+      return -1;
+    snprintf(name, sizeof name, "/mapping/%s_scale", param_names[p]);
+    if (put_doubles(file, name, t->scale[p], "1") < 0)
+      return -1;
+    snprintf(name, sizeof name, "/mapping/%s_offset", param_names[p]);
+    if (put_doubles(file, name, t->offset[p], param_units[p]) < 0 ||
+        slb2_write_dac(file, p, t->word[p]) < 0)
+      return -1;
+  }
+  *what = "adc";
+  if (put_doubles(file, "/truth/adc_offset", t->adc_offset, "counts") < 0 ||
+      put_doubles(file, "/truth/adc_gain", t->adc_gain, "1") < 0 ||
+      put_doubles(file, "/mapping/adc_offset", t->adc_offset, "counts") < 0 ||
+      put_doubles(file, "/mapping/adc_scale", t->adc_gain, "1") < 0)
+    return -1;
+  *what = "attributes";
+  const double time_scale = 1e-3;
+  if (slh_attr(file, "/", "chip_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &t->chip_seed) < 0 ||
+      slh_attr_doubles(file, "/", "time_scale", &time_scale, 1) < 0 ||
+      slh_attr_ascii(file, "/", "format", "spikeloop-bss2-truth") < 0)
+    return -1;
+  return 0;
 }
 
 int slb2_truth_write(const sl_bss2_truth *t, const char *path)
 {
   if (!t || !path || !*path)
     return sl_error(SL_EINVAL, "bss2 truth export: NULL or empty path");
-  size_t len = strlen(path) + 64;
-  char *tmp = malloc(len);
-  if (!tmp)
-    return sl_error(SL_ENOMEM, "bss2 truth export: out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
-  int rc = SL_OK;
-  const char *what = "create";
-  hid_t file = -1, g = -1;
-  H5E_BEGIN_TRY
-  {
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
-      goto fail;
-    what = "groups";
-    const char *groups[] = {"/truth", "/mapping", "/dac"};
-    for (size_t i = 0; i < 3; i++) {
-      g = H5Gcreate2(file, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-      if (g < 0)
-        goto fail;
-      H5Gclose(g);
-      g = -1;
-    }
-    char name[64], unit[32];
-    for (int p = 0; p < SL_BSS2_NPARAM; p++) {
-      what = param_names[p];
-      snprintf(name, sizeof name, "/truth/%s", param_names[p]);
-      if (put_double(file, name, t->value[p], param_units[p]) < 0)
-        goto fail;
-      snprintf(name, sizeof name, "/mapping/%s_scale", param_names[p]);
-      if (put_double(file, name, t->scale[p], "1") < 0)
-        goto fail;
-      snprintf(name, sizeof name, "/mapping/%s_offset", param_names[p]);
-      snprintf(unit, sizeof unit, "%s", param_units[p]);
-      if (put_double(file, name, t->offset[p], unit) < 0)
-        goto fail;
-      snprintf(name, sizeof name, "/dac/%s", word_names[p]);
-      hsize_t n = SL_BSS2_CIRCUITS;
-      if (H5LTmake_dataset(file, name, 1, &n, H5T_STD_I32LE, t->word[p]) < 0 ||
-          H5LTset_attribute_string(file, name, "units", "dac") < 0)
-        goto fail;
-    }
-    what = "adc";
-    if (put_double(file, "/truth/adc_offset", t->adc_offset, "counts") < 0 ||
-        put_double(file, "/truth/adc_gain", t->adc_gain, "1") < 0 ||
-        put_double(file, "/mapping/adc_offset", t->adc_offset, "counts") < 0 ||
-        put_double(file, "/mapping/adc_scale", t->adc_gain, "1") < 0)
-      goto fail;
-    what = "attributes";
-    double time_scale = 1e-3;
-    if (put_u64_attr(file, "chip_seed", t->chip_seed) < 0 ||
-        H5LTset_attribute_double(file, "/", "time_scale", &time_scale, 1) < 0 ||
-        H5LTset_attribute_string(file, "/", "format", "spikeloop-bss2-truth") < 0)
-      goto fail;
-    what = "close";
-    herr_t st = H5Fclose(file);
-    file = -1;
-    if (st < 0)
-      goto fail;
-    goto done;
-  fail:
-    rc = SL_EIO;
-  done:
-    if (g >= 0)
-      H5Gclose(g);
-    if (file >= 0)
-      H5Fclose(file);
-  }
-  H5E_END_TRY;
-  if (rc == SL_OK && rename(tmp, path) != 0) {
-    rc = SL_EIO;
-    what = "rename";
-  }
-  if (rc != SL_OK) {
-    remove(tmp);
-    sl_error(rc, "bss2 truth export: cannot write '%s' (%s)", path, what);
-  }
-  free(tmp);
-  return rc;
+  return slh_write_file("bss2 truth export", path, truth_fill, t);
 }
 
 int sl_bss2_export_truth(uint64_t chip_seed, const char *path)
@@ -322,94 +278,66 @@ int sl_bss2_export_truth(uint64_t chip_seed, const char *path)
   return rc;
 }
 
+/* The words of parameter p from dataset `name` of a calibration file. */
+static int read_words(const slh_file *f, const char *name, int p, int32_t *word)
+{
+  hsize_t n;
+  void *buf;
+  int rc = slh_read_alloc(f, name, H5T_INTEGER, H5T_NATIVE_INT32, 1, &n, &buf);
+  if (rc != SL_OK)
+    return rc;
+  const int32_t *w = buf;
+  if (n != SL_BSS2_CIRCUITS)
+    rc = sl_error(SL_EFORMAT, "%s: '%s': %s must be an integer array of %d words", f->who, f->path,
+                  name, SL_BSS2_CIRCUITS);
+  for (size_t c = 0; c < SL_BSS2_CIRCUITS && rc == SL_OK; c++) {
+    if (w[c] < slb2_word_min(p) || w[c] > SL_BSS2_DAC_MAX)
+      rc = sl_error(SL_EINVAL, "%s: '%s': %s[%zu] = %d outside %d..%d (circuit %zu, %s)", f->who,
+                    f->path, name, c, (int)w[c], slb2_word_min(p), SL_BSS2_DAC_MAX, c,
+                    word_names[p]);
+    word[c] = w[c];
+  }
+  free(buf);
+  return rc;
+}
+
 int sl_bss2_words_load(sl_bss2_words *w, const char *path, unsigned *present)
 {
   if (present)
     *present = 0;
   if (!w || !path || !*path)
     return sl_error(SL_EINVAL, "bss2 calib: NULL or empty path");
-  int32_t *buf = malloc(SL_BSS2_CIRCUITS * sizeof *buf);
-  if (!buf)
-    return sl_error(SL_ENOMEM, "bss2 calib: out of memory");
   sl_bss2_words *out = malloc(sizeof *out);
-  if (!out) {
-    free(buf);
+  if (!out)
     return sl_error(SL_ENOMEM, "bss2 calib: out of memory");
-  }
   *out = *w;
-  int rc = SL_OK;
   unsigned found = 0;
-  hid_t file = -1, ds = -1, space = -1, type = -1;
+  slh_file f;
+  int rc;
   H5E_BEGIN_TRY
   {
-    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) {
-      rc = sl_error(SL_EIO, "bss2 calib: cannot open '%s' as HDF5", path);
-      goto out;
-    }
-    if (H5Lexists(file, "/dac", H5P_DEFAULT) <= 0) {
-      rc = sl_error(SL_EFORMAT, "bss2 calib '%s': no group /dac", path);
-      goto out;
-    }
-    for (int p = 0; p < SL_BSS2_NPARAM; p++) {
+    rc = slh_open_read(&f, "bss2 calib", path);
+    if (rc == SL_OK && !slh_exists(&f, "/dac"))
+      rc = sl_error(SL_EFORMAT, "bss2 calib: '%s': no group /dac", path);
+    for (int p = 0; p < SL_BSS2_NPARAM && rc == SL_OK; p++) {
       char name[64];
       snprintf(name, sizeof name, "/dac/%s", word_names[p]);
-      if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
+      if (!slh_exists(&f, name))
         continue;
-      ds = H5Dopen2(file, name, H5P_DEFAULT);
-      if (ds < 0) {
-        rc = sl_error(SL_EFORMAT, "bss2 calib '%s': %s is not a dataset", path, name);
-        goto out;
-      }
-      space = H5Dget_space(ds);
-      type = H5Dget_type(ds);
-      hsize_t dims[2] = {0, 0};
-      int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-      if (rank != 1 || H5Sget_simple_extent_dims(space, dims, NULL) != 1 ||
-          dims[0] != SL_BSS2_CIRCUITS || type < 0 || H5Tget_class(type) != H5T_INTEGER) {
-        rc = sl_error(SL_EFORMAT, "bss2 calib '%s': %s must be an integer array of %d words", path,
-                      name, SL_BSS2_CIRCUITS);
-        goto out;
-      }
-      if (H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        rc = sl_error(SL_EIO, "bss2 calib '%s': cannot read %s", path, name);
-        goto out;
-      }
-      for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
-        if (buf[c] < slb2_word_min(p) || buf[c] > SL_BSS2_DAC_MAX) {
-          rc = sl_error(SL_EINVAL, "bss2 calib '%s': %s[%zu] = %d outside %d..%d (circuit %zu, %s)",
-                        path, name, c, (int)buf[c], slb2_word_min(p), SL_BSS2_DAC_MAX, c,
-                        word_names[p]);
-          goto out;
-        }
-        out->word[p][c] = buf[c];
-      }
+      rc = read_words(&f, name, p, out->word[p]);
       found |= 1u << p;
-      H5Tclose(type);
-      H5Sclose(space);
-      H5Dclose(ds);
-      type = space = ds = -1;
     }
-    if (!found)
-      rc = sl_error(SL_EFORMAT, "bss2 calib '%s': none of /dac/{leak,reset,threshold,tau_mem,"
-                                "tau_syn,gain,refrac} present", path);
-  out:
-    if (type >= 0)
-      H5Tclose(type);
-    if (space >= 0)
-      H5Sclose(space);
-    if (ds >= 0)
-      H5Dclose(ds);
-    if (file >= 0)
-      H5Fclose(file);
+    slh_close(&f);
   }
   H5E_END_TRY;
+  if (rc == SL_OK && !found)
+    rc = sl_error(SL_EFORMAT, "bss2 calib: '%s': none of /dac/{leak,reset,threshold,tau_mem,"
+                              "tau_syn,gain,refrac} present", path);
   if (rc == SL_OK) {
     *w = *out;
     if (present)
       *present = found;
   }
   free(out);
-  free(buf);
   return rc;
 }

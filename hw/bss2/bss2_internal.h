@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hdf5.h>
+
 #include "spikeloop/bss2.h"
 
 /* Smallest valid word of parameter p (1 for the time constants, else 0). */
@@ -44,5 +46,10 @@ double slb2_true(const slb2_mismatch *m, int p, int word);
 /* Write t to an HDF5 file (layout in bss2.h), through a temporary name that
  * is renamed into place. Errors: SL_EIO naming the path. */
 int slb2_truth_write(const sl_bss2_truth *t, const char *path);
+
+/* Write the words of parameter p (SL_BSS2_CIRCUITS of them) as dataset
+ * /dac/<word name> (int32, attribute units = "dac") of an open file, as the
+ * truth export and the calibration files hold them. 0 or -1. */
+herr_t slb2_write_dac(hid_t file, int p, const int32_t *words);
 
 #endif

@@ -24,9 +24,9 @@
 #include "spikeloop/fit.h"
 #include "spikeloop/error.h"
 #include "bss2_internal.h"
+#include "io/h5.h"
 
 #include <hdf5.h>
-#include <hdf5_hl.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -138,44 +138,39 @@ static const int cal_word[5] = {SL_BSS2_LEAK, SL_BSS2_RESET, SL_BSS2_THRESHOLD, 
 static const int cal_fp[5] = {SL_FP_V_LEAK, SL_FP_V_RESET, SL_FP_V_TH, SL_FP_TAU_MEM,
                               SL_FP_TAU_SYN};
 
+/* What words_fill writes: the words and the targets. */
+typedef struct {
+  const sl_bss2_words *w;
+  const sl_calib_targets *t;
+} words_file;
+
+/* A calibration file: the calibrated /dac words and the targets, for
+ * slh_write_file. */
+static herr_t words_fill(hid_t f, const void *arg, const char **what)
+{
+  const words_file *wf = arg;
+  const sl_calib_targets *t = wf->t;
+  static const char *const dac[1] = {"/dac"};
+  *what = "/dac";
+  if (slh_plain_groups(f, dac, 1) < 0)
+    return -1;
+  for (int k = 0; k < 5; k++)
+    if (slb2_write_dac(f, cal_word[k], wf->w->word[cal_word[k]]) < 0)
+      return -1;
+  *what = "root attributes";
+  const double tv[5] = {t->v_leak, t->v_reset, t->v_th, t->tau_mem, t->tau_syn};
+  static const char *const tn[5] = {"target_v_leak", "target_v_reset", "target_v_th",
+                                    "target_tau_mem", "target_tau_syn"};
+  for (int k = 0; k < 5; k++)
+    if (slh_attr_doubles(f, "/", tn[k], &tv[k], 1) < 0)
+      return -1;
+  return slh_attr_ascii(f, "/", "format", "spikeloop-bss2-calib");
+}
+
 static int write_words(const sl_bss2_words *w, const char *path, const sl_calib_targets *t)
 {
-  hid_t f = -1, g = -1;
-  int ok = 0;
-  H5E_BEGIN_TRY
-  {
-    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0 || (g = H5Gcreate2(f, "/dac", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-      goto out;
-    hsize_t n = SL_BSS2_CIRCUITS;
-    for (int k = 0; k < 5; k++) {
-      char name[64];
-      snprintf(name, sizeof name, "/dac/%s", sl_bss2_word_name(cal_word[k]));
-      if (H5LTmake_dataset(f, name, 1, &n, H5T_STD_I32LE, w->word[cal_word[k]]) < 0 ||
-          H5LTset_attribute_string(f, name, "units", "dac") < 0)
-        goto out;
-    }
-    double tv[5] = {t->v_leak, t->v_reset, t->v_th, t->tau_mem, t->tau_syn};
-    const char *tn[5] = {"target_v_leak", "target_v_reset", "target_v_th", "target_tau_mem",
-                         "target_tau_syn"};
-    for (int k = 0; k < 5; k++)
-      if (H5LTset_attribute_double(f, "/", tn[k], &tv[k], 1) < 0)
-        goto out;
-    if (H5LTset_attribute_string(f, "/", "format", "spikeloop-bss2-calib") < 0)
-      goto out;
-    H5Gclose(g);
-    g = -1;
-    herr_t st = H5Fclose(f);
-    f = -1;
-    ok = st >= 0;
-  out:
-    if (g >= 0)
-      H5Gclose(g);
-    if (f >= 0)
-      H5Fclose(f);
-  }
-  H5E_END_TRY;
-  return ok ? SL_OK : sl_error(SL_EIO, "calibrate: cannot write '%s'", path);
+  const words_file wf = {w, t};
+  return slh_write_file("calibrate", path, words_fill, &wf);
 }
 
 static void spread(const sl_fit_result *r, double *mean, double *sd, size_t *n_ok)

@@ -108,7 +108,8 @@ void sl_charac_free(sl_charac *c); /* safe on a zeroed or freed struct */
 
 /* Write / read the HDF5 recording (layout above). Errors: SL_EIO naming the
  * path; reading: SL_EFORMAT naming the dataset or attribute (missing,
- * wrong type, rank or length, unknown protocol or units, not the format). */
+ * wrong type, rank or length, unknown protocol or units, not the format),
+ * SL_ENUMERIC naming a required number attribute that is not finite. */
 int sl_charac_write(const sl_charac *c, const char *path);
 int sl_charac_read(sl_charac *c, const char *path);
 

@@ -112,8 +112,8 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
  * only tau_mem, tau_syn and gain are taken) from a twin file: the layer's
  * own /mismatch/<layer_name>/ group if present, else /mismatch/global.
  * Errors: SL_EIO, SL_EFORMAT (naming the dataset: missing, too short, not
- * a twin), SL_EINVAL (dt differs from the twin's by more than 1e-9
- * relative; a neuron not characterised). */
+ * a twin, no dt), SL_ENUMERIC (dt not finite), SL_EINVAL (dt differs from
+ * the twin's by more than 1e-9 relative; a neuron not characterised). */
 int sl_twin_apply(const char *path, const char *layer_name, size_t offset, int readout,
                   double dt, sl_neurons *p);
 

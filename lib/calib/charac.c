@@ -1,9 +1,14 @@
 /* charac.c -- characterisation recordings: running the protocols of
  * backend.h on a set of neurons, and the HDF5 file (layout in
- * include/spikeloop/charac.h). Observations come as (n_samples, B, n) and
- * are stored per neuron, (n, B, n_samples), which is how the fitter reads
- * them. Reading checks every dataset's type and shape against /neurons and
- * the protocol's time base and names the first one that is wrong.
+ * include/spikeloop/charac.h), read and written through lib/io/h5.h.
+ * Observations come as (n_samples, B, n) and are stored per neuron,
+ * (n, B, n_samples), which is how the fitter reads them. The file keeps the
+ * types it had when written with H5LT (fixed-length ASCII strings, numbers
+ * as 1-element arrays, default group properties). Reading checks every
+ * dataset's type and shape against /neurons and the protocol's time base
+ * and names the first one that is wrong; backend, options, volt_at_zero,
+ * volt_per_unit and adc_bits are informative and take their defaults when
+ * missing or unreadable.
  */
 #include "config.h"
 #ifndef _POSIX_C_SOURCE
@@ -12,15 +17,15 @@
 #include "spikeloop/charac.h"
 #include "spikeloop/error.h"
 
+#include "io/h5.h"
+
 #include <hdf5.h>
-#include <hdf5_hl.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char *const dac_names[SL_CHARAC_NDAC] = {"leak",    "reset", "threshold", "tau_mem",
                                                       "tau_syn", "gain",  "refrac"};
@@ -66,20 +71,14 @@ static int keep_protocol(sl_charac *c, const char *name, const sl_stimulus *s,
                          const sl_observations *o)
 {
   sl_charac_protocol *p = &c->proto[c->n_protocols];
-  memset(p, 0, sizeof *p);
+  *p = (sl_charac_protocol){.protocol = s->protocol, .level = s->level, .weight = s->weight,
+                            .current = s->current, .pre = s->pre, .duration = s->duration,
+                            .repeats = s->repeats, .n_samples = o->n_samples,
+                            .n_spikes = o->n_spikes};
   snprintf(p->name, sizeof p->name, "%s", name);
-  p->protocol = s->protocol;
-  p->level = s->level;
-  p->weight = s->weight;
-  p->current = s->current;
-  p->pre = s->pre;
-  p->duration = s->duration;
-  p->repeats = s->repeats;
-  p->n_samples = o->n_samples;
   const size_t n = c->n, B = s->repeats, ns = o->n_samples;
   p->time = malloc(ns * sizeof *p->time);
   p->membrane = malloc(n * B * ns * sizeof *p->membrane);
-  p->n_spikes = o->n_spikes;
   size_t m = o->n_spikes ? o->n_spikes : 1;
   p->spike_neuron = malloc(m * sizeof(uint32_t));
   p->spike_trial = malloc(m * sizeof(uint32_t));
@@ -181,261 +180,326 @@ int sl_charac_run(sl_hw *hw, const uint32_t *neurons, size_t n, const sl_charac_
 
 /* ------------------------------------------------------------ HDF5 */
 
-static int put_attr_d(hid_t loc, const char *obj, const char *name, double v)
+#define WHO "characterisation"
+#define FORMAT_NAME "spikeloop-characterisation"
+#define FORMAT_VERSION 1
+
+/* A protocol's number attributes, in the order they are written. */
+static const char *const proto_attrs[5] = {"level", "weight", "current", "pre", "duration"};
+
+/* /protocols/<name> of the recording being written. */
+static herr_t write_protocol(hid_t f, const sl_charac *c, const sl_charac_protocol *p)
 {
-  return H5LTset_attribute_double(loc, obj, name, &v, 1) < 0 ? -1 : 0;
+  char path[96];
+  snprintf(path, sizeof path, "/protocols/%s", p->name);
+  const char *const grp[1] = {path};
+  if (slh_plain_groups(f, grp, 1) < 0)
+    return -1;
+  hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+  if (g < 0)
+    return -1;
+  const double v[5] = {p->level, p->weight, p->current, p->pre, p->duration};
+  const int reps = (int)p->repeats;
+  const hsize_t dm[3] = {c->n, p->repeats, p->n_samples}, ns = p->n_samples, nsp = p->n_spikes;
+  herr_t st = slh_attr_ascii(g, ".", "protocol", proto_names[p->protocol]);
+  for (int i = 0; i < 5 && st >= 0; i++)
+    st = slh_attr_doubles(g, ".", proto_attrs[i], &v[i], 1);
+  if (st < 0 || slh_attr_ints(g, ".", "repeats", &reps, 1) < 0 ||
+      slh_dataset(g, "membrane", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dm, p->membrane,
+                  SLH_PLAIN) < 0 ||
+      slh_attr_ascii(g, "membrane", "units", c->membrane_units) < 0 ||
+      slh_dataset(g, "time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &ns, p->time, SLH_PLAIN) < 0 ||
+      slh_attr_ascii(g, "time", "units", "s") < 0 ||
+      slh_dataset(g, "spike_neuron", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &nsp, p->spike_neuron,
+                  SLH_PLAIN) < 0 ||
+      slh_dataset(g, "spike_trial", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &nsp, p->spike_trial,
+                  SLH_PLAIN) < 0 ||
+      slh_dataset(g, "spike_time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nsp, p->spike_time,
+                  SLH_PLAIN) < 0 ||
+      slh_attr_ascii(g, "spike_time", "units", "s") < 0)
+    st = -1;
+  if (H5Gclose(g) < 0)
+    st = -1;
+  return st;
+}
+
+/* The recording (layout in spikeloop/charac.h), for slh_write_file. */
+static herr_t write_recording(hid_t f, const void *arg, const char **what)
+{
+  const sl_charac *c = arg;
+  *what = "root attributes";
+  char created[32];
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  const int version = FORMAT_VERSION;
+  if (slh_attr_ascii(f, "/", "format", FORMAT_NAME) < 0 ||
+      slh_attr_ints(f, "/", "format_version", &version, 1) < 0 ||
+      slh_attr_ascii(f, "/", "backend", c->backend) < 0 ||
+      slh_attr_ascii(f, "/", "options", c->options) < 0 ||
+      slh_attr_ascii(f, "/", "created", created) < 0 ||
+      slh_attr_ascii(f, "/", "membrane_units", c->membrane_units) < 0 ||
+      slh_attr_ints(f, "/", "adc_bits", &c->adc_bits, 1) < 0 ||
+      slh_attr_doubles(f, "/", "time_scale", &c->time_scale, 1) < 0 ||
+      slh_attr_doubles(f, "/", "dt", &c->dt, 1) < 0 ||
+      slh_attr_doubles(f, "/", "volt_at_zero", &c->volt_at_zero, 1) < 0 ||
+      slh_attr_doubles(f, "/", "volt_per_unit", &c->volt_per_unit, 1) < 0 ||
+      slh_attr_doubles(f, "/", "spike_delay", &c->spike_delay, 1) < 0)
+    return -1;
+  *what = "/neurons";
+  const hsize_t n = c->n;
+  if (slh_dataset(f, "/neurons", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &n, c->neurons,
+                  SLH_PLAIN) < 0)
+    return -1;
+  *what = "/config";
+  static const char *const groups[3] = {"/config", "/config/dac", "/protocols"};
+  if (slh_plain_groups(f, groups, 3) < 0 ||
+      slh_dataset(f, "/config/gain_nominal", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &n,
+                  c->gain_nominal, SLH_PLAIN) < 0 ||
+      slh_attr_ascii(f, "/config/gain_nominal", "units",
+                     "model units per model s per weight unit") < 0)
+    return -1;
+  char name[128];
+  for (int d = 0; d < SL_CHARAC_NDAC; d++) {
+    snprintf(name, sizeof name, "/config/dac/%s", dac_names[d]);
+    if (c->dac[d] &&
+        slh_dataset(f, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &n, c->dac[d], SLH_PLAIN) < 0)
+      return -1;
+  }
+  for (size_t k = 0; k < c->n_protocols; k++) {
+    *what = c->proto[k].name;
+    if (write_protocol(f, c, &c->proto[k]) < 0)
+      return -1;
+  }
+  return 0;
 }
 
 int sl_charac_write(const sl_charac *c, const char *path)
 {
   if (!c || !path || !*path)
     return sl_error(SL_EINVAL, "sl_charac_write: NULL argument");
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  if (!tmp)
-    return sl_error(SL_ENOMEM, "sl_charac_write: out of memory");
-  snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
-  hid_t f = -1, g = -1;
-  int ok = 0;
-  const char *what = "create";
-  H5E_BEGIN_TRY
-  {
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-      goto out;
-    what = "root attributes";
-    char created[32];
-    time_t now = time(NULL);
-    struct tm tmv;
-    gmtime_r(&now, &tmv);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    int one = 1;
-    if (H5LTset_attribute_string(f, "/", "format", "spikeloop-characterisation") < 0 ||
-        H5LTset_attribute_int(f, "/", "format_version", &one, 1) < 0 ||
-        H5LTset_attribute_string(f, "/", "backend", c->backend) < 0 ||
-        H5LTset_attribute_string(f, "/", "options", c->options) < 0 ||
-        H5LTset_attribute_string(f, "/", "created", created) < 0 ||
-        H5LTset_attribute_string(f, "/", "membrane_units", c->membrane_units) < 0 ||
-        H5LTset_attribute_int(f, "/", "adc_bits", &c->adc_bits, 1) < 0 ||
-        put_attr_d(f, "/", "time_scale", c->time_scale) || put_attr_d(f, "/", "dt", c->dt) ||
-        put_attr_d(f, "/", "volt_at_zero", c->volt_at_zero) ||
-        put_attr_d(f, "/", "volt_per_unit", c->volt_per_unit) ||
-        put_attr_d(f, "/", "spike_delay", c->spike_delay))
-      goto out;
-    what = "/neurons";
-    hsize_t n = c->n;
-    if (H5LTmake_dataset(f, "/neurons", 1, &n, H5T_STD_U32LE, c->neurons) < 0)
-      goto out;
-    what = "/config";
-    const char *groups[] = {"/config", "/config/dac", "/protocols"};
-    for (int i = 0; i < 3; i++) {
-      if ((g = H5Gcreate2(f, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto out;
-      H5Gclose(g);
-      g = -1;
-    }
-    if (H5LTmake_dataset_double(f, "/config/gain_nominal", 1, &n, c->gain_nominal) < 0 ||
-        H5LTset_attribute_string(f, "/config/gain_nominal", "units",
-                                 "model units per model s per weight unit") < 0)
-      goto out;
-    char name[128];
-    for (int d = 0; d < SL_CHARAC_NDAC; d++) {
-      if (!c->dac[d])
-        continue;
-      snprintf(name, sizeof name, "/config/dac/%s", dac_names[d]);
-      if (H5LTmake_dataset(f, name, 1, &n, H5T_STD_I32LE, c->dac[d]) < 0)
-        goto out;
-    }
-    for (size_t k = 0; k < c->n_protocols; k++) {
-      const sl_charac_protocol *p = &c->proto[k];
-      what = p->name;
-      snprintf(name, sizeof name, "/protocols/%s", p->name);
-      if ((g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto out;
-      int reps = (int)p->repeats;
-      if (H5LTset_attribute_string(g, ".", "protocol", proto_names[p->protocol]) < 0 ||
-          put_attr_d(g, ".", "level", p->level) || put_attr_d(g, ".", "weight", p->weight) ||
-          put_attr_d(g, ".", "current", p->current) || put_attr_d(g, ".", "pre", p->pre) ||
-          put_attr_d(g, ".", "duration", p->duration) ||
-          H5LTset_attribute_int(g, ".", "repeats", &reps, 1) < 0)
-        goto out;
-      hsize_t dm[3] = {c->n, p->repeats, p->n_samples}, ns = p->n_samples, nsp = p->n_spikes;
-      if (H5LTmake_dataset(g, "membrane", 3, dm, H5T_IEEE_F32LE, p->membrane) < 0 ||
-          H5LTset_attribute_string(g, "membrane", "units", c->membrane_units) < 0 ||
-          H5LTmake_dataset_double(g, "time", 1, &ns, p->time) < 0 ||
-          H5LTset_attribute_string(g, "time", "units", "s") < 0 ||
-          H5LTmake_dataset(g, "spike_neuron", 1, &nsp, H5T_STD_U32LE, p->spike_neuron) < 0 ||
-          H5LTmake_dataset(g, "spike_trial", 1, &nsp, H5T_STD_U32LE, p->spike_trial) < 0 ||
-          H5LTmake_dataset_double(g, "spike_time", 1, &nsp, p->spike_time) < 0 ||
-          H5LTset_attribute_string(g, "spike_time", "units", "s") < 0)
-        goto out;
-      H5Gclose(g);
-      g = -1;
-    }
-    what = "close";
-    herr_t st = H5Fclose(f);
-    f = -1;
-    ok = st >= 0;
-  out:
-    if (g >= 0)
-      H5Gclose(g);
-    if (f >= 0)
-      H5Fclose(f);
-  }
-  H5E_END_TRY;
-  int rc = SL_OK;
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    rc = sl_error(SL_EIO, "characterisation: cannot write '%s' (%s)", path, what);
-  }
-  free(tmp);
+  return slh_write_file(WHO, path, write_recording, c);
+}
+
+/* The optional string attribute obj@name in buf (len bytes), "" when missing. */
+static int text_attr(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                     char *buf, size_t len)
+{
+  char *s = NULL;
+  int rc = slh_get_attr_str_opt(f, obj, objpath, name, "", &s);
+  if (rc == SL_OK)
+    snprintf(buf, len, "%s", s);
+  free(s);
   return rc;
 }
 
-/* A dataset's dims if it exists with the expected class and rank. */
-static int ds_shape(hid_t loc, const char *name, H5T_class_t cls, int rank, hsize_t *dims)
+/* The units attribute of dataset `path`, "" when missing. */
+static int units_of(const slh_file *f, const char *path, char *buf, size_t len)
 {
-  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-    return -1;
-  H5T_class_t c;
-  size_t sz;
-  int r;
-  if (H5LTget_dataset_ndims(loc, name, &r) < 0 || r != rank)
-    return -2;
-  if (H5LTget_dataset_info(loc, name, dims, &c, &sz) < 0 || c != cls)
-    return -2;
-  return 0;
+  hid_t obj = H5Oopen(f->id, path, H5P_DEFAULT);
+  if (obj < 0)
+    return sl_error(SL_EIO, WHO ": '%s': cannot open %s", f->path, path);
+  int rc = text_attr(f, obj, path, "units", buf, len);
+  H5Oclose(obj);
+  return rc;
 }
 
-static int need_attr_d(hid_t loc, const char *obj, const char *name, double *v, const char *path,
-                       const char *where)
+/* The attributes of /protocols/<name> (group `where`). */
+static int read_protocol_attrs(const slh_file *f, const char *where, sl_charac_protocol *p)
 {
-  if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) <= 0 ||
-      H5LTget_attribute_double(loc, obj, name, v) < 0)
-    return sl_error(SL_EFORMAT, "%s: %s: missing or unreadable attribute '%s'", path, where,
-                    name);
-  if (!isfinite(*v))
-    return sl_error(SL_EFORMAT, "%s: %s: attribute '%s' is not finite", path, where, name);
-  return SL_OK;
-}
-
-static int get_attr_s(hid_t loc, const char *obj, const char *name, char *buf, size_t len)
-{
-  hsize_t d;
-  H5T_class_t c;
-  size_t sz;
-  if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) <= 0 ||
-      H5LTget_attribute_info(loc, obj, name, &d, &c, &sz) < 0 || c != H5T_STRING)
-    return -1;
-  char *tmp = malloc(sz + 1);
-  if (!tmp || H5LTget_attribute_string(loc, obj, name, tmp) < 0) {
-    free(tmp);
-    return -1;
-  }
-  tmp[sz] = '\0';
-  snprintf(buf, len, "%s", tmp);
-  free(tmp);
-  return 0;
-}
-
-static int read_protocol(hid_t f, const char *path, const char *pname, sl_charac *c)
-{
-  char where[96], name[160], kind[32] = "";
-  snprintf(where, sizeof where, "/protocols/%s", pname);
-  if (c->n_protocols >= SL_CHARAC_MAX_PROTOCOLS)
-    return sl_error(SL_EFORMAT, "%s: more than %d protocols", path, SL_CHARAC_MAX_PROTOCOLS);
-  sl_charac_protocol *p = &c->proto[c->n_protocols];
-  memset(p, 0, sizeof *p);
-  c->n_protocols++;
-  snprintf(p->name, sizeof p->name, "%s", pname);
-  if (get_attr_s(f, where, "protocol", kind, sizeof kind) < 0)
-    return sl_error(SL_EFORMAT, "%s: %s: missing string attribute 'protocol'", path, where);
-  for (int k = 1; k <= 3; k++)
+  hid_t g = -1;
+  char kind[32] = "";
+  int rc = slh_open_group(f, where, &g);
+  if (rc == SL_OK && !(rc = text_attr(f, g, where, "protocol", kind, sizeof kind)) && !*kind)
+    rc = sl_error(SL_EFORMAT, WHO ": '%s': %s: missing string attribute 'protocol'", f->path,
+                  where);
+  for (int k = 1; rc == SL_OK && k <= 3; k++)
     if (strcmp(kind, proto_names[k]) == 0)
       p->protocol = k;
-  if (!p->protocol)
-    return sl_error(SL_EFORMAT, "%s: %s: unknown protocol '%s' (known: decay, psp, current)",
-                    path, where, kind);
-  int rc;
-  if ((rc = need_attr_d(f, where, "level", &p->level, path, where)) ||
-      (rc = need_attr_d(f, where, "weight", &p->weight, path, where)) ||
-      (rc = need_attr_d(f, where, "current", &p->current, path, where)) ||
-      (rc = need_attr_d(f, where, "pre", &p->pre, path, where)) ||
-      (rc = need_attr_d(f, where, "duration", &p->duration, path, where)))
-    return rc;
-  hsize_t dm[3], dt[1], d1[1];
+  if (rc == SL_OK && !p->protocol)
+    rc = sl_error(SL_EFORMAT, WHO ": '%s': %s: unknown protocol '%s' (known: decay, psp, current)",
+                  f->path, where, kind);
+  double *const v[5] = {&p->level, &p->weight, &p->current, &p->pre, &p->duration};
+  for (int i = 0; rc == SL_OK && i < 5; i++)
+    rc = slh_get_attr(f, g, where, proto_attrs[i], H5T_NATIVE_DOUBLE, 1, v[i]);
+  if (g >= 0)
+    H5Oclose(g);
+  return rc;
+}
+
+/* membrane and time of /protocols/<name> (group `where`). */
+static int read_samples(const slh_file *f, const char *where, const sl_charac *c,
+                        sl_charac_protocol *p)
+{
+  char name[160], units[32];
+  hsize_t dm[3], dt;
+  void *buf;
   snprintf(name, sizeof name, "%s/membrane", where);
-  int s = ds_shape(f, name, H5T_FLOAT, 3, dm);
-  if (s)
-    return sl_error(SL_EFORMAT, "%s: %s %s", path, name,
-                    s == -1 ? "is missing" : "must be a 3-d float array (neurons, repeats, samples)");
+  int rc = slh_read_alloc(f, name, H5T_FLOAT, H5T_NATIVE_FLOAT, 3, dm, &buf);
+  if (rc != SL_OK)
+    return rc;
+  p->membrane = buf;
   if (dm[0] != c->n)
-    return sl_error(SL_EFORMAT, "%s: %s has %llu neurons, /neurons has %zu", path, name,
-                    (unsigned long long)dm[0], c->n);
-  char units[32] = "";
-  if (get_attr_s(f, name, "units", units, sizeof units) < 0 || strcmp(units, c->membrane_units))
-    return sl_error(SL_EFORMAT, "%s: %s: units '%s' differ from the file's membrane_units '%s'",
-                    path, name, units, c->membrane_units);
+    return sl_error(SL_EFORMAT, WHO ": '%s': %s has %llu neurons, /neurons has %zu", f->path,
+                    name, (unsigned long long)dm[0], c->n);
+  if ((rc = units_of(f, name, units, sizeof units)) != SL_OK)
+    return rc;
+  if (strcmp(units, c->membrane_units))
+    return sl_error(SL_EFORMAT,
+                    WHO ": '%s': %s: units '%s' differ from the file's membrane_units '%s'",
+                    f->path, name, units, c->membrane_units);
   p->repeats = dm[1];
   p->n_samples = dm[2];
   if (!p->repeats || p->n_samples < 4)
-    return sl_error(SL_EFORMAT, "%s: %s: no repeats or fewer than 4 samples", path, name);
-  p->membrane = malloc(dm[0] * dm[1] * dm[2] * sizeof(float));
-  p->time = malloc(dm[2] * sizeof(double));
-  if (!p->membrane || !p->time)
-    return sl_error(SL_ENOMEM, "%s: out of memory", path);
-  if (H5LTread_dataset_float(f, name, p->membrane) < 0)
-    return sl_error(SL_EFORMAT, "%s: cannot read %s (truncated?)", path, name);
+    return sl_error(SL_EFORMAT, WHO ": '%s': %s: no repeats or fewer than 4 samples", f->path,
+                    name);
   snprintf(name, sizeof name, "%s/time", where);
-  if ((s = ds_shape(f, name, H5T_FLOAT, 1, dt)))
-    return sl_error(SL_EFORMAT, "%s: %s %s", path, name,
-                    s == -1 ? "is missing" : "must be a 1-d float array");
-  if (dt[0] != p->n_samples)
-    return sl_error(SL_EFORMAT, "%s: %s has %llu samples, membrane has %zu", path, name,
-                    (unsigned long long)dt[0], p->n_samples);
-  if (get_attr_s(f, name, "units", units, sizeof units) < 0 || strcmp(units, "s"))
-    return sl_error(SL_EFORMAT, "%s: %s: units must be \"s\" (got '%s')", path, name, units);
-  if (H5LTread_dataset_double(f, name, p->time) < 0)
-    return sl_error(SL_EFORMAT, "%s: cannot read %s", path, name);
+  if ((rc = slh_read_alloc(f, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, &dt, &buf)) != SL_OK)
+    return rc;
+  p->time = buf;
+  if (dt != p->n_samples)
+    return sl_error(SL_EFORMAT, WHO ": '%s': %s has %llu samples, membrane has %zu", f->path,
+                    name, (unsigned long long)dt, p->n_samples);
+  if ((rc = units_of(f, name, units, sizeof units)) != SL_OK)
+    return rc;
+  if (strcmp(units, "s"))
+    return sl_error(SL_EFORMAT, WHO ": '%s': %s: units must be \"s\" (got '%s')", f->path, name,
+                    units);
   for (size_t j = 1; j < p->n_samples; j++)
     if (!(p->time[j] > p->time[j - 1]))
-      return sl_error(SL_EFORMAT, "%s: %s is not increasing at sample %zu", path, name, j);
-  const char *sp[3] = {"spike_neuron", "spike_trial", "spike_time"};
-  hsize_t nsp = 0;
+      return sl_error(SL_EFORMAT, WHO ": '%s': %s is not increasing at sample %zu", f->path,
+                      name, j);
+  return SL_OK;
+}
+
+/* spike_neuron, spike_trial, spike_time of /protocols/<name> (group `where`). */
+static int read_spikes(const slh_file *f, const char *where, const sl_charac *c,
+                       sl_charac_protocol *p)
+{
+  static const char *const sp[3] = {"spike_neuron", "spike_trial", "spike_time"};
+  char name[160];
+  hsize_t d[3];
   for (int i = 0; i < 3; i++) {
     snprintf(name, sizeof name, "%s/%s", where, sp[i]);
-    if ((s = ds_shape(f, name, i < 2 ? H5T_INTEGER : H5T_FLOAT, 1, d1)))
-      return sl_error(SL_EFORMAT, "%s: %s %s", path, name,
-                      s == -1 ? "is missing" : "must be a 1-d array of the right type");
+    void *buf;
+    int rc = slh_read_alloc(f, name, i < 2 ? H5T_INTEGER : H5T_FLOAT,
+                            i < 2 ? H5T_NATIVE_UINT32 : H5T_NATIVE_DOUBLE, 1, &d[i], &buf);
+    if (rc != SL_OK)
+      return rc;
     if (i == 0)
-      nsp = d1[0];
-    else if (d1[0] != nsp)
-      return sl_error(SL_EFORMAT, "%s: %s has %llu entries, spike_neuron has %llu", path, name,
-                      (unsigned long long)d1[0], (unsigned long long)nsp);
+      p->spike_neuron = buf;
+    else if (i == 1)
+      p->spike_trial = buf;
+    else
+      p->spike_time = buf;
+    if (d[i] != d[0])
+      return sl_error(SL_EFORMAT, WHO ": '%s': %s has %llu entries, spike_neuron has %llu",
+                      f->path, name, (unsigned long long)d[i], (unsigned long long)d[0]);
   }
-  p->n_spikes = nsp;
-  size_t m = nsp ? nsp : 1;
-  p->spike_neuron = malloc(m * sizeof(uint32_t));
-  p->spike_trial = malloc(m * sizeof(uint32_t));
-  p->spike_time = malloc(m * sizeof(double));
-  if (!p->spike_neuron || !p->spike_trial || !p->spike_time)
-    return sl_error(SL_ENOMEM, "%s: out of memory", path);
-  if (nsp) {
-    snprintf(name, sizeof name, "%s/spike_neuron", where);
-    if (H5LTread_dataset(f, name, H5T_NATIVE_UINT32, p->spike_neuron) < 0)
-      return sl_error(SL_EFORMAT, "%s: cannot read %s", path, name);
-    snprintf(name, sizeof name, "%s/spike_trial", where);
-    if (H5LTread_dataset(f, name, H5T_NATIVE_UINT32, p->spike_trial) < 0)
-      return sl_error(SL_EFORMAT, "%s: cannot read %s", path, name);
-    snprintf(name, sizeof name, "%s/spike_time", where);
-    if (H5LTread_dataset_double(f, name, p->spike_time) < 0)
-      return sl_error(SL_EFORMAT, "%s: cannot read %s", path, name);
-    for (size_t i = 0; i < nsp; i++)
-      if (p->spike_neuron[i] >= c->n || p->spike_trial[i] >= p->repeats ||
-          !isfinite(p->spike_time[i]))
-        return sl_error(SL_EFORMAT, "%s: %s/spike_*[%zu] out of range (neuron row %u, trial %u)",
-                        path, where, i, (unsigned)p->spike_neuron[i],
-                        (unsigned)p->spike_trial[i]);
+  p->n_spikes = d[0];
+  for (size_t i = 0; i < p->n_spikes; i++)
+    if (p->spike_neuron[i] >= c->n || p->spike_trial[i] >= p->repeats ||
+        !isfinite(p->spike_time[i]))
+      return sl_error(SL_EFORMAT,
+                      WHO ": '%s': %s/spike_*[%zu] out of range (neuron row %u, trial %u)",
+                      f->path, where, i, (unsigned)p->spike_neuron[i],
+                      (unsigned)p->spike_trial[i]);
+  return SL_OK;
+}
+
+static int read_protocol(const slh_file *f, const char *pname, sl_charac *c)
+{
+  char where[96];
+  snprintf(where, sizeof where, "/protocols/%s", pname);
+  if (c->n_protocols >= SL_CHARAC_MAX_PROTOCOLS)
+    return sl_error(SL_EFORMAT, WHO ": '%s': more than %d protocols", f->path,
+                    SL_CHARAC_MAX_PROTOCOLS);
+  sl_charac_protocol *p = &c->proto[c->n_protocols];
+  memset(p, 0, sizeof *p);
+  c->n_protocols++; /* counted now so that sl_charac_free frees a partial one */
+  snprintf(p->name, sizeof p->name, "%s", pname);
+  int rc = read_protocol_attrs(f, where, p);
+  if (rc == SL_OK)
+    rc = read_samples(f, where, c, p);
+  if (rc == SL_OK)
+    rc = read_spikes(f, where, c, p);
+  return rc;
+}
+
+/* The root attributes. */
+static int read_root(const slh_file *f, sl_charac *c)
+{
+  hid_t root = -1;
+  int rc = slh_check_format(f, FORMAT_NAME, FORMAT_VERSION, "characterisation recording");
+  if (rc == SL_OK)
+    rc = slh_open_group(f, "/", &root);
+  if (rc != SL_OK)
+    return rc;
+  /* informative: a missing or unreadable one keeps its default */
+  if (text_attr(f, root, "/", "backend", c->backend, sizeof c->backend) != SL_OK)
+    c->backend[0] = '\0';
+  if (text_attr(f, root, "/", "options", c->options, sizeof c->options) != SL_OK)
+    c->options[0] = '\0';
+  c->volt_at_zero = 0.0;
+  c->volt_per_unit = 1.0;
+  if (slh_get_attr_opt(f, root, "/", "volt_at_zero", H5T_NATIVE_DOUBLE, 1, &c->volt_at_zero))
+    c->volt_at_zero = 0.0;
+  if (slh_get_attr_opt(f, root, "/", "volt_per_unit", H5T_NATIVE_DOUBLE, 1, &c->volt_per_unit))
+    c->volt_per_unit = 1.0;
+  if (slh_get_attr_opt(f, root, "/", "adc_bits", H5T_NATIVE_INT, 1, &c->adc_bits))
+    c->adc_bits = 0;
+  sl_clear_error();
+  if ((rc = text_attr(f, root, "/", "membrane_units", c->membrane_units,
+                      sizeof c->membrane_units)) == SL_OK &&
+      strcmp(c->membrane_units, "adc") && strcmp(c->membrane_units, "model"))
+    rc = sl_error(SL_EFORMAT,
+                  WHO ": '%s': root attribute membrane_units must be \"adc\" or \"model\" (got "
+                  "'%s')", f->path, c->membrane_units);
+  if (rc == SL_OK)
+    rc = slh_get_attr(f, root, "/", "time_scale", H5T_NATIVE_DOUBLE, 1, &c->time_scale);
+  if (rc == SL_OK)
+    rc = slh_get_attr(f, root, "/", "dt", H5T_NATIVE_DOUBLE, 1, &c->dt);
+  if (rc == SL_OK)
+    rc = slh_get_attr(f, root, "/", "spike_delay", H5T_NATIVE_DOUBLE, 1, &c->spike_delay);
+  if (rc == SL_OK && !(c->time_scale > 0))
+    rc = sl_error(SL_EFORMAT, WHO ": '%s': time_scale must be > 0", f->path);
+  H5Oclose(root);
+  return rc;
+}
+
+/* /neurons and /config. */
+static int read_config(const slh_file *f, sl_charac *c)
+{
+  hsize_t d;
+  void *buf;
+  int rc = slh_read_alloc(f, "/neurons", H5T_INTEGER, H5T_NATIVE_UINT32, 1, &d, &buf);
+  if (rc != SL_OK)
+    return rc;
+  c->neurons = buf;
+  c->n = d;
+  if (!c->n)
+    return sl_error(SL_EFORMAT, WHO ": '%s': /neurons must be a non-empty 1-d integer array",
+                    f->path);
+  if ((rc = slh_read_alloc(f, "/config/gain_nominal", H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, &d,
+                           &buf)) != SL_OK)
+    return rc;
+  c->gain_nominal = buf;
+  if (d != c->n)
+    return sl_error(SL_EFORMAT,
+                    WHO ": '%s': /config/gain_nominal must be a float array as long as /neurons",
+                    f->path);
+  for (int k = 0; k < SL_CHARAC_NDAC; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "/config/dac/%s", dac_names[k]);
+    if (!slh_exists(f, name))
+      continue;
+    if ((rc = slh_read_alloc(f, name, H5T_INTEGER, H5T_NATIVE_INT32, 1, &d, &buf)) != SL_OK)
+      return rc;
+    c->dac[k] = buf;
+    if (d != c->n)
+      return sl_error(SL_EFORMAT, WHO ": '%s': %s must be an integer array as long as /neurons",
+                      f->path, name);
   }
   return SL_OK;
 }
@@ -455,117 +519,40 @@ static herr_t collect(hid_t g, const char *name, const H5L_info_t *info, void *d
   return 0;
 }
 
+/* Every group of /protocols, in name order. */
+static int read_protocols(const slh_file *f, sl_charac *c)
+{
+  hid_t g = -1;
+  name_list names;
+  names.n = 0;
+  int rc = slh_open_group(f, "/protocols", &g);
+  if (rc != SL_OK)
+    return rc;
+  if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect, &names) < 0)
+    rc = sl_error(SL_EIO, WHO ": '%s': cannot list /protocols", f->path);
+  H5Oclose(g);
+  for (size_t k = 0; k < names.n && rc == SL_OK; k++)
+    rc = read_protocol(f, names.names[k], c);
+  return rc;
+}
+
 int sl_charac_read(sl_charac *c, const char *path)
 {
   if (!c || !path)
     return sl_error(SL_EINVAL, "sl_charac_read: NULL argument");
   sl_charac_free(c);
-  int rc = SL_OK;
-  hid_t f = -1, g = -1;
+  slh_file f;
+  int rc;
   H5E_BEGIN_TRY
   {
-    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-      rc = sl_error(SL_EIO, "cannot open '%s' as HDF5 (missing, unreadable or truncated)", path);
-      goto out;
-    }
-    char fmt[64] = "";
-    int version = 0;
-    if (get_attr_s(f, "/", "format", fmt, sizeof fmt) < 0 ||
-        strcmp(fmt, "spikeloop-characterisation") != 0) {
-      rc = sl_error(SL_EFORMAT, "%s: not a characterisation recording (root attribute format = "
-                    "'%s', want 'spikeloop-characterisation')", path, fmt);
-      goto out;
-    }
-    if (H5LTget_attribute_int(f, "/", "format_version", &version) < 0 || version != 1) {
-      rc = sl_error(SL_EFORMAT, "%s: format_version %d; this library reads 1", path, version);
-      goto out;
-    }
-    get_attr_s(f, "/", "backend", c->backend, sizeof c->backend);
-    get_attr_s(f, "/", "options", c->options, sizeof c->options);
-    if (get_attr_s(f, "/", "membrane_units", c->membrane_units, sizeof c->membrane_units) < 0 ||
-        (strcmp(c->membrane_units, "adc") && strcmp(c->membrane_units, "model"))) {
-      rc = sl_error(SL_EFORMAT, "%s: root attribute membrane_units must be \"adc\" or \"model\" "
-                    "(got '%s')", path, c->membrane_units);
-      goto out;
-    }
-    if ((rc = need_attr_d(f, "/", "time_scale", &c->time_scale, path, "/")) ||
-        (rc = need_attr_d(f, "/", "dt", &c->dt, path, "/")) ||
-        (rc = need_attr_d(f, "/", "spike_delay", &c->spike_delay, path, "/")))
-      goto out;
-    if (!(c->time_scale > 0)) {
-      rc = sl_error(SL_EFORMAT, "%s: time_scale must be > 0", path);
-      goto out;
-    }
-    if (need_attr_d(f, "/", "volt_at_zero", &c->volt_at_zero, path, "/"))
-      c->volt_at_zero = 0.0;
-    if (need_attr_d(f, "/", "volt_per_unit", &c->volt_per_unit, path, "/"))
-      c->volt_per_unit = 1.0;
-    sl_clear_error();
-    if (H5LTget_attribute_int(f, "/", "adc_bits", &c->adc_bits) < 0)
-      c->adc_bits = 0;
-    hsize_t d[1];
-    int s = ds_shape(f, "/neurons", H5T_INTEGER, 1, d);
-    if (s || d[0] == 0) {
-      rc = sl_error(SL_EFORMAT, "%s: /neurons %s", path,
-                    s == -1 ? "is missing" : "must be a non-empty 1-d integer array");
-      goto out;
-    }
-    c->n = d[0];
-    c->neurons = malloc(c->n * sizeof *c->neurons);
-    c->gain_nominal = malloc(c->n * sizeof *c->gain_nominal);
-    if (!c->neurons || !c->gain_nominal) {
-      rc = sl_error(SL_ENOMEM, "%s: out of memory", path);
-      goto out;
-    }
-    if (H5LTread_dataset(f, "/neurons", H5T_NATIVE_UINT32, c->neurons) < 0) {
-      rc = sl_error(SL_EFORMAT, "%s: cannot read /neurons", path);
-      goto out;
-    }
-    s = ds_shape(f, "/config/gain_nominal", H5T_FLOAT, 1, d);
-    if (s || d[0] != c->n) {
-      rc = sl_error(SL_EFORMAT, "%s: /config/gain_nominal %s", path,
-                    s == -1 ? "is missing" : "must be a float array as long as /neurons");
-      goto out;
-    }
-    if (H5LTread_dataset_double(f, "/config/gain_nominal", c->gain_nominal) < 0) {
-      rc = sl_error(SL_EFORMAT, "%s: cannot read /config/gain_nominal", path);
-      goto out;
-    }
-    for (int k = 0; k < SL_CHARAC_NDAC; k++) {
-      char name[64];
-      snprintf(name, sizeof name, "/config/dac/%s", dac_names[k]);
-      if (H5Lexists(f, "/config/dac", H5P_DEFAULT) <= 0 || H5Lexists(f, name, H5P_DEFAULT) <= 0)
-        continue;
-      if (ds_shape(f, name, H5T_INTEGER, 1, d) || d[0] != c->n) {
-        rc = sl_error(SL_EFORMAT, "%s: %s must be an integer array as long as /neurons", path,
-                      name);
-        goto out;
-      }
-      if (!(c->dac[k] = malloc(c->n * sizeof(int32_t))) ||
-          H5LTread_dataset(f, name, H5T_NATIVE_INT32, c->dac[k]) < 0) {
-        rc = sl_error(SL_EFORMAT, "%s: cannot read %s", path, name);
-        goto out;
-      }
-    }
-    if (H5Lexists(f, "/protocols", H5P_DEFAULT) <= 0 ||
-        (g = H5Gopen2(f, "/protocols", H5P_DEFAULT)) < 0) {
-      rc = sl_error(SL_EFORMAT, "%s: group /protocols is missing", path);
-      goto out;
-    }
-    name_list names;
-    names.n = 0;
-    if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect, &names) < 0) {
-      rc = sl_error(SL_EFORMAT, "%s: cannot list /protocols", path);
-      goto out;
-    }
-    for (size_t k = 0; k < names.n && !rc; k++)
-      rc = read_protocol(f, path, names.names[k], c);
-  out:
-    if (g >= 0)
-      H5Gclose(g);
-    if (f >= 0)
-      H5Fclose(f);
+    rc = slh_open_read(&f, WHO, path);
+    if (rc == SL_OK)
+      rc = read_root(&f, c);
+    if (rc == SL_OK)
+      rc = read_config(&f, c);
+    if (rc == SL_OK)
+      rc = read_protocols(&f, c);
+    slh_close(&f);
   }
   H5E_END_TRY;
   if (rc)

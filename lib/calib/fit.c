@@ -23,6 +23,10 @@
  *             floored at 0.
  * Trials are averaged sample by sample before the fits. A fit's standard
  * errors are sqrt(diag(J^T J)^-1 * SSR / (n - p)).
+ * The twin file is written and read through lib/io/h5.h and keeps the types
+ * it had when written with H5LT (fixed-length ASCII strings, 1-element
+ * number attributes); the reader takes parameters stored as integers or
+ * floats of any width, and any root format starting "spikeloop-twin".
  */
 #include "config.h"
 #ifndef _POSIX_C_SOURCE
@@ -38,14 +42,14 @@
 #include <gsl/gsl_multifit_nlinear.h>
 #include <gsl/gsl_vector.h>
 
+#include "io/h5.h"
+
 #include <hdf5.h>
-#include <hdf5_hl.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *const fp_names[SL_FP_N] = {"v_leak", "tau_mem", "tau_syn", "gain_c",
                                               "v_th",   "v_reset", "refrac_s"};
@@ -720,61 +724,54 @@ static void twin_fill_unfitted(twin_arrays *t)
       t->model[4][g] = t->model[2][g] - 1.0;
 }
 
-/* The twin file (layout in spikeloop/fit.h) at `file`; 0 on success. */
-static int twin_write_file(const twin_arrays *t, double dt, const char *file, const char *source,
-                           float *buf)
+#define TWIN_WHO "twin"
+#define TWIN_FORMAT "spikeloop-twin"
+
+/* What twin_fill writes: the arrays, dt, source, and a float buffer of N. */
+typedef struct {
+  const twin_arrays *t;
+  double dt;
+  const char *source;
+  float *buf;
+} twin_file;
+
+/* The twin file (layout in spikeloop/fit.h), for slh_write_file. */
+static herr_t twin_fill(hid_t f, const void *arg, const char **what)
 {
+  const twin_file *w = arg;
+  const twin_arrays *t = w->t;
   const size_t N = t->N;
-  hid_t f = -1, gr = -1;
-  int ok = 0;
-  H5E_BEGIN_TRY
-  {
-    f = H5Fcreate(file, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-      goto out;
-    const char *groups[] = {"/mismatch", "/mismatch/global", "/se", "/se/global"};
-    for (int i = 0; i < 4; i++) {
-      if ((gr = H5Gcreate2(f, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto out;
-      H5Gclose(gr);
-      gr = -1;
-    }
-    int one = 1;
-    long long nn = (long long)N;
-    if (H5LTset_attribute_string(f, "/", "format", "spikeloop-twin") < 0 ||
-        H5LTset_attribute_int(f, "/", "format_version", &one, 1) < 0 ||
-        H5LTset_attribute_double(f, "/", "dt", &dt, 1) < 0 ||
-        H5LTset_attribute_long_long(f, "/", "n_neurons", &nn, 1) < 0 ||
-        H5LTset_attribute_string(f, "/", "source", source ? source : "") < 0)
-      goto out;
-    hsize_t d = N;
-    char name[64];
-    for (int k = 0; k < 6; k++) {
-      for (size_t g = 0; g < N; g++)
-        buf[g] = (float)t->model[k][g];
-      snprintf(name, sizeof name, "/mismatch/global/%s", twin_params[k]);
-      if (H5LTmake_dataset_float(f, name, 1, &d, buf) < 0)
-        goto out;
-      for (size_t g = 0; g < N; g++)
-        buf[g] = (float)t->mse[k][g];
-      snprintf(name, sizeof name, "/se/global/%s", twin_params[k]);
-      if (H5LTmake_dataset_float(f, name, 1, &d, buf) < 0)
-        goto out;
-    }
-    if (H5LTmake_dataset(f, "/mismatch/global/refrac", 1, &d, H5T_STD_I32LE, t->refrac) < 0 ||
-        H5LTmake_dataset(f, "/flags", 1, &d, H5T_STD_U32LE, t->flags) < 0)
-      goto out;
-    herr_t st = H5Fclose(f);
-    f = -1;
-    ok = st >= 0;
-  out:
-    if (gr >= 0)
-      H5Gclose(gr);
-    if (f >= 0)
-      H5Fclose(f);
+  static const char *const groups[4] = {"/mismatch", "/mismatch/global", "/se", "/se/global"};
+  const int version = 1;
+  const long long nn = (long long)N;
+  *what = "root attributes";
+  if (slh_plain_groups(f, groups, 4) < 0 || slh_attr_ascii(f, "/", "format", TWIN_FORMAT) < 0 ||
+      slh_attr_ints(f, "/", "format_version", &version, 1) < 0 ||
+      slh_attr_doubles(f, "/", "dt", &w->dt, 1) < 0 ||
+      slh_attr(f, "/", "n_neurons", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nn) < 0 ||
+      slh_attr_ascii(f, "/", "source", w->source ? w->source : "") < 0)
+    return -1;
+  const hsize_t d = N;
+  char name[64];
+  for (int k = 0; k < 6; k++) {
+    *what = twin_params[k];
+    for (size_t g = 0; g < N; g++)
+      w->buf[g] = (float)t->model[k][g];
+    snprintf(name, sizeof name, "/mismatch/global/%s", twin_params[k]);
+    if (slh_dataset(f, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d, w->buf, SLH_PLAIN) < 0)
+      return -1;
+    for (size_t g = 0; g < N; g++)
+      w->buf[g] = (float)t->mse[k][g];
+    snprintf(name, sizeof name, "/se/global/%s", twin_params[k]);
+    if (slh_dataset(f, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d, w->buf, SLH_PLAIN) < 0)
+      return -1;
   }
-  H5E_END_TRY;
-  return ok ? 0 : -1;
+  *what = "refrac, flags";
+  if (slh_dataset(f, "/mismatch/global/refrac", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d, t->refrac,
+                  SLH_PLAIN) < 0 ||
+      slh_dataset(f, "/flags", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &d, t->flags, SLH_PLAIN) < 0)
+    return -1;
+  return 0;
 }
 
 int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const char *source)
@@ -794,22 +791,71 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
     return sl_error(SL_EINVAL, "sl_twin_write: no neuron could be fitted; no twin written");
   }
   twin_fill_unfitted(&t);
-  /* written to a temporary name and renamed: never a half-written twin */
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  float *buf = malloc(N * sizeof *buf);
-  if (!tmp || !buf) {
+  twin_file w = {&t, dt, source, malloc(N * sizeof(float))};
+  if (!w.buf)
     rc = sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
-  } else {
-    snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
-    if (twin_write_file(&t, dt, tmp, source, buf) || rename(tmp, path) != 0) {
-      remove(tmp);
-      rc = sl_error(SL_EIO, "twin: cannot write '%s'", path);
-    }
-  }
-  free(tmp);
-  free(buf);
+  else
+    rc = slh_write_file(TWIN_WHO, path, twin_fill, &w);
+  free(w.buf);
   twin_arrays_free(&t);
+  return rc;
+}
+
+/* A twin's root: format "spikeloop-twin..." and dt within 1e-9 (relative)
+ * of the model's. */
+static int twin_check_root(const slh_file *f, double dt)
+{
+  hid_t root = -1;
+  char *fmt = NULL;
+  double tdt = 0;
+  int rc = slh_open_group(f, "/", &root);
+  if (rc == SL_OK && (rc = slh_get_attr_str_opt(f, root, "/", "format", "", &fmt)) == SL_OK &&
+      strncmp(fmt, TWIN_FORMAT, strlen(TWIN_FORMAT)) != 0)
+    rc = sl_error(SL_EFORMAT, TWIN_WHO ": '%s': not a twin file (root attribute format must be "
+                  "'" TWIN_FORMAT "')", f->path);
+  if (rc == SL_OK)
+    rc = slh_get_attr(f, root, "/", "dt", H5T_NATIVE_DOUBLE, 1, &tdt);
+  if (rc == SL_OK && !(fabs(tdt - dt) <= 1e-9 * dt))
+    rc = sl_error(SL_EINVAL, TWIN_WHO ": '%s': made for dt = %g s, the model runs at dt = %g s "
+                  "(refit with --dt)", f->path, tdt, dt);
+  free(fmt);
+  if (root >= 0)
+    H5Oclose(root);
+  return rc;
+}
+
+/* Neurons base..base+p->n-1 of the twin's parameter k (twin_params[k], 6:
+ * refrac) in group grp into layer p (the readout takes tau_mem, tau_syn and
+ * gain). */
+static int twin_take(const slh_file *f, const char *grp, int k, const char *layer, size_t base,
+                     int readout, sl_neurons *p)
+{
+  char name[160];
+  snprintf(name, sizeof name, "%s/%s", grp, k < 6 ? twin_params[k] : "refrac");
+  hsize_t len;
+  void *buf;
+  int rc = slh_read_alloc(f, name, H5T_NO_CLASS, k < 6 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32, 1,
+                          &len, &buf);
+  if (rc != SL_OK)
+    return rc;
+  if (len < base + p->n)
+    rc = sl_error(SL_EFORMAT, TWIN_WHO ": '%s': %s has %llu neurons; layer %s needs ids %zu..%zu",
+                  f->path, name, (unsigned long long)len, layer, base, base + p->n - 1);
+  else if (k == 6 && !readout)
+    for (size_t j = 0; j < p->n; j++) {
+      int32_t r = ((const int32_t *)buf)[base + j];
+      p->refrac[j] = r < 0 ? 0 : r;
+    }
+  else if (k < 6 && (!readout || k == 0 || k == 1 || k == 5))
+    for (size_t j = 0; j < p->n && rc == SL_OK; j++) {
+      float v = ((const float *)buf)[base + j];
+      if (!isfinite(v))
+        rc = sl_error(SL_EFORMAT, TWIN_WHO ": '%s': %s[%zu] is not finite", f->path, name,
+                      base + j);
+      else
+        sl_neurons_param(p, twin_params[k])[j] = v;
+    }
+  free(buf);
   return rc;
 }
 
@@ -818,103 +864,28 @@ int sl_twin_apply(const char *path, const char *layer_name, size_t offset, int r
 {
   if (!path || !layer_name || !p || !p->n)
     return sl_error(SL_EINVAL, "sl_twin_apply: NULL argument");
-  int rc = SL_OK;
-  hid_t f = -1;
-  float *buf = NULL;
-  int32_t *ibuf = NULL;
-  uint32_t *flags = NULL;
+  slh_file f;
+  char grp[128];
+  int rc;
   H5E_BEGIN_TRY
   {
-    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-      rc = sl_error(SL_EIO, "twin: cannot open '%s' as HDF5", path);
-      goto out;
-    }
-    char fmt[32] = "";
-    hsize_t dd;
-    H5T_class_t cls;
-    size_t sz;
-    if (H5Aexists(f, "format") <= 0 || H5LTget_attribute_info(f, "/", "format", &dd, &cls, &sz) < 0 ||
-        cls != H5T_STRING || sz >= sizeof fmt || H5LTget_attribute_string(f, "/", "format", fmt) < 0 ||
-        strncmp(fmt, "spikeloop-twin", 14) != 0) {
-      rc = sl_error(SL_EFORMAT, "twin '%s': not a twin file (root attribute format must be "
-                    "'spikeloop-twin')", path);
-      goto out;
-    }
-    double tdt = 0;
-    if (H5LTget_attribute_double(f, "/", "dt", &tdt) < 0 || !(fabs(tdt - dt) <= 1e-9 * dt)) {
-      rc = sl_error(SL_EINVAL, "twin '%s': made for dt = %g s, the model runs at dt = %g s "
-                    "(refit with --dt)", path, tdt, dt);
-      goto out;
-    }
-    char grp[128];
+    rc = slh_open_read(&f, TWIN_WHO, path);
+    if (rc == SL_OK)
+      rc = twin_check_root(&f, dt);
+    if (rc == SL_OK && !slh_exists(&f, "/mismatch"))
+      rc = sl_error(SL_EFORMAT, TWIN_WHO ": '%s': group /mismatch is missing", path);
+    /* the layer's own group, else the global one indexed by global id */
     snprintf(grp, sizeof grp, "/mismatch/%s", layer_name);
     size_t base = 0;
-    if (H5Lexists(f, "/mismatch", H5P_DEFAULT) <= 0) {
-      rc = sl_error(SL_EFORMAT, "twin '%s': group /mismatch is missing", path);
-      goto out;
-    }
-    if (H5Lexists(f, grp, H5P_DEFAULT) <= 0) {
+    if (rc == SL_OK && !slh_exists(&f, grp)) {
       snprintf(grp, sizeof grp, "/mismatch/global");
       base = offset;
     }
-    buf = malloc((base + p->n) * sizeof *buf);
-    ibuf = malloc((base + p->n) * sizeof *ibuf);
-    if (!buf || !ibuf) {
-      rc = sl_error(SL_ENOMEM, "twin: out of memory");
-      goto out;
-    }
-    for (int k = 0; k < 7; k++) {
-      char name[160];
-      snprintf(name, sizeof name, "%s/%s", grp, k < 6 ? twin_params[k] : "refrac");
-      int rank;
-      hsize_t dims[2];
-      if (H5Lexists(f, name, H5P_DEFAULT) <= 0 || H5LTget_dataset_ndims(f, name, &rank) < 0 ||
-          rank != 1 || H5LTget_dataset_info(f, name, dims, &cls, &sz) < 0) {
-        rc = sl_error(SL_EFORMAT, "twin '%s': %s is missing or not a 1-d array", path, name);
-        goto out;
-      }
-      if (dims[0] < base + p->n) {
-        rc = sl_error(SL_EFORMAT, "twin '%s': %s has %llu neurons; layer %s needs ids %zu..%zu",
-                      path, name, (unsigned long long)dims[0], layer_name, base, base + p->n - 1);
-        goto out;
-      }
-      float *all = malloc(dims[0] * sizeof(float));
-      int32_t *iall = malloc(dims[0] * sizeof(int32_t));
-      herr_t st = all && iall ? (k < 6 ? H5LTread_dataset_float(f, name, all)
-                                       : H5LTread_dataset(f, name, H5T_NATIVE_INT32, iall))
-                              : -1;
-      if (st >= 0) {
-        memcpy(buf, all, (base + p->n) * sizeof *buf);
-        memcpy(ibuf, iall, (base + p->n) * sizeof *ibuf);
-      }
-      free(all);
-      free(iall);
-      if (st < 0) {
-        rc = sl_error(SL_EFORMAT, "twin '%s': cannot read %s", path, name);
-        goto out;
-      }
-      if (readout && k != 0 && k != 1 && k != 5)
-        continue; /* the readout takes tau_mem, tau_syn and gain */
-      for (size_t j = 0; j < p->n; j++) {
-        if (k < 6 && !isfinite(buf[base + j])) {
-          rc = sl_error(SL_EFORMAT, "twin '%s': %s[%zu] is not finite", path, name, base + j);
-          goto out;
-        }
-        if (k < 6)
-          sl_neurons_param(p, twin_params[k])[j] = buf[base + j];
-        else
-          p->refrac[j] = ibuf[base + j] < 0 ? 0 : ibuf[base + j];
-      }
-    }
-  out:
-    if (f >= 0)
-      H5Fclose(f);
+    for (int k = 0; k < 7 && rc == SL_OK; k++)
+      rc = twin_take(&f, grp, k, layer_name, base, readout, p);
+    slh_close(&f);
   }
   H5E_END_TRY;
-  free(buf);
-  free(ibuf);
-  free(flags);
   if (!rc)
     rc = sl_neurons_check(p, dt);
   return rc;
@@ -929,18 +900,22 @@ int sl_net_apply_twin(sl_net *net, const char *path)
   for (size_t l = 0; l < s->n_layers; l++)
     total += s->n_hidden[l];
   long long n_twin = -1;
-  int rc = SL_OK;
+  slh_file f;
+  hid_t root = -1;
+  int rc;
   H5E_BEGIN_TRY
   {
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-      rc = sl_error(SL_EIO, "twin: cannot open '%s' as HDF5", path);
-    else if (H5Aexists(f, "n_neurons") <= 0 ||
-             H5LTget_attribute_long_long(f, "/", "n_neurons", &n_twin) < 0)
-      rc = sl_error(SL_EFORMAT, "twin '%s': root attribute n_neurons is missing (not a twin "
+    rc = slh_open_read(&f, TWIN_WHO, path);
+    if (rc == SL_OK)
+      rc = slh_open_group(&f, "/", &root);
+    if (rc == SL_OK && slh_has_attr(&f, root, "/", "n_neurons") == 0)
+      rc = sl_error(SL_EFORMAT, TWIN_WHO ": '%s': root attribute n_neurons is missing (not a twin "
                     "file?)", path);
-    if (f >= 0)
-      H5Fclose(f);
+    if (rc == SL_OK)
+      rc = slh_get_attr(&f, root, "/", "n_neurons", H5T_NATIVE_LLONG, 1, &n_twin);
+    if (root >= 0)
+      H5Oclose(root);
+    slh_close(&f);
   }
   H5E_END_TRY;
   if (rc)

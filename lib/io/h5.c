@@ -13,6 +13,7 @@
 #include <hdf5_hl.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,15 @@ int slh_open_read(slh_file *f, const char *who, const char *path)
 {
   f->who = who;
   f->path = path;
+  f->id = -1;
+  /* A plain open first, for the system's reason when the file is missing or unreadable. */
+  FILE *probe = fopen(path, "rb");
+  if (!probe)
+    return sl_error(SL_EIO, "%s: cannot open '%s': %s", who, path, strerror(errno));
+  fclose(probe);
   f->id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f->id < 0)
-    return sl_error(SL_EIO, "%s: cannot open '%s' as HDF5 (missing, unreadable or truncated)", who,
+    return sl_error(SL_EIO, "%s: cannot open '%s' as HDF5 (not HDF5, damaged or truncated)", who,
                     path);
   return SL_OK;
 }
@@ -68,15 +75,22 @@ void slh_close(slh_file *f)
   f->id = -1;
 }
 
-hid_t slh_create(const char *who, const char *path)
+/* H5Fcreate (truncating) with the system's reason in *err (0 if none). */
+static hid_t create_file(const char *path, int *err)
 {
   errno = 0;
   hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) {
-    int e = errno;
+  *err = file < 0 ? errno : 0;
+  return file;
+}
+
+hid_t slh_create(const char *who, const char *path)
+{
+  int e;
+  hid_t file = create_file(path, &e);
+  if (file < 0)
     sl_error(SL_EIO, "%s: cannot create HDF5 file '%s'%s%s%s", who, path, e ? " (" : "",
              e ? strerror(e) : "", e ? ")" : "");
-  }
   return file;
 }
 
@@ -101,7 +115,8 @@ int slh_flush_close(hid_t file, const char *who, const char *path)
   return rc;
 }
 
-char *slh_tmp_name(const char *path)
+/* "<path>.tmp<pid>" in a fresh buffer (free it), or NULL. */
+static char *tmp_name(const char *path)
 {
   size_t len = strlen(path) + 32;
   char *tmp = malloc(len);
@@ -110,22 +125,47 @@ char *slh_tmp_name(const char *path)
   return tmp;
 }
 
-int slh_commit(hid_t file, const char *tmp, const char *path)
+/* Close `file` (which flushes it) and rename `tmp` to `path`; on any failure
+ * remove tmp. 0, or the step that failed ("close", "rename") with the
+ * system's reason in *err. */
+static const char *commit(hid_t file, const char *tmp, const char *path, int *err)
 {
-  errno = 0;
-  int ok = H5Fclose(file) >= 0;
-  if (ok && rename(tmp, path) != 0) {
-    int e = errno;
+  *err = 0;
+  if (H5Fclose(file) < 0) {
     remove(tmp);
-    errno = e;
-    return -1;
+    return "close";
   }
-  if (!ok) {
+  if (rename(tmp, path) != 0) {
+    *err = errno;
     remove(tmp);
-    errno = 0;
-    return -1;
+    return "rename";
   }
-  return 0;
+  return NULL;
+}
+
+int slh_write_file(const char *who, const char *path, slh_fill_fn fill, const void *arg)
+{
+  char *tmp = tmp_name(path);
+  if (!tmp)
+    return sl_error(SL_ENOMEM, "%s: out of memory", who);
+  const char *what = "create";
+  int e = 0;
+  H5E_BEGIN_TRY
+  {
+    hid_t file = create_file(tmp, &e);
+    if (file >= 0) {
+      if (fill(file, arg, &what) < 0)
+        slh_abandon(file, tmp);
+      else
+        what = commit(file, tmp, path, &e);
+    }
+  }
+  H5E_END_TRY;
+  free(tmp);
+  if (!what)
+    return SL_OK;
+  return sl_error(SL_EIO, "%s: cannot write '%s' (%s%s%s)", who, path, what, e ? ": " : "",
+                  e ? strerror(e) : "");
 }
 
 /* ------------------------------------------------------------ writing */
@@ -154,6 +194,16 @@ hid_t slh_group(hid_t loc, const char *name)
   if (lcpl >= 0)
     H5Pclose(lcpl);
   return grp;
+}
+
+herr_t slh_plain_groups(hid_t loc, const char *const *names, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    hid_t grp = H5Gcreate2(loc, names[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (grp < 0 || H5Gclose(grp) < 0)
+      return -1;
+  }
+  return 0;
 }
 
 herr_t slh_attr(hid_t loc, const char *obj, const char *name, hid_t file_type, hid_t mem_type,
@@ -207,6 +257,23 @@ herr_t slh_attr_double(hid_t loc, const char *obj, const char *name, double valu
 herr_t slh_attr_doubles(hid_t loc, const char *obj, const char *name, const double *v, size_t n)
 {
   return slh_attr(loc, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)n, v);
+}
+
+herr_t slh_attr_ints(hid_t loc, const char *obj, const char *name, const int *v, size_t n)
+{
+  return slh_attr(loc, obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, (hsize_t)n, v);
+}
+
+herr_t slh_attr_ascii(hid_t loc, const char *obj, const char *name, const char *value)
+{
+  hid_t type = H5Tcopy(H5T_C_S1);
+  herr_t status = -1;
+  if (type < 0)
+    return -1;
+  if (H5Tset_size(type, strlen(value) + 1) >= 0 && H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0)
+    status = slh_attr(loc, obj, name, type, type, 0, value);
+  H5Tclose(type);
+  return status;
 }
 
 herr_t slh_attr_update(hid_t obj, const char *name, hid_t mem_type, const void *buf)
@@ -319,6 +386,14 @@ int slh_open_group(const slh_file *f, const char *path, hid_t *out)
   return open_object(f, path, H5I_GROUP, out);
 }
 
+/* Is a dataset of class `found` one of class `want` (H5T_NO_CLASS: any number)? */
+static int class_fits(H5T_class_t found, H5T_class_t want)
+{
+  if (want == H5T_NO_CLASS)
+    return found == H5T_INTEGER || found == H5T_FLOAT;
+  return found == want;
+}
+
 /* Open dataset `path`, check its type class, return its rank and dims. */
 static int open_dataset_any_rank(const slh_file *f, const char *path, H5T_class_t cls,
                                  int *rank, hsize_t *dims, hid_t *out)
@@ -331,9 +406,11 @@ static int open_dataset_any_rank(const slh_file *f, const char *path, H5T_class_
   space = H5Dget_space(obj);
   if (type < 0 || space < 0)
     rc = sl_error(SL_EIO, "%s: '%s': cannot read the header of %s", f->who, f->path, path);
-  else if (H5Tget_class(type) != cls)
+  else if (!class_fits(H5Tget_class(type), cls))
     rc = sl_error(SL_EFORMAT, "%s: '%s': %s must hold %s numbers", f->who, f->path, path,
-                  cls == H5T_FLOAT ? "floating-point" : "integer");
+                  cls == H5T_FLOAT     ? "floating-point"
+                  : cls == H5T_INTEGER ? "integer"
+                                       : "integer or floating-point");
   else if ((*rank = H5Sget_simple_extent_ndims(space)) < 0 ||
            H5Sget_simple_extent_dims(space, dims, NULL) < 0)
     rc = sl_error(SL_EIO, "%s: '%s': cannot read the shape of %s", f->who, f->path, path);
@@ -361,8 +438,8 @@ int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int r
     slh_format_shape(got, sizeof got, found, d);
     H5Oclose(*out);
     *out = -1;
-    return sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s, expected %d dimensions", f->who,
-                    f->path, path, got, rank);
+    return sl_error(SL_EFORMAT, "%s: '%s': %s has shape %s: rank %d, expected %d", f->who,
+                    f->path, path, got, found, rank);
   }
   for (int i = 0; i < rank; i++)
     dims[i] = d[i];
@@ -385,6 +462,38 @@ int slh_read(const slh_file *f, hid_t dset, const char *path, hid_t mem_type, si
     return sl_error(SL_EIO, "%s: '%s': cannot read %s (damaged or truncated file?)", f->who,
                     f->path, path);
   return SL_OK;
+}
+
+int slh_read_alloc(const slh_file *f, const char *path, H5T_class_t cls, hid_t mem_type, int rank,
+                   hsize_t *dims, void **out)
+{
+  hid_t dset = -1;
+  void *buf = NULL;
+  size_t n = 1;
+  *out = NULL;
+  int rc = slh_open_dataset(f, path, cls, rank, dims, &dset);
+  if (rc != SL_OK)
+    return rc;
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] > SIZE_MAX || (dims[i] && n > SIZE_MAX / (size_t)dims[i])) {
+      rc = sl_error(SL_EFORMAT, "%s: '%s': %s is too large to read", f->who, f->path, path);
+      goto out;
+    }
+    n *= (size_t)dims[i];
+  }
+  /* calloc checks n * size; one element at least, so the pointer is valid */
+  if (!(buf = calloc(n ? n : 1, H5Tget_size(mem_type)))) {
+    rc = sl_error(SL_ENOMEM, "%s: '%s': out of memory reading %s", f->who, f->path, path);
+    goto out;
+  }
+  if ((rc = slh_read(f, dset, path, mem_type, n, buf)) == SL_OK) {
+    *out = buf;
+    buf = NULL;
+  }
+out:
+  free(buf);
+  H5Oclose(dset);
+  return rc;
 }
 
 /* Integers wider than int32 (or unsigned 32-bit) would not fit an int32 read. */
@@ -527,6 +636,15 @@ out:
   return rc;
 }
 
+int slh_get_attr_opt(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                     hid_t mem_type, size_t n, void *buf)
+{
+  int has = slh_has_attr(f, obj, objpath, name);
+  if (has <= 0)
+    return has < 0 ? SL_EIO : SL_OK;
+  return slh_get_attr(f, obj, objpath, name, mem_type, n, buf);
+}
+
 int slh_attr_string(hid_t attr, char **out)
 {
   hid_t type = -1, space = -1, mem = -1;
@@ -598,4 +716,18 @@ int slh_get_attr_str(const slh_file *f, hid_t obj, const char *objpath, const ch
   }
   close_attr(attr, type, space);
   return rc;
+}
+
+int slh_get_attr_str_opt(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                         const char *def, char **out)
+{
+  *out = NULL;
+  int has = slh_has_attr(f, obj, objpath, name);
+  if (has > 0)
+    return slh_get_attr_str(f, obj, objpath, name, out);
+  if (has < 0)
+    return SL_EIO;
+  if (!(*out = strdup(def)))
+    return sl_error(SL_ENOMEM, "%s: out of memory", f->who);
+  return SL_OK;
 }

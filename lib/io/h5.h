@@ -11,10 +11,15 @@
  *   "<who>: '<file>': <object>...". Object paths are absolute or relative to
  *   the handle given; messages print them as given.
  * - Strings are written as scalar variable-length UTF-8 attributes (h5py
- *   reads them as str); readers accept variable- and fixed-length strings in
- *   ASCII or UTF-8 (h5py's and H5LT's defaults).
- * - Nothing here silences HDF5's error stack: callers run inside
- *   H5E_BEGIN_TRY / H5E_END_TRY, as they did before this layer.
+ *   reads them as str), except in the formats that have always had
+ *   fixed-length ASCII ones (slh_attr_ascii); readers accept variable- and
+ *   fixed-length strings in ASCII or UTF-8 (h5py's and H5LT's defaults).
+ * - Files written whole (characterisations, twins, calibration words, chip
+ *   truth, data sets) go through slh_write_file: a temporary name, renamed
+ *   over the target once closed, so a failed write leaves nothing behind.
+ * - Nothing here silences HDF5's error stack (except slh_write_file):
+ *   callers run inside H5E_BEGIN_TRY / H5E_END_TRY, as they did before this
+ *   layer.
  */
 #ifndef SPIKELOOP_IO_H5_H
 #define SPIKELOOP_IO_H5_H
@@ -32,7 +37,8 @@ typedef struct {
 /* ------------------------------------------------------------ files */
 
 /* Open `path` read-only into f (f->who = who). Raises SL_EIO naming the file
- * when it is missing, not HDF5, or truncated. */
+ * and the system's reason when it is missing or unreadable, or that it is
+ * not HDF5 (or damaged, truncated). */
 int slh_open_read(slh_file *f, const char *who, const char *path);
 
 /* Check the root attributes format == `format` and format_version ==
@@ -60,14 +66,16 @@ int slh_flush(hid_t file, const char *who, const char *path);
  * SL_EIO naming the step that failed. */
 int slh_flush_close(hid_t file, const char *who, const char *path);
 
-/* "<path>.tmp<pid>" in a fresh buffer (free it), or NULL: the name a file is
- * written under before slh_commit renames it over `path`. */
-char *slh_tmp_name(const char *path);
+/* What slh_write_file calls to fill the new file: < 0 on failure, with
+ * *what set to the step that failed ("/neurons", "root attributes"). */
+typedef herr_t (*slh_fill_fn)(hid_t file, const void *arg, const char **what);
 
-/* Close `file` (which flushes it) and rename `tmp` to `path`; on any failure
- * remove tmp. Returns 0, or -1 with errno kept from a failed rename (0 if
- * the close failed). */
-int slh_commit(hid_t file, const char *tmp, const char *path);
+/* Write `path` whole or not at all: create "<path>.tmp<pid>", fill(file,
+ * arg, &what) it, close (flush) it and rename it over path; on any failure
+ * remove it. Runs inside H5E_BEGIN_TRY. SL_OK, or SL_EIO raised as
+ * "<who>: cannot write '<path>' (<what>[: <system's reason>])", what being
+ * "create", the step fill named, "close" or "rename"; SL_ENOMEM. */
+int slh_write_file(const char *who, const char *path, slh_fill_fn fill, const void *arg);
 
 /* ------------------------------------------------------------ writing */
 
@@ -75,6 +83,12 @@ int slh_commit(hid_t file, const char *tmp, const char *path);
  * order of its links and attributes (readers list 0, 1, 2, ... not 0, 1,
  * 10). The open group, or -1. */
 hid_t slh_group(hid_t loc, const char *name);
+
+/* Create the empty groups names[0..n) under loc, in that order (parents
+ * first), with HDF5's default properties: no creation order, as H5LT and
+ * h5py make them (the characterisation, twin, calibration and chip files
+ * have always had these). 0 or -1. */
+herr_t slh_plain_groups(hid_t loc, const char *const *names, size_t n);
 
 /* A link-creation property list that creates missing parents, or -1. */
 hid_t slh_lcpl_parents(void);
@@ -88,6 +102,13 @@ herr_t slh_attr_int(hid_t loc, const char *obj, const char *name, int value);
 herr_t slh_attr_i64(hid_t loc, const char *obj, const char *name, long long value);
 herr_t slh_attr_double(hid_t loc, const char *obj, const char *name, double value);
 herr_t slh_attr_doubles(hid_t loc, const char *obj, const char *name, const double *v, size_t n);
+herr_t slh_attr_ints(hid_t loc, const char *obj, const char *name, const int *v, size_t n);
+
+/* A scalar fixed-length string of strlen(value) + 1 bytes, NUL-terminated
+ * ASCII: the string type H5LTset_attribute_string writes (h5py reads it as
+ * bytes), kept by the formats that have always had it (characterisation,
+ * twin, calibration words, chip truth). New formats use slh_attr_str. */
+herr_t slh_attr_ascii(hid_t loc, const char *obj, const char *name, const char *value);
 
 /* Overwrite the existing attribute obj@name in place (type and shape stay).
  * obj must be open: HDF5 1.10 cannot write an attribute opened by name once
@@ -122,8 +143,9 @@ int slh_open_group(const slh_file *f, const char *path, hid_t *out);
  * or a read error count as missing). */
 int slh_exists(const slh_file *f, const char *path);
 
-/* Open dataset `path`: its type class must be cls and its rank `rank`; its
- * dims are returned. SL_OK with *out open, or raises naming path. */
+/* Open dataset `path`: its type class must be cls (H5T_NO_CLASS: integer or
+ * float) and its rank `rank`; its dims are returned. SL_OK with *out open,
+ * or raises naming path. */
 int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int rank,
                      hsize_t *dims, hid_t *out);
 
@@ -134,6 +156,14 @@ int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *
 /* Read all n elements of the open dataset dset (named path) as mem_type. */
 int slh_read(const slh_file *f, hid_t dset, const char *path, hid_t mem_type, size_t n,
              void *buf);
+
+/* Read dataset `path` of class cls and rank `rank`, whatever its dims
+ * (returned), as mem_type into a fresh buffer *out (free it) of at least one
+ * element. Values convert as HDF5 converts them (any integer width; with
+ * cls H5T_NO_CLASS, which takes integers or floats, also between the two);
+ * checking dims and values is the caller's. */
+int slh_read_alloc(const slh_file *f, const char *path, H5T_class_t cls, hid_t mem_type, int rank,
+                   hsize_t *dims, void **out);
 
 /* Read dataset `path`, which must be of class cls and exactly of shape
  * dims[0..rank): integers no wider than int32 (cls H5T_INTEGER), floats
@@ -153,6 +183,13 @@ int slh_get_attr(const slh_file *f, hid_t obj, const char *objpath, const char *
 /* Read the scalar string attribute obj@name into a fresh string *out. */
 int slh_get_attr_str(const slh_file *f, hid_t obj, const char *objpath, const char *name,
                      char **out);
+
+/* Optional attributes: as slh_get_attr and slh_get_attr_str, but a missing
+ * attribute is SL_OK, leaving buf as it was, or giving a copy of def. */
+int slh_get_attr_opt(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                     hid_t mem_type, size_t n, void *buf);
+int slh_get_attr_str_opt(const slh_file *f, hid_t obj, const char *objpath, const char *name,
+                         const char *def, char **out);
 
 /* Read the open scalar string attribute attr into a fresh string *out.
  * Returns SL_OK, SL_EFORMAT (not one string), SL_ENOMEM or SL_EIO and raises
