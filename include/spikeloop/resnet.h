@@ -4,7 +4,7 @@
  * Sci. Adv. 2024; FACTS.md 5).
  *
  * Architecture (x: (B, in_c, in_h, in_w), NCHW):
- *   stem:    conv 3x3 (in_c -> stem_c, stride 1, pad 1) - BN - ReLU
+ *   stem:    conv 3x3 (in_c -> stem_c, stride stem_stride, pad 1) - BN - ReLU
  *   block b: conv 3x3 (stride block_stride[b]) - BN - ReLU - conv 3x3 - BN,
  *            plus the skip (identity, or conv 1x1 with that stride - BN when
  *            the shape changes), then ReLU: the block's output; its global
@@ -54,6 +54,7 @@ typedef struct {
   size_t in_c, in_h, in_w;                   /* 1, 28, 28 */
   size_t n_classes;                          /* 10 */
   size_t stem_c;                             /* 16 */
+  size_t stem_stride;                        /* 1 (1 or 2) */
   size_t n_blocks;                           /* 4 (1..SL_RESNET_MAX_BLOCKS) */
   size_t block_c[SL_RESNET_MAX_BLOCKS];      /* 16, 32, 32, 64 */
   size_t block_stride[SL_RESNET_MAX_BLOCKS]; /* 2, 2, 1, 2 (1 or 2) */

@@ -28,6 +28,7 @@ sl_resnet_spec sl_resnet_spec_default(void)
   s.in_w = 28;
   s.n_classes = 10;
   s.stem_c = 16;
+  s.stem_stride = 1;
   s.n_blocks = 4;
   const size_t c[4] = {16, 32, 32, 64}, st[4] = {2, 2, 1, 2};
   for (size_t b = 0; b < 4; b++) {
@@ -51,6 +52,8 @@ static int spec_check(const sl_resnet_spec *s)
     return sl_error(SL_EINVAL, "resnet: n_classes = %zu (need >= 2)", s->n_classes);
   if (!s->stem_c)
     return sl_error(SL_EINVAL, "resnet: stem_c must be positive");
+  if (s->stem_stride != 1 && s->stem_stride != 2)
+    return sl_error(SL_EINVAL, "resnet: stem_stride = %zu (1 or 2)", s->stem_stride);
   if (!s->n_blocks || s->n_blocks > SL_RESNET_MAX_BLOCKS)
     return sl_error(SL_EINVAL, "resnet: n_blocks = %zu (1..%d)", s->n_blocks,
                     SL_RESNET_MAX_BLOCKS);
@@ -99,8 +102,10 @@ static void layout(sl_resnet *r)
 {
   const sl_resnet_spec *s = &r->spec;
   size_t np = 0, ns = 0, C = s->in_c, H = s->in_h, W = s->in_w;
-  unit_layout(&r->stem, C, H, W, s->stem_c, 3, 1, &np, &ns);
+  unit_layout(&r->stem, C, H, W, s->stem_c, 3, s->stem_stride, &np, &ns);
   C = s->stem_c;
+  H = r->stem.oh;
+  W = r->stem.ow;
   for (size_t b = 0; b < s->n_blocks; b++) {
     slr_block *k = &r->blocks[b];
     const size_t K = s->block_c[b], st = s->block_stride[b];

@@ -142,7 +142,7 @@ static int ensure(sl_resnet_deployed *d, size_t B)
     const size_t n = d->blocks[b].c * d->blocks[b].h * d->blocks[b].w;
     big = n > big ? n : big;
   }
-  const size_t n0 = d->stem.s.K * d->stem.s.H * d->stem.s.W;
+  const size_t n0 = d->stem.s.K * sl_conv2d_out_h(&d->stem.s) * sl_conv2d_out_w(&d->stem.s);
   d->h0 = malloc(B * n0 * sizeof(float));
   d->t1 = malloc(B * big * sizeof(float));
   d->t2 = malloc(B * big * sizeof(float));
@@ -234,7 +234,7 @@ int sl_resnet_deployed_stage(sl_resnet_deployed *d, size_t st, const float *in, 
   int rc = ensure(d, B);
   if (!rc && st == 0) {
     rc = layer_apply(d, &d->stem, in, B, d->h0);
-    relu(d->h0, B * d->stem.s.K * d->stem.s.H * d->stem.s.W);
+    relu(d->h0, B * d->stem.s.K * sl_conv2d_out_h(&d->stem.s) * sl_conv2d_out_w(&d->stem.s));
     in = d->h0;
   }
   dep_block *k = &d->blocks[st];
