@@ -1,7 +1,9 @@
 /* cli.c -- shared pieces of the spikeloop command-line tool: the messages,
  * number parsing, the --calib shortcut and cli_parse, the one option parser
  * of every command (the shared options --config/--set/--log/--calib/
- * --threads/--backend/--neurons and each command's own ones). */
+ * --threads/--backend/--neurons and each command's own ones, -h/--help
+ * printing the command's usage), cli_first for commands that take a
+ * subcommand or name first, and cli_apply_threads. */
 #include "config.h"
 #include "cli.h"
 #include "spikeloop/spikeloop.h"
@@ -155,8 +157,10 @@ int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv)
     return rc;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    if (cli_is_help(a))
-      return CLI_HELP;
+    if (cli_is_help(a)) {
+      spec->usage();
+      return 0;
+    }
     const int k = find_shared(spec, a);
     const cli_option *o = k < 0 ? find_own(spec, a) : NULL;
     if (k < 0 && !o) {
@@ -182,5 +186,18 @@ int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv)
   /* after every --set, so that backend.options given there is kept */
   if (sh->calib && sh->cfg && cli_append_calib(sh->cfg, sh->calib))
     return cli_fail("--calib");
-  return 0;
+  return CLI_RUN;
+}
+
+int cli_first(void (*usage)(void), int argc, char **argv)
+{
+  if (argc >= 1 && !cli_is_help(argv[0]))
+    return CLI_RUN;
+  usage();
+  return argc < 1 ? 2 : 0;
+}
+
+int cli_apply_threads(const cli_shared *sh)
+{
+  return sh->threads && sl_set_num_threads((int)sh->threads) ? cli_fail("--threads") : 0;
 }

@@ -70,6 +70,7 @@ typedef struct {
 
 typedef struct {
   const char *command;     /* "train": names the command in messages */
+  void (*usage)(void);     /* prints the command's --help text */
   unsigned shared;         /* CLI_* bits of the shared options it accepts */
   int terse;               /* 1: an option without its value is reported as "unknown or
                               incomplete option '--x'"; 0: as "--x needs ...", and an
@@ -78,12 +79,23 @@ typedef struct {
   const char **positional; /* takes the first argument not starting with '-'; or NULL */
 } cli_spec;
 
-#define CLI_HELP (-1)
+/* What cli_parse and cli_first return when the command should go on (any
+ * other value is the exit status to return at once). */
+#define CLI_RUN (-1)
 
 /* Parse argv[0..argc) as spec says into *sh (--config first, then every
- * argument in order, then --calib). Returns 0, CLI_HELP after -h/--help
- * (the command prints its usage and exits 0), or the exit status after
- * printing the message (1 a library error, 2 a usage error). */
+ * argument in order, then --calib). Returns CLI_RUN, or the exit status
+ * after printing: 0 after -h/--help (spec->usage), 1 a library error, 2 a
+ * usage error. */
 int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv);
+
+/* For a command whose first argument names what it acts on (chip truth,
+ * dataset yinyang, experiment NAME): without arguments, print the usage and
+ * return 2; with -h/--help first, print it and return 0; else CLI_RUN. */
+int cli_first(void (*usage)(void), int argc, char **argv);
+
+/* Apply --threads N when it was given (sh->threads > 0). Returns 0, or 1
+ * after printing the library's message ("spikeloop: --threads: ..."). */
+int cli_apply_threads(const cli_shared *sh);
 
 #endif

@@ -55,13 +55,9 @@ int cmd_calibrate(int argc, char **argv)
       {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
-  const cli_spec spec = {"calibrate", CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
+  const cli_spec spec = {"calibrate", usage, CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  if (rc != CLI_RUN)
     return rc;
   const char *backend = sh.backend, *neurons = sh.neurons;
   if (!backend)
