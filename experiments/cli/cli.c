@@ -3,7 +3,8 @@
  * of every command (the shared options --config/--set/--log/--calib/
  * --threads/--backend/--neurons and each command's own ones, -h/--help
  * printing the command's usage), cli_first for commands that take a
- * subcommand or name first, and cli_apply_threads. */
+ * subcommand or name first, cli_apply_threads, and the checks of the
+ * commands that drive the emulated bss2 chip. */
 #include "config.h"
 #include "cli.h"
 #include "spikeloop/spikeloop.h"
@@ -195,6 +196,23 @@ int cli_first(void (*usage)(void), int argc, char **argv)
     return CLI_RUN;
   usage();
   return argc < 1 ? 2 : 0;
+}
+
+int cli_need_bss2(const char *command, const char *backend, const char *other)
+{
+  if (!backend)
+    return cli_usage_error(command, "--backend bss2 is required");
+  if (strcmp(backend, "bss2") != 0)
+    return cli_usage_error(command, "backend '%s' %s", backend, other);
+  return 0;
+}
+
+int cli_chip_options(const char *command, long seed, const char *extra, char *opts, size_t size)
+{
+  if (strstr(extra, "chip_seed"))
+    return cli_usage_error(command, "give the chip as --chip-seed, not in --options");
+  snprintf(opts, size, "chip_seed=%ld%s%s", seed, *extra ? "," : "", extra);
+  return 0;
 }
 
 int cli_apply_threads(const cli_shared *sh)

@@ -1,5 +1,6 @@
 /* cli.h -- shared pieces of the spikeloop command-line tool: messages, number
- * parsing and the one option parser every command uses.
+ * parsing, the one option parser every command uses and the checks that
+ * several commands share (--threads, the emulated-chip options).
  *
  * Each command is a function taking (argc, argv) after the command name
  * and returning the process exit status: 0 success, 1 runtime error (the
@@ -10,6 +11,8 @@
 #define SL_CLI_H
 
 #include "spikeloop/config.h"
+
+#include <stddef.h>
 
 /* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
 int cli_fail(const char *context);
@@ -79,6 +82,12 @@ typedef struct {
   const char **positional; /* takes the first argument not starting with '-'; or NULL */
 } cli_spec;
 
+/* An integer seed option ("--chip-seed", "--seed") as an entry of a
+ * command's own options: a non-negative long into *dest. */
+#define CLI_SEED_OPTION(option, dest)                                                     \
+  {.name = (option), .kind = CLI_LONG, .out = (dest), .needs = "a non-negative integer",  \
+   .min = 0, .max = 0x7fffffffffffffffL}
+
 /* What cli_parse and cli_first return when the command should go on (any
  * other value is the exit status to return at once). */
 #define CLI_RUN (-1)
@@ -93,6 +102,14 @@ int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv);
  * dataset yinyang, experiment NAME): without arguments, print the usage and
  * return 2; with -h/--help first, print it and return 0; else CLI_RUN. */
 int cli_first(void (*usage)(void), int argc, char **argv);
+
+/* characterise and calibrate drive the emulated bss2 chip. cli_need_bss2:
+ * 0 if backend (--backend) is "bss2", else a usage error (2): "--backend
+ * bss2 is required", or "backend 'NAME' <other>". cli_chip_options: write
+ * the backend options "chip_seed=S[,extra]" of --chip-seed S and --options
+ * extra into opts[size]; 0, or a usage error (2) if extra names chip_seed. */
+int cli_need_bss2(const char *command, const char *backend, const char *other);
+int cli_chip_options(const char *command, long seed, const char *extra, char *opts, size_t size);
 
 /* Apply --threads N when it was given (sh->threads > 0). Returns 0, or 1
  * after printing the library's message ("spikeloop: --threads: ..."). */

@@ -30,8 +30,7 @@ int cmd_chip(int argc, char **argv)
   const char *out = NULL;
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
-      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
-       .min = 0, .max = 0x7fffffffffffffffL},
+      CLI_SEED_OPTION("--chip-seed", &seed),
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
   const cli_spec spec = {"chip", usage, 0, 1, own, NULL};

@@ -30,8 +30,7 @@ int cmd_dataset(int argc, char **argv)
   const cli_option own[] = {
       {.name = "--n", .kind = CLI_LONG, .out = &n, .needs = "a positive integer", .min = 1,
        .max = 100000000L},
-      {.name = "--seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
-       .min = 0, .max = 0x7fffffffffffffffL},
+      CLI_SEED_OPTION("--seed", &seed),
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
   const cli_spec spec = {"dataset", usage, 0, 1, own, NULL};
