@@ -3,18 +3,21 @@
  * shapes and conventions are stated in include/spikeloop/ann.h.
  *
  * The reference kernels (*_ref) are the naive loop nests of the
- * definitions. The fast ones compute a convolution as a product over
- * im2col rows (the same rows a crossbar reads), parallel over independent
- * outputs with OpenMP: forward over output pixels, the input gradient over
- * input pixels (col2im gathered, not scattered, so no atomics), the weight
- * gradient over weight rows. Accumulation is in float; results agree with
- * the references to rounding.
+ * definitions, kept apart from the fast ones so that they stay an
+ * independent oracle. The fast ones compute a convolution as a product over
+ * im2col rows (the same rows a crossbar reads; one row kernel,
+ * row_times_matrix, serves it and the fully connected layer), parallel
+ * over independent outputs with OpenMP: forward over output pixels, the
+ * input gradient over input pixels (col2im gathered, not scattered, so no
+ * atomics), the weight gradient over weight rows. Accumulation is in
+ * float; results agree with the references to rounding.
  */
 #include "config.h"
 #include "spikeloop/ann.h"
 #include "spikeloop/error.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +80,34 @@ int sl_conv2d_forward_ref(float *out, const float *in, const float *w, const flo
   return SL_OK;
 }
 
+/* y[0..n) += a x[0..n); nothing when a is 0 (zero inputs are common after
+ * ReLU and in the padding of im2col rows). */
+static inline void axpy_nz(float *y, float a, const float *x, size_t n)
+{
+  if (a == 0.0f)
+    return;
+  for (size_t j = 0; j < n; j++)
+    y[j] += a * x[j];
+}
+
+/* y = bias + x W for one row x (n_in) and w (n_in, n_out); bias may be
+ * NULL. Shared by the fully connected layer and the im2col convolution. */
+static void row_times_matrix(float *y, const float *x, const float *w, const float *bias,
+                             size_t n_in, size_t n_out)
+{
+  for (size_t j = 0; j < n_out; j++)
+    y[j] = bias ? bias[j] : 0.0f;
+  for (size_t i = 0; i < n_in; i++)
+    axpy_nz(y, x[i], w + i * n_out, n_out);
+}
+
+/* Index in out (B, K, OH, OW) of channel k of im2col row p (b*HW + pixel),
+ * HW = OH*OW. */
+static inline size_t conv_out_at(size_t p, size_t k, size_t K, size_t HW)
+{
+  return (p / HW * K + k) * HW + p % HW;
+}
+
 /* One im2col row: the patch of output pixel p (= (b*OH + oy)*OW + ox). */
 static void im2col_row(float *row, const float *in, const sl_conv2d_shape *s, size_t p)
 {
@@ -110,19 +141,9 @@ int sl_conv2d_forward(float *out, const float *in, const float *w, const float *
       if (!row || !acc)
         continue;
       im2col_row(row, in, s, p);
+      row_times_matrix(acc, row, w, bias, R, K);
       for (size_t k = 0; k < K; k++)
-        acc[k] = bias ? bias[k] : 0.0f;
-      for (size_t r = 0; r < R; r++) {
-        const float xv = row[r];
-        if (xv == 0.0f)
-          continue;
-        const float *wr = w + r * K;
-        for (size_t k = 0; k < K; k++)
-          acc[k] += xv * wr[k];
-      }
-      const size_t b = p / (OH * OW), pix = p % (OH * OW);
-      for (size_t k = 0; k < K; k++)
-        out[(b * K + k) * OH * OW + pix] = acc[k];
+        out[conv_out_at(p, k, K, OH * OW)] = acc[k];
     }
     free(row);
     free(acc);
@@ -152,11 +173,9 @@ int sl_conv2d_forward_cim(float *out, const float *in, sl_cim *c, const float *b
     im2col_row(cols + p * R, in, s, p);
   rc = sl_cim_mvm(c, cols, P, y);
   if (!rc)
-    for (size_t p = 0; p < P; p++) {
-      const size_t b = p / (OH * OW), pix = p % (OH * OW);
+    for (size_t p = 0; p < P; p++)
       for (size_t k = 0; k < K; k++)
-        out[(b * K + k) * OH * OW + pix] = y[p * K + k] + (bias ? bias[k] : 0.0f);
-    }
+        out[conv_out_at(p, k, K, OH * OW)] = y[p * K + k] + (bias ? bias[k] : 0.0f);
   free(cols);
   free(y);
   return rc;
@@ -189,6 +208,14 @@ int sl_conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout,
               }
         }
   return SL_OK;
+}
+
+/* Along one axis: the output coordinate o whose kernel tap i reads input
+ * coordinate y (o*stride + i - pad = y), or SIZE_MAX if none does. */
+static inline size_t tap_source(size_t y, size_t i, const sl_conv2d_shape *s)
+{
+  const long t = (long)y + (long)s->pad - (long)i;
+  return t < 0 || t % (long)s->stride ? SIZE_MAX : (size_t)t / s->stride;
 }
 
 int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *in,
@@ -237,17 +264,11 @@ int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, con
                    b = q / (s->W * s->H * s->C);
       float a = 0.0f;
       for (size_t i = 0; i < s->kh; i++) {
-        long ty = (long)y + (long)s->pad - (long)i;
-        if (ty < 0 || ty % (long)s->stride)
-          continue;
-        size_t oy = (size_t)ty / s->stride;
+        const size_t oy = tap_source(y, i, s);
         if (oy >= OH)
           continue;
         for (size_t j = 0; j < s->kw; j++) {
-          long tx = (long)x + (long)s->pad - (long)j;
-          if (tx < 0 || tx % (long)s->stride)
-            continue;
-          size_t ox = (size_t)tx / s->stride;
+          const size_t ox = tap_source(x, j, s);
           if (ox >= OW)
             continue;
           const float *wr = w + ((c * s->kh + i) * s->kw + j) * K;
@@ -296,15 +317,23 @@ static int maxpool_check(const void *a, const void *b, const size_t *argmax,
   return rc;
 }
 
-/* Plane p (b*C + c), output (oy, ox): max and its flat input index. */
+/* Flat input index of the top-left corner of the window of plane p
+ * (b*C + c), output (oy, ox); its element (i, j) is at + i*W + j. */
+static inline size_t pool_window(const sl_pool_shape *s, size_t p, size_t oy, size_t ox)
+{
+  return p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+}
+
+/* Plane p, output (oy, ox): max and its flat input index. */
 static inline void max_window(const float *in, const sl_pool_shape *s, size_t p, size_t oy,
                               size_t ox, float *m, size_t *arg)
 {
-  size_t best = p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+  const size_t base = pool_window(s, p, oy, ox);
+  size_t best = base;
   float v = in[best];
   for (size_t i = 0; i < s->k; i++)
     for (size_t j = 0; j < s->k; j++) {
-      size_t q = p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j;
+      size_t q = base + i * s->W + j;
       if (in[q] > v) {
         v = in[q];
         best = q;
@@ -380,7 +409,7 @@ int sl_avgpool_forward_ref(float *out, const float *in, const sl_pool_shape *s)
         double a = 0.0;
         for (size_t i = 0; i < s->k; i++)
           for (size_t j = 0; j < s->k; j++)
-            a += in[p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j];
+            a += in[pool_window(s, p, oy, ox) + i * s->W + j];
         out[(p * OH + oy) * OW + ox] = (float)(a / (double)(s->k * s->k));
       }
   return SL_OK;
@@ -396,7 +425,7 @@ int sl_avgpool_forward(float *out, const float *in, const sl_pool_shape *s)
 #pragma omp parallel for schedule(static)
   for (size_t o = 0; o < n; o++) {
     const size_t p = o / (OH * OW), oy = (o / OW) % OH, ox = o % OW;
-    const float *base = in + p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+    const float *base = in + pool_window(s, p, oy, ox);
     float a = 0.0f;
     for (size_t i = 0; i < s->k; i++)
       for (size_t j = 0; j < s->k; j++)
@@ -418,8 +447,7 @@ int sl_avgpool_backward_ref(float *dinp, const float *dout, const sl_pool_shape 
       for (size_t ox = 0; ox < OW; ox++)
         for (size_t i = 0; i < s->k; i++)
           for (size_t j = 0; j < s->k; j++)
-            dinp[p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j] +=
-                dout[(p * OH + oy) * OW + ox] * inv;
+            dinp[pool_window(s, p, oy, ox) + i * s->W + j] += dout[(p * OH + oy) * OW + ox] * inv;
   return SL_OK;
 }
 
@@ -435,7 +463,7 @@ int sl_avgpool_backward(float *dinp, const float *dout, const sl_pool_shape *s)
     for (size_t oy = 0; oy < OH; oy++)
       for (size_t ox = 0; ox < OW; ox++) {
         const float g = dout[(p * OH + oy) * OW + ox] * inv;
-        float *base = dinp + p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+        float *base = dinp + pool_window(s, p, oy, ox);
         for (size_t i = 0; i < s->k; i++)
           for (size_t j = 0; j < s->k; j++)
             base[i * s->W + j] += g;
@@ -479,19 +507,8 @@ int sl_fc_forward(float *out, const float *in, const float *w, const float *bias
   if (rc)
     return rc;
 #pragma omp parallel for schedule(static)
-  for (size_t b = 0; b < B; b++) {
-    float *o = out + b * n_out;
-    for (size_t j = 0; j < n_out; j++)
-      o[j] = bias ? bias[j] : 0.0f;
-    for (size_t i = 0; i < n_in; i++) {
-      const float xv = in[b * n_in + i];
-      if (xv == 0.0f)
-        continue;
-      const float *wr = w + i * n_out;
-      for (size_t j = 0; j < n_out; j++)
-        o[j] += xv * wr[j];
-    }
-  }
+  for (size_t b = 0; b < B; b++)
+    row_times_matrix(out + b * n_out, in + b * n_in, w, bias, n_in, n_out);
   return SL_OK;
 }
 
@@ -543,17 +560,9 @@ int sl_fc_backward(float *dinp, float *dw, float *db, const float *dout, const f
     }
   if (dw) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n_in; i++) {
-      float *dr = dw + i * n_out;
-      for (size_t b = 0; b < B; b++) {
-        const float xv = in[b * n_in + i];
-        if (xv == 0.0f)
-          continue;
-        const float *g = dout + b * n_out;
-        for (size_t o = 0; o < n_out; o++)
-          dr[o] += xv * g[o];
-      }
-    }
+    for (size_t i = 0; i < n_in; i++)
+      for (size_t b = 0; b < B; b++)
+        axpy_nz(dw + i * n_out, in[b * n_in + i], dout + b * n_out, n_out);
   }
   if (dinp) {
 #pragma omp parallel for schedule(static)
