@@ -4,7 +4,9 @@
  *
  * The reference kernels (*_ref) are the naive loop nests of the
  * definitions, kept apart from the fast ones so that they stay an
- * independent oracle. The fast ones compute a convolution as a product over
+ * independent oracle; max pooling, whose definition is already its fast
+ * form, runs one loop serially for the reference and in parallel for the
+ * fast kernel. The fast ones compute a convolution as a product over
  * im2col rows (the same rows a crossbar reads; one row kernel,
  * row_times_matrix, serves it and the fully connected layer), parallel
  * over independent outputs with OpenMP: forward over output pixels, the
@@ -343,58 +345,59 @@ static inline void max_window(const float *in, const sl_pool_shape *s, size_t p,
   *arg = best;
 }
 
-int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
-{
-  int rc = maxpool_check(out, in, argmax, s);
-  if (rc)
-    return rc;
-  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s);
-  for (size_t p = 0; p < s->B * s->C; p++)
-    for (size_t oy = 0; oy < OH; oy++)
-      for (size_t ox = 0; ox < OW; ox++) {
-        size_t o = (p * OH + oy) * OW + ox;
-        max_window(in, s, p, oy, ox, &out[o], &argmax[o]);
-      }
-  return SL_OK;
-}
-
-int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+/* Max pooling has no faster formulation than its definition: each
+ * reference and fast pair is one loop, run serially (*_ref) or in
+ * parallel, so the tests check the parallel split against the serial
+ * order. */
+static int maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s,
+                           int parallel)
 {
   int rc = maxpool_check(out, in, argmax, s);
   if (rc)
     return rc;
   const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s), n = s->B * s->C * OH * OW;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (size_t o = 0; o < n; o++)
     max_window(in, s, o / (OH * OW), (o / OW) % OH, o % OW, &out[o], &argmax[o]);
+  return SL_OK;
+}
+
+int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+{
+  return maxpool_forward(out, argmax, in, s, 0);
+}
+
+int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+{
+  return maxpool_forward(out, argmax, in, s, 1);
+}
+
+/* dinp[argmax[o]] += dout[o]. Windows of one plane may overlap (stride <
+ * k): in parallel, planes are the independent units. */
+static int maxpool_backward(float *dinp, const float *dout, const size_t *argmax,
+                            const sl_pool_shape *s, int parallel)
+{
+  int rc = maxpool_check(dinp, dout, argmax, s);
+  if (rc)
+    return rc;
+  const size_t per = sl_pool_out_h(s) * sl_pool_out_w(s), planes = s->B * s->C;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (size_t p = 0; p < planes; p++)
+    for (size_t o = p * per; o < (p + 1) * per; o++)
+      dinp[argmax[o]] += dout[o];
   return SL_OK;
 }
 
 int sl_maxpool_backward_ref(float *dinp, const float *dout, const size_t *argmax,
                             const sl_pool_shape *s)
 {
-  int rc = maxpool_check(dinp, dout, argmax, s);
-  if (rc)
-    return rc;
-  const size_t n = s->B * s->C * sl_pool_out_h(s) * sl_pool_out_w(s);
-  for (size_t o = 0; o < n; o++)
-    dinp[argmax[o]] += dout[o];
-  return SL_OK;
+  return maxpool_backward(dinp, dout, argmax, s, 0);
 }
 
 int sl_maxpool_backward(float *dinp, const float *dout, const size_t *argmax,
                         const sl_pool_shape *s)
 {
-  /* windows of one plane may overlap (stride < k): planes are independent */
-  int rc = maxpool_check(dinp, dout, argmax, s);
-  if (rc)
-    return rc;
-  const size_t per = sl_pool_out_h(s) * sl_pool_out_w(s), planes = s->B * s->C;
-#pragma omp parallel for schedule(static)
-  for (size_t p = 0; p < planes; p++)
-    for (size_t o = p * per; o < (p + 1) * per; o++)
-      dinp[argmax[o]] += dout[o];
-  return SL_OK;
+  return maxpool_backward(dinp, dout, argmax, s, 1);
 }
 
 int sl_avgpool_forward_ref(float *out, const float *in, const sl_pool_shape *s)
