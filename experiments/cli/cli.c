@@ -1,7 +1,10 @@
 /* cli.c -- shared pieces of the spikeloop command-line tool: the messages,
  * number parsing, the --calib shortcut and cli_parse, the one option parser
  * of every command (the shared options --config/--set/--log/--calib/
- * --threads/--backend/--neurons and each command's own ones). */
+ * --threads/--backend/--neurons and each command's own ones, -h/--help
+ * printing the command's usage), cli_first for commands that take a
+ * subcommand or name first, cli_apply_threads, and the checks of the
+ * commands that drive the emulated bss2 chip. */
 #include "config.h"
 #include "cli.h"
 #include "spikeloop/spikeloop.h"
@@ -155,8 +158,10 @@ int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv)
     return rc;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    if (cli_is_help(a))
-      return CLI_HELP;
+    if (cli_is_help(a)) {
+      spec->usage();
+      return 0;
+    }
     const int k = find_shared(spec, a);
     const cli_option *o = k < 0 ? find_own(spec, a) : NULL;
     if (k < 0 && !o) {
@@ -182,5 +187,35 @@ int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv)
   /* after every --set, so that backend.options given there is kept */
   if (sh->calib && sh->cfg && cli_append_calib(sh->cfg, sh->calib))
     return cli_fail("--calib");
+  return CLI_RUN;
+}
+
+int cli_first(void (*usage)(void), int argc, char **argv)
+{
+  if (argc >= 1 && !cli_is_help(argv[0]))
+    return CLI_RUN;
+  usage();
+  return argc < 1 ? 2 : 0;
+}
+
+int cli_need_bss2(const char *command, const char *backend, const char *other)
+{
+  if (!backend)
+    return cli_usage_error(command, "--backend bss2 is required");
+  if (strcmp(backend, "bss2") != 0)
+    return cli_usage_error(command, "backend '%s' %s", backend, other);
   return 0;
+}
+
+int cli_chip_options(const char *command, long seed, const char *extra, char *opts, size_t size)
+{
+  if (strstr(extra, "chip_seed"))
+    return cli_usage_error(command, "give the chip as --chip-seed, not in --options");
+  snprintf(opts, size, "chip_seed=%ld%s%s", seed, *extra ? "," : "", extra);
+  return 0;
+}
+
+int cli_apply_threads(const cli_shared *sh)
+{
+  return sh->threads && sl_set_num_threads((int)sh->threads) ? cli_fail("--threads") : 0;
 }

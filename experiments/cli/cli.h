@@ -1,5 +1,6 @@
 /* cli.h -- shared pieces of the spikeloop command-line tool: messages, number
- * parsing and the one option parser every command uses.
+ * parsing, the one option parser every command uses and the checks that
+ * several commands share (--threads, the emulated-chip options).
  *
  * Each command is a function taking (argc, argv) after the command name
  * and returning the process exit status: 0 success, 1 runtime error (the
@@ -10,6 +11,8 @@
 #define SL_CLI_H
 
 #include "spikeloop/config.h"
+
+#include <stddef.h>
 
 /* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
 int cli_fail(const char *context);
@@ -70,6 +73,7 @@ typedef struct {
 
 typedef struct {
   const char *command;     /* "train": names the command in messages */
+  void (*usage)(void);     /* prints the command's --help text */
   unsigned shared;         /* CLI_* bits of the shared options it accepts */
   int terse;               /* 1: an option without its value is reported as "unknown or
                               incomplete option '--x'"; 0: as "--x needs ...", and an
@@ -78,12 +82,37 @@ typedef struct {
   const char **positional; /* takes the first argument not starting with '-'; or NULL */
 } cli_spec;
 
-#define CLI_HELP (-1)
+/* An integer seed option ("--chip-seed", "--seed") as an entry of a
+ * command's own options: a non-negative long into *dest. */
+#define CLI_SEED_OPTION(option, dest)                                                     \
+  {.name = (option), .kind = CLI_LONG, .out = (dest), .needs = "a non-negative integer",  \
+   .min = 0, .max = 0x7fffffffffffffffL}
+
+/* What cli_parse and cli_first return when the command should go on (any
+ * other value is the exit status to return at once). */
+#define CLI_RUN (-1)
 
 /* Parse argv[0..argc) as spec says into *sh (--config first, then every
- * argument in order, then --calib). Returns 0, CLI_HELP after -h/--help
- * (the command prints its usage and exits 0), or the exit status after
- * printing the message (1 a library error, 2 a usage error). */
+ * argument in order, then --calib). Returns CLI_RUN, or the exit status
+ * after printing: 0 after -h/--help (spec->usage), 1 a library error, 2 a
+ * usage error. */
 int cli_parse(const cli_spec *spec, cli_shared *sh, int argc, char **argv);
+
+/* For a command whose first argument names what it acts on (chip truth,
+ * dataset yinyang, experiment NAME): without arguments, print the usage and
+ * return 2; with -h/--help first, print it and return 0; else CLI_RUN. */
+int cli_first(void (*usage)(void), int argc, char **argv);
+
+/* characterise and calibrate drive the emulated bss2 chip. cli_need_bss2:
+ * 0 if backend (--backend) is "bss2", else a usage error (2): "--backend
+ * bss2 is required", or "backend 'NAME' <other>". cli_chip_options: write
+ * the backend options "chip_seed=S[,extra]" of --chip-seed S and --options
+ * extra into opts[size]; 0, or a usage error (2) if extra names chip_seed. */
+int cli_need_bss2(const char *command, const char *backend, const char *other);
+int cli_chip_options(const char *command, long seed, const char *extra, char *opts, size_t size);
+
+/* Apply --threads N when it was given (sh->threads > 0). Returns 0, or 1
+ * after printing the library's message ("spikeloop: --threads: ..."). */
+int cli_apply_threads(const cli_shared *sh);
 
 #endif

@@ -55,13 +55,9 @@ int cmd_bench(int argc, char **argv)
       {.name = "--data", .kind = CLI_TEXT, .out = &o.data_dir, .needs = "a directory"},
       {.name = "--check-only", .kind = CLI_FLAG, .out = &o.check_only},
       {0}};
-  const cli_spec spec = {"bench", CLI_THREADS, 0, own, &which};
+  const cli_spec spec = {"bench", usage, CLI_THREADS, 0, own, &which};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  if (rc != CLI_RUN)
     return rc;
   o.threads = (int)sh.threads;
   if (!which)

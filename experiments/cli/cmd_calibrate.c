@@ -47,35 +47,31 @@ int cmd_calibrate(int argc, char **argv)
   long seed = 1, iterations = 5;
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
-      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
-       .min = 0, .max = 0x7fffffffffffffffL},
+      CLI_SEED_OPTION("--chip-seed", &seed),
       {.name = "--target", .kind = CLI_TEXT, .out = &target, .needs = "key=value,..."},
       {.name = "--iterations", .kind = CLI_LONG, .out = &iterations,
        .needs = "an integer in 1..100", .min = 1, .max = 100},
       {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
-  const cli_spec spec = {"calibrate", CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
+  const cli_spec spec = {"calibrate", usage, CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
+  if (rc != CLI_RUN)
+    return rc;
+  const char *neurons = sh.neurons;
+  rc = cli_need_bss2("calibrate", sh.backend,
+                     "has no configuration words to calibrate (only bss2)");
   if (rc)
     return rc;
-  const char *backend = sh.backend, *neurons = sh.neurons;
-  if (!backend)
-    return cli_usage_error("calibrate", "--backend bss2 is required");
-  if (strcmp(backend, "bss2") != 0)
-    return cli_usage_error("calibrate", "backend '%s' has no configuration words to calibrate "
-                           "(only bss2)", backend);
   if (!target)
     return cli_usage_error("calibrate", "--target key=value,... is required (e.g. "
                            "tau_mem=10e-6,tau_syn=5e-6,v_th=0.8)");
   if (!out)
     return cli_usage_error("calibrate", "--out CALIB.h5 is required");
-  if (strstr(extra, "chip_seed"))
-    return cli_usage_error("calibrate", "give the chip as --chip-seed, not in --options");
+  char opts[1024];
+  rc = cli_chip_options("calibrate", seed, extra, opts, sizeof opts);
+  if (rc)
+    return rc;
   if (strstr(extra, "calib"))
     return cli_usage_error("calibrate", "--options must not contain calib= (the search starts "
                            "from the nominal words)");
@@ -87,8 +83,6 @@ int cmd_calibrate(int argc, char **argv)
   if (neurons && sl_calib_parse_neurons(neurons, SL_BSS2_CIRCUITS, &ids, &t.n_circuits))
     return cli_fail("--neurons");
   t.circuits = ids;
-  char opts[1024];
-  snprintf(opts, sizeof opts, "chip_seed=%ld%s%s", seed, *extra ? "," : "", extra);
   char reset[32] = "nominal word";
   if (isfinite(t.v_reset))
     snprintf(reset, sizeof reset, "%g V", t.v_reset);

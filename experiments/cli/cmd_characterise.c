@@ -42,36 +42,29 @@ int cmd_characterise(int argc, char **argv)
   long seed = 1;
   cli_shared sh = {NULL, NULL, NULL, NULL, "0-511", 0};
   const cli_option own[] = {
-      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
-       .min = 0, .max = 0x7fffffffffffffffL},
+      CLI_SEED_OPTION("--chip-seed", &seed),
       {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
-  const cli_spec spec = {"characterise", CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
+  const cli_spec spec = {"characterise", usage, CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
+  if (rc != CLI_RUN)
+    return rc;
+  const char *neurons = sh.neurons;
+  rc = cli_need_bss2("characterise", sh.backend, "cannot be characterised by the tool (only bss2; "
+                     "write the recording format of README.md instead)");
   if (rc)
     return rc;
-  const char *backend = sh.backend, *neurons = sh.neurons;
-  if (!backend)
-    return cli_usage_error("characterise", "--backend bss2 is required");
-  if (strcmp(backend, "bss2") != 0)
-    return cli_usage_error("characterise", "backend '%s' cannot be characterised by the tool "
-                           "(only bss2; write the recording format of README.md instead)",
-                           backend);
   if (!out)
     return cli_usage_error("characterise", "--out REC.h5 is required");
-  if (strstr(extra, "chip_seed"))
-    return cli_usage_error("characterise", "give the chip as --chip-seed, not in --options");
+  char opts[1024];
+  rc = cli_chip_options("characterise", seed, extra, opts, sizeof opts);
+  if (rc)
+    return rc;
   uint32_t *ids = NULL;
   size_t n = 0;
   if (sl_calib_parse_neurons(neurons, SL_BSS2_CIRCUITS, &ids, &n))
     return cli_fail("--neurons");
-  char opts[1024];
-  snprintf(opts, sizeof opts, "chip_seed=%ld%s%s", seed, *extra ? "," : "", extra);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   sl_charac rec;

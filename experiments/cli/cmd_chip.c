@@ -21,27 +21,21 @@ static void usage(void)
 
 int cmd_chip(int argc, char **argv)
 {
-  if (argc < 1 || cli_is_help(argv[0])) {
-    usage();
-    return argc < 1 ? 2 : 0;
-  }
+  int rc = cli_first(usage, argc, argv);
+  if (rc != CLI_RUN)
+    return rc;
   if (strcmp(argv[0], "truth") != 0)
     return cli_usage_error("chip", "unknown subcommand '%s' (known: truth)", argv[0]);
   long seed = 1;
   const char *out = NULL;
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
-      {.name = "--chip-seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
-       .min = 0, .max = 0x7fffffffffffffffL},
+      CLI_SEED_OPTION("--chip-seed", &seed),
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
-  const cli_spec spec = {"chip", 0, 1, own, NULL};
-  int rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  const cli_spec spec = {"chip", usage, 0, 1, own, NULL};
+  rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
+  if (rc != CLI_RUN)
     return rc;
   if (!out)
     return cli_usage_error("chip", "--out FILE.h5 is required");

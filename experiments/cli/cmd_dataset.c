@@ -19,10 +19,9 @@ static void usage(void)
 
 int cmd_dataset(int argc, char **argv)
 {
-  if (argc < 1 || cli_is_help(argv[0])) {
-    usage();
-    return argc < 1 ? 2 : 0;
-  }
+  int rc = cli_first(usage, argc, argv);
+  if (rc != CLI_RUN)
+    return rc;
   if (strcmp(argv[0], "yinyang") != 0)
     return cli_usage_error("dataset", "unknown data set '%s' (known: yinyang)", argv[0]);
   long n = 5000, seed = 1;
@@ -31,17 +30,12 @@ int cmd_dataset(int argc, char **argv)
   const cli_option own[] = {
       {.name = "--n", .kind = CLI_LONG, .out = &n, .needs = "a positive integer", .min = 1,
        .max = 100000000L},
-      {.name = "--seed", .kind = CLI_LONG, .out = &seed, .needs = "a non-negative integer",
-       .min = 0, .max = 0x7fffffffffffffffL},
+      CLI_SEED_OPTION("--seed", &seed),
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {0}};
-  const cli_spec spec = {"dataset", 0, 1, own, NULL};
-  int rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  const cli_spec spec = {"dataset", usage, 0, 1, own, NULL};
+  rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
+  if (rc != CLI_RUN)
     return rc;
   if (!out)
     return cli_usage_error("dataset", "--out FILE.h5 is required");

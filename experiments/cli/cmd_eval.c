@@ -19,19 +19,15 @@ static void usage(void)
 int cmd_eval(int argc, char **argv)
 {
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
-  const cli_spec spec = {"eval", CLI_LOG | CLI_THREADS, 1, NULL, NULL};
+  const cli_spec spec = {"eval", usage, CLI_LOG | CLI_THREADS, 1, NULL, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  if (rc != CLI_RUN)
     return rc;
   const char *log_path = sh.log;
   if (!log_path)
     return cli_usage_error("eval", "--log FILE.h5 is required");
-  if (sh.threads && sl_set_num_threads((int)sh.threads))
-    return cli_fail("--threads");
+  if (cli_apply_threads(&sh))
+    return 1;
   sl_eval_result res;
   if (sl_run_eval(log_path, &res))
     return cli_fail("eval");

@@ -33,10 +33,9 @@ static void list(void)
 
 int cmd_experiment(int argc, char **argv)
 {
-  if (argc < 1 || cli_is_help(argv[0])) {
-    usage();
-    return argc < 1 ? 2 : 0;
-  }
+  int rc = cli_first(usage, argc, argv);
+  if (rc != CLI_RUN)
+    return rc;
   if (strcmp(argv[0], "--list") == 0) {
     list();
     return 0;
@@ -59,20 +58,16 @@ int cmd_experiment(int argc, char **argv)
   char default_log[128];
   snprintf(default_log, sizeof default_log, "%s.h5", e->name);
   cli_shared sh = {&cfg, default_log, NULL, NULL, NULL, 0};
-  const cli_spec spec = {"experiment", CLI_CONFIG | CLI_SET | CLI_LOG | CLI_CALIB | CLI_THREADS,
-                         1, NULL, NULL};
-  int rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  const cli_spec spec = {"experiment", usage,
+                         CLI_CONFIG | CLI_SET | CLI_LOG | CLI_CALIB | CLI_THREADS, 1, NULL, NULL};
+  rc = cli_parse(&spec, &sh, argc - 1, argv + 1);
+  if (rc != CLI_RUN)
     return rc;
   const char *log_path = sh.log;
   if (sl_config_validate(&cfg))
     return cli_fail("config");
-  if (sh.threads && sl_set_num_threads((int)sh.threads))
-    return cli_fail("--threads");
+  if (cli_apply_threads(&sh))
+    return 1;
   char command[160];
   snprintf(command, sizeof command, "experiment %s", e->name);
   sl_run_meta meta = {command, cfg.seed, sl_get_num_threads()};

@@ -117,13 +117,9 @@ int cmd_fit(int argc, char **argv)
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {.name = "--dt", .kind = CLI_CALL, .out = &dt, .needs = "a time step", .call = parse_dt},
       {0}};
-  const cli_spec spec = {"fit", CLI_NEURONS, 1, own, NULL};
+  const cli_spec spec = {"fit", usage, CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  if (rc != CLI_RUN)
     return rc;
   const char *neurons = sh.neurons;
   if (!rec_path)

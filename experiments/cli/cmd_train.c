@@ -64,22 +64,19 @@ int cmd_train(int argc, char **argv)
       {.name = "--print-config", .kind = CLI_FLAG, .out = &print_config},
       {.name = "--quiet", .kind = CLI_FLAG, .out = &quiet},
       {0}};
-  const cli_spec spec = {"train", CLI_CONFIG | CLI_SET | CLI_LOG | CLI_CALIB | CLI_THREADS |
-                         CLI_BACKEND, 0, own, NULL};
+  const cli_spec spec = {"train", usage,
+                         CLI_CONFIG | CLI_SET | CLI_LOG | CLI_CALIB | CLI_THREADS | CLI_BACKEND,
+                         0, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
-  if (rc == CLI_HELP) {
-    usage();
-    return 0;
-  }
-  if (rc)
+  if (rc != CLI_RUN)
     return rc;
   const char *log_path = sh.log;
   if (print_config)
     return sl_config_write(&cfg, stdout) ? cli_fail("print-config") : 0;
   if (sl_config_validate(&cfg))
     return cli_fail("config");
-  if (sh.threads && sl_set_num_threads((int)sh.threads))
-    return cli_fail("--threads");
+  if (cli_apply_threads(&sh))
+    return 1;
   char hidden[256];
   sl_config_get(&cfg, "net.hidden", hidden, sizeof hidden);
   const int ranks = sl_dist_size(), rank0 = sl_dist_rank() == 0;

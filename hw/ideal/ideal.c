@@ -11,7 +11,9 @@
  * hardware time (t dt, (t+1) dt]; its membrane is sampled at (t+1) dt and a
  * spike of step t is stamped (t + 0.5) dt. Sample 0 (t = 0) is the resting
  * state v_leak. Units are model units (membrane_gain 1, time_scale 1), and
- * weights are taken in units of setup.w_unit, as continuous values.
+ * weights are taken in units of setup.w_unit, as continuous values. The
+ * memristor backend, whose neurons are digital too, reports the same way
+ * through the slb_ideal_* helpers below (ideal.h).
  *
  * Characterisation protocols (stimulate, backend.h) run the same discrete
  * equations per neuron, so that fits can be checked against the known
@@ -127,19 +129,68 @@ static void ideal_close(void *st)
   is->net = NULL;
 }
 
-static int ideal_caps(void *st, sl_backend_caps *c)
+/* ------------------------------------------------------------ model units
+ * What the ideal backend reports, shared with the backends whose neurons
+ * are the model's own (memristor); see ideal.h. */
+
+void slb_ideal_model_caps(sl_backend_caps *c, double dt)
 {
-  ideal_state *is = st;
   memset(c, 0, sizeof *c);
   c->max_neurons = (size_t)1 << 30; /* no practical limit */
   c->max_fan_in = (size_t)1 << 30;
   c->weight_levels = 0;
   c->adc_bits = 0;
-  c->sample_period = is->setup.dt;
+  c->sample_period = dt;
   c->time_scale = 1.0;
   c->membrane_gain = 1.0;
   c->membrane_units = "model";
   c->observables = SL_OBS_SPIKES | SL_OBS_MEMBRANE;
+}
+
+int slb_ideal_obs_reset(sl_observations *obs, size_t B, size_t n_total, size_t T, double dt)
+{
+  int rc = sl_obs_reset(obs, B, n_total, T + 1);
+  if (rc)
+    return rc;
+  obs->sample_t0 = 0.0;
+  obs->sample_period = dt;
+  return SL_OK;
+}
+
+int slb_ideal_obs_layer(sl_observations *obs, const sl_neurons *p, size_t base, size_t T,
+                        const float *v, const float *s, double dt)
+{
+  const size_t B = obs->B, N = p->n, stride = obs->n_neurons;
+  for (size_t b = 0; b < B; b++)
+    for (size_t n = 0; n < N; n++)
+      obs->membrane[b * stride + base + n] = p->v_leak[n];
+  for (size_t t = 0; t < T; t++)
+    for (size_t b = 0; b < B; b++)
+      for (size_t n = 0; n < N; n++) {
+        const size_t i = (t * B + b) * N + n;
+        obs->membrane[((t + 1) * B + b) * stride + base + n] = v[i];
+        int rc;
+        if (s && s[i] != 0.0f && (rc = sl_obs_add_spike(obs, b, base + n, (t + 0.5) * dt)))
+          return rc;
+      }
+  return SL_OK;
+}
+
+int slb_ideal_unit_key(const char *key, char *buf, size_t len)
+{
+  if (strcmp(key, "time_scale") == 0 || strcmp(key, "volt_per_unit") == 0)
+    return snprintf(buf, len, "1");
+  if (strcmp(key, "volt_at_zero") == 0 || strcmp(key, "spike_delay") == 0)
+    return snprintf(buf, len, "0");
+  return -1;
+}
+
+/* ------------------------------------------------------------ the backend */
+
+static int ideal_caps(void *st, sl_backend_caps *c)
+{
+  ideal_state *is = st;
+  slb_ideal_model_caps(c, is->setup.dt);
   c->recurrent = 1;
   return SL_OK;
 }
@@ -167,30 +218,15 @@ static int ideal_run(void *st, const float *x, size_t T, size_t B, sl_observatio
   const double dt = is->setup.dt;
   int rc = sl_net_forward(is->net, x, T, B);
   if (!rc)
-    rc = sl_obs_reset(obs, B, is->n_total, T + 1);
-  if (rc)
-    return rc;
-  obs->sample_t0 = 0.0;
-  obs->sample_period = dt;
+    rc = slb_ideal_obs_reset(obs, B, is->n_total, T, dt);
   size_t base = 0;
-  for (size_t l = 0; l <= is->setup.n_layers; l++) {
+  for (size_t l = 0; !rc && l <= is->setup.n_layers; l++) {
     sl_layer_state s;
     sl_net_state(is->net, l, &s);
-    const sl_neurons *p = sl_net_neurons(is->net, l);
-    for (size_t b = 0; b < B; b++)
-      for (size_t n = 0; n < s.N; n++)
-        obs->membrane[b * is->n_total + base + n] = p->v_leak[n];
-    for (size_t t = 0; t < T; t++)
-      for (size_t b = 0; b < B; b++)
-        for (size_t n = 0; n < s.N; n++) {
-          size_t i = (t * B + b) * s.N + n;
-          obs->membrane[((t + 1) * B + b) * is->n_total + base + n] = s.v[i];
-          if (s.s && s.s[i] != 0.0f && (rc = sl_obs_add_spike(obs, b, base + n, (t + 0.5) * dt)))
-            return rc;
-        }
+    rc = slb_ideal_obs_layer(obs, sl_net_neurons(is->net, l), base, T, s.v, s.s, dt);
     base += s.N;
   }
-  return SL_OK;
+  return rc;
 }
 
 /* Layer and index of global neuron g. */
@@ -256,12 +292,8 @@ static int ideal_stimulate(void *st, const sl_stimulus *stim, sl_observations *o
 static int ideal_read_config(void *st, const char *key, char *buf, size_t len)
 {
   ideal_state *is = st;
-  int n = -1;
-  if (strcmp(key, "time_scale") == 0 || strcmp(key, "volt_per_unit") == 0)
-    n = snprintf(buf, len, "1");
-  else if (strcmp(key, "volt_at_zero") == 0 || strcmp(key, "spike_delay") == 0)
-    n = snprintf(buf, len, "0");
-  else if (strncmp(key, "gain_nominal.", 13) == 0) {
+  int n = slb_ideal_unit_key(key, buf, len);
+  if (n < 0 && strncmp(key, "gain_nominal.", 13) == 0) {
     char *e;
     errno = 0;
     unsigned long g = strtoul(key + 13, &e, 10);

@@ -34,8 +34,9 @@
  * Drift: the option drift_time = t (s) reads every array t seconds after its
  * last programming (power-law drift, global compensation as in cim.h).
  *
- * Observations are those of the ideal backend: model units (membrane_gain
- * 1, time_scale 1), sample 0 the resting state, spikes stamped mid-step.
+ * Observations are those of the ideal backend, and made by its helpers
+ * (hw/ideal/ideal.h): model units (membrane_gain 1, time_scale 1), sample 0
+ * the resting state, spikes stamped mid-step.
  *
  * Options and read_config keys: spikeloop/memristor.h.
  */
@@ -43,6 +44,7 @@
 #include "spikeloop/memristor.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/error.h"
+#include "ideal/ideal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -248,21 +250,14 @@ static int mem_open(void *st, const sl_backend_setup *s)
   return rc;
 }
 
+/* Those of the ideal backend (the membrane is digital; a signed weight is a
+ * differential pair in one row, sign_by_row_pair 0; no recurrence) but for
+ * the weight levels. */
 static int mem_caps(void *st, sl_backend_caps *c)
 {
   mem_state *ms = st;
-  memset(c, 0, sizeof *c);
-  c->max_neurons = (size_t)1 << 30;
-  c->max_fan_in = (size_t)1 << 30;
+  slb_ideal_model_caps(c, ms->setup.dt);
   c->weight_levels = ms->levels;
-  c->sign_by_row_pair = 0; /* a signed weight is a differential pair in one row */
-  c->adc_bits = 0;         /* the membrane is digital */
-  c->sample_period = ms->setup.dt;
-  c->time_scale = 1.0;
-  c->membrane_gain = 1.0;
-  c->membrane_units = "model";
-  c->observables = SL_OBS_SPIKES | SL_OBS_MEMBRANE;
-  c->recurrent = 0;
   return SL_OK;
 }
 
@@ -333,30 +328,14 @@ static int mem_run(void *st, const float *x, size_t T, size_t B, sl_observations
                          ms->v[l]);
   }
   if (!rc)
-    rc = sl_obs_reset(obs, B, ms->n_total, T + 1);
-  if (rc)
-    return rc;
-  obs->sample_t0 = 0.0;
-  obs->sample_period = dt;
+    rc = slb_ideal_obs_reset(obs, B, ms->n_total, T, dt);
   size_t base = 0;
-  for (size_t l = 0; l <= ms->L; l++) {
-    const size_t N = su->size[l];
-    const sl_neurons *p = &ms->neurons[l];
-    for (size_t b = 0; b < B; b++)
-      for (size_t n = 0; n < N; n++)
-        obs->membrane[b * ms->n_total + base + n] = p->v_leak[n];
-    for (size_t t = 0; t < T; t++)
-      for (size_t b = 0; b < B; b++)
-        for (size_t n = 0; n < N; n++) {
-          size_t i = (t * B + b) * N + n;
-          obs->membrane[((t + 1) * B + b) * ms->n_total + base + n] = ms->v[l][i];
-          if (l < ms->L && ms->s[l][i] != 0.0f &&
-              (rc = sl_obs_add_spike(obs, b, base + n, (t + 0.5) * dt)))
-            return rc;
-        }
-    base += N;
+  for (size_t l = 0; !rc && l <= ms->L; l++) {
+    rc = slb_ideal_obs_layer(obs, &ms->neurons[l], base, T, ms->v[l], l < ms->L ? ms->s[l] : NULL,
+                             dt);
+    base += su->size[l];
   }
-  return SL_OK;
+  return rc;
 }
 
 static int mem_read_config(void *st, const char *key, char *buf, size_t len)
@@ -387,10 +366,6 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
     n = snprintf(buf, len, "%.17g", energy);
   else if (strcmp(key, "weight_levels") == 0)
     n = snprintf(buf, len, "%d", ms->levels);
-  else if (strcmp(key, "time_scale") == 0 || strcmp(key, "volt_per_unit") == 0)
-    n = snprintf(buf, len, "1");
-  else if (strcmp(key, "volt_at_zero") == 0 || strcmp(key, "spike_delay") == 0)
-    n = snprintf(buf, len, "0");
   else if (strncmp(key, "pulses.", 7) == 0) {
     char *e;
     errno = 0;
@@ -399,7 +374,8 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
       sl_cim_counters_get(ms->xb[l], &k);
       n = snprintf(buf, len, "%llu", (unsigned long long)k.prog_pulses);
     }
-  }
+  } else
+    n = slb_ideal_unit_key(key, buf, len);
   if (n < 0)
     return sl_error(SL_ENOTFOUND, "memristor backend has no configuration key '%s' (keys: "
                     "pulses, pulses.<layer>, cells_programmed, pairs_reprogrammed, writes, "

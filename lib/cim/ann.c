@@ -3,7 +3,10 @@
  * shapes and conventions are stated in include/spikeloop/ann.h.
  *
  * The reference kernels (*_ref) are the naive loop nests of the
- * definitions. The fast ones compute a convolution as matrix products over
+ * definitions, kept apart from the fast ones so that they stay an
+ * independent oracle; max pooling, whose definition is already its fast
+ * form, runs one loop serially for the reference and in parallel for the
+ * fast kernel. The fast ones compute a convolution as matrix products over
  * im2col rows (the same rows a crossbar reads), a chunk of samples at a
  * time, with CBLAS sgemm: forward y = cols w; backward dw += cols^T g and
  * dcols = g w^T, scattered back to the input per sample (one thread owns a
@@ -21,6 +24,7 @@
 #endif
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +85,34 @@ int sl_conv2d_forward_ref(float *out, const float *in, const float *w, const flo
           out[((b * K + k) * OH + oy) * OW + ox] = (float)acc;
         }
   return SL_OK;
+}
+
+/* y[0..n) += a x[0..n); nothing when a is 0 (zero inputs are common after
+ * ReLU and in the padding of im2col rows). */
+static inline void axpy_nz(float *y, float a, const float *x, size_t n)
+{
+  if (a == 0.0f)
+    return;
+  for (size_t j = 0; j < n; j++)
+    y[j] += a * x[j];
+}
+
+/* y = bias + x W for one row x (n_in) and w (n_in, n_out); bias may be
+ * NULL (the fully connected layer, one row per sample). */
+static void row_times_matrix(float *y, const float *x, const float *w, const float *bias,
+                             size_t n_in, size_t n_out)
+{
+  for (size_t j = 0; j < n_out; j++)
+    y[j] = bias ? bias[j] : 0.0f;
+  for (size_t i = 0; i < n_in; i++)
+    axpy_nz(y, x[i], w + i * n_out, n_out);
+}
+
+/* Index in out (B, K, OH, OW) of channel k of im2col row p (b*HW + pixel),
+ * HW = OH*OW. */
+static inline size_t conv_out_at(size_t p, size_t k, size_t K, size_t HW)
+{
+  return (p / HW * K + k) * HW + p % HW;
 }
 
 /* One im2col row: the patch of output pixel p (= (b*OH + oy)*OW + ox). */
@@ -174,11 +206,9 @@ int sl_conv2d_forward_cim(float *out, const float *in, sl_cim *c, const float *b
   if (!rc)
     rc = sl_cim_mvm(c, cols, P, y);
   if (!rc)
-    for (size_t p = 0; p < P; p++) {
-      const size_t b = p / (OH * OW), pix = p % (OH * OW);
+    for (size_t p = 0; p < P; p++)
       for (size_t k = 0; k < K; k++)
-        out[(b * K + k) * OH * OW + pix] = y[p * K + k] + (bias ? bias[k] : 0.0f);
-    }
+        out[conv_out_at(p, k, K, OH * OW)] = y[p * K + k] + (bias ? bias[k] : 0.0f);
   free(cols);
   free(y);
   return rc;
@@ -326,15 +356,23 @@ static int maxpool_check(const void *a, const void *b, const size_t *argmax,
   return rc;
 }
 
-/* Plane p (b*C + c), output (oy, ox): max and its flat input index. */
+/* Flat input index of the top-left corner of the window of plane p
+ * (b*C + c), output (oy, ox); its element (i, j) is at + i*W + j. */
+static inline size_t pool_window(const sl_pool_shape *s, size_t p, size_t oy, size_t ox)
+{
+  return p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+}
+
+/* Plane p, output (oy, ox): max and its flat input index. */
 static inline void max_window(const float *in, const sl_pool_shape *s, size_t p, size_t oy,
                               size_t ox, float *m, size_t *arg)
 {
-  size_t best = p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+  const size_t base = pool_window(s, p, oy, ox);
+  size_t best = base;
   float v = in[best];
   for (size_t i = 0; i < s->k; i++)
     for (size_t j = 0; j < s->k; j++) {
-      size_t q = p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j;
+      size_t q = base + i * s->W + j;
       if (in[q] > v) {
         v = in[q];
         best = q;
@@ -344,58 +382,59 @@ static inline void max_window(const float *in, const sl_pool_shape *s, size_t p,
   *arg = best;
 }
 
-int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
-{
-  int rc = maxpool_check(out, in, argmax, s);
-  if (rc)
-    return rc;
-  const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s);
-  for (size_t p = 0; p < s->B * s->C; p++)
-    for (size_t oy = 0; oy < OH; oy++)
-      for (size_t ox = 0; ox < OW; ox++) {
-        size_t o = (p * OH + oy) * OW + ox;
-        max_window(in, s, p, oy, ox, &out[o], &argmax[o]);
-      }
-  return SL_OK;
-}
-
-int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+/* Max pooling has no faster formulation than its definition: each
+ * reference and fast pair is one loop, run serially (*_ref) or in
+ * parallel, so the tests check the parallel split against the serial
+ * order. */
+static int maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s,
+                           int parallel)
 {
   int rc = maxpool_check(out, in, argmax, s);
   if (rc)
     return rc;
   const size_t OH = sl_pool_out_h(s), OW = sl_pool_out_w(s), n = s->B * s->C * OH * OW;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (size_t o = 0; o < n; o++)
     max_window(in, s, o / (OH * OW), (o / OW) % OH, o % OW, &out[o], &argmax[o]);
+  return SL_OK;
+}
+
+int sl_maxpool_forward_ref(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+{
+  return maxpool_forward(out, argmax, in, s, 0);
+}
+
+int sl_maxpool_forward(float *out, size_t *argmax, const float *in, const sl_pool_shape *s)
+{
+  return maxpool_forward(out, argmax, in, s, 1);
+}
+
+/* dinp[argmax[o]] += dout[o]. Windows of one plane may overlap (stride <
+ * k): in parallel, planes are the independent units. */
+static int maxpool_backward(float *dinp, const float *dout, const size_t *argmax,
+                            const sl_pool_shape *s, int parallel)
+{
+  int rc = maxpool_check(dinp, dout, argmax, s);
+  if (rc)
+    return rc;
+  const size_t per = sl_pool_out_h(s) * sl_pool_out_w(s), planes = s->B * s->C;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (size_t p = 0; p < planes; p++)
+    for (size_t o = p * per; o < (p + 1) * per; o++)
+      dinp[argmax[o]] += dout[o];
   return SL_OK;
 }
 
 int sl_maxpool_backward_ref(float *dinp, const float *dout, const size_t *argmax,
                             const sl_pool_shape *s)
 {
-  int rc = maxpool_check(dinp, dout, argmax, s);
-  if (rc)
-    return rc;
-  const size_t n = s->B * s->C * sl_pool_out_h(s) * sl_pool_out_w(s);
-  for (size_t o = 0; o < n; o++)
-    dinp[argmax[o]] += dout[o];
-  return SL_OK;
+  return maxpool_backward(dinp, dout, argmax, s, 0);
 }
 
 int sl_maxpool_backward(float *dinp, const float *dout, const size_t *argmax,
                         const sl_pool_shape *s)
 {
-  /* windows of one plane may overlap (stride < k): planes are independent */
-  int rc = maxpool_check(dinp, dout, argmax, s);
-  if (rc)
-    return rc;
-  const size_t per = sl_pool_out_h(s) * sl_pool_out_w(s), planes = s->B * s->C;
-#pragma omp parallel for schedule(static)
-  for (size_t p = 0; p < planes; p++)
-    for (size_t o = p * per; o < (p + 1) * per; o++)
-      dinp[argmax[o]] += dout[o];
-  return SL_OK;
+  return maxpool_backward(dinp, dout, argmax, s, 1);
 }
 
 int sl_avgpool_forward_ref(float *out, const float *in, const sl_pool_shape *s)
@@ -410,7 +449,7 @@ int sl_avgpool_forward_ref(float *out, const float *in, const sl_pool_shape *s)
         double a = 0.0;
         for (size_t i = 0; i < s->k; i++)
           for (size_t j = 0; j < s->k; j++)
-            a += in[p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j];
+            a += in[pool_window(s, p, oy, ox) + i * s->W + j];
         out[(p * OH + oy) * OW + ox] = (float)(a / (double)(s->k * s->k));
       }
   return SL_OK;
@@ -426,7 +465,7 @@ int sl_avgpool_forward(float *out, const float *in, const sl_pool_shape *s)
 #pragma omp parallel for schedule(static)
   for (size_t o = 0; o < n; o++) {
     const size_t p = o / (OH * OW), oy = (o / OW) % OH, ox = o % OW;
-    const float *base = in + p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+    const float *base = in + pool_window(s, p, oy, ox);
     float a = 0.0f;
     for (size_t i = 0; i < s->k; i++)
       for (size_t j = 0; j < s->k; j++)
@@ -448,8 +487,7 @@ int sl_avgpool_backward_ref(float *dinp, const float *dout, const sl_pool_shape 
       for (size_t ox = 0; ox < OW; ox++)
         for (size_t i = 0; i < s->k; i++)
           for (size_t j = 0; j < s->k; j++)
-            dinp[p * s->H * s->W + (oy * s->stride + i) * s->W + ox * s->stride + j] +=
-                dout[(p * OH + oy) * OW + ox] * inv;
+            dinp[pool_window(s, p, oy, ox) + i * s->W + j] += dout[(p * OH + oy) * OW + ox] * inv;
   return SL_OK;
 }
 
@@ -465,7 +503,7 @@ int sl_avgpool_backward(float *dinp, const float *dout, const sl_pool_shape *s)
     for (size_t oy = 0; oy < OH; oy++)
       for (size_t ox = 0; ox < OW; ox++) {
         const float g = dout[(p * OH + oy) * OW + ox] * inv;
-        float *base = dinp + p * s->H * s->W + oy * s->stride * s->W + ox * s->stride;
+        float *base = dinp + pool_window(s, p, oy, ox);
         for (size_t i = 0; i < s->k; i++)
           for (size_t j = 0; j < s->k; j++)
             base[i * s->W + j] += g;
@@ -509,19 +547,8 @@ int sl_fc_forward(float *out, const float *in, const float *w, const float *bias
   if (rc)
     return rc;
 #pragma omp parallel for schedule(static)
-  for (size_t b = 0; b < B; b++) {
-    float *o = out + b * n_out;
-    for (size_t j = 0; j < n_out; j++)
-      o[j] = bias ? bias[j] : 0.0f;
-    for (size_t i = 0; i < n_in; i++) {
-      const float xv = in[b * n_in + i];
-      if (xv == 0.0f)
-        continue;
-      const float *wr = w + i * n_out;
-      for (size_t j = 0; j < n_out; j++)
-        o[j] += xv * wr[j];
-    }
-  }
+  for (size_t b = 0; b < B; b++)
+    row_times_matrix(out + b * n_out, in + b * n_in, w, bias, n_in, n_out);
   return SL_OK;
 }
 
@@ -573,17 +600,9 @@ int sl_fc_backward(float *dinp, float *dw, float *db, const float *dout, const f
     }
   if (dw) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n_in; i++) {
-      float *dr = dw + i * n_out;
-      for (size_t b = 0; b < B; b++) {
-        const float xv = in[b * n_in + i];
-        if (xv == 0.0f)
-          continue;
-        const float *g = dout + b * n_out;
-        for (size_t o = 0; o < n_out; o++)
-          dr[o] += xv * g[o];
-      }
-    }
+    for (size_t i = 0; i < n_in; i++)
+      for (size_t b = 0; b < B; b++)
+        axpy_nz(dw + i * n_out, in[b * n_in + i], dout + b * n_out, n_out);
   }
   if (dinp) {
 #pragma omp parallel for schedule(static)

@@ -123,6 +123,19 @@ int sl_lif_forward(const sl_neurons *p, const sl_lif_options *o, double dt, size
  * dL/da_s += gI[t] I[t-1]; da/dtau = a dt / tau^2.
  */
 
+/* Add dL/dtau_mem and dL/dtau_syn of neuron n (either array may be NULL)
+ * from dL/da_m = g_am and dL/da_s = g_as: a = exp(-dt/tau), so
+ * da/dtau = a dt / tau^2. */
+static void add_tau_grads(const sl_neurons *p, size_t n, double dt, double a_m, double a_s,
+                          double g_am, double g_as, float *dtau_mem, float *dtau_syn)
+{
+  const double tm = p->tau_mem[n], ts = p->tau_syn[n];
+  if (dtau_mem)
+    dtau_mem[n] += (float)(g_am * a_m * dt / (tm * tm));
+  if (dtau_syn)
+    dtau_syn[n] += (float)(g_as * a_s * dt / (ts * ts));
+}
+
 /* Vp[t-1] recomputed from the stored states. */
 static inline float vp_before(const sl_neurons *p, const sl_lif_options *o, size_t t, size_t prev,
                               size_t n, const float *v, const float *s, const uint8_t *clamp)
@@ -198,13 +211,9 @@ int sl_lif_backward_ref(const sl_neurons *p, const sl_lif_options *o, double dt,
           }
       }
     }
-  for (size_t n = 0; n < N; n++) {
-    double tm = p->tau_mem[n], ts = p->tau_syn[n];
-    if (dtau_mem)
-      dtau_mem[n] += (float)(ga_m[n] * exp(-dt / tm) * dt / (tm * tm));
-    if (dtau_syn)
-      dtau_syn[n] += (float)(ga_s[n] * exp(-dt / ts) * dt / (ts * ts));
-  }
+  for (size_t n = 0; n < N; n++)
+    add_tau_grads(p, n, dt, exp(-dt / p->tau_mem[n]), exp(-dt / p->tau_syn[n]), ga_m[n], ga_s[n],
+                  dtau_mem, dtau_syn);
   free(gv_next), free(gi_next), free(ga_m), free(ga_s);
   return SL_OK;
 }
@@ -287,11 +296,7 @@ static int backward_general(const sl_neurons *p, const slk_decay *d, const sl_li
         sm += ga[2 * b * N + n];
         ss += ga[2 * b * N + N + n];
       }
-      double tm = p->tau_mem[n], ts = p->tau_syn[n];
-      if (dtau_mem)
-        dtau_mem[n] += (float)(sm * d->a_mem[n] * dt / (tm * tm));
-      if (dtau_syn)
-        dtau_syn[n] += (float)(ss * d->a_syn[n] * dt / (ts * ts));
+      add_tau_grads(p, n, dt, d->a_mem[n], d->a_syn[n], sm, ss, dtau_mem, dtau_syn);
     }
   free(carry), free(ga), free(w_rec_t), free(iota);
   return SL_OK;
@@ -436,6 +441,28 @@ int sl_li_forward(const sl_neurons *p, int scale_input, double dt, size_t T, siz
   return rc;
 }
 
+/* The adjoint of neuron n of sample b, t descending; with ga (2N), also
+ * its tau sums dL/da_m into ga[n] and dL/da_s into ga[N + n]. */
+static inline void li_backward_chain(const sl_neurons *p, const slk_decay *d, int scale_input,
+                                     size_t T, size_t B, size_t b, size_t n, const float *i_syn,
+                                     const float *v, const float *gv, float *gh, double *ga)
+{
+  const size_t N = p->n;
+  float gv_acc = 0.0f, gi_acc = 0.0f;
+  for (size_t t = T; t-- > 0;) {
+    const size_t i = (t * B + b) * N + n;
+    gv_acc = gv[i] + d->a_mem[n] * gv_acc;               /* dL/dV[t] */
+    gi_acc = d->a_syn[n] * gi_acc + d->k_in[n] * gv_acc; /* dL/dI[t] */
+    gh[i] = p->gain[n] * gi_acc;
+    if (!ga)
+      continue;
+    float vprev = t > 0 ? v[i - B * N] : p->v_leak[n];
+    ga[n] += (double)gv_acc * (vprev - p->v_leak[n] - (scale_input ? i_syn[i] : 0.0f));
+    if (t > 0)
+      ga[N + n] += (double)gi_acc * i_syn[i - B * N];
+  }
+}
+
 /* Without tau sums the samples are independent: in parallel. */
 static void li_backward_parallel(const sl_neurons *p, const slk_decay *d, size_t T, size_t B,
                                  const float *gv, float *gh)
@@ -443,15 +470,8 @@ static void li_backward_parallel(const sl_neurons *p, const slk_decay *d, size_t
   const size_t N = p->n;
 #pragma omp parallel for schedule(static)
   for (size_t b = 0; b < B; b++)
-    for (size_t n = 0; n < N; n++) {
-      float gv_acc = 0.0f, gi_acc = 0.0f;
-      for (size_t t = T; t-- > 0;) {
-        const size_t i = (t * B + b) * N + n;
-        gv_acc = gv[i] + d->a_mem[n] * gv_acc;               /* dL/dV[t] */
-        gi_acc = d->a_syn[n] * gi_acc + d->k_in[n] * gv_acc; /* dL/dI[t] */
-        gh[i] = p->gain[n] * gi_acc;
-      }
-    }
+    for (size_t n = 0; n < N; n++)
+      li_backward_chain(p, d, 0, T, B, b, n, NULL, NULL, gv, gh, NULL);
 }
 
 int slk_li_backward(const sl_neurons *p, const slk_decay *d, int scale_input, double dt,
@@ -471,28 +491,11 @@ int slk_li_backward(const sl_neurons *p, const slk_decay *d, int scale_input, do
     return sl_error(SL_ENOMEM, "LI backward: out of memory");
   /* Serial over the batch: the readout is tiny, and the tau sums then have
    * one fixed order. */
-  for (size_t b = 0; b < B; b++) {
-    for (size_t n = 0; n < N; n++) {
-      float gv_acc = 0.0f, gi_acc = 0.0f;
-      for (size_t t = T; t-- > 0;) {
-        const size_t i = (t * B + b) * N + n;
-        gv_acc = gv[i] + d->a_mem[n] * gv_acc;               /* dL/dV[t] */
-        gi_acc = d->a_syn[n] * gi_acc + d->k_in[n] * gv_acc; /* dL/dI[t] */
-        gh[i] = p->gain[n] * gi_acc;
-        float vprev = t > 0 ? v[i - B * N] : p->v_leak[n];
-        ga[n] += (double)gv_acc * (vprev - p->v_leak[n] - (scale_input ? i_syn[i] : 0.0f));
-        if (t > 0)
-          ga[N + n] += (double)gi_acc * i_syn[i - B * N];
-      }
-    }
-  }
-  for (size_t n = 0; n < N; n++) {
-    double tm = p->tau_mem[n], ts = p->tau_syn[n];
-    if (dtau_mem)
-      dtau_mem[n] += (float)(ga[n] * d->a_mem[n] * dt / (tm * tm));
-    if (dtau_syn)
-      dtau_syn[n] += (float)(ga[N + n] * d->a_syn[n] * dt / (ts * ts));
-  }
+  for (size_t b = 0; b < B; b++)
+    for (size_t n = 0; n < N; n++)
+      li_backward_chain(p, d, scale_input, T, B, b, n, i_syn, v, gv, gh, ga);
+  for (size_t n = 0; n < N; n++)
+    add_tau_grads(p, n, dt, d->a_mem[n], d->a_syn[n], ga[n], ga[N + n], dtau_mem, dtau_syn);
   free(ga);
   return SL_OK;
 }

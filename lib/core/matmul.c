@@ -38,21 +38,28 @@ void slk_matmul_ref(float *y, const float *x, const float *w, size_t R, size_t K
     }
 }
 
+/* y[0..N) += sum_j x[j*xs] w[j, 0..N) for the rows j = 0..J-1 of w (J, N),
+ * j ascending as the references sum, skipping exact zeros of x (silent
+ * inputs): the inner loops of both fast products. */
+static inline void axpy_rows(float *y, const float *x, size_t xs, const float *w, size_t J,
+                             size_t N)
+{
+  for (size_t j = 0; j < J; j++) {
+    const float xv = x[j * xs];
+    if (xv == 0.0f)
+      continue;
+    const float *wj = w + j * N;
+    for (size_t n = 0; n < N; n++)
+      y[n] += xv * wj[n];
+  }
+}
+
 void slk_matmul(float *y, const float *x, const float *w, size_t R, size_t K, size_t N)
 {
 #pragma omp parallel for schedule(static)
   for (size_t r = 0; r < R; r++) {
-    float *yr = y + r * N;
-    const float *xr = x + r * K;
-    memset(yr, 0, N * sizeof *yr);
-    for (size_t k = 0; k < K; k++) {
-      const float xv = xr[k];
-      if (xv == 0.0f)
-        continue;
-      const float *wk = w + k * N;
-      for (size_t n = 0; n < N; n++)
-        yr[n] += xv * wk[n];
-    }
+    memset(y + r * N, 0, N * sizeof *y);
+    axpy_rows(y + r * N, x + r * K, 1, w, K, N);
   }
 }
 
@@ -70,17 +77,8 @@ void slk_matmul_tn_acc_ref(float *dw, const float *x, const float *g, size_t R, 
 void slk_matmul_tn_acc(float *dw, const float *x, const float *g, size_t R, size_t K, size_t N)
 {
 #pragma omp parallel for schedule(static)
-  for (size_t k = 0; k < K; k++) {
-    float *dwk = dw + k * N;
-    for (size_t r = 0; r < R; r++) {
-      const float xv = x[r * K + k];
-      if (xv == 0.0f)
-        continue;
-      const float *gr = g + r * N;
-      for (size_t n = 0; n < N; n++)
-        dwk[n] += xv * gr[n];
-    }
-  }
+  for (size_t k = 0; k < K; k++)
+    axpy_rows(dw + k * N, x + k, K, g, R, N);
 }
 
 void slk_matmul_nt_ref(float *gx, const float *g, const float *w, size_t R, size_t K, size_t N)
