@@ -170,6 +170,9 @@ static int train_phase(sl_resnet *r, const sl_config *cfg, const dx_options *o, 
     sl_optim_set_epoch(opt, (size_t)e);
     rc = epoch(r, opt, train, aug, (int)o->augment, (size_t)cfg->batch,
                cfg->seed * 1000 + (uint64_t)e, &loss, &acc);
+    /* statistics of the final weights, from the (unshifted) training images */
+    if (!rc)
+      rc = sl_resnet_recalibrate(r, train->x, train->n, 200);
     if (!rc)
       rc = sl_resnet_evaluate(r, val->x, val->y, val->n, 200, &vacc);
     if (!rc)

@@ -2,9 +2,10 @@
  * FACTS.md 5): the semantic-memory dynamic ResNet on ternary memristor
  * crossbars with a ternary CAM.
  *
- * Steps: the default ResNet of spikeloop/resnet.h (stem 16, blocks 16/32/
- * 32/64, 3.6 M MACs per 28x28 image) is trained train.epochs in float and
- * fine-tuned ternary_epochs with ternary weights; the ternary network is
+ * Steps: the default ResNet of spikeloop/resnet.h (stem 16 with stride 2,
+ * blocks 32/32/64/64 at 7x7, 7x7, 4x4, 4x4; 3.7 M MACs per 28x28 image)
+ * is trained train.epochs in float and fine-tuned ternary_epochs with
+ * ternary weights; the ternary network is
  * deployed on 2-level crossbars (write-verify noise prog_sd, read noise
  * read_sd, 8-bit DAC and ADC), the semantic centres of blocks 1-3 come from
  * the deployed network's features of centre_samples training images and
@@ -33,9 +34,9 @@
 #include <time.h>
 
 static const char *const defaults[] = {"data.n_train=7000", "data.n_val=1000",
-                                       "data.n_test=2000", "train.epochs=5",
+                                       "data.n_test=2000", "train.epochs=10",
                                        "train.batch=64",   "train.lr=0.002",
-                                       "train.lr_decay=0.7", NULL};
+                                       "train.lr_decay=0.8", NULL};
 
 static double now(void)
 {

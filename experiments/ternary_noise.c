@@ -24,9 +24,9 @@
 #include <time.h>
 
 static const char *const defaults[] = {"data.n_train=7000", "data.n_val=1000",
-                                       "data.n_test=2000", "train.epochs=5",
+                                       "data.n_test=2000", "train.epochs=10",
                                        "train.batch=64",   "train.lr=0.002",
-                                       "train.lr_decay=0.7", NULL};
+                                       "train.lr_decay=0.8", NULL};
 
 static const double write_noise[] = {0.0, 0.05, 0.10, 0.15, 0.20, 0.30};
 enum { N_LEVELS = sizeof write_noise / sizeof write_noise[0] };

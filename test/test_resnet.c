@@ -7,6 +7,7 @@
  * input.
  */
 #include "config.h"
+#include "spikeloop/ann.h"
 #include "spikeloop/error.h"
 #include "spikeloop/resnet.h"
 #include "spikeloop/ternary.h"
@@ -26,6 +27,7 @@ static sl_resnet_spec small_spec(void)
   s.in_h = s.in_w = SIDE;
   s.n_classes = NC;
   s.stem_c = 3;
+  s.stem_stride = 1;
   s.n_blocks = 3;
   const size_t c[3] = {3, 4, 5}, st[3] = {1, 2, 1};
   for (size_t b = 0; b < 3; b++)
@@ -253,6 +255,63 @@ static void test_macs_and_dyn(void)
   sl_resnet_free(r);
 }
 
+/* Recalibration on one batch: the stem's running mean and variance are
+ * that batch's (the unbiased variance), computed here from the stem
+ * convolution directly; inference then nearly matches the training-mode
+ * forward of the batch (biased vs unbiased variance apart). */
+static void test_recalibrate(void)
+{
+  const size_t B = 16;
+  float x[16 * DIM];
+  int32_t y[16];
+  batch(x, y, B, 23);
+  sl_resnet *r = small_net(0, 0.1, 4); /* statistics far from this batch's */
+  float train[16 * NC];
+  CU_ASSERT_FATAL(sl_resnet_forward(r, x, B, 1) == SL_OK);
+  memcpy(train, sl_resnet_logits(r), sizeof train);
+  CU_ASSERT_FATAL(sl_resnet_forward(r, x, B, 0) == SL_OK);
+  const double before = sl_test_max_rel_diff(sl_resnet_logits(r), train, B * NC, 1.0);
+  const float keep = sl_resnet_params(r)[0];
+  CU_ASSERT_FATAL(sl_resnet_recalibrate(r, x, B, B) == SL_OK);
+  CU_ASSERT(sl_resnet_params(r)[0] == keep);
+  /* the stem: conv 1 -> 3 channels, 3x3, pad 1; its weights come first in
+   * the params, its running mean and variance first in the stats */
+  const sl_conv2d_shape cs = {B, 1, SIDE, SIDE, 3, 3, 3, 1, 1};
+  float u[16 * 3 * DIM];
+  CU_ASSERT_FATAL(sl_conv2d_forward(u, x, sl_resnet_params(r), NULL, &cs) == SL_OK);
+  const float *st = sl_resnet_stats(r);
+  for (size_t c = 0; c < 3; c++) {
+    double m = 0, v = 0;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < DIM; i++)
+        m += u[(b * 3 + c) * DIM + i];
+    m /= (double)(B * DIM);
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < DIM; i++)
+        v += pow(u[(b * 3 + c) * DIM + i] - m, 2);
+    v /= (double)(B * DIM - 1);
+    CU_ASSERT(fabs(st[c] - m) < 1e-5 * fmax(1.0, fabs(m)));
+    CU_ASSERT(fabs(st[3 + c] - v) < 1e-4 * v);
+  }
+  CU_ASSERT_FATAL(sl_resnet_forward(r, x, B, 0) == SL_OK);
+  const double after = sl_test_max_rel_diff(sl_resnet_logits(r), train, B * NC, 1.0);
+  if (!(after < 0.1 && before > 5 * after))
+    printf("\n    inference vs training forward: before %g, after %g ", before, after);
+  CU_ASSERT(after < 0.1 && before > 5 * after);
+  /* two batches of 8: the stem mean is the mean of the two batch means */
+  CU_ASSERT_FATAL(sl_resnet_recalibrate(r, x, B, 8) == SL_OK);
+  for (size_t c = 0; c < 3; c++) {
+    double m = 0;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < DIM; i++)
+        m += u[(b * 3 + c) * DIM + i];
+    m /= (double)(B * DIM); /* equal halves: the mean of the means is the mean */
+    CU_ASSERT(fabs(st[c] - m) < 1e-5 * fmax(1.0, fabs(m)));
+  }
+  CU_ASSERT(sl_resnet_recalibrate(r, x, B, 0) == SL_EINVAL);
+  sl_resnet_free(r);
+}
+
 /* Three classes: a bright left, middle or right column band. */
 static void toy(float *x, int32_t *y, size_t n, uint64_t seed)
 {
@@ -335,6 +394,7 @@ int main(void)
       {"BN folded deployment = unfolded inference (both mappings)", test_bn_folding},
       {"ideal crossbars = float deployment; noise changes it", test_cim_ideal},
       {"MAC counts and the dynamic-inference view", test_macs_and_dyn},
+      {"recalibrated statistics = the batch's", test_recalibrate},
       {"training learns a toy task (float and ternary)", test_training_learns},
       {"bad input", test_bad_input},
       {NULL, NULL}};

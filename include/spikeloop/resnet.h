@@ -54,10 +54,10 @@ typedef struct {
   size_t in_c, in_h, in_w;                   /* 1, 28, 28 */
   size_t n_classes;                          /* 10 */
   size_t stem_c;                             /* 16 */
-  size_t stem_stride;                        /* 1 (1 or 2) */
+  size_t stem_stride;                        /* 2 (1 or 2) */
   size_t n_blocks;                           /* 4 (1..SL_RESNET_MAX_BLOCKS) */
-  size_t block_c[SL_RESNET_MAX_BLOCKS];      /* 16, 32, 32, 64 */
-  size_t block_stride[SL_RESNET_MAX_BLOCKS]; /* 2, 2, 1, 2 (1 or 2) */
+  size_t block_c[SL_RESNET_MAX_BLOCKS];      /* 32, 32, 64, 64 */
+  size_t block_stride[SL_RESNET_MAX_BLOCKS]; /* 2, 1, 2, 1 (1 or 2) */
   int ternary;                               /* 0: full precision; 1: ternary weights */
   double ternary_t;                          /* 0.7 (SL_TERNARY_T) */
   double bn_eps;                             /* 1e-5 */
@@ -119,6 +119,14 @@ int sl_resnet_backward(sl_resnet *r);
  * a last partial batch is used too. Mean loss and accuracy (may be NULL). */
 int sl_resnet_train_epoch(sl_resnet *r, sl_optim *o, const float *x, const int32_t *y, size_t n,
                           size_t batch, uint64_t seed, double *loss, double *accuracy);
+/* Re-estimate the running statistics (every BN's mean and variance, the
+ * exit offsets) of the current weights from n samples: a training-mode
+ * forward per batch, each batch weighted equally (the cumulative average
+ * of the batch statistics). Training averages them over weights that were
+ * still moving; after ternary training that lag costs accuracy. Parameters
+ * and gradients are not touched. */
+int sl_resnet_recalibrate(sl_resnet *r, const float *x, size_t n, size_t batch);
+
 /* Accuracy of the head in inference mode over n samples. */
 int sl_resnet_evaluate(sl_resnet *r, const float *x, const int32_t *y, size_t n, size_t batch,
                        double *accuracy);

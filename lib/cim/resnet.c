@@ -28,9 +28,9 @@ sl_resnet_spec sl_resnet_spec_default(void)
   s.in_w = 28;
   s.n_classes = 10;
   s.stem_c = 16;
-  s.stem_stride = 1;
+  s.stem_stride = 2;
   s.n_blocks = 4;
-  const size_t c[4] = {16, 32, 32, 64}, st[4] = {2, 2, 1, 2};
+  const size_t c[4] = {32, 32, 64, 64}, st[4] = {2, 1, 2, 1};
   for (size_t b = 0; b < 4; b++) {
     s.block_c[b] = c[b];
     s.block_stride[b] = st[b];
@@ -663,6 +663,25 @@ int sl_resnet_train_epoch(sl_resnet *r, sl_optim *o, const float *x, const int32
   if (accuracy)
     *accuracy = (double)hits / (double)n;
   return SL_OK;
+}
+
+int sl_resnet_recalibrate(sl_resnet *r, const float *x, size_t n, size_t batch)
+{
+  if (!r || !x)
+    return sl_error(SL_EINVAL, "resnet_recalibrate: NULL argument");
+  if (!n || !batch)
+    return sl_error(SL_EINVAL, "resnet_recalibrate: n = %zu, batch = %zu (need > 0)", n, batch);
+  const size_t dim = r->spec.in_c * r->spec.in_h * r->spec.in_w;
+  const double keep = r->spec.bn_momentum;
+  int rc = SL_OK;
+  size_t k = 0;
+  for (size_t first = 0; !rc && first < n; first += batch, k++) {
+    r->spec.bn_momentum = 1.0 / (double)(k + 1); /* the first batch replaces, then averages */
+    rc = sl_resnet_forward(r, x + first * dim, n - first < batch ? n - first : batch, 1);
+  }
+  r->spec.bn_momentum = keep;
+  r->have_loss = 0;
+  return rc;
 }
 
 int sl_resnet_evaluate(sl_resnet *r, const float *x, const int32_t *y, size_t n, size_t batch,
