@@ -96,26 +96,40 @@ sl_cim_params dx_device(const dx_options *o)
 
 /* ------------------------------------------------------------ data */
 
-int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
-                   sl_dataset *test, const char **name)
+int dx_check(const sl_config *cfg, const char *who, const char **name)
 {
-  sl_config c = *cfg;
-  if (strcmp(c.dataset, "yinyang") == 0) {
+  dx_options o;
+  int rc = dx_options_parse(cfg->backend_options, who, &o);
+  if (rc)
+    return rc;
+  const char *d = cfg->dataset;
+  if (strcmp(d, "yinyang") == 0) {
     const char *dir = getenv("SPIKELOOP_MNIST_DIR");
     char path[1100];
     snprintf(path, sizeof path, "%s/mnist_train.h5", dir && *dir ? dir : ".");
     FILE *f = dir && *dir ? fopen(path, "rb") : NULL;
-    snprintf(c.dataset, sizeof c.dataset, "%s", f ? "mnist" : "fashion");
+    d = f ? "mnist" : "fashion";
     if (f)
       fclose(f);
   }
-  if (strcmp(c.dataset, "mnist") != 0 && strcmp(c.dataset, "fashion") != 0)
+  if (strcmp(d, "mnist") != 0 && strcmp(d, "fashion") != 0)
     return sl_error(SL_EINVAL, "%s: data.dataset = %s: this experiment needs 28x28 images "
-                    "(mnist or fashion)", who, c.dataset);
-  if (c.n_val < 1)
+                    "(mnist or fashion)", who, d);
+  if (cfg->n_val < 1)
     return sl_error(SL_EINVAL, "%s: data.n_val must be >= 1 (the thresholds are tuned on the "
                     "validation split)", who);
-  *name = strcmp(c.dataset, "mnist") == 0 ? "mnist" : "fashion";
+  *name = strcmp(d, "mnist") == 0 ? "mnist" : "fashion";
+  return SL_OK;
+}
+
+int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
+                   sl_dataset *test, const char **name)
+{
+  int rc = dx_check(cfg, who, name);
+  if (rc)
+    return rc;
+  sl_config c = *cfg;
+  snprintf(c.dataset, sizeof c.dataset, "%s", *name);
   return sl_data_from_config(&c, train, val, test);
 }
 

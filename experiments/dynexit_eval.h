@@ -33,6 +33,11 @@ typedef struct {
  * Unknown keys are refused (SL_EINVAL listing the known ones). */
 int dx_options_parse(const char *opts, const char *who, dx_options *o);
 
+/* The data set cfg names for a dynamic-exit experiment (see below), or
+ * SL_EINVAL; also checks data.n_val >= 1 and the options. The experiments'
+ * check step. */
+int dx_check(const sl_config *cfg, const char *who, const char **name);
+
 /* Train, validation and test images (28 x 28) as cfg says: data.dataset
  * mnist or fashion; "yinyang" (the default, meaningless here) picks mnist
  * when $SPIKELOOP_MNIST_DIR holds the files, else fashion. *name receives

@@ -114,6 +114,12 @@ static void print_table(const dx_result *r, double acc_float, double acc_ternary
   fflush(stdout);
 }
 
+static int check(const sl_config *cfg)
+{
+  const char *name;
+  return dx_check(cfg, "dynresnet", &name);
+}
+
 static int run(const sl_config *cfg, sl_runlog *log)
 {
   const char *who = "dynresnet", *dataset = NULL;
@@ -179,4 +185,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_dynresnet = {
     "dynresnet",
     "Zhang et al.'s semantic-memory dynamic ResNet: ternary CIM, CAM early exits, TPE thresholds",
-    defaults, run};
+    defaults, run, check};

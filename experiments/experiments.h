@@ -14,6 +14,9 @@ typedef struct {
   /* Run with cfg (defaults + --set) and the open log; stage summary
    * attributes and call sl_runlog_finish. Print progress and a final table. */
   int (*run)(const sl_config *cfg, sl_runlog *log);
+  /* Check cfg's experiment-specific settings (options, data set) before
+   * the log is created, so that refused input leaves no file; NULL: none. */
+  int (*check)(const sl_config *cfg);
 } experiment;
 
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;

@@ -850,6 +850,12 @@ static int load_mnist(const char *dir, long n_train, long n_test, sl_dataset *tr
   return rc;
 }
 
+static int check(const sl_config *cfg)
+{
+  mc_options m;
+  return parse_options(cfg->backend_options, &m);
+}
+
 static int run(const sl_config *cfg, sl_runlog *log)
 {
   mc_options m;
@@ -899,4 +905,4 @@ const experiment exp_mcnn_hybrid = {
     "mcnn_hybrid",
     "Yao et al.'s five-layer memristor CNN: ex situ, write-verify transfer, hybrid FC training, "
     "drift",
-    defaults, run};
+    defaults, run, check};

@@ -67,4 +67,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_mismatch_sweep = {
     "mismatch_sweep",
     "Yin-Yang on simulated chips with 0-50% mismatch: deployed vs trained in the loop",
-    defaults, run};
+    defaults, run, NULL};

@@ -63,6 +63,12 @@ static int chip(sl_resnet *net, sl_resnet_mapping mapping, double sd, const dx_o
   return rc;
 }
 
+static int check(const sl_config *cfg)
+{
+  const char *name;
+  return dx_check(cfg, "ternary_noise", &name);
+}
+
 static int run(const sl_config *cfg, sl_runlog *log)
 {
   const char *who = "ternary_noise", *dataset = NULL;
@@ -131,4 +137,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_ternary_noise = {
     "ternary_noise",
     "ternary vs full-precision mapping of the dynamic ResNet under 0-30% write noise",
-    defaults, run};
+    defaults, run, check};

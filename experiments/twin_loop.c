@@ -479,4 +479,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_twin_loop = {
     "twin_loop",
     "Yin-Yang on an uncalibrated bss2 chip: ideal, twin, twin+loop, loop, calibrated",
-    defaults, run};
+    defaults, run, NULL};

@@ -66,6 +66,8 @@ int cmd_experiment(int argc, char **argv)
   const char *log_path = sh.log;
   if (sl_config_validate(&cfg))
     return cli_fail("config");
+  if (e->check && e->check(&cfg))
+    return cli_fail(e->name);
   if (cli_apply_threads(&sh))
     return 1;
   char command[160];

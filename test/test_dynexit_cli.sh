@@ -1,0 +1,84 @@
+#!/bin/sh
+# test_dynexit_cli.sh -- the dynamic-exit experiments end to end on a tiny
+# Fashion-MNIST run (the Debian package): dynresnet and ternary_noise finish,
+# print their tables, and write every /summary attribute the issue names
+# with the right shapes and ranges (read back with h5py); bad options and
+# data sets are refused with one clear line.
+set -u
+B="${top_builddir:-.}"
+SL="$B/spikeloop"
+T=$(mktemp -d "${TMPDIR:-/tmp}/sl_dyn.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   - $1"; }
+no() { fail=$((fail + 1)); echo "FAIL - $1"; }
+
+if [ ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "skip - no Fashion-MNIST (Debian package dataset-fashion-mnist)"
+  exit 77
+fi
+
+TINY="--set data.dataset=fashion --set data.n_train=300 --set data.n_val=100 --set data.n_test=100
+ --set train.epochs=1"
+OPTS="ternary_epochs=1,tpe_trials=12,grid_points=3,centre_samples=200,calib_samples=32"
+
+if "$SL" experiment dynresnet $TINY --set backend.options=$OPTS --log "$T/dyn.h5" \
+     >"$T/dyn.out" 2>&1; then
+  ok "dynresnet finishes"
+else
+  no "dynresnet: $(tail -5 "$T/dyn.out")"
+fi
+grep -q "float   epoch  1/1" "$T/dyn.out" && grep -q "ternary epoch  1/1" "$T/dyn.out" \
+  && ok "one progress line per epoch" || no "epoch progress lines"
+[ "$(grep -c 'TPE trial' "$T/dyn.out")" -eq 12 ] && ok "one progress line per TPE trial" \
+  || no "TPE progress lines"
+grep -q "compute saved" "$T/dyn.out" && ok "dynresnet table" || no "dynresnet table"
+
+if "$SL" experiment ternary_noise $TINY --set backend.options=$OPTS --log "$T/tn.h5" \
+     >"$T/tn.out" 2>&1; then
+  ok "ternary_noise finishes"
+else
+  no "ternary_noise: $(tail -5 "$T/tn.out")"
+fi
+
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  /usr/bin/python3 - "$T/dyn.h5" "$T/tn.h5" <<'PY' && ok "summaries as named" || no "summaries"
+import sys, h5py, numpy as np
+d = h5py.File(sys.argv[1], "r")["summary"].attrs
+for k in ("acc_full", "acc_dynamic", "compute_reduction", "energy_per_inference_j"):
+    assert np.ndim(d[k]) == 0, k
+for k in ("acc_full", "acc_dynamic"):
+    assert 0.0 <= d[k] <= 1.0, (k, d[k])
+assert -0.1 <= d["compute_reduction"] < 1.0, d["compute_reduction"]
+assert d["energy_per_inference_j"] > 0
+ef = np.asarray(d["exit_fraction"])
+assert ef.shape == (4,) and abs(ef.sum() - 1.0) < 1e-9, ef
+assert np.asarray(d["thresholds"]).shape == (3,)
+pa, pc = np.asarray(d["pareto_acc"]), np.asarray(d["pareto_compute"])
+assert pa.shape == pc.shape and pa.size >= 1
+assert np.all(np.diff(pc) > 0) and np.all(np.diff(pa) > 0), (pa, pc)
+ds = d["dataset"]
+ds = ds.decode() if isinstance(ds, bytes) else ds
+assert ds == "fashion", ds
+t = h5py.File(sys.argv[2], "r")["summary"].attrs
+assert list(np.asarray(t["write_noise"])) == [0.0, 0.05, 0.10, 0.15, 0.20, 0.30]
+for k in ("acc_ternary", "acc_fp"):
+    a = np.asarray(t[k])
+    assert a.shape == (6,) and np.all((a >= 0) & (a <= 1)), (k, a)
+PY
+else
+  echo "skip - h5py not available for /usr/bin/python3"
+fi
+
+# refused input: one line naming what was wrong, exit status 1
+"$SL" experiment dynresnet $TINY --set backend.options=nosuch=1 --log "$T/x.h5" >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "nosuch" "$T/e" && ok "unknown option refused" || no "unknown option: $(cat "$T/e")"
+"$SL" experiment dynresnet $TINY --set backend.options=lambda=-1 --log "$T/x.h5" >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "lambda" "$T/e" && ok "bad lambda refused" || no "bad lambda: $(cat "$T/e")"
+"$SL" experiment dynresnet --set data.dataset=fashion16 --log "$T/x.h5" >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "28x28" "$T/e" && ok "16x16 data refused" || no "fashion16: $(cat "$T/e")"
+[ ! -e "$T/x.h5" ] && ok "no log left by refused runs" || no "a refused run left $T/x.h5"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
