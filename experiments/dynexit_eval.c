@@ -25,10 +25,10 @@ static const char *const option_keys[] = {
     "calib_samples", "read_sd", "prog_sd", "max_pulses", "adc_bits", "dac_bits",
     "exit_weight", "centre", "augment", "seed", NULL};
 
-int dx_options_parse(const char *opts, const char *who, dx_options *o)
+static int dx_options_parse(const char *opts, const char *who, dx_options *o)
 {
-  o->ternary_epochs = 3;
-  o->ternary_lr = 5e-4;
+  o->ternary_epochs = 5;
+  o->ternary_lr = 1e-3;
   o->lambda = 0.005;
   o->tpe_trials = 150;
   o->grid_points = 11;
@@ -79,7 +79,7 @@ int dx_options_parse(const char *opts, const char *who, dx_options *o)
   return rc;
 }
 
-sl_cim_params dx_device(const dx_options *o)
+static sl_cim_params dx_device(const dx_options *o)
 {
   sl_cim_params d = sl_cim_params_default();
   d.read_sd = o->read_sd;
@@ -122,7 +122,7 @@ int dx_check(const sl_config *cfg, const char *who, const char **name)
   return SL_OK;
 }
 
-int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
+static int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
                    sl_dataset *test, const char **name)
 {
   int rc = dx_check(cfg, who, name);
@@ -199,7 +199,7 @@ static int train_phase(sl_resnet *r, const sl_config *cfg, const dx_options *o, 
   return rc;
 }
 
-int dx_train_resnets(const sl_config *cfg, const dx_options *o, const char *who,
+static int dx_train_resnets(const sl_config *cfg, const dx_options *o, const char *who,
                      const sl_dataset *train, const sl_dataset *val, sl_resnet **fp,
                      sl_resnet **tern)
 {
@@ -225,6 +225,32 @@ int dx_train_resnets(const sl_config *cfg, const dx_options *o, const char *who,
     *fp = *tern = NULL;
   }
   return rc;
+}
+
+int dx_prepare(const sl_config *cfg, const char *who, dx_setup *s)
+{
+  memset(s, 0, sizeof *s);
+  int rc = dx_options_parse(cfg->backend_options, who, &s->o);
+  if (!rc)
+    rc = dx_load_images(cfg, who, &s->train, &s->val, &s->test, &s->dataset);
+  if (!rc) {
+    printf("[%s] %s: %zu train, %zu validation, %zu test images\n", who, s->dataset,
+           s->train.n, s->val.n, s->test.n);
+    rc = dx_train_resnets(cfg, &s->o, who, &s->train, &s->val, &s->fp, &s->tern);
+  }
+  if (rc)
+    dx_setup_free(s);
+  return rc;
+}
+
+void dx_setup_free(dx_setup *s)
+{
+  sl_resnet_free(s->fp);
+  sl_resnet_free(s->tern);
+  sl_dataset_free(&s->train);
+  sl_dataset_free(&s->val);
+  sl_dataset_free(&s->test);
+  s->fp = s->tern = NULL;
 }
 
 /* ------------------------------------------------------------ evaluation */
@@ -403,7 +429,7 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   return rc;
 }
 
-int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *who,
+static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *who,
                 const sl_dataset *train, const sl_dataset *val, const sl_dataset *test,
                 int verbose, dx_result *r)
 {
@@ -451,5 +477,32 @@ int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *who,
   sl_semantic_free(mem);
   if (rc)
     dx_result_free(r);
+  return rc;
+}
+
+int dx_chip(sl_resnet *net, sl_resnet_mapping mapping, const dx_options *o, const char *who,
+            const dx_setup *s, int verbose, dx_result *r)
+{
+  sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
+  dp.on_cim = 1;
+  dp.mapping = mapping;
+  dp.device = dx_device(o);
+  if (mapping == SL_RESNET_MAP_FP)
+    dp.device.levels = 0; /* continuous conductances */
+  const size_t nc = (size_t)o->calib_samples < s->train.n ? (size_t)o->calib_samples : s->train.n;
+  if (verbose) {
+    printf("[%s] deploying the %s network on crossbars (calibration on %zu images)\n", who,
+           mapping == SL_RESNET_MAP_TERNARY ? "ternary" : "float", nc);
+    fflush(stdout);
+  }
+  sl_resnet_deployed *d = NULL;
+  sl_dyn_net dn;
+  memset(r, 0, sizeof *r);
+  int rc = sl_resnet_deploy(&d, net, &dp, s->train.x, nc);
+  if (!rc)
+    rc = sl_resnet_deployed_dyn(d, &dn);
+  if (!rc)
+    rc = dx_evaluate(&dn, o, who, &s->train, &s->val, &s->test, verbose, r);
+  sl_resnet_deployed_free(d);
   return rc;
 }

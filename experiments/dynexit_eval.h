@@ -12,8 +12,8 @@
 
 /* backend.options of the dynamic-exit experiments ("key=value,..."). */
 typedef struct {
-  long ternary_epochs;   /* 3: ternary fine-tuning after train.epochs in float */
-  double ternary_lr;     /* 5e-4 */
+  long ternary_epochs;   /* 5: ternary fine-tuning after train.epochs in float */
+  double ternary_lr;     /* 1e-3 (decaying as train.lr_decay) */
   double lambda;         /* 0.005: objective = accuracy - lambda * compute (fractions) */
   long tpe_trials;       /* 150 */
   long grid_points;      /* 11 per threshold */
@@ -29,31 +29,25 @@ typedef struct {
   long seed;             /* 1: device and search seeds */
 } dx_options;
 
-/* Parse opts over the defaults; who names the experiment in messages.
- * Unknown keys are refused (SL_EINVAL listing the known ones). */
-int dx_options_parse(const char *opts, const char *who, dx_options *o);
-
-/* The data set cfg names for a dynamic-exit experiment (see below), or
- * SL_EINVAL; also checks data.n_val >= 1 and the options. The experiments'
- * check step. */
+/* The experiments' check step: the options, data.n_val >= 1, and the data
+ * set: data.dataset mnist or fashion (28x28 images); "yinyang" (the
+ * default, meaningless here) picks mnist when $SPIKELOOP_MNIST_DIR holds
+ * the files, else fashion. *name receives the one chosen. */
 int dx_check(const sl_config *cfg, const char *who, const char **name);
 
-/* Train, validation and test images (28 x 28) as cfg says: data.dataset
- * mnist or fashion; "yinyang" (the default, meaningless here) picks mnist
- * when $SPIKELOOP_MNIST_DIR holds the files, else fashion. *name receives
- * the data set's name. */
-int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
-                   sl_dataset *test, const char **name);
+/* What both experiments start with: options, the images (a line naming
+ * them), the default ResNet trained train.epochs in float (fp) and a copy
+ * fine-tuned ternary_epochs with ternary weights (tern), with progress
+ * lines under `who`. On error everything is freed. */
+typedef struct {
+  dx_options o;
+  const char *dataset;
+  sl_dataset train, val, test;
+  sl_resnet *fp, *tern;
+} dx_setup;
 
-/* The default ResNet trained train.epochs in float (*fp), then a copy
- * fine-tuned ternary_epochs with ternary weights (*tern); progress lines
- * under `who`. */
-int dx_train_resnets(const sl_config *cfg, const dx_options *o, const char *who,
-                     const sl_dataset *train, const sl_dataset *val, sl_resnet **fp,
-                     sl_resnet **tern);
-
-/* The device model of o: every crossbar and the CAMs. */
-sl_cim_params dx_device(const dx_options *o);
+int dx_prepare(const sl_config *cfg, const char *who, dx_setup *s);
+void dx_setup_free(dx_setup *s);
 
 /* Results of one deployed network. */
 typedef struct {
@@ -70,12 +64,13 @@ typedef struct {
 
 void dx_result_free(dx_result *r);
 
-/* Build the semantic memory from the training features of the deployed
- * network, search thresholds on the validation split (grid, then TPE, one
- * progress line per TPE trial if verbose), run the test split statically
- * and dynamically. */
-int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *who,
-                const sl_dataset *train, const sl_dataset *val, const sl_dataset *test,
-                int verbose, dx_result *r);
+/* Deploy net on crossbars (mapping; o's device, with continuous levels for
+ * the full-precision mapping), build the semantic memory from the chip's
+ * features of training images, search thresholds on the validation split
+ * (grid, then TPE, one progress line per TPE trial if verbose), and run the
+ * test split statically and dynamically. */
+int dx_chip(sl_resnet *net, sl_resnet_mapping mapping, const dx_options *o, const char *who,
+            const dx_setup *s, int verbose, dx_result *r);
+
 
 #endif

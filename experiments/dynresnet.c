@@ -122,63 +122,36 @@ static int check(const sl_config *cfg)
 
 static int run(const sl_config *cfg, sl_runlog *log)
 {
-  const char *who = "dynresnet", *dataset = NULL;
+  const char *who = "dynresnet";
   const double t0 = now();
-  dx_options o;
-  int rc = dx_options_parse(cfg->backend_options, who, &o);
-  sl_dataset tr = {0}, va = {0}, te = {0};
-  if (!rc)
-    rc = dx_load_images(cfg, who, &tr, &va, &te, &dataset);
+  dx_setup s;
+  int rc = dx_prepare(cfg, who, &s);
   if (rc)
     return rc;
-  printf("[%s] %s: %zu train, %zu validation, %zu test images\n", who, dataset, tr.n, va.n,
-         te.n);
-  sl_resnet *fp = NULL, *tern = NULL;
-  sl_resnet_deployed *chip = NULL;
   dx_result r;
   memset(&r, 0, sizeof r);
   double acc_float = 0, acc_ternary = 0;
-  rc = dx_train_resnets(cfg, &o, who, &tr, &va, &fp, &tern);
+  rc = sl_resnet_evaluate(s.fp, s.test.x, s.test.y, s.test.n, 200, &acc_float);
   if (!rc)
-    rc = sl_resnet_evaluate(fp, te.x, te.y, te.n, 200, &acc_float);
+    rc = sl_resnet_evaluate(s.tern, s.test.x, s.test.y, s.test.n, 200, &acc_ternary);
   if (!rc)
-    rc = sl_resnet_evaluate(tern, te.x, te.y, te.n, 200, &acc_ternary);
-  sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
-  dp.on_cim = 1;
-  dp.mapping = SL_RESNET_MAP_TERNARY;
-  dp.device = dx_device(&o);
-  const size_t nc = (size_t)o.calib_samples < tr.n ? (size_t)o.calib_samples : tr.n;
+    rc = dx_chip(s.tern, SL_RESNET_MAP_TERNARY, &s.o, who, &s, 1, &r);
   if (!rc) {
-    printf("[%s] deploying the ternary network on crossbars (calibration on %zu images)\n", who,
-           nc);
-    rc = sl_resnet_deploy(&chip, tern, &dp, tr.x, nc);
-  }
-  sl_dyn_net net;
-  if (!rc)
-    rc = sl_resnet_deployed_dyn(chip, &net);
-  if (!rc)
-    rc = dx_evaluate(&net, &o, who, &tr, &va, &te, 1, &r);
-  if (!rc) {
-    print_table(&r, acc_float, acc_ternary, dataset);
-    rc = put_results(log, &r, acc_float, acc_ternary, dataset);
+    print_table(&r, acc_float, acc_ternary, s.dataset);
+    rc = put_results(log, &r, acc_float, acc_ternary, s.dataset);
   }
   if (!rc)
-    rc = sl_runlog_put_float(log, "resnet/params", sl_resnet_params(tern),
-                             sl_resnet_num_params(tern), 0);
+    rc = sl_runlog_put_float(log, "resnet/params", sl_resnet_params(s.tern),
+                             sl_resnet_num_params(s.tern), 0);
   if (!rc)
-    rc = sl_runlog_put_float(log, "resnet/stats", sl_resnet_stats(tern),
-                             sl_resnet_num_stats(tern), 0);
+    rc = sl_runlog_put_float(log, "resnet/stats", sl_resnet_stats(s.tern),
+                             sl_resnet_num_stats(s.tern), 0);
   if (!rc)
-    rc = sl_runlog_finish(log, r.acc_dynamic, cfg->epochs + o.ternary_epochs, now() - t0);
+    rc = sl_runlog_finish(log, r.acc_dynamic, cfg->epochs + s.o.ternary_epochs, now() - t0);
   if (!rc)
     printf("[%s] %.0f s\n", who, now() - t0);
   dx_result_free(&r);
-  sl_resnet_deployed_free(chip);
-  sl_resnet_free(fp);
-  sl_resnet_free(tern);
-  sl_dataset_free(&tr);
-  sl_dataset_free(&va);
-  sl_dataset_free(&te);
+  dx_setup_free(&s);
   return rc;
 }
 

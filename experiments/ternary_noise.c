@@ -38,31 +38,6 @@ static double now(void)
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* One chip: net deployed with `mapping` at write noise sd, evaluated. */
-static int chip(sl_resnet *net, sl_resnet_mapping mapping, double sd, const dx_options *base,
-                const sl_dataset *tr, const sl_dataset *va, const sl_dataset *te, dx_result *r)
-{
-  dx_options o = *base;
-  o.prog_sd = sd;
-  o.max_pulses = 1;
-  sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
-  dp.on_cim = 1;
-  dp.mapping = mapping;
-  dp.device = dx_device(&o);
-  if (mapping == SL_RESNET_MAP_FP)
-    dp.device.levels = 0; /* continuous conductances */
-  const size_t nc = (size_t)o.calib_samples < tr->n ? (size_t)o.calib_samples : tr->n;
-  sl_resnet_deployed *d = NULL;
-  sl_dyn_net dn;
-  int rc = sl_resnet_deploy(&d, net, &dp, tr->x, nc);
-  if (!rc)
-    rc = sl_resnet_deployed_dyn(d, &dn);
-  if (!rc)
-    rc = dx_evaluate(&dn, &o, "ternary_noise", tr, va, te, 0, r);
-  sl_resnet_deployed_free(d);
-  return rc;
-}
-
 static int check(const sl_config *cfg)
 {
   const char *name;
@@ -71,30 +46,25 @@ static int check(const sl_config *cfg)
 
 static int run(const sl_config *cfg, sl_runlog *log)
 {
-  const char *who = "ternary_noise", *dataset = NULL;
+  const char *who = "ternary_noise";
   const double t0 = now();
-  dx_options o;
-  int rc = dx_options_parse(cfg->backend_options, who, &o);
-  sl_dataset tr = {0}, va = {0}, te = {0};
-  if (!rc)
-    rc = dx_load_images(cfg, who, &tr, &va, &te, &dataset);
+  dx_setup s;
+  int rc = dx_prepare(cfg, who, &s);
   if (rc)
     return rc;
-  printf("[%s] %s: %zu train, %zu validation, %zu test images\n", who, dataset, tr.n, va.n,
-         te.n);
-  sl_resnet *fp = NULL, *tern = NULL;
-  rc = dx_train_resnets(cfg, &o, who, &tr, &va, &fp, &tern);
   double acc_t[N_LEVELS], acc_f[N_LEVELS], full_t[N_LEVELS], full_f[N_LEVELS], cmp_t[N_LEVELS],
       cmp_f[N_LEVELS];
-  if (!rc)
-    printf("\n  write noise   ternary: dynamic  full  compute   full precision: dynamic  full  "
-           "compute\n");
+  printf("\n  write noise   ternary: dynamic  full  compute   full precision: dynamic  full  "
+         "compute\n");
   for (size_t k = 0; !rc && k < N_LEVELS; k++) {
+    dx_options o = s.o; /* open-loop writes: the noise stays */
+    o.prog_sd = write_noise[k];
+    o.max_pulses = 1;
     dx_result rt, rf;
-    rc = chip(tern, SL_RESNET_MAP_TERNARY, write_noise[k], &o, &tr, &va, &te, &rt);
+    rc = dx_chip(s.tern, SL_RESNET_MAP_TERNARY, &o, who, &s, 0, &rt);
     if (rc)
       break;
-    rc = chip(fp, SL_RESNET_MAP_FP, write_noise[k], &o, &tr, &va, &te, &rf);
+    rc = dx_chip(s.fp, SL_RESNET_MAP_FP, &o, who, &s, 0, &rf);
     if (!rc) {
       acc_t[k] = rt.acc_dynamic, full_t[k] = rt.acc_full, cmp_t[k] = rt.compute;
       acc_f[k] = rf.acc_dynamic, full_f[k] = rf.acc_full, cmp_f[k] = rf.compute;
@@ -121,16 +91,12 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc)
     rc = sl_runlog_put_summary_array(log, "compute_fp", cmp_f, N_LEVELS);
   if (!rc)
-    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
+    rc = sl_runlog_put_summary_string(log, "dataset", s.dataset);
   if (!rc)
-    rc = sl_runlog_finish(log, acc_t[3], cfg->epochs + o.ternary_epochs, now() - t0);
+    rc = sl_runlog_finish(log, acc_t[3], cfg->epochs + s.o.ternary_epochs, now() - t0);
   if (!rc)
     printf("[%s] %.0f s\n", who, now() - t0);
-  sl_resnet_free(fp);
-  sl_resnet_free(tern);
-  sl_dataset_free(&tr);
-  sl_dataset_free(&va);
-  sl_dataset_free(&te);
+  dx_setup_free(&s);
   return rc;
 }
 

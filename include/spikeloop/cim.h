@@ -211,6 +211,8 @@ int sl_cim_weights(sl_cim *c, sl_cim_weight_kind kind, float *w);
 /* Counters since alloc or the last reset, and their energy (J). */
 void sl_cim_counters_get(const sl_cim *c, sl_cim_counters *out);
 void sl_cim_counters_reset(sl_cim *c);
+/* sum += k, field by field (counters of several crossbars). */
+void sl_cim_counters_add(sl_cim_counters *sum, const sl_cim_counters *k);
 /* Energy of counters k under the energies of params p, joules: reads
  * e_cell_read, DAC e_dac, ADC e_adc, programming e_prog_pulse. */
 double sl_cim_energy(const sl_cim_params *p, const sl_cim_counters *k);

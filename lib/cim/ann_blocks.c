@@ -423,6 +423,31 @@ int sl_cosine_forward_ref(float *logits, const float *f, const float *m, const f
   return SL_OK;
 }
 
+/* dx (nx, D) += sum over j of g_ij s (y_j / (|x_i| |y_j|) - cos_ij x_i / |x_i|^2),
+ * the gradient of s cos(x_i, y_j) for one side; g and cos are (B, K)
+ * arrays indexed [i K + j], or [j K + i] when x is the prototypes side
+ * (transposed). Parallel over i: each thread owns its rows of dx. */
+static void cos_grad(float *dx, const float *x, const float *xn, size_t nx, const float *y,
+                     const float *yn, size_t ny, const float *g, const float *cs, size_t K,
+                     int transposed, float s, size_t D)
+{
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < nx; i++) {
+    if (xn[i] == 0.0f)
+      continue;
+    const float *xi = x + i * D;
+    for (size_t j = 0; j < ny; j++) {
+      if (yn[j] == 0.0f)
+        continue;
+      const size_t at = transposed ? j * K + i : i * K + j;
+      const float gs = s * g[at], a = gs / (xn[i] * yn[j]), c = gs * cs[at] / (xn[i] * xn[i]);
+      const float *yj = y + j * D;
+      for (size_t d = 0; d < D; d++)
+        dx[i * D + d] += a * yj[d] - c * xi[d];
+    }
+  }
+}
+
 /* d cos(u, p) / du = p / (|u||p|) - cos u / |u|^2, and symmetrically for p. */
 int sl_cosine_backward(float *df, float *dp, const float *dlogits, const float *f, const float *m,
                        const float *p, size_t B, size_t D, size_t K, double scale)
@@ -451,40 +476,10 @@ int sl_cosine_backward(float *df, float *dp, const float *dlogits, const float *
     }
   }
   const float s = (float)scale;
-  if (df) {
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < B; b++) {
-      if (un[b] == 0.0f)
-        continue;
-      const float *ub = u + b * D;
-      for (size_t k = 0; k < K; k++) {
-        if (pn[k] == 0.0f)
-          continue;
-        const float g = s * dlogits[b * K + k], a = g / (un[b] * pn[k]),
-                    c = g * cs[b * K + k] / (un[b] * un[b]);
-        const float *pk = p + k * D;
-        for (size_t d = 0; d < D; d++)
-          df[b * D + d] += a * pk[d] - c * ub[d];
-      }
-    }
-  }
-  if (dp) {
-#pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < K; k++) {
-      if (pn[k] == 0.0f)
-        continue;
-      const float *pk = p + k * D;
-      for (size_t b = 0; b < B; b++) {
-        if (un[b] == 0.0f)
-          continue;
-        const float g = s * dlogits[b * K + k], a = g / (un[b] * pn[k]),
-                    c = g * cs[b * K + k] / (pn[k] * pn[k]);
-        const float *ub = u + b * D;
-        for (size_t d = 0; d < D; d++)
-          dp[k * D + d] += a * ub[d] - c * pk[d];
-      }
-    }
-  }
+  if (df)
+    cos_grad(df, u, un, B, p, pn, K, dlogits, cs, K, 0, s, D);
+  if (dp)
+    cos_grad(dp, p, pn, K, u, un, B, dlogits, cs, K, 1, s, D);
   free(u), free(un), free(pn), free(cs);
   return SL_OK;
 }

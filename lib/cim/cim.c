@@ -920,6 +920,20 @@ void sl_cim_counters_get(const sl_cim *c, sl_cim_counters *out)
     *out = c->k;
 }
 
+void sl_cim_counters_add(sl_cim_counters *sum, const sl_cim_counters *k)
+{
+  if (!sum || !k)
+    return;
+  sum->mvms += k->mvms;
+  sum->tile_reads += k->tile_reads;
+  sum->cell_reads += k->cell_reads;
+  sum->dac_conversions += k->dac_conversions;
+  sum->adc_conversions += k->adc_conversions;
+  sum->prog_pulses += k->prog_pulses;
+  sum->cells_programmed += k->cells_programmed;
+  sum->digital_adds += k->digital_adds;
+}
+
 void sl_cim_counters_reset(sl_cim *c)
 {
   if (c)

@@ -294,14 +294,7 @@ void sl_resnet_deployed_counters(const sl_resnet_deployed *d, sl_cim_counters *s
       continue;
     sl_cim_counters k;
     sl_cim_counters_get(L[i]->cim, &k);
-    t.mvms += k.mvms;
-    t.tile_reads += k.tile_reads;
-    t.cell_reads += k.cell_reads;
-    t.dac_conversions += k.dac_conversions;
-    t.adc_conversions += k.adc_conversions;
-    t.prog_pulses += k.prog_pulses;
-    t.cells_programmed += k.cells_programmed;
-    t.digital_adds += k.digital_adds;
+    sl_cim_counters_add(&t, &k);
     e += sl_cim_energy(sl_cim_params_get(L[i]->cim), &k);
   }
   if (sum)

@@ -218,14 +218,7 @@ void sl_semantic_counters(const sl_semantic *m, sl_cim_counters *sum, double *en
     sl_cim *c = sl_cam_cim(m->ex[e].cam);
     sl_cim_counters k;
     sl_cim_counters_get(c, &k);
-    t.mvms += k.mvms;
-    t.tile_reads += k.tile_reads;
-    t.cell_reads += k.cell_reads;
-    t.dac_conversions += k.dac_conversions;
-    t.adc_conversions += k.adc_conversions;
-    t.prog_pulses += k.prog_pulses;
-    t.cells_programmed += k.cells_programmed;
-    t.digital_adds += k.digital_adds;
+    sl_cim_counters_add(&t, &k);
     en += sl_cim_energy(sl_cim_params_get(c), &k);
   }
   if (sum)
