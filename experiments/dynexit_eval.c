@@ -363,16 +363,16 @@ static int score(const double *x, void *user, double *v)
   return SL_OK;
 }
 
-/* Pareto front of every trial of both searches, on the validation table. */
-static int pareto(const sl_dyn_table *t, const sl_search_trials *a, const sl_search_trials *b,
-                  dx_result *r)
+/* Pareto front of every trial (the grid's lead the TPE's), on the
+ * validation table. */
+static int pareto(const sl_dyn_table *t, const sl_search_trials *a, dx_result *r)
 {
-  const size_t n = a->n + b->n;
+  const size_t n = a->n;
   double *acc = malloc(n * sizeof(double)), *cmp = malloc(n * sizeof(double));
   size_t *idx = malloc(n * sizeof(size_t));
   int rc = acc && cmp && idx ? SL_OK : sl_error(SL_ENOMEM, "dynexit: out of memory");
   for (size_t i = 0; !rc && i < n; i++) {
-    const double *x = i < a->n ? a->x + i * a->dim : b->x + (i - a->n) * b->dim;
+    const double *x = a->x + i * a->dim;
     sl_dyn_result q;
     rc = sl_dyn_evaluate(t, x, &q);
     acc[i] = q.accuracy;
@@ -406,6 +406,7 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   sl_tpe_params tp = sl_tpe_params_default();
   tp.n_trials = (size_t)o->tpe_trials;
   tp.seed = (uint64_t)o->seed;
+  tp.warm = &grid; /* grid search, then TPE from it (Zhang et al.) */
   ob.verbose = verbose;
   if (!rc)
     rc = sl_tpe_maximise(E, lo, hi, score, &ob, &tp, &tpe);
@@ -423,7 +424,7 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
     r->val_compute_tpe = q.compute;
   }
   if (!rc)
-    rc = pareto(t, &grid, &tpe, r);
+    rc = pareto(t, &tpe, r);
   sl_search_trials_free(&grid);
   sl_search_trials_free(&tpe);
   return rc;

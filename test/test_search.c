@@ -141,6 +141,33 @@ static void test_grid_and_agreement(void)
   sl_search_trials_free(&g);
 }
 
+static int counted_steps(const double *x, void *user, double *v)
+{
+  ++*(int *)user;
+  return steps(x, NULL, v);
+}
+
+/* Grid, then TPE from the grid's trials: they lead the result, are not
+ * evaluated again, and the best is at least the grid's. */
+static void test_warm_start(void)
+{
+  const double lo[2] = {0, 0}, hi[2] = {1, 1};
+  sl_search_trials g, t;
+  CU_ASSERT_FATAL(sl_grid_maximise(2, lo, hi, 5, steps, NULL, &g) == SL_OK);
+  sl_tpe_params p = sl_tpe_params_default();
+  p.n_trials = 40;
+  p.warm = &g;
+  int calls = 0;
+  CU_ASSERT_FATAL(sl_tpe_maximise(2, lo, hi, counted_steps, &calls, &p, &t) == SL_OK);
+  CU_ASSERT(calls == 40 && t.n == g.n + 40);
+  CU_ASSERT(memcmp(t.x, g.x, g.n * 2 * sizeof(double)) == 0);
+  CU_ASSERT(t.y[t.best] >= g.y[g.best]);
+  p.warm = &t;
+  CU_ASSERT(sl_tpe_maximise(2, lo, hi, steps, NULL, &p, &t) == SL_EINVAL); /* same struct */
+  sl_search_trials_free(&t);
+  sl_search_trials_free(&g);
+}
+
 static int failing(const double *x, void *user, double *v)
 {
   int *calls = user;
@@ -186,6 +213,7 @@ int main(void)
       {"TPE finds the optimum of a bump and of Branin", test_tpe_finds_optimum},
       {"TPE deterministic per seed, better than uniform search", test_tpe_deterministic_and_useful},
       {"grid visits its points; grid and TPE agree", test_grid_and_agreement},
+      {"TPE warm-started from a grid", test_warm_start},
       {"errors: bounds, parameters, objective failures, NaN", test_errors},
       {NULL, NULL}};
   return sl_test_run("search", cases);

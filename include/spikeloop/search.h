@@ -5,7 +5,7 @@
  * few continuous settings.
  *
  * TPE, as implemented here (per dimension independent, as hyperopt does):
- *  1. the first n_startup trials are uniform in the box;
+ *  1. the first n_startup trials are uniform in the box (or given, warm);
  *  2. then the trials so far are split into the best n_good =
  *     max(1, ceil(gamma n)) (at most 25) and the rest; for each dimension,
  *     l(x) is a Parzen mixture over the good values and g(x) over the rest:
@@ -35,23 +35,30 @@ extern "C" {
 /* The objective: *value = f(x) (to maximise); returns SL_OK or an error. */
 typedef int (*sl_search_fn)(const double *x, void *user, double *value);
 
+typedef struct sl_search_trials sl_search_trials;
+
 typedef struct {
   size_t n_trials;     /* 100: evaluations in all */
   size_t n_startup;    /* 20: uniform ones first */
   size_t n_candidates; /* 24: draws from l(x) per step */
   double gamma;        /* 0.25: fraction of trials that count as good */
   uint64_t seed;       /* 1 */
+  /* NULL, or earlier evaluations of the same objective (a grid search, say)
+   * that TPE starts from as if it had made them: they are copied to the
+   * front of the result, count towards n_startup, and are not evaluated
+   * again; n_trials new evaluations follow. */
+  const sl_search_trials *warm;
 } sl_tpe_params;
 
 sl_tpe_params sl_tpe_params_default(void);
 
 /* Every evaluation of a search, in order. */
-typedef struct {
+struct sl_search_trials {
   size_t n, dim;
   double *x;   /* (n, dim) */
   double *y;   /* (n) */
   size_t best; /* index of the largest y (the first on ties) */
-} sl_search_trials;
+};
 
 void sl_search_trials_free(sl_search_trials *t); /* zeroes it; safe on a zeroed struct */
 

@@ -16,7 +16,7 @@
 
 sl_tpe_params sl_tpe_params_default(void)
 {
-  sl_tpe_params p = {100, 20, 24, 0.25, 1};
+  sl_tpe_params p = {100, 20, 24, 0.25, 1, NULL};
   return p;
 }
 
@@ -239,9 +239,21 @@ int sl_tpe_maximise(size_t dim, const double *lo, const double *hi, sl_search_fn
     return sl_error(SL_EINVAL, "tpe: n_trials, n_startup and n_candidates must be positive");
   if (!(p->gamma > 0.0 && p->gamma < 1.0))
     return sl_error(SL_EINVAL, "tpe: gamma = %g must be in (0, 1)", p->gamma);
-  if ((rc = trials_alloc(out, p->n_trials, dim)))
+  const sl_search_trials *w = p->warm && p->warm->n ? p->warm : NULL;
+  if (w == out)
+    return sl_error(SL_EINVAL, "tpe: the warm trials and the result must be different structs");
+  if (w && w->dim != dim)
+    return sl_error(SL_EINVAL, "tpe: warm trials of dimension %zu for a search of %zu", w->dim,
+                    dim);
+  const size_t N = p->n_trials + (w ? w->n : 0);
+  if ((rc = trials_alloc(out, N, dim)))
     return rc;
-  const size_t N = p->n_trials;
+  if (w) {
+    memcpy(out->x, w->x, w->n * dim * sizeof(double));
+    memcpy(out->y, w->y, w->n * sizeof(double));
+    out->n = w->n;
+    out->best = w->best;
+  }
   ranked *rk = malloc(N * sizeof *rk);
   double *vals = malloc(N * sizeof(double)), *x = malloc(dim * sizeof(double));
   double *cand = malloc(p->n_candidates * dim * sizeof(double));
@@ -254,7 +266,7 @@ int sl_tpe_maximise(size_t dim, const double *lo, const double *hi, sl_search_fn
     rc = sl_error(SL_ENOMEM, "tpe: out of memory");
   sl_rng_state g;
   sl_rng_seed(&g, sl_seed_mix(p->seed, 0x7e9e));
-  for (size_t k = 0; !rc && k < N; k++) {
+  for (size_t k = out->n; !rc && k < N; k++) {
     if (k < p->n_startup || k < 2)
       for (size_t d = 0; d < dim; d++)
         x[d] = lo[d] + (hi[d] - lo[d]) * sl_rng_uniform(&g);
