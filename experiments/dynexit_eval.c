@@ -23,7 +23,7 @@ static double now(void)
 static const char *const option_keys[] = {
     "ternary_epochs", "ternary_lr", "lambda", "tpe_trials", "grid_points", "centre_samples",
     "calib_samples", "read_sd", "prog_sd", "max_pulses", "adc_bits", "dac_bits",
-    "exit_weight", "centre", "augment", "seed", NULL};
+    "exit_weight", "ternary_prototypes", "centre", "augment", "seed", NULL};
 
 static int dx_options_parse(const char *opts, const char *who, dx_options *o)
 {
@@ -40,6 +40,7 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   o->adc_bits = 8;
   o->dac_bits = 8;
   o->exit_weight = 0.5;
+  o->ternary_prototypes = 1;
   o->centre = 1;
   o->augment = 1;
   o->seed = 1;
@@ -70,6 +71,8 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
     rc = exp_option_long(opts, who, "dac_bits", &o->dac_bits, 0, 16);
   if (!rc)
     rc = exp_option(opts, who, "exit_weight", &o->exit_weight, 0, 100);
+  if (!rc)
+    rc = exp_option_long(opts, who, "ternary_prototypes", &o->ternary_prototypes, 0, 1);
   if (!rc)
     rc = exp_option_long(opts, who, "centre", &o->centre, 0, 1);
   if (!rc)
@@ -206,6 +209,7 @@ static int dx_train_resnets(const sl_config *cfg, const dx_options *o, const cha
   *fp = *tern = NULL;
   sl_resnet_spec s = sl_resnet_spec_default();
   s.exit_weight = o->exit_weight;
+  s.ternary_prototypes = (int)o->ternary_prototypes;
   int rc = sl_resnet_create(fp, &s, cfg->seed);
   if (!rc)
     rc = train_phase(*fp, cfg, o, who, "float  ", cfg->epochs, cfg->lr, train, val);

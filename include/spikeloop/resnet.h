@@ -22,7 +22,9 @@
  *
  * Ternary training (spec.ternary or sl_resnet_set_ternary): every
  * convolution and the FC use q = ternary(w) per layer (spikeloop/ternary.h)
- * in the forward pass; the gradient goes straight through to the float w.
+ * in the forward pass, and each exit prototype its ternary codes (what a
+ * ternary CAM holds; ternary_prototypes); the gradient goes straight
+ * through to the floats.
  *
  * Parameters are one flat block (sl_resnet_params; the optimiser steps it
  * whole), in this order: stem conv w, stem BN gamma, beta; per block: conv1
@@ -60,6 +62,8 @@ typedef struct {
   size_t block_stride[SL_RESNET_MAX_BLOCKS]; /* 2, 1, 2, 1 (1 or 2) */
   int ternary;                               /* 0: full precision; 1: ternary weights */
   double ternary_t;                          /* 0.7 (SL_TERNARY_T) */
+  int ternary_prototypes;                    /* 1: ternary training uses the prototypes'
+                                                ternary codes too (0: float prototypes) */
   double bn_eps;                             /* 1e-5 */
   double bn_momentum;                        /* 0.1: running statistics and exit offsets */
   double exit_weight;                        /* 0.5 */

@@ -363,44 +363,54 @@ static void offset(float *u, const float *f, const float *m, size_t D)
     u[d] = f[d] - (m ? m[d] : 0.0f);
 }
 
+/* The offset features u = f - m (B, D), their norms un (B), the
+ * prototypes' norms pn (K) and the cosines cs (B, K) (0 where a norm is
+ * 0): what the forward returns and the backward needs. One buffer holds
+ * all four; free(*u). */
+typedef struct {
+  float *u, *un, *pn, *cs;
+} cos_table;
+
+static int cos_prepare(cos_table *t, const float *f, const float *m, const float *p, size_t B,
+                       size_t D, size_t K)
+{
+  t->u = malloc((B * D + B + K + B * K) * sizeof(float));
+  if (!t->u)
+    return sl_error(SL_ENOMEM, "cosine: out of memory");
+  t->un = t->u + B * D;
+  t->pn = t->un + B;
+  t->cs = t->pn + K;
+  for (size_t k = 0; k < K; k++)
+    t->pn[k] = (float)norm(p + k * D, D);
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < B; b++) {
+    float *ub = t->u + b * D;
+    offset(ub, f + b * D, m, D);
+    t->un[b] = (float)norm(ub, D);
+    for (size_t k = 0; k < K; k++) {
+      float dot = 0.0f;
+      for (size_t d = 0; d < D; d++)
+        dot += ub[d] * p[k * D + d];
+      const float den = t->un[b] * t->pn[k];
+      t->cs[b * K + k] = den > 0.0f ? dot / den : 0.0f;
+    }
+  }
+  return SL_OK;
+}
+
 int sl_cosine_forward(float *logits, const float *f, const float *m, const float *p, size_t B,
                       size_t D, size_t K, double scale)
 {
   int rc = cos_check(logits, f, p, B, D, K, scale);
+  cos_table t;
+  if (!rc)
+    rc = cos_prepare(&t, f, m, p, B, D, K);
   if (rc)
     return rc;
-  float *pn = malloc(K * sizeof(float));
-  if (!pn)
-    return sl_error(SL_ENOMEM, "cosine: out of memory");
-  for (size_t k = 0; k < K; k++)
-    pn[k] = (float)norm(p + k * D, D);
-  int fail = 0;
-#pragma omp parallel
-  {
-    float *u = malloc(D * sizeof(float));
-    if (!u) {
-#pragma omp atomic write
-      fail = 1;
-    }
-#pragma omp for schedule(static)
-    for (size_t b = 0; b < B; b++) {
-      if (!u)
-        continue;
-      offset(u, f + b * D, m, D);
-      const float un = (float)norm(u, D);
-      for (size_t k = 0; k < K; k++) {
-        const float *pk = p + k * D;
-        float dot = 0.0f;
-        for (size_t d = 0; d < D; d++)
-          dot += u[d] * pk[d];
-        const float den = un * pn[k];
-        logits[b * K + k] = den > 0.0f ? (float)scale * dot / den : 0.0f;
-      }
-    }
-    free(u);
-  }
-  free(pn);
-  return fail ? sl_error(SL_ENOMEM, "cosine: out of memory") : SL_OK;
+  for (size_t i = 0; i < B * K; i++)
+    logits[i] = (float)scale * t.cs[i];
+  free(t.u);
+  return SL_OK;
 }
 
 int sl_cosine_forward_ref(float *logits, const float *f, const float *m, const float *p,
@@ -453,34 +463,17 @@ int sl_cosine_backward(float *df, float *dp, const float *dlogits, const float *
                        const float *p, size_t B, size_t D, size_t K, double scale)
 {
   int rc = cos_check(dlogits, f, p, B, D, K, scale);
+  cos_table t;
+  if (!rc)
+    rc = cos_prepare(&t, f, m, p, B, D, K);
   if (rc)
     return rc;
-  float *u = malloc(B * D * sizeof(float)), *un = malloc(B * sizeof(float)),
-        *pn = malloc(K * sizeof(float)), *cs = malloc(B * K * sizeof(float));
-  if (!u || !un || !pn || !cs) {
-    free(u), free(un), free(pn), free(cs);
-    return sl_error(SL_ENOMEM, "cosine: out of memory");
-  }
-  for (size_t k = 0; k < K; k++)
-    pn[k] = (float)norm(p + k * D, D);
-#pragma omp parallel for schedule(static)
-  for (size_t b = 0; b < B; b++) {
-    offset(u + b * D, f + b * D, m, D);
-    un[b] = (float)norm(u + b * D, D);
-    for (size_t k = 0; k < K; k++) {
-      float dot = 0.0f;
-      for (size_t d = 0; d < D; d++)
-        dot += u[b * D + d] * p[k * D + d];
-      const float den = un[b] * pn[k];
-      cs[b * K + k] = den > 0.0f ? dot / den : 0.0f;
-    }
-  }
   const float s = (float)scale;
   if (df)
-    cos_grad(df, u, un, B, p, pn, K, dlogits, cs, K, 0, s, D);
+    cos_grad(df, t.u, t.un, B, p, t.pn, K, dlogits, t.cs, K, 0, s, D);
   if (dp)
-    cos_grad(dp, p, pn, K, u, un, B, dlogits, cs, K, 1, s, D);
-  free(u), free(un), free(pn), free(cs);
+    cos_grad(dp, p, t.pn, K, t.u, t.un, B, dlogits, t.cs, K, 1, s, D);
+  free(t.u);
   return SL_OK;
 }
 

@@ -37,6 +37,7 @@ sl_resnet_spec sl_resnet_spec_default(void)
   }
   s.ternary = 0;
   s.ternary_t = SL_TERNARY_T;
+  s.ternary_prototypes = 1;
   s.bn_eps = 1e-5;
   s.bn_momentum = 0.1;
   s.exit_weight = 0.5;
@@ -382,6 +383,16 @@ int slr_effective(sl_resnet *r)
     if (rc)
       return rc;
     r->alpha[t] = info.alpha;
+  }
+  /* the prototypes as the ternary CAM would hold them: codes per class */
+  for (size_t b = 0; r->spec.ternary_prototypes && b + 1 < r->spec.n_blocks; b++) {
+    const slr_block *k = &r->blocks[b];
+    for (size_t c = 0; c < r->spec.n_classes; c++) {
+      const size_t at = k->proto + c * k->c;
+      int rc = sl_ternary_codes(r->eff + at, r->params + at, k->c, r->spec.ternary_t, NULL);
+      if (rc)
+        return rc;
+    }
   }
   return SL_OK;
 }
