@@ -40,7 +40,7 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   o->adc_bits = 8;
   o->dac_bits = 8;
   o->exit_weight = 0.5;
-  o->ternary_prototypes = 1;
+  o->ternary_prototypes = 0;
   o->centre = 1;
   o->augment = 1;
   o->seed = 1;

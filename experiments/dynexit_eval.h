@@ -24,7 +24,8 @@ typedef struct {
   long max_pulses;       /* 10: write-verify pulses (1: open loop) */
   long adc_bits, dac_bits; /* 8, 8 */
   double exit_weight;    /* 0.5: weight of the exit heads in training */
-  long ternary_prototypes; /* 1: ternary training sees the exit prototypes as ternary codes */
+  long ternary_prototypes; /* 0; 1: ternary training sees the exit prototypes as ternary
+                              codes (more exits, less accuracy over seeds 1-3) */
   long centre;           /* 1: centres relative to the mean feature (semantic.h) */
   long augment;          /* 1: random shifts of up to 2 pixels in training */
   long seed;             /* 1: device and search seeds */
