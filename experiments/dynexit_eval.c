@@ -22,7 +22,7 @@ static double now(void)
 
 static const char *const option_keys[] = {
     "ternary_epochs", "ternary_lr", "lambda", "tpe_trials", "grid_points", "centre_samples",
-    "calib_samples", "read_sd", "prog_sd", "max_pulses", "adc_bits", "dac_bits",
+    "calib_samples", "read_sd", "prog_sd", "prog_relative", "max_pulses", "adc_bits", "dac_bits",
     "exit_weight", "ternary_prototypes", "centre", "augment", "seed", NULL};
 
 static int dx_options_parse(const char *opts, const char *who, dx_options *o)
@@ -36,6 +36,7 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   o->calib_samples = 256;
   o->read_sd = 0.02;
   o->prog_sd = 0.02;
+  o->prog_relative = 0;
   o->max_pulses = 10;
   o->adc_bits = 8;
   o->dac_bits = 8;
@@ -64,6 +65,8 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   if (!rc)
     rc = exp_option(opts, who, "prog_sd", &o->prog_sd, 0, 10);
   if (!rc)
+    rc = exp_option_long(opts, who, "prog_relative", &o->prog_relative, 0, 1);
+  if (!rc)
     rc = exp_option_long(opts, who, "max_pulses", &o->max_pulses, 1, 1000000);
   if (!rc)
     rc = exp_option_long(opts, who, "adc_bits", &o->adc_bits, 0, 24);
@@ -87,6 +90,7 @@ static sl_cim_params dx_device(const dx_options *o)
   sl_cim_params d = sl_cim_params_default();
   d.read_sd = o->read_sd;
   d.prog_sd = o->prog_sd;
+  d.prog_relative = (int)o->prog_relative;
   d.max_pulses = (unsigned)o->max_pulses;
   d.adc_bits = (unsigned)o->adc_bits;
   d.dac_bits = (unsigned)o->dac_bits;

@@ -20,7 +20,8 @@ typedef struct {
   long centre_samples;   /* 2000: training samples whose features make the centres */
   long calib_samples;    /* 256: training samples that set the DAC and ADC ranges */
   double read_sd;        /* 0.02: read noise of every crossbar and CAM */
-  double prog_sd;        /* 0.02: write noise (fraction of the conductance window) */
+  double prog_sd;        /* 0.02: write noise, a fraction of the conductance window */
+  long prog_relative;    /* 0; 1: prog_sd relative to each device's target conductance */
   long max_pulses;       /* 10: write-verify pulses (1: open loop) */
   long adc_bits, dac_bits; /* 8, 8 */
   double exit_weight;    /* 0.5: weight of the exit heads in training */

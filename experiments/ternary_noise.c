@@ -2,15 +2,18 @@
  * 2024: ternary weights are robust to write noise): the ResNet of
  * dynresnet, trained in float and fine-tuned ternary, is programmed onto
  * crossbars with open-loop writes (one pulse, no verify) of relative
- * conductance noise 0, 5, 10, 15, 20 and 30% (sd as a fraction of the
- * conductance window Gmax - Gmin), under read noise read_sd:
+ * conductance noise 0, 5, 10, 15, 20 and 30% (G = G_target (1 + sd e), the
+ * sd relative to each device's own conductance; cim.h prog_relative),
+ * under read noise read_sd:
  *  - ternary mapping: the ternary network on 2-level devices;
- *  - full-precision mapping: the float network, BN folded into its weights,
- *    on continuous-level devices (w_max = the largest weight).
+ *  - full-precision mapping: the float network on continuous-level devices
+ *    (w_max = the layer's largest weight).
+ * In both the BN scale and shift are applied by the periphery, so the two
+ * chips differ only in what their devices hold.
  * For every chip the semantic centres, the thresholds (TPE on the
  * validation split) and the dynamic inference on the test split are done
- * as in dynresnet. Options and data as dynresnet (prog_sd and max_pulses
- * are set per chip here).
+ * as in dynresnet. Options and data as dynresnet (prog_sd, prog_relative
+ * and max_pulses are set per chip here).
  *
  * /summary: write_noise, acc_ternary, acc_fp (dynamic, test split), and
  * acc_ternary_full, acc_fp_full (static network), compute_ternary,
@@ -59,6 +62,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   for (size_t k = 0; !rc && k < N_LEVELS; k++) {
     dx_options o = s.o; /* open-loop writes: the noise stays */
     o.prog_sd = write_noise[k];
+    o.prog_relative = 1;
     o.max_pulses = 1;
     dx_result rt, rf;
     rc = dx_chip(s.tern, SL_RESNET_MAP_TERNARY, &o, who, &s, 0, &rt);

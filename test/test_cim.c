@@ -440,6 +440,46 @@ static void test_programming(void)
   free(w);
 }
 
+/* Relative write noise (prog_relative): a device's error sd is prog_sd of
+ * its own target. On 2-level devices a zero weight is two devices at Gmin
+ * (error sd sqrt(2) 0.1 Gmin w_max / Grange), a +-1 weight one at Gmax and
+ * one at Gmin (sd 0.1 sqrt(Gmax^2 + Gmin^2) w_max / Grange). */
+static void test_relative_programming(void)
+{
+  const size_t n_in = 256, n_out = 64, n = n_in * n_out;
+  float *w = malloc(n * sizeof *w), *t = malloc(n * sizeof *t), *g = malloc(n * sizeof *g);
+  for (size_t i = 0; i < n; i++)
+    w[i] = (float)(i % 3) - 1.0f; /* -1, 0, 1 */
+  sl_cim_params p = ideal_params(2);
+  p.w_max = 1.0;
+  p.prog_sd = 0.1;
+  p.prog_relative = 1;
+  p.max_pulses = 1;
+  sl_cim *c;
+  CU_ASSERT_EQUAL_FATAL(sl_cim_alloc(&c, n_in, n_out, &p), SL_OK);
+  CU_ASSERT_EQUAL_FATAL(sl_cim_program(c, w), SL_OK);
+  sl_cim_weights(c, SL_CIM_TARGET, t);
+  sl_cim_weights(c, SL_CIM_PROGRAMMED, g);
+  double s0 = 0, s1 = 0;
+  size_t n0 = 0, n1 = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double e = (double)g[i] - t[i];
+    if (t[i] == 0.0f)
+      s0 += e * e, n0++;
+    else
+      s1 += e * e, n1++;
+  }
+  const double gr = p.g_max - p.g_min, want0 = sqrt(2.0) * 0.1 * p.g_min / gr,
+               want1 = 0.1 * sqrt(p.g_max * p.g_max + p.g_min * p.g_min) / gr;
+  const double sd0 = sqrt(s0 / n0), sd1 = sqrt(s1 / n1);
+  printf("\n  zero weights sd %.4f (model %.4f), +-1 weights sd %.4f (model %.4f) ", sd0, want0,
+         sd1, want1);
+  CU_ASSERT(fabs(sd0 / want0 - 1.0) < 0.05);
+  CU_ASSERT(fabs(sd1 / want1 - 1.0) < 0.05);
+  sl_cim_free(c);
+  free(w), free(t), free(g);
+}
+
 static void test_faults_and_drift(void)
 {
   const size_t n_in = 100, n_out = 100, n = n_in * n_out;
@@ -559,6 +599,7 @@ int main(void)
       {"read noise", test_read_noise},
       {"determinism", test_determinism},
       {"programming", test_programming},
+      {"relative write noise", test_relative_programming},
       {"faults and drift", test_faults_and_drift},
       {"counters and energy", test_counters_energy},
       {NULL, NULL},

@@ -20,6 +20,8 @@
  *     (8 -> weights {-7..7}/7 w_max: 15 levels; 2 -> ternary {-1, 0, 1});
  *     G_q = Gmin + rint((G - Gmin)(L-1)/Grange) Grange/(L-1). 0: continuous.
  *  3. Programming, write-verify: each pulse lands at G_q + prog_sd Grange e
+ *     (with prog_relative: G_q (1 + prog_sd e), the sd relative to the
+ *     device's own target conductance)
  *     (e ~ N(0,1), floored at 0, no clip to the window); the cell is verified
  *     and pulsed again until |G - G_q| <= verify_tol Grange or max_pulses
  *     pulses were spent. max_pulses = 1 is open-loop programming (noise once).
@@ -125,6 +127,8 @@ typedef struct {
   double e_adc;        /* 0 (lumped): per conversion */
   double e_prog_pulse; /* 10e-12: per SET/RESET pulse (50 ns pulses, Yao; ~2 V x 100 uA
                           assumed) */
+  /* appended */
+  int prog_relative;   /* 0: prog_sd is a fraction of Grange; 1: of the target G_q */
 } sl_cim_params;
 
 /* The defaults listed above. */

@@ -137,14 +137,18 @@ int sl_resnet_evaluate(sl_resnet *r, const float *x, const int32_t *y, size_t n,
 
 /* ------------------------------------------------------------ deployment
  * The trained network for inference, block by block: every BN folded into
- * the matrix layer before it (sl_batchnorm_fold), and every matrix product
+ * the matrix layer before it (sl_batchnorm_fold): column k computes
+ * gain[k] (x w_k) + shift[k], the crossbar the product, its periphery the
+ * gain and shift (digitally, per output channel); every matrix product
  * either exact in float or on CIM tiles (spikeloop/cim.h). Mappings:
- *  - SL_RESNET_MAP_FP: the effective weights times the BN scale of their
- *    column are the crossbar's matrix (as many levels as device.levels);
- *    the periphery adds the BN shift.
+ *  - SL_RESNET_MAP_FP: the crossbar holds the effective weights (as many
+ *    levels as device.levels; w_max = max |w| of the layer unless set);
+ *    gain = the BN scale.
  *  - SL_RESNET_MAP_TERNARY: the crossbar holds the ternary codes {-1, 0, 1}
- *    on 2-level devices (device.levels is set to 2, w_max 1); the
- *    periphery multiplies column k by alpha scale[k] and adds the shift.
+ *    on 2-level devices (device.levels is set to 2, w_max 1); gain = alpha
+ *    times the BN scale.
+ * Both keep the BN scale out of the devices, so the two mappings differ
+ * only in what the devices hold.
  * Inputs enter through the DAC with x_max = the largest input the layer saw
  * on the calibration batch; every ADC range is calibrated on that batch
  * (sl_cim_calibrate_adc, adc_margin). Each matrix layer has its own noise

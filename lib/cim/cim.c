@@ -78,6 +78,7 @@ sl_cim_params sl_cim_params_default(void)
   p.levels = 8;
   p.w_max = 0.0;
   p.prog_sd = 0.05;
+  p.prog_relative = 0;
   p.verify_tol = 0.05;
   p.max_pulses = 10;
   p.read_sd = 0.02;
@@ -387,7 +388,7 @@ static double program_device(const sl_cim_params *p, double g, unsigned char stu
     else if (stuck == STUCK_OFF)
       v = p->g_min;
     else if (p->prog_sd > 0.0) {
-      v = g + p->prog_sd * grange * sl_rng_normal(rs);
+      v = g + p->prog_sd * (p->prog_relative ? g : grange) * sl_rng_normal(rs);
       if (v < 0.0)
         v = 0.0;
     } else

@@ -105,11 +105,9 @@ static int layer_make(dep_layer *L, sl_resnet *r, const sl_resnet_deploy_params 
       L->shift[k] = bn_shift[k];
     }
   } else {
-    for (size_t i = 0; i < L->n_in; i++)
-      for (size_t k = 0; k < L->n_out; k++)
-        L->w[i * L->n_out + k] = r->eff[w_off + i * L->n_out + k] * bn_scale[k];
+    memcpy(L->w, r->eff + w_off, n * sizeof(float));
     for (size_t k = 0; k < L->n_out; k++) {
-      L->gain[k] = 1.0f;
+      L->gain[k] = bn_scale[k];
       L->shift[k] = bn_shift[k];
     }
   }
