@@ -413,6 +413,20 @@ int sl_cosine_forward(float *logits, const float *f, const float *m, const float
   return SL_OK;
 }
 
+/* The reference's sums for one pair: u = f - m, dot = u.p, uu = u.u,
+ * pp = p.p, in double. */
+static void ref_terms(const float *f, const float *m, const float *p, size_t D, double *dot,
+                      double *uu, double *pp)
+{
+  *dot = *uu = *pp = 0.0;
+  for (size_t d = 0; d < D; d++) {
+    const double u = (double)f[d] - (m ? m[d] : 0.0), q = p[d];
+    *dot += u * q;
+    *uu += u * u;
+    *pp += q * q;
+  }
+}
+
 int sl_cosine_forward_ref(float *logits, const float *f, const float *m, const float *p,
                           size_t B, size_t D, size_t K, double scale)
 {
@@ -421,13 +435,8 @@ int sl_cosine_forward_ref(float *logits, const float *f, const float *m, const f
     return rc;
   for (size_t b = 0; b < B; b++)
     for (size_t k = 0; k < K; k++) {
-      double dot = 0.0, uu = 0.0, pp = 0.0;
-      for (size_t d = 0; d < D; d++) {
-        const double u = (double)f[b * D + d] - (m ? m[d] : 0.0), q = p[k * D + d];
-        dot += u * q;
-        uu += u * u;
-        pp += q * q;
-      }
+      double dot, uu, pp;
+      ref_terms(f + b * D, m, p + k * D, D, &dot, &uu, &pp);
       logits[b * K + k] = uu > 0.0 && pp > 0.0 ? (float)(scale * dot / sqrt(uu * pp)) : 0.0f;
     }
   return SL_OK;
@@ -486,13 +495,8 @@ int sl_cosine_backward_ref(float *df, float *dp, const float *dlogits, const flo
     return rc;
   for (size_t b = 0; b < B; b++)
     for (size_t k = 0; k < K; k++) {
-      double dot = 0.0, uu = 0.0, pp = 0.0;
-      for (size_t d = 0; d < D; d++) {
-        const double u = (double)f[b * D + d] - (m ? m[d] : 0.0), q = p[k * D + d];
-        dot += u * q;
-        uu += u * u;
-        pp += q * q;
-      }
+      double dot, uu, pp;
+      ref_terms(f + b * D, m, p + k * D, D, &dot, &uu, &pp);
       if (uu == 0.0 || pp == 0.0)
         continue;
       const double nu = sqrt(uu), np = sqrt(pp), c = dot / (nu * np), g = scale * dlogits[b * K + k];
