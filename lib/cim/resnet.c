@@ -13,7 +13,6 @@
 #include "spikeloop/ann.h"
 #include "spikeloop/error.h"
 #include "spikeloop/ternary.h"
-#include "base/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -80,30 +79,11 @@ static int spec_check(const sl_resnet_spec *s)
 
 /* ------------------------------------------------------------ layout */
 
-/* A unit reading (C, H, W) with K kernels of k x k: offsets allocated from
- * the running counters np (params) and ns (stats). */
-static void unit_layout(slr_unit *u, size_t C, size_t H, size_t W, size_t K, size_t k,
-                        size_t stride, size_t *np, size_t *ns)
-{
-  sl_conv2d_shape s = {0, C, H, W, K, k, k, stride, k / 2};
-  u->s = s;
-  u->n_w = C * k * k * K;
-  u->w = *np;
-  u->gamma = u->w + u->n_w;
-  u->beta = u->gamma + K;
-  *np = u->beta + K;
-  u->rmean = *ns;
-  u->rvar = *ns + K;
-  *ns += 2 * K;
-  u->oh = sl_conv2d_out_h(&u->s);
-  u->ow = sl_conv2d_out_w(&u->s);
-}
-
 static void layout(sl_resnet *r)
 {
   const sl_resnet_spec *s = &r->spec;
   size_t np = 0, ns = 0, C = s->in_c, H = s->in_h, W = s->in_w;
-  unit_layout(&r->stem, C, H, W, s->stem_c, 3, s->stem_stride, &np, &ns);
+  slu_unit_layout(&r->stem, C, H, W, s->stem_c, 3, s->stem_stride, &np, &ns);
   C = s->stem_c;
   H = r->stem.oh;
   W = r->stem.ow;
@@ -113,11 +93,11 @@ static void layout(sl_resnet *r)
     k->cin = C;
     k->hin = H;
     k->win = W;
-    unit_layout(&k->c1, C, H, W, K, 3, st, &np, &ns);
-    unit_layout(&k->c2, K, k->c1.oh, k->c1.ow, K, 3, 1, &np, &ns);
+    slu_unit_layout(&k->c1, C, H, W, K, 3, st, &np, &ns);
+    slu_unit_layout(&k->c2, K, k->c1.oh, k->c1.ow, K, 3, 1, &np, &ns);
     k->has_proj = st != 1 || C != K;
     if (k->has_proj)
-      unit_layout(&k->proj, C, H, W, K, 1, st, &np, &ns);
+      slu_unit_layout(&k->proj, C, H, W, K, 1, st, &np, &ns);
     k->c = K;
     k->h = k->c1.oh;
     k->w = k->c1.ow;
@@ -139,18 +119,13 @@ static void layout(sl_resnet *r)
   r->n_stats = ns;
 }
 
-static uint64_t unit_macs(const slr_unit *u)
-{
-  return (uint64_t)u->oh * u->ow * u->s.K * u->s.C * u->s.kh * u->s.kw;
-}
-
 uint64_t sl_resnet_block_macs(const sl_resnet *r, size_t b)
 {
   if (!r || b >= r->spec.n_blocks)
     return 0;
   const slr_block *k = &r->blocks[b];
-  uint64_t m = unit_macs(&k->c1) + unit_macs(&k->c2) + (k->has_proj ? unit_macs(&k->proj) : 0);
-  return b == 0 ? m + unit_macs(&r->stem) : m;
+  uint64_t m = slu_unit_macs(&k->c1) + slu_unit_macs(&k->c2) + (k->has_proj ? slu_unit_macs(&k->proj) : 0);
+  return b == 0 ? m + slu_unit_macs(&r->stem) : m;
 }
 
 uint64_t sl_resnet_head_macs(const sl_resnet *r)
@@ -185,18 +160,8 @@ static void init_params(sl_resnet *r, uint64_t seed)
   sl_rng_seed(&g, sl_seed_mix(seed, 0x5e57e7));
   float *p = r->params;
   memset(p, 0, r->n_params * sizeof(float));
-  for (size_t i = 0; i < r->n_units; i++) {
-    const slr_unit *u = r->units[i];
-    const double sd = sqrt(2.0 / (double)(u->s.C * u->s.kh * u->s.kw)); /* He */
-    for (size_t j = 0; j < u->n_w; j++)
-      p[u->w + j] = (float)(sd * sl_rng_normal(&g));
-    for (size_t j = 0; j < u->s.K; j++)
-      p[u->gamma + j] = 1.0f;
-    for (size_t j = 0; j < u->s.K; j++) {
-      r->stats[u->rmean + j] = 0.0f;
-      r->stats[u->rvar + j] = 1.0f;
-    }
-  }
+  for (size_t i = 0; i < r->n_units; i++)
+    slu_unit_init(r->units[i], p, r->stats, &g);
   for (size_t b = 0; b < r->spec.n_blocks; b++)
     if (r->blocks[b].is_exit)
       for (size_t j = 0; j < r->spec.n_classes * r->blocks[b].c; j++)
@@ -240,16 +205,10 @@ int sl_resnet_create(sl_resnet **out, const sl_resnet_spec *spec, uint64_t seed)
   return SL_OK;
 }
 
-static void unit_free(slr_unit *u)
-{
-  free(u->xhat), free(u->y), free(u->mean), free(u->invstd);
-  u->xhat = u->y = u->mean = u->invstd = NULL;
-}
-
 static void buffers_free(sl_resnet *r)
 {
   for (size_t i = 0; i < r->n_units; i++)
-    unit_free(r->units[i]);
+    slu_unit_free(r->units[i]);
   for (size_t b = 0; b < SL_RESNET_MAX_BLOCKS; b++) {
     slr_block *k = &r->blocks[b];
     free(k->r1), free(k->out), free(k->feat), free(k->exit_logits), free(k->dexit);
@@ -282,13 +241,9 @@ static int ensure_batch(sl_resnet *r, size_t B)
   int ok = 1;
 #define ALLOC(p, n) ok = ok && ((p) = malloc((n) * sizeof(float))) != NULL
   for (size_t i = 0; i < r->n_units; i++) {
-    slr_unit *u = r->units[i];
-    const size_t n = B * u->s.K * u->oh * u->ow;
+    const size_t n = B * slu_unit_out(r->units[i]);
     big = n > big ? n : big;
-    ALLOC(u->xhat, n);
-    ALLOC(u->y, n);
-    ALLOC(u->mean, u->s.K);
-    ALLOC(u->invstd, u->s.K);
+    ok = ok && slu_unit_alloc(r->units[i], B) == SL_OK;
   }
   const size_t n0 = B * r->stem.s.K * r->stem.oh * r->stem.ow;
   ALLOC(r->h0, n0);
@@ -354,47 +309,32 @@ int sl_resnet_set_ternary(sl_resnet *r, int ternary)
   return SL_OK;
 }
 
-/* The weight tensors of the network: every unit's and the FC's. */
-static size_t weight_tensors(const sl_resnet *r, size_t *off, size_t *n)
-{
-  size_t k = 0;
-  for (size_t i = 0; i < r->n_units; i++) {
-    off[k] = r->units[i]->w;
-    n[k++] = r->units[i]->n_w;
-  }
-  off[k] = r->fc_w;
-  n[k++] = r->blocks[r->spec.n_blocks - 1].c * r->spec.n_classes;
-  return k;
-}
-
-/* r->eff = the parameters the forward pass uses; alpha of every tensor
- * (index as weight_tensors) into r->alpha when ternary. */
+/* The weight tensors of the network (every unit's and the FC's) and the
+ * exit prototypes. */
 int slr_effective(sl_resnet *r)
 {
-  memcpy(r->eff, r->params, r->n_params * sizeof(float));
-  if (!r->spec.ternary)
-    return SL_OK;
-  size_t off[SLR_MAX_TENSORS], n[SLR_MAX_TENSORS];
-  const size_t nt = weight_tensors(r, off, n);
-  for (size_t t = 0; t < nt; t++) {
-    sl_ternary_info info;
-    int rc = sl_ternary_quantise(r->eff + off[t], r->params + off[t], n[t], r->spec.ternary_t,
-                                 &info);
-    if (rc)
-      return rc;
-    r->alpha[t] = info.alpha;
+  size_t off[SLR_MAX_TENSORS], n[SLR_MAX_TENSORS], proto[SL_RESNET_MAX_BLOCKS],
+      dim[SL_RESNET_MAX_BLOCKS];
+  slu_tensors t = {0, off, n, r->alpha, 0, proto, dim, r->spec.n_classes};
+  for (size_t i = 0; i < r->n_units; i++) {
+    off[t.nt] = r->units[i]->w;
+    n[t.nt++] = r->units[i]->n_w;
   }
-  /* the prototypes as the ternary CAM would hold them: codes per class */
-  for (size_t b = 0; r->spec.ternary_prototypes && b + 1 < r->spec.n_blocks; b++) {
-    const slr_block *k = &r->blocks[b];
-    for (size_t c = 0; c < r->spec.n_classes; c++) {
-      const size_t at = k->proto + c * k->c;
-      int rc = sl_ternary_codes(r->eff + at, r->params + at, k->c, r->spec.ternary_t, NULL);
-      if (rc)
-        return rc;
-    }
+  off[t.nt] = r->fc_w;
+  n[t.nt++] = r->blocks[r->spec.n_blocks - 1].c * r->spec.n_classes;
+  for (size_t b = 0; b + 1 < r->spec.n_blocks; b++) {
+    proto[t.ne] = r->blocks[b].proto;
+    dim[t.ne++] = r->blocks[b].c;
   }
-  return SL_OK;
+  return slu_effective(r->eff, r->params, r->n_params, &t, r->spec.ternary,
+                       r->spec.ternary_prototypes, r->spec.ternary_t);
+}
+
+slu_ctx slr_ctx(sl_resnet *r)
+{
+  slu_ctx c = {r->eff, r->grads, r->stats, r->scratch, r->dscratch, r->spec.bn_eps,
+               r->spec.bn_momentum};
+  return c;
 }
 
 int sl_resnet_effective_params(sl_resnet *r, float *out)
@@ -409,54 +349,17 @@ int sl_resnet_effective_params(sl_resnet *r, float *out)
 
 /* ------------------------------------------------------------ forward */
 
-/* conv(in) -> BN: u->y. */
-static int unit_forward(sl_resnet *r, slr_unit *u, const float *in, size_t B, int training)
-{
-  sl_conv2d_shape s = u->s;
-  s.B = B;
-  const float *w = r->eff + u->w, *g = r->eff + u->gamma, *be = r->eff + u->beta;
-  int rc = sl_conv2d_forward(r->scratch, in, w, NULL, &s);
-  const size_t HW = u->oh * u->ow;
-  if (rc)
-    return rc;
-  if (training)
-    return sl_batchnorm_forward_train(u->y, u->xhat, u->mean, u->invstd, r->scratch, g, be, B,
-                                      s.K, HW, r->spec.bn_eps, r->stats + u->rmean,
-                                      r->stats + u->rvar, r->spec.bn_momentum);
-  return sl_batchnorm_forward_infer(u->y, r->scratch, g, be, r->stats + u->rmean,
-                                    r->stats + u->rvar, B, s.K, HW, r->spec.bn_eps);
-}
-
-/* Exit head of block k: cosine logits against the prototypes, with the
- * offset m as it was before this batch (then moved towards the batch's
- * mean feature in training). */
-static int exit_forward(sl_resnet *r, slr_block *k, size_t B, int training)
-{
-  float *m = r->stats + k->offset;
-  int rc = sl_cosine_forward(k->exit_logits, k->feat, m, r->eff + k->proto, B, k->c,
-                             r->spec.n_classes, r->spec.exit_scale);
-  if (rc || !training)
-    return rc;
-  const double mom = r->spec.bn_momentum;
-  for (size_t c = 0; c < k->c; c++) {
-    double s = 0.0;
-    for (size_t b = 0; b < B; b++)
-      s += k->feat[b * k->c + c];
-    m[c] = (float)((1.0 - mom) * m[c] + mom * s / (double)B);
-  }
-  return SL_OK;
-}
-
 static int block_forward(sl_resnet *r, slr_block *k, const float *in, size_t B, int training)
 {
   const size_t n = B * k->c * k->h * k->w;
-  int rc = unit_forward(r, &k->c1, in, B, training);
+  const slu_ctx c = slr_ctx(r);
+  int rc = slu_unit_forward(&c, &k->c1, in, B, training);
   if (!rc)
     rc = sl_relu_forward(k->r1, k->c1.y, n);
   if (!rc)
-    rc = unit_forward(r, &k->c2, k->r1, B, training);
+    rc = slu_unit_forward(&c, &k->c2, k->r1, B, training);
   if (!rc && k->has_proj)
-    rc = unit_forward(r, &k->proj, in, B, training);
+    rc = slu_unit_forward(&c, &k->proj, in, B, training);
   if (!rc)
     rc = sl_add_forward(k->out, k->c2.y, k->has_proj ? k->proj.y : in, n);
   if (!rc)
@@ -464,7 +367,8 @@ static int block_forward(sl_resnet *r, slr_block *k, const float *in, size_t B, 
   if (!rc)
     rc = sl_gap_forward(k->feat, k->out, B, k->c, k->h * k->w);
   if (!rc && k->is_exit)
-    rc = exit_forward(r, k, B, training);
+    rc = slu_exit_forward(&c, k->proto, k->offset, k->feat, B, k->c, r->spec.n_classes,
+                          r->spec.exit_scale, k->exit_logits, training);
   return rc;
 }
 
@@ -484,8 +388,9 @@ int sl_resnet_forward(sl_resnet *r, const float *x, size_t B, int training)
     rc = slr_effective(r);
   r->batch = 0;
   r->x = x;
+  const slu_ctx c = slr_ctx(r);
   if (!rc)
-    rc = unit_forward(r, &r->stem, x, B, training);
+    rc = slu_unit_forward(&c, &r->stem, x, B, training);
   if (!rc)
     rc = sl_relu_forward(r->h0, r->stem.y, B * r->stem.s.K * r->stem.oh * r->stem.ow);
   const float *h = r->h0;
@@ -533,56 +438,31 @@ int sl_resnet_loss(sl_resnet *r, const int32_t *labels, double *loss, size_t *co
   return SL_OK;
 }
 
-/* Backward of a unit from dy (its BN output's gradient): into din (+=) and
- * the gradients. dy is left unchanged. */
-static int unit_backward(sl_resnet *r, slr_unit *u, const float *dy, const float *in, float *din,
-                         size_t B)
-{
-  sl_conv2d_shape s = u->s;
-  s.B = B;
-  const size_t n = B * s.K * u->oh * u->ow;
-  memset(r->dscratch, 0, n * sizeof(float));
-  int rc = sl_batchnorm_backward(r->dscratch, r->grads + u->gamma, r->grads + u->beta, dy,
-                                 u->xhat, r->eff + u->gamma, u->invstd, B, s.K, u->oh * u->ow);
-  /* straight through: the gradient of the ternary weights is the latent's */
-  if (!rc)
-    rc = sl_conv2d_backward(din, r->grads + u->w, NULL, r->dscratch, in, r->eff + u->w, &s);
-  return rc;
-}
-
-/* dmask: g *= (a > 0), the ReLU's backward in place */
-static void relu_mask(float *g, const float *a, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (!(a[i] > 0.0f))
-      g[i] = 0.0f;
-}
-
 /* k->dout holds dL/d(out) from the next block (or zero); din (zeroed by
  * the caller) receives dL/d(input). */
 static int block_backward(sl_resnet *r, slr_block *k, const float *in, float *din, size_t B)
 {
   const size_t n = B * k->c * k->h * k->w;
+  const slu_ctx c = slr_ctx(r);
   int rc = SL_OK;
   if (k->is_exit) {
     memset(k->dfeat, 0, B * k->c * sizeof(float));
-    rc = sl_cosine_backward(k->dfeat, r->grads + k->proto, k->dexit, k->feat,
-                            r->stats + k->offset, r->eff + k->proto, B, k->c, r->spec.n_classes,
-                            r->spec.exit_scale);
+    rc = slu_exit_backward(&c, k->proto, k->offset, k->feat, k->dexit, B, k->c,
+                           r->spec.n_classes, r->spec.exit_scale, k->dfeat);
   }
   if (!rc && (k->is_exit || k == &r->blocks[r->spec.n_blocks - 1]))
     rc = sl_gap_backward(k->dout, k->dfeat, B, k->c, k->h * k->w);
   if (rc)
     return rc;
-  relu_mask(k->dout, k->out, n); /* now dL/d(sum) = dL/d(BN2 out) = dL/d(skip) */
+  slu_relu_mask(k->dout, k->out, n); /* now dL/d(sum) = dL/d(BN2 out) = dL/d(skip) */
   memset(k->dr1, 0, n * sizeof(float));
-  rc = unit_backward(r, &k->c2, k->dout, k->r1, k->dr1, B);
+  rc = slu_unit_backward(&c, &k->c2, k->dout, k->r1, k->dr1, B);
   if (!rc) {
-    relu_mask(k->dr1, k->r1, n);
-    rc = unit_backward(r, &k->c1, k->dr1, in, din, B);
+    slu_relu_mask(k->dr1, k->r1, n);
+    rc = slu_unit_backward(&c, &k->c1, k->dr1, in, din, B);
   }
   if (!rc && k->has_proj)
-    rc = unit_backward(r, &k->proj, k->dout, in, din, B);
+    rc = slu_unit_backward(&c, &k->proj, k->dout, in, din, B);
   if (!rc && !k->has_proj)
     rc = sl_add_backward(din, NULL, k->dout, n);
   return rc;
@@ -610,8 +490,9 @@ int sl_resnet_backward(sl_resnet *r)
   }
   if (!rc) {
     const size_t n0 = B * r->stem.s.K * r->stem.oh * r->stem.ow;
-    relu_mask(r->dh0, r->h0, n0);
-    rc = unit_backward(r, &r->stem, r->dh0, r->x, NULL, B);
+    slu_relu_mask(r->dh0, r->h0, n0);
+    const slu_ctx c = slr_ctx(r);
+    rc = slu_unit_backward(&c, &r->stem, r->dh0, r->x, NULL, B);
   }
   r->have_loss = 0;
   return rc;

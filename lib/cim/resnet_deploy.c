@@ -12,31 +12,22 @@
 #include "config.h"
 #include "resnet_internal.h"
 #include "spikeloop/error.h"
-#include "spikeloop/ternary.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-  sl_conv2d_shape s;   /* B set per call; the FC is a 1x1 convolution on (C, 1, 1) */
-  size_t n_in, n_out;
-  float *w;            /* (n_in, n_out): the crossbar's matrix */
-  float *gain, *shift; /* (n_out) */
-  sl_cim *cim;         /* NULL: exact float */
-  unsigned index;      /* noise seed offset */
-} dep_layer;
-
-typedef struct {
-  dep_layer c1, c2, proj;
+  slu_layer c1, c2, proj;
   int has_proj;
   size_t c, h, w, cin, hin, win;
 } dep_block;
 
 struct sl_resnet_deployed {
   sl_resnet_deploy_params p;
+  slu_deploy how;
   sl_resnet_spec spec;
-  dep_layer stem, fc;
+  slu_layer stem, fc;
   dep_block blocks[SL_RESNET_MAX_BLOCKS];
   int calibrating;
   size_t cap;
@@ -56,78 +47,19 @@ sl_resnet_deploy_params sl_resnet_deploy_params_default(void)
   return p;
 }
 
-static void layer_free(dep_layer *L)
-{
-  free(L->w), free(L->gain), free(L->shift);
-  sl_cim_free(L->cim);
-  memset(L, 0, sizeof *L);
-}
-
 void sl_resnet_deployed_free(sl_resnet_deployed *d)
 {
   if (!d)
     return;
-  layer_free(&d->stem);
-  layer_free(&d->fc);
+  slu_layer_free(&d->stem);
+  slu_layer_free(&d->fc);
   for (size_t b = 0; b < SL_RESNET_MAX_BLOCKS; b++) {
-    layer_free(&d->blocks[b].c1);
-    layer_free(&d->blocks[b].c2);
-    layer_free(&d->blocks[b].proj);
+    slu_layer_free(&d->blocks[b].c1);
+    slu_layer_free(&d->blocks[b].c2);
+    slu_layer_free(&d->blocks[b].proj);
   }
   free(d->h0), free(d->t1), free(d->t2), free(d->tp);
   free(d);
-}
-
-/* The matrix, gain and shift of one layer: weights at params offset w_off
- * (n_in x n_out), column scale/shift from the BN (or 1 and the bias);
- * index: the layer's noise seed offset. */
-static int layer_make(dep_layer *L, sl_resnet *r, const sl_resnet_deploy_params *p,
-                      const sl_conv2d_shape *s, size_t w_off, const float *bn_scale,
-                      const float *bn_shift, unsigned index)
-{
-  L->s = *s;
-  L->n_in = s->C * s->kh * s->kw;
-  L->n_out = s->K;
-  L->index = index;
-  const size_t n = L->n_in * L->n_out;
-  L->w = malloc(n * sizeof(float));
-  L->gain = malloc(L->n_out * sizeof(float));
-  L->shift = malloc(L->n_out * sizeof(float));
-  if (!L->w || !L->gain || !L->shift)
-    return sl_error(SL_ENOMEM, "resnet_deploy: out of memory");
-  if (p->mapping == SL_RESNET_MAP_TERNARY) {
-    sl_ternary_info info;
-    int rc = sl_ternary_codes(L->w, r->params + w_off, n, r->spec.ternary_t, &info);
-    if (rc)
-      return rc;
-    for (size_t k = 0; k < L->n_out; k++) {
-      L->gain[k] = info.alpha * bn_scale[k];
-      L->shift[k] = bn_shift[k];
-    }
-  } else {
-    memcpy(L->w, r->eff + w_off, n * sizeof(float));
-    for (size_t k = 0; k < L->n_out; k++) {
-      L->gain[k] = bn_scale[k];
-      L->shift[k] = bn_shift[k];
-    }
-  }
-  return SL_OK;
-}
-
-/* A unit's layer: its BN folded. */
-static int unit_make(dep_layer *L, sl_resnet *r, const sl_resnet_deploy_params *p,
-                     const slr_unit *u, size_t t)
-{
-  const size_t K = u->s.K;
-  float *scale = malloc(2 * K * sizeof(float));
-  if (!scale)
-    return sl_error(SL_ENOMEM, "resnet_deploy: out of memory");
-  int rc = sl_batchnorm_fold(scale, scale + K, r->eff + u->gamma, r->eff + u->beta,
-                             r->stats + u->rmean, r->stats + u->rvar, K, r->spec.bn_eps);
-  if (!rc)
-    rc = layer_make(L, r, p, &u->s, u->w, scale, scale + K, (unsigned)t);
-  free(scale);
-  return rc;
 }
 
 static int ensure(sl_resnet_deployed *d, size_t B)
@@ -155,65 +87,6 @@ static int ensure(sl_resnet_deployed *d, size_t B)
   return SL_OK;
 }
 
-/* The crossbar of L, from the inputs `in` of its first batch: DAC full
- * scale, programming, ADC range. */
-static int layer_calibrate(sl_resnet_deployed *d, dep_layer *L, const float *in, size_t B)
-{
-  const sl_conv2d_shape s = {B, L->s.C, L->s.H, L->s.W, L->s.K, L->s.kh, L->s.kw, L->s.stride,
-                             L->s.pad};
-  const size_t nin = B * s.C * s.H * s.W;
-  float xmax = 0.0f;
-  for (size_t i = 0; i < nin; i++)
-    xmax = fabsf(in[i]) > xmax ? fabsf(in[i]) : xmax;
-  sl_cim_params dev = d->p.device;
-  dev.x_max = xmax > 0.0f ? xmax : 1.0;
-  dev.noise_seed += L->index;
-  dev.chip_seed += L->index;
-  if (d->p.mapping == SL_RESNET_MAP_TERNARY) {
-    dev.levels = 2;
-    dev.w_max = 1.0;
-  }
-  int rc = sl_cim_alloc(&L->cim, L->n_in, L->n_out, &dev);
-  if (!rc)
-    rc = sl_cim_program(L->cim, L->w);
-  const size_t P = B * sl_conv2d_out_h(&s) * sl_conv2d_out_w(&s);
-  float *cols = rc ? NULL : malloc(P * L->n_in * sizeof(float));
-  if (!rc && !cols)
-    rc = sl_error(SL_ENOMEM, "resnet_deploy: out of memory for %zu calibration rows", P);
-  if (!rc)
-    rc = sl_conv2d_im2col(cols, in, &s);
-  if (!rc)
-    rc = sl_cim_calibrate_adc(L->cim, cols, P, d->p.adc_margin);
-  free(cols);
-  return rc;
-}
-
-/* out (B, K, OH, OW) = gain (in * w) + shift, on the crossbar or exact. */
-static int layer_apply(sl_resnet_deployed *d, dep_layer *L, const float *in, size_t B, float *out)
-{
-  sl_conv2d_shape s = L->s;
-  s.B = B;
-  int rc = SL_OK;
-  if (d->calibrating && d->p.on_cim && !L->cim)
-    rc = layer_calibrate(d, L, in, B);
-  if (rc)
-    return rc;
-  if (L->cim && !d->calibrating)
-    rc = sl_conv2d_forward_cim(out, in, L->cim, NULL, &s);
-  else
-    rc = sl_conv2d_forward(out, in, L->w, NULL, &s);
-  if (rc)
-    return rc;
-  const size_t HW = sl_conv2d_out_h(&s) * sl_conv2d_out_w(&s), K = s.K;
-#pragma omp parallel for schedule(static)
-  for (size_t q = 0; q < B * K; q++) {
-    const float g = L->gain[q % K], t = L->shift[q % K];
-    for (size_t i = 0; i < HW; i++)
-      out[q * HW + i] = g * out[q * HW + i] + t;
-  }
-  return SL_OK;
-}
-
 static void relu(float *a, size_t n)
 {
   for (size_t i = 0; i < n; i++)
@@ -231,20 +104,20 @@ int sl_resnet_deployed_stage(sl_resnet_deployed *d, size_t st, const float *in, 
     return sl_error(SL_EINVAL, "resnet_deployed_stage: empty batch");
   int rc = ensure(d, B);
   if (!rc && st == 0) {
-    rc = layer_apply(d, &d->stem, in, B, d->h0);
+    rc = slu_layer_apply(&d->stem, &d->how, d->calibrating, in, B, d->h0);
     relu(d->h0, B * d->stem.s.K * sl_conv2d_out_h(&d->stem.s) * sl_conv2d_out_w(&d->stem.s));
     in = d->h0;
   }
   dep_block *k = &d->blocks[st];
   const size_t n = B * k->c * k->h * k->w;
   if (!rc)
-    rc = layer_apply(d, &k->c1, in, B, d->t1);
+    rc = slu_layer_apply(&k->c1, &d->how, d->calibrating, in, B, d->t1);
   if (!rc) {
     relu(d->t1, n);
-    rc = layer_apply(d, &k->c2, d->t1, B, d->t2);
+    rc = slu_layer_apply(&k->c2, &d->how, d->calibrating, d->t1, B, d->t2);
   }
   if (!rc && k->has_proj)
-    rc = layer_apply(d, &k->proj, in, B, d->tp);
+    rc = slu_layer_apply(&k->proj, &d->how, d->calibrating, in, B, d->tp);
   if (rc)
     return rc;
   const float *skip = k->has_proj ? d->tp : in;
@@ -261,11 +134,11 @@ int sl_resnet_deployed_head(sl_resnet_deployed *d, const float *feat, size_t B, 
     return sl_error(SL_EINVAL, "resnet_deployed_head: NULL argument");
   if (!B)
     return sl_error(SL_EINVAL, "resnet_deployed_head: empty batch");
-  return layer_apply(d, &d->fc, feat, B, logits);
+  return slu_layer_apply(&d->fc, &d->how, d->calibrating, feat, B, logits);
 }
 
 /* every layer, for the counters */
-static size_t all_layers(const sl_resnet_deployed *d, const dep_layer **L)
+static size_t all_layers(const sl_resnet_deployed *d, const slu_layer **L)
 {
   size_t n = 0;
   L[n++] = &d->stem;
@@ -285,16 +158,9 @@ void sl_resnet_deployed_counters(const sl_resnet_deployed *d, sl_cim_counters *s
   sl_cim_counters t;
   memset(&t, 0, sizeof t);
   double e = 0.0;
-  const dep_layer *L[SLR_MAX_TENSORS];
-  const size_t n = d ? all_layers(d, L) : 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!L[i]->cim)
-      continue;
-    sl_cim_counters k;
-    sl_cim_counters_get(L[i]->cim, &k);
-    sl_cim_counters_add(&t, &k);
-    e += sl_cim_energy(sl_cim_params_get(L[i]->cim), &k);
-  }
+  const slu_layer *L[SLR_MAX_TENSORS];
+  if (d)
+    slu_layers_counters(L, all_layers(d, L), &t, &e);
   if (sum)
     *sum = t;
   if (energy_j)
@@ -303,40 +169,36 @@ void sl_resnet_deployed_counters(const sl_resnet_deployed *d, sl_cim_counters *s
 
 void sl_resnet_deployed_counters_reset(sl_resnet_deployed *d)
 {
-  const dep_layer *L[SLR_MAX_TENSORS];
-  const size_t n = d ? all_layers(d, L) : 0;
-  for (size_t i = 0; i < n; i++)
-    if (L[i]->cim)
-      sl_cim_counters_reset(L[i]->cim);
+  const slu_layer *L[SLR_MAX_TENSORS];
+  if (d)
+    slu_layers_counters_reset(L, all_layers(d, L));
 }
 
-static int build(sl_resnet_deployed *d, sl_resnet *r, const sl_resnet_deploy_params *p)
+static int build(sl_resnet_deployed *d, sl_resnet *r)
 {
-  size_t t = 0;
-  int rc = unit_make(&d->stem, r, p, &r->stem, t++);
+  const slu_deploy *h = &d->how;
+  unsigned t = 0;
+  int rc = slu_layer_from_unit(&d->stem, h, &r->stem, r->eff, r->params, r->stats, r->spec.bn_eps,
+                               t++);
   for (size_t b = 0; !rc && b < r->spec.n_blocks; b++) {
     const slr_block *k = &r->blocks[b];
     dep_block *q = &d->blocks[b];
     q->c = k->c, q->h = k->h, q->w = k->w, q->cin = k->cin, q->hin = k->hin, q->win = k->win;
     q->has_proj = k->has_proj;
-    rc = unit_make(&q->c1, r, p, &k->c1, t++);
+    rc = slu_layer_from_unit(&q->c1, h, &k->c1, r->eff, r->params, r->stats, r->spec.bn_eps, t++);
     if (!rc)
-      rc = unit_make(&q->c2, r, p, &k->c2, t++);
+      rc = slu_layer_from_unit(&q->c2, h, &k->c2, r->eff, r->params, r->stats, r->spec.bn_eps,
+                               t++);
     if (!rc && k->has_proj)
-      rc = unit_make(&q->proj, r, p, &k->proj, t++);
+      rc = slu_layer_from_unit(&q->proj, h, &k->proj, r->eff, r->params, r->stats,
+                               r->spec.bn_eps, t++);
   }
-  if (rc)
-    return rc;
   /* the FC: a 1x1 convolution on (C, 1, 1); gain 1, shift = bias */
   const size_t C = r->blocks[r->spec.n_blocks - 1].c, nc = r->spec.n_classes;
   const sl_conv2d_shape fs = {0, C, 1, 1, nc, 1, 1, 1, 0};
-  float *one = malloc(nc * sizeof(float));
-  if (!one)
-    return sl_error(SL_ENOMEM, "resnet_deploy: out of memory");
-  for (size_t k = 0; k < nc; k++)
-    one[k] = 1.0f;
-  rc = layer_make(&d->fc, r, p, &fs, r->fc_w, one, r->eff + r->fc_b, (unsigned)t);
-  free(one);
+  if (!rc)
+    rc = slu_layer_make(&d->fc, h, &fs, r->eff + r->fc_w, r->params + r->fc_w, NULL,
+                        r->eff + r->fc_b, t);
   return rc;
 }
 
@@ -364,34 +226,17 @@ int sl_resnet_deploy(sl_resnet_deployed **out, sl_resnet *r, const sl_resnet_dep
     return sl_error(SL_ENOMEM, "resnet_deploy: out of memory");
   d->p = *p;
   d->spec = r->spec;
+  slu_deploy how = {p->on_cim, p->mapping == SL_RESNET_MAP_TERNARY, p->device, p->adc_margin,
+                    r->spec.ternary_t};
+  d->how = how;
   rc = slr_effective(r);
   if (!rc)
-    rc = build(d, r, p);
-  if (!rc && p->on_cim) {
+    rc = build(d, r);
+  sl_dyn_net net;
+  if (!rc && p->on_cim && !(rc = sl_resnet_deployed_dyn(d, &net))) {
     /* one pass of the calibration batch through the float layers */
-    const size_t L = r->spec.n_blocks;
     d->calibrating = 1;
-    float *a = NULL, *b = NULL, *f = malloc(n_calib * d->blocks[L - 1].c * sizeof(float)),
-          *lg = malloc(n_calib * r->spec.n_classes * sizeof(float));
-    size_t big = 0;
-    for (size_t s = 0; s < L; s++)
-      big = d->blocks[s].c * d->blocks[s].h * d->blocks[s].w > big
-                ? d->blocks[s].c * d->blocks[s].h * d->blocks[s].w
-                : big;
-    a = malloc(n_calib * big * sizeof(float));
-    b = malloc(n_calib * big * sizeof(float));
-    if (!a || !b || !f || !lg)
-      rc = sl_error(SL_ENOMEM, "resnet_deploy: out of memory for %zu calibration samples",
-                    n_calib);
-    const float *in = calib_x;
-    for (size_t s = 0; !rc && s < L; s++) {
-      float *o = s % 2 ? b : a;
-      rc = sl_resnet_deployed_stage(d, s, in, n_calib, o, s + 1 == L ? f : NULL);
-      in = o;
-    }
-    if (!rc)
-      rc = sl_resnet_deployed_head(d, f, n_calib, lg);
-    free(a), free(b), free(f), free(lg);
+    rc = slu_calibration_pass(&net, calib_x, n_calib);
     d->calibrating = 0;
   }
   if (rc) {
@@ -419,12 +264,6 @@ static double dyn_energy(void *net)
   return e;
 }
 
-static double layer_macs(const dep_layer *L)
-{
-  return (double)sl_conv2d_out_h(&L->s) * (double)sl_conv2d_out_w(&L->s) * (double)L->n_in *
-         (double)L->n_out;
-}
-
 int sl_resnet_deployed_dyn(sl_resnet_deployed *d, sl_dyn_net *out)
 {
   if (!d || !out)
@@ -440,11 +279,11 @@ int sl_resnet_deployed_dyn(sl_resnet_deployed *d, sl_dyn_net *out)
     const dep_block *k = &d->blocks[s];
     out->out_dim[s] = k->c * k->h * k->w;
     out->feat_dim[s] = k->c;
-    out->stage_macs[s] = layer_macs(&k->c1) + layer_macs(&k->c2) +
-                         (k->has_proj ? layer_macs(&k->proj) : 0.0) +
-                         (s == 0 ? layer_macs(&d->stem) : 0.0);
+    out->stage_macs[s] = slu_layer_macs(&k->c1) + slu_layer_macs(&k->c2) +
+                         (k->has_proj ? slu_layer_macs(&k->proj) : 0.0) +
+                         (s == 0 ? slu_layer_macs(&d->stem) : 0.0);
   }
-  out->head_macs = layer_macs(&d->fc);
+  out->head_macs = slu_layer_macs(&d->fc);
   out->net = d;
   out->stage = dyn_stage;
   out->head = dyn_head;

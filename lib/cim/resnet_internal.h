@@ -6,23 +6,14 @@
 
 #include "spikeloop/ann.h"
 #include "spikeloop/resnet.h"
+#include "units.h"
 
 /* units: stem + 3 per block; tensors: units + FC */
 #define SLR_MAX_UNITS (1 + 3 * SL_RESNET_MAX_BLOCKS)
 #define SLR_MAX_TENSORS (SLR_MAX_UNITS + 1)
 
-/* A convolution and the batch norm after it. */
 typedef struct {
-  sl_conv2d_shape s;        /* B set per call */
-  size_t oh, ow, n_w;
-  size_t w, gamma, beta;    /* offsets into params */
-  size_t rmean, rvar;       /* offsets into stats */
-  float *y;                 /* BN output (B, K, oh, ow) */
-  float *xhat, *mean, *invstd; /* BN caches of a training forward */
-} slr_unit;
-
-typedef struct {
-  slr_unit c1, c2, proj;
+  slu_unit c1, c2, proj;
   int has_proj, is_exit;
   size_t cin, hin, win; /* input */
   size_t c, h, w;       /* output */
@@ -37,9 +28,9 @@ typedef struct {
 
 struct sl_resnet {
   sl_resnet_spec spec;
-  slr_unit stem;
+  slu_unit stem;
   slr_block blocks[SL_RESNET_MAX_BLOCKS];
-  slr_unit *units[SLR_MAX_UNITS]; /* stem, then c1, c2, [proj] of each block */
+  slu_unit *units[SLR_MAX_UNITS]; /* stem, then c1, c2, [proj] of each block */
   size_t n_units;
   size_t fc_w, fc_b;
   size_t n_params, n_stats;
@@ -57,5 +48,7 @@ struct sl_resnet {
 
 /* r->eff and r->alpha from r->params (ternarised when spec.ternary). */
 int slr_effective(sl_resnet *r);
+/* The unit context of r (its blocks and scratch). */
+slu_ctx slr_ctx(sl_resnet *r);
 
 #endif

@@ -1,0 +1,331 @@
+/* units.c -- the building blocks of the dynamic-exit networks (units.h):
+ * convolution + batch-norm units and exit heads for training, the
+ * effective (ternary) parameters, and folded matrix layers on crossbars
+ * for deployment.
+ */
+#include "config.h"
+#include "units.h"
+#include "spikeloop/error.h"
+#include "spikeloop/ternary.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ units */
+
+void slu_unit_layout(slu_unit *u, size_t C, size_t H, size_t W, size_t K, size_t k,
+                     size_t stride, size_t *np, size_t *ns)
+{
+  const sl_conv2d_shape s = {0, C, H, W, K, k, k, stride, k / 2};
+  memset(u, 0, sizeof *u);
+  u->s = s;
+  u->n_w = C * k * k * K;
+  u->w = *np;
+  u->gamma = u->w + u->n_w;
+  u->beta = u->gamma + K;
+  *np = u->beta + K;
+  u->rmean = *ns;
+  u->rvar = *ns + K;
+  *ns += 2 * K;
+  u->oh = sl_conv2d_out_h(&u->s);
+  u->ow = sl_conv2d_out_w(&u->s);
+}
+
+size_t slu_unit_out(const slu_unit *u) { return u->s.K * u->oh * u->ow; }
+
+uint64_t slu_unit_macs(const slu_unit *u)
+{
+  return (uint64_t)u->oh * u->ow * u->s.K * u->s.C * u->s.kh * u->s.kw;
+}
+
+void slu_unit_init(const slu_unit *u, float *params, float *stats, sl_rng_state *g)
+{
+  const double sd = sqrt(2.0 / (double)(u->s.C * u->s.kh * u->s.kw)); /* He */
+  for (size_t j = 0; j < u->n_w; j++)
+    params[u->w + j] = (float)(sd * sl_rng_normal(g));
+  for (size_t j = 0; j < u->s.K; j++) {
+    params[u->gamma + j] = 1.0f;
+    params[u->beta + j] = 0.0f;
+    stats[u->rmean + j] = 0.0f;
+    stats[u->rvar + j] = 1.0f;
+  }
+}
+
+void slu_unit_free(slu_unit *u)
+{
+  free(u->xhat), free(u->y), free(u->mean), free(u->invstd);
+  u->xhat = u->y = u->mean = u->invstd = NULL;
+}
+
+int slu_unit_alloc(slu_unit *u, size_t B)
+{
+  slu_unit_free(u);
+  const size_t n = B * slu_unit_out(u);
+  u->xhat = malloc(n * sizeof(float));
+  u->y = malloc(n * sizeof(float));
+  u->mean = malloc(u->s.K * sizeof(float));
+  u->invstd = malloc(u->s.K * sizeof(float));
+  if (!u->xhat || !u->y || !u->mean || !u->invstd) {
+    slu_unit_free(u);
+    return sl_error(SL_ENOMEM, "out of memory for a batch of %zu", B);
+  }
+  return SL_OK;
+}
+
+int slu_unit_forward(const slu_ctx *c, slu_unit *u, const float *in, size_t B, int training)
+{
+  sl_conv2d_shape s = u->s;
+  s.B = B;
+  const float *w = c->eff + u->w, *g = c->eff + u->gamma, *be = c->eff + u->beta;
+  int rc = sl_conv2d_forward(c->scratch, in, w, NULL, &s);
+  const size_t HW = u->oh * u->ow;
+  if (rc)
+    return rc;
+  if (training)
+    return sl_batchnorm_forward_train(u->y, u->xhat, u->mean, u->invstd, c->scratch, g, be, B,
+                                      s.K, HW, c->eps, c->stats + u->rmean, c->stats + u->rvar,
+                                      c->momentum);
+  return sl_batchnorm_forward_infer(u->y, c->scratch, g, be, c->stats + u->rmean,
+                                    c->stats + u->rvar, B, s.K, HW, c->eps);
+}
+
+int slu_unit_backward(const slu_ctx *c, const slu_unit *u, const float *dy, const float *in,
+                      float *din, size_t B)
+{
+  sl_conv2d_shape s = u->s;
+  s.B = B;
+  const size_t n = B * slu_unit_out(u);
+  memset(c->dscratch, 0, n * sizeof(float));
+  int rc = sl_batchnorm_backward(c->dscratch, c->grads + u->gamma, c->grads + u->beta, dy,
+                                 u->xhat, c->eff + u->gamma, u->invstd, B, s.K, u->oh * u->ow);
+  /* straight through: the gradient of the ternary weights is the latent's */
+  if (!rc)
+    rc = sl_conv2d_backward(din, c->grads + u->w, NULL, c->dscratch, in, c->eff + u->w, &s);
+  return rc;
+}
+
+void slu_relu_mask(float *g, const float *a, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!(a[i] > 0.0f))
+      g[i] = 0.0f;
+}
+
+/* ------------------------------------------------------------ exit heads */
+
+int slu_exit_forward(const slu_ctx *c, size_t proto, size_t offset, const float *feat, size_t B,
+                     size_t C, size_t K, double scale, float *logits, int training)
+{
+  float *m = c->stats + offset;
+  int rc = sl_cosine_forward(logits, feat, m, c->eff + proto, B, C, K, scale);
+  if (rc || !training)
+    return rc;
+  for (size_t j = 0; j < C; j++) {
+    double s = 0.0;
+    for (size_t b = 0; b < B; b++)
+      s += feat[b * C + j];
+    m[j] = (float)((1.0 - c->momentum) * m[j] + c->momentum * s / (double)B);
+  }
+  return SL_OK;
+}
+
+int slu_exit_backward(const slu_ctx *c, size_t proto, size_t offset, const float *feat,
+                      const float *dlogits, size_t B, size_t C, size_t K, double scale,
+                      float *dfeat)
+{
+  return sl_cosine_backward(dfeat, c->grads + proto, dlogits, feat, c->stats + offset,
+                            c->eff + proto, B, C, K, scale);
+}
+
+/* ------------------------------------------------------------ ternary */
+
+int slu_effective(float *eff, const float *params, size_t n_params, const slu_tensors *t,
+                  int ternary, int ternary_protos, double ternary_t)
+{
+  memcpy(eff, params, n_params * sizeof(float));
+  if (!ternary)
+    return SL_OK;
+  for (size_t i = 0; i < t->nt; i++) {
+    sl_ternary_info info;
+    int rc = sl_ternary_quantise(eff + t->off[i], params + t->off[i], t->n[i], ternary_t, &info);
+    if (rc)
+      return rc;
+    t->alpha[i] = info.alpha;
+  }
+  /* the prototypes as a ternary CAM would hold them: codes per class */
+  for (size_t e = 0; ternary_protos && e < t->ne; e++)
+    for (size_t k = 0; k < t->n_classes; k++) {
+      const size_t at = t->proto[e] + k * t->dim[e];
+      int rc = sl_ternary_codes(eff + at, params + at, t->dim[e], ternary_t, NULL);
+      if (rc)
+        return rc;
+    }
+  return SL_OK;
+}
+
+/* ------------------------------------------------------------ deployed layers */
+
+void slu_layer_free(slu_layer *L)
+{
+  free(L->w), free(L->gain), free(L->shift);
+  sl_cim_free(L->cim);
+  memset(L, 0, sizeof *L);
+}
+
+int slu_layer_make(slu_layer *L, const slu_deploy *d, const sl_conv2d_shape *s,
+                   const float *w_eff, const float *w_latent, const float *scale,
+                   const float *shift, unsigned index)
+{
+  memset(L, 0, sizeof *L);
+  L->s = *s;
+  L->n_in = s->C * s->kh * s->kw;
+  L->n_out = s->K;
+  L->index = index;
+  const size_t n = L->n_in * L->n_out;
+  L->w = malloc(n * sizeof(float));
+  L->gain = malloc(L->n_out * sizeof(float));
+  L->shift = malloc(L->n_out * sizeof(float));
+  if (!L->w || !L->gain || !L->shift)
+    return sl_error(SL_ENOMEM, "deploy: out of memory");
+  float alpha = 1.0f;
+  if (d->ternary) {
+    sl_ternary_info info;
+    int rc = sl_ternary_codes(L->w, w_latent, n, d->ternary_t, &info);
+    if (rc)
+      return rc;
+    alpha = info.alpha;
+  } else {
+    memcpy(L->w, w_eff, n * sizeof(float));
+  }
+  for (size_t k = 0; k < L->n_out; k++) {
+    L->gain[k] = alpha * (scale ? scale[k] : 1.0f);
+    L->shift[k] = shift ? shift[k] : 0.0f;
+  }
+  return SL_OK;
+}
+
+int slu_layer_from_unit(slu_layer *L, const slu_deploy *d, const slu_unit *u, const float *eff,
+                        const float *params, const float *stats, double eps, unsigned index)
+{
+  const size_t K = u->s.K;
+  float *scale = malloc(2 * K * sizeof(float));
+  if (!scale)
+    return sl_error(SL_ENOMEM, "deploy: out of memory");
+  int rc = sl_batchnorm_fold(scale, scale + K, eff + u->gamma, eff + u->beta, stats + u->rmean,
+                             stats + u->rvar, K, eps);
+  if (!rc)
+    rc = slu_layer_make(L, d, &u->s, eff + u->w, params + u->w, scale, scale + K, index);
+  free(scale);
+  return rc;
+}
+
+/* The crossbar of L, from the inputs of its first batch: DAC full scale,
+ * programming, ADC range. */
+static int layer_calibrate(slu_layer *L, const slu_deploy *d, const float *in, size_t B)
+{
+  sl_conv2d_shape s = L->s;
+  s.B = B;
+  const size_t nin = B * s.C * s.H * s.W;
+  float xmax = 0.0f;
+  for (size_t i = 0; i < nin; i++)
+    xmax = fabsf(in[i]) > xmax ? fabsf(in[i]) : xmax;
+  sl_cim_params dev = d->device;
+  dev.x_max = xmax > 0.0f ? xmax : 1.0;
+  dev.noise_seed += L->index;
+  dev.chip_seed += L->index;
+  if (d->ternary) {
+    dev.levels = 2;
+    dev.w_max = 1.0;
+  }
+  int rc = sl_cim_alloc(&L->cim, L->n_in, L->n_out, &dev);
+  if (!rc)
+    rc = sl_cim_program(L->cim, L->w);
+  const size_t P = B * sl_conv2d_out_h(&s) * sl_conv2d_out_w(&s);
+  float *cols = rc ? NULL : malloc(P * L->n_in * sizeof(float));
+  if (!rc && !cols)
+    rc = sl_error(SL_ENOMEM, "deploy: out of memory for %zu calibration rows", P);
+  if (!rc)
+    rc = sl_conv2d_im2col(cols, in, &s);
+  if (!rc)
+    rc = sl_cim_calibrate_adc(L->cim, cols, P, d->adc_margin);
+  free(cols);
+  return rc;
+}
+
+int slu_layer_apply(slu_layer *L, const slu_deploy *d, int calibrating, const float *in,
+                    size_t B, float *out)
+{
+  sl_conv2d_shape s = L->s;
+  s.B = B;
+  int rc = SL_OK;
+  if (calibrating && d->on_cim && !L->cim)
+    rc = layer_calibrate(L, d, in, B);
+  if (rc)
+    return rc;
+  if (L->cim && !calibrating)
+    rc = sl_conv2d_forward_cim(out, in, L->cim, NULL, &s);
+  else
+    rc = sl_conv2d_forward(out, in, L->w, NULL, &s);
+  if (rc)
+    return rc;
+  const size_t HW = sl_conv2d_out_h(&s) * sl_conv2d_out_w(&s), K = s.K;
+#pragma omp parallel for schedule(static)
+  for (size_t q = 0; q < B * K; q++) {
+    const float g = L->gain[q % K], t = L->shift[q % K];
+    for (size_t i = 0; i < HW; i++)
+      out[q * HW + i] = g * out[q * HW + i] + t;
+  }
+  return SL_OK;
+}
+
+double slu_layer_macs(const slu_layer *L)
+{
+  return (double)sl_conv2d_out_h(&L->s) * (double)sl_conv2d_out_w(&L->s) * (double)L->n_in *
+         (double)L->n_out;
+}
+
+void slu_layers_counters(const slu_layer *const *L, size_t n, sl_cim_counters *sum, double *e)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (!L[i]->cim)
+      continue;
+    sl_cim_counters k;
+    sl_cim_counters_get(L[i]->cim, &k);
+    if (sum)
+      sl_cim_counters_add(sum, &k);
+    if (e)
+      *e += sl_cim_energy(sl_cim_params_get(L[i]->cim), &k);
+  }
+}
+
+void slu_layers_counters_reset(const slu_layer *const *L, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (L[i]->cim)
+      sl_cim_counters_reset(L[i]->cim);
+}
+
+int slu_calibration_pass(const sl_dyn_net *net, const float *x, size_t n)
+{
+  size_t big = 0, fbig = 0;
+  for (size_t s = 0; s < net->n_stages; s++) {
+    big = net->out_dim[s] > big ? net->out_dim[s] : big;
+    fbig = net->feat_dim[s] > fbig ? net->feat_dim[s] : fbig;
+  }
+  float *a = malloc(n * big * sizeof(float)), *b = malloc(n * big * sizeof(float)),
+        *f = malloc(n * fbig * sizeof(float)), *lg = malloc(n * net->n_classes * sizeof(float));
+  int rc = a && b && f && lg ? SL_OK
+                             : sl_error(SL_ENOMEM, "deploy: out of memory for %zu calibration "
+                                        "samples", n);
+  const float *in = x;
+  for (size_t s = 0; !rc && s < net->n_stages; s++) {
+    float *o = s % 2 ? b : a;
+    rc = net->stage(net->net, s, in, n, o, f);
+    in = o;
+  }
+  if (!rc)
+    rc = net->head(net->net, f, n, lg);
+  free(a), free(b), free(f), free(lg);
+  return rc;
+}
