@@ -45,6 +45,7 @@
 #include "spikeloop/semantic.h"
 #include "spikeloop/dynexit.h"
 #include "spikeloop/resnet.h"
+#include "spikeloop/pointnet.h"
 #include "spikeloop/search.h"
 #include "spikeloop/dist.h"
 
