@@ -103,99 +103,45 @@ static sl_cim_params dx_device(const dx_options *o)
 
 /* ------------------------------------------------------------ data */
 
-int dx_check(const sl_config *cfg, const char *who, const char **name)
+int dx_check(const sl_config *cfg, const dx_arch *a, const char *who, const char **name)
 {
   dx_options o;
   int rc = dx_options_parse(cfg->backend_options, who, &o);
-  if (rc)
-    return rc;
-  const char *d = cfg->dataset;
-  if (strcmp(d, "yinyang") == 0) {
-    const char *dir = getenv("SPIKELOOP_MNIST_DIR");
-    char path[1100];
-    snprintf(path, sizeof path, "%s/mnist_train.h5", dir && *dir ? dir : ".");
-    FILE *f = dir && *dir ? fopen(path, "rb") : NULL;
-    d = f ? "mnist" : "fashion";
-    if (f)
-      fclose(f);
-  }
-  if (strcmp(d, "mnist") != 0 && strcmp(d, "fashion") != 0)
-    return sl_error(SL_EINVAL, "%s: data.dataset = %s: this experiment needs 28x28 images "
-                    "(mnist or fashion)", who, d);
-  if (cfg->n_val < 1)
-    return sl_error(SL_EINVAL, "%s: data.n_val must be >= 1 (the thresholds are tuned on the "
-                    "validation split)", who);
-  *name = strcmp(d, "mnist") == 0 ? "mnist" : "fashion";
-  return SL_OK;
-}
-
-static int dx_load_images(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
-                   sl_dataset *test, const char **name)
-{
-  int rc = dx_check(cfg, who, name);
-  if (rc)
-    return rc;
-  sl_config c = *cfg;
-  snprintf(c.dataset, sizeof c.dataset, "%s", *name);
-  return sl_data_from_config(&c, train, val, test);
+  if (!rc && cfg->n_val < 1)
+    rc = sl_error(SL_EINVAL, "%s: data.n_val must be >= 1 (the thresholds are tuned on the "
+                  "validation split)", who);
+  return rc ? rc : a->check(cfg, who, name);
 }
 
 /* ------------------------------------------------------------ training */
 
-/* x shifted by (dx, dy) pixels, zero filled: one 28x28 (side x side) image */
-static void shift_image(float *out, const float *in, size_t side, int dx, int dy)
-{
-  for (size_t y = 0; y < side; y++)
-    for (size_t x = 0; x < side; x++) {
-      const long sy = (long)y - dy, sx = (long)x - dx;
-      out[y * side + x] = sy >= 0 && sx >= 0 && sy < (long)side && sx < (long)side
-                              ? in[(size_t)sy * side + (size_t)sx]
-                              : 0.0f;
-    }
-}
-
-/* One epoch, on a copy of the training images shifted at random (augment)
- * or on the images themselves. */
-static int epoch(sl_resnet *r, sl_optim *opt, const sl_dataset *d, float *aug, int augment,
-                 size_t batch, uint64_t seed, double *loss, double *acc)
-{
-  const float *x = d->x;
-  if (augment) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
-    const size_t side = (size_t)sqrt((double)d->dim);
-    for (size_t i = 0; i < d->n; i++) {
-      s = s * 6364136223846793005ull + 1442695040888963407ull;
-      const int dx = (int)((s >> 33) % 5) - 2, dy = (int)((s >> 45) % 5) - 2;
-      shift_image(aug + i * d->dim, d->x + i * d->dim, side, dx, dy);
-    }
-    x = aug;
-  }
-  return sl_resnet_train_epoch(r, opt, x, d->y, d->n, batch, seed, loss, acc);
-}
-
-static int train_phase(sl_resnet *r, const sl_config *cfg, const dx_options *o, const char *who,
-                       const char *phase, long epochs, double lr, const sl_dataset *train,
-                       const sl_dataset *val)
+static int train_phase(const dx_arch *a, void *net, const sl_config *cfg, const dx_options *o,
+                       const char *who, const char *phase, long epochs, double lr,
+                       const sl_dataset *train, const sl_dataset *val)
 {
   sl_optim_params op = sl_optim_params_default();
   op.lr = lr;
   op.lr_decay = cfg->lr_decay;
   sl_optim *opt = NULL;
-  int rc = sl_optim_create(&opt, "adam", sl_resnet_num_params(r), &op);
-  float *aug = o->augment ? malloc(train->n * train->dim * sizeof(float)) : NULL;
-  if (!rc && o->augment && !aug)
+  int rc = sl_optim_create(&opt, "adam", a->num_params(net), &op);
+  const int augment = o->augment && a->augment;
+  float *aug = augment ? malloc(train->n * train->dim * sizeof(float)) : NULL;
+  if (!rc && augment && !aug)
     rc = sl_error(SL_ENOMEM, "%s: out of memory", who);
   for (long e = 0; !rc && e < epochs; e++) {
     const double t0 = now();
     double loss = 0, acc = 0, vacc = 0;
+    const uint64_t seed = cfg->seed * 1000 + (uint64_t)e;
     sl_optim_set_epoch(opt, (size_t)e);
-    rc = epoch(r, opt, train, aug, (int)o->augment, (size_t)cfg->batch,
-               cfg->seed * 1000 + (uint64_t)e, &loss, &acc);
-    /* statistics of the final weights, from the (unshifted) training images */
+    if (augment)
+      a->augment(aug, train, seed);
+    rc = a->train_epoch(net, opt, augment ? aug : train->x, train->y, train->n,
+                        (size_t)cfg->batch, seed, &loss, &acc);
+    /* statistics of the final weights, from the (untransformed) training set */
     if (!rc)
-      rc = sl_resnet_recalibrate(r, train->x, train->n, 200);
+      rc = a->recalibrate(net, train->x, train->n, 200);
     if (!rc)
-      rc = sl_resnet_evaluate(r, val->x, val->y, val->n, 200, &vacc);
+      rc = a->evaluate(net, val->x, val->y, val->n, 200, &vacc);
     if (!rc)
       printf("  [%s] %s epoch %2ld/%ld  loss %.4f  train %6.2f%%  val %6.2f%%  %.1fs\n", who,
              phase, e + 1, epochs, loss, 100 * acc, 100 * vacc, now() - t0);
@@ -206,45 +152,38 @@ static int train_phase(sl_resnet *r, const sl_config *cfg, const dx_options *o, 
   return rc;
 }
 
-static int dx_train_resnets(const sl_config *cfg, const dx_options *o, const char *who,
-                     const sl_dataset *train, const sl_dataset *val, sl_resnet **fp,
-                     sl_resnet **tern)
+/* fp trained in float, tern a copy fine-tuned ternary. */
+static int train_both(const sl_config *cfg, dx_setup *s, const char *who)
 {
-  *fp = *tern = NULL;
-  sl_resnet_spec s = sl_resnet_spec_default();
-  s.exit_weight = o->exit_weight;
-  s.ternary_prototypes = (int)o->ternary_prototypes;
-  int rc = sl_resnet_create(fp, &s, cfg->seed);
+  const dx_arch *a = s->arch;
+  int rc = a->create(&s->fp, &s->o, &s->train, cfg->seed);
   if (!rc)
-    rc = train_phase(*fp, cfg, o, who, "float  ", cfg->epochs, cfg->lr, train, val);
+    rc = train_phase(a, s->fp, cfg, &s->o, who, "float  ", cfg->epochs, cfg->lr, &s->train,
+                     &s->val);
   if (!rc)
-    rc = sl_resnet_create(tern, &s, cfg->seed);
+    rc = a->create(&s->tern, &s->o, &s->train, cfg->seed);
   if (!rc) {
-    memcpy(sl_resnet_params(*tern), sl_resnet_params(*fp),
-           sl_resnet_num_params(*fp) * sizeof(float));
-    memcpy(sl_resnet_stats(*tern), sl_resnet_stats(*fp), sl_resnet_num_stats(*fp) * sizeof(float));
-    rc = sl_resnet_set_ternary(*tern, 1);
+    memcpy(a->params(s->tern), a->params(s->fp), a->num_params(s->fp) * sizeof(float));
+    memcpy(a->stats(s->tern), a->stats(s->fp), a->num_stats(s->fp) * sizeof(float));
+    rc = a->set_ternary(s->tern, 1);
   }
   if (!rc)
-    rc = train_phase(*tern, cfg, o, who, "ternary", o->ternary_epochs, o->ternary_lr, train, val);
-  if (rc) {
-    sl_resnet_free(*fp);
-    sl_resnet_free(*tern);
-    *fp = *tern = NULL;
-  }
+    rc = train_phase(a, s->tern, cfg, &s->o, who, "ternary", s->o.ternary_epochs,
+                     s->o.ternary_lr, &s->train, &s->val);
   return rc;
 }
 
-int dx_prepare(const sl_config *cfg, const char *who, dx_setup *s)
+int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, dx_setup *s)
 {
   memset(s, 0, sizeof *s);
+  s->arch = a;
   int rc = dx_options_parse(cfg->backend_options, who, &s->o);
-  if (!rc)
-    rc = dx_load_images(cfg, who, &s->train, &s->val, &s->test, &s->dataset);
+  if (!rc && !(rc = dx_check(cfg, a, who, &s->dataset)))
+    rc = a->load(cfg, who, &s->train, &s->val, &s->test, &s->dataset);
   if (!rc) {
-    printf("[%s] %s: %zu train, %zu validation, %zu test images\n", who, s->dataset,
-           s->train.n, s->val.n, s->test.n);
-    rc = dx_train_resnets(cfg, &s->o, who, &s->train, &s->val, &s->fp, &s->tern);
+    printf("[%s] %s: %zu train, %zu validation, %zu test %s\n", who, s->dataset, s->train.n,
+           s->val.n, s->test.n, a->items);
+    rc = train_both(cfg, s, who);
   }
   if (rc)
     dx_setup_free(s);
@@ -253,8 +192,10 @@ int dx_prepare(const sl_config *cfg, const char *who, dx_setup *s)
 
 void dx_setup_free(dx_setup *s)
 {
-  sl_resnet_free(s->fp);
-  sl_resnet_free(s->tern);
+  if (s->arch) {
+    s->arch->free(s->fp);
+    s->arch->free(s->tern);
+  }
   sl_dataset_free(&s->train);
   sl_dataset_free(&s->val);
   sl_dataset_free(&s->test);
@@ -489,9 +430,10 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
   return rc;
 }
 
-int dx_chip(sl_resnet *net, sl_resnet_mapping mapping, const dx_options *o, const char *who,
+int dx_chip(void *net, sl_resnet_mapping mapping, const dx_options *o, const char *who,
             const dx_setup *s, int verbose, dx_result *r)
 {
+  const dx_arch *a = s->arch;
   sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
   dp.on_cim = 1;
   dp.mapping = mapping;
@@ -500,18 +442,18 @@ int dx_chip(sl_resnet *net, sl_resnet_mapping mapping, const dx_options *o, cons
     dp.device.levels = 0; /* continuous conductances */
   const size_t nc = (size_t)o->calib_samples < s->train.n ? (size_t)o->calib_samples : s->train.n;
   if (verbose) {
-    printf("[%s] deploying the %s network on crossbars (calibration on %zu images)\n", who,
-           mapping == SL_RESNET_MAP_TERNARY ? "ternary" : "float", nc);
+    printf("[%s] deploying the %s network on crossbars (calibration on %zu %s)\n", who,
+           mapping == SL_RESNET_MAP_TERNARY ? "ternary" : "float", nc, a->items);
     fflush(stdout);
   }
-  sl_resnet_deployed *d = NULL;
+  void *d = NULL;
   sl_dyn_net dn;
   memset(r, 0, sizeof *r);
-  int rc = sl_resnet_deploy(&d, net, &dp, s->train.x, nc);
+  int rc = a->deploy(&d, net, &dp, s->train.x, nc);
   if (!rc)
-    rc = sl_resnet_deployed_dyn(d, &dn);
+    rc = a->dyn(d, &dn);
   if (!rc)
     rc = dx_evaluate(&dn, o, who, &s->train, &s->val, &s->test, verbose, r);
-  sl_resnet_deployed_free(d);
+  a->deployed_free(d);
   return rc;
 }

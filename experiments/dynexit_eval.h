@@ -1,9 +1,10 @@
 /* dynexit_eval.h -- what the dynamic-exit experiments (dynresnet,
- * ternary_noise; later PointNet++) share: their options, loading 28x28
- * images, training a ResNet in float then ternary, and the evaluation of a
- * deployed staged network -- semantic centres, threshold search on the
- * validation split (grid and TPE), the Pareto front, and static and
- * dynamic inference on the test split with compute and energy.
+ * ternary_noise, dynpointnet) share: their options, training a network in
+ * float then ternary, and the evaluation of a deployed staged network --
+ * semantic centres, threshold search on the validation split (grid, then
+ * TPE), the Pareto front, and static and dynamic inference on the test
+ * split with compute and energy. A network family is a dx_arch table
+ * (the ResNet's is in dynresnet.c, PointNet++'s in dynpointnet.c).
  */
 #ifndef SL_DYNEXIT_EVAL_H
 #define SL_DYNEXIT_EVAL_H
@@ -32,24 +33,53 @@ typedef struct {
   long seed;             /* 1: device and search seeds */
 } dx_options;
 
-/* The experiments' check step: the options, data.n_val >= 1, and the data
- * set: data.dataset mnist or fashion (28x28 images); "yinyang" (the
- * default, meaningless here) picks mnist when $SPIKELOOP_MNIST_DIR holds
- * the files, else fashion. *name receives the one chosen. */
-int dx_check(const sl_config *cfg, const char *who, const char **name);
+/* A network family: its data and the calls the shared steps make. */
+typedef struct {
+  const char *items; /* "images", "clouds": for messages */
+  /* the data set cfg names (*name), checked before the log exists; load it */
+  int (*check)(const sl_config *cfg, const char *who, const char **name);
+  int (*load)(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
+              sl_dataset *test, const char **name);
+  /* the default network for the data, with o's exit settings */
+  int (*create)(void **net, const dx_options *o, const sl_dataset *train, uint64_t seed);
+  void (*free)(void *net);
+  float *(*params)(void *net);
+  size_t (*num_params)(void *net);
+  float *(*stats)(void *net);
+  size_t (*num_stats)(void *net);
+  int (*set_ternary)(void *net, int on);
+  int (*train_epoch)(void *net, sl_optim *o, const float *x, const int32_t *y, size_t n,
+                     size_t batch, uint64_t seed, double *loss, double *accuracy);
+  int (*recalibrate)(void *net, const float *x, size_t n, size_t batch);
+  int (*evaluate)(void *net, const float *x, const int32_t *y, size_t n, size_t batch,
+                  double *accuracy);
+  /* out = the training inputs d->x randomly transformed, seeded */
+  void (*augment)(float *out, const sl_dataset *d, uint64_t seed);
+  int (*deploy)(void **dep, void *net, const sl_resnet_deploy_params *p, const float *calib_x,
+                size_t n_calib);
+  int (*dyn)(void *dep, sl_dyn_net *out);
+  void (*deployed_free)(void *dep);
+} dx_arch;
 
-/* What both experiments start with: options, the images (a line naming
- * them), the default ResNet trained train.epochs in float (fp) and a copy
+extern const dx_arch dx_resnet_arch, dx_pointnet_arch;
+
+/* The experiments' check step: the options, data.n_val >= 1, and a's data
+ * set (*name receives the one chosen). */
+int dx_check(const sl_config *cfg, const dx_arch *a, const char *who, const char **name);
+
+/* What the experiments start with: options, the data (a line naming it),
+ * the default network trained train.epochs in float (fp) and a copy
  * fine-tuned ternary_epochs with ternary weights (tern), with progress
  * lines under `who`. On error everything is freed. */
 typedef struct {
+  const dx_arch *arch;
   dx_options o;
   const char *dataset;
   sl_dataset train, val, test;
-  sl_resnet *fp, *tern;
+  void *fp, *tern;
 } dx_setup;
 
-int dx_prepare(const sl_config *cfg, const char *who, dx_setup *s);
+int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, dx_setup *s);
 void dx_setup_free(dx_setup *s);
 
 /* Results of one deployed network. */
@@ -72,7 +102,7 @@ void dx_result_free(dx_result *r);
  * features of training images, search thresholds on the validation split
  * (grid, then TPE, one progress line per TPE trial if verbose), and run the
  * test split statically and dynamically. */
-int dx_chip(sl_resnet *net, sl_resnet_mapping mapping, const dx_options *o, const char *who,
+int dx_chip(void *net, sl_resnet_mapping mapping, const dx_options *o, const char *who,
             const dx_setup *s, int verbose, dx_result *r);
 
 

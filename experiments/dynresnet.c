@@ -30,7 +30,9 @@
 #include "config.h"
 #include "dynexit_eval.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +47,100 @@ static double now(void)
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+
+/* ------------------------------------------------------------ the ResNet family */
+
+static int images_check(const sl_config *cfg, const char *who, const char **name)
+{
+  const char *d = cfg->dataset;
+  if (strcmp(d, "yinyang") == 0) { /* the default, meaningless here: mnist if present */
+    const char *dir = getenv("SPIKELOOP_MNIST_DIR");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/mnist_train.h5", dir && *dir ? dir : ".");
+    FILE *f = dir && *dir ? fopen(path, "rb") : NULL;
+    d = f ? "mnist" : "fashion";
+    if (f)
+      fclose(f);
+  }
+  if (strcmp(d, "mnist") != 0 && strcmp(d, "fashion") != 0)
+    return sl_error(SL_EINVAL, "%s: data.dataset = %s: this experiment needs 28x28 images "
+                    "(mnist or fashion)", who, d);
+  *name = strcmp(d, "mnist") == 0 ? "mnist" : "fashion";
+  return SL_OK;
+}
+
+static int images_load(const sl_config *cfg, const char *who, sl_dataset *train,
+                       sl_dataset *val, sl_dataset *test, const char **name)
+{
+  int rc = images_check(cfg, who, name);
+  if (rc)
+    return rc;
+  sl_config c = *cfg;
+  snprintf(c.dataset, sizeof c.dataset, "%s", *name);
+  return sl_data_from_config(&c, train, val, test);
+}
+
+/* every image shifted by up to 2 pixels each way, zero filled */
+static void images_shift(float *out, const sl_dataset *d, uint64_t seed)
+{
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
+  const long side = (long)sqrt((double)d->dim);
+  for (size_t i = 0; i < d->n; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    const long dx = (long)((s >> 33) % 5) - 2, dy = (long)((s >> 45) % 5) - 2;
+    const float *in = d->x + i * d->dim;
+    float *o = out + i * d->dim;
+    for (long y = 0; y < side; y++)
+      for (long x = 0; x < side; x++) {
+        const long sy = y - dy, sx = x - dx;
+        o[y * side + x] = sy >= 0 && sx >= 0 && sy < side && sx < side ? in[sy * side + sx] : 0.0f;
+      }
+  }
+}
+
+static int rn_create(void **net, const dx_options *o, const sl_dataset *train, uint64_t seed)
+{
+  sl_resnet_spec s = sl_resnet_spec_default();
+  s.n_classes = train->n_classes;
+  s.exit_weight = o->exit_weight;
+  s.ternary_prototypes = (int)o->ternary_prototypes;
+  return sl_resnet_create((sl_resnet **)net, &s, seed);
+}
+
+static void rn_free(void *n) { sl_resnet_free(n); }
+static float *rn_params(void *n) { return sl_resnet_params(n); }
+static size_t rn_num_params(void *n) { return sl_resnet_num_params(n); }
+static float *rn_stats(void *n) { return sl_resnet_stats(n); }
+static size_t rn_num_stats(void *n) { return sl_resnet_num_stats(n); }
+static int rn_set_ternary(void *n, int on) { return sl_resnet_set_ternary(n, on); }
+static int rn_train_epoch(void *n, sl_optim *o, const float *x, const int32_t *y, size_t m,
+                          size_t batch, uint64_t seed, double *loss, double *acc)
+{
+  return sl_resnet_train_epoch(n, o, x, y, m, batch, seed, loss, acc);
+}
+static int rn_recalibrate(void *n, const float *x, size_t m, size_t batch)
+{
+  return sl_resnet_recalibrate(n, x, m, batch);
+}
+static int rn_evaluate(void *n, const float *x, const int32_t *y, size_t m, size_t batch,
+                       double *acc)
+{
+  return sl_resnet_evaluate(n, x, y, m, batch, acc);
+}
+static int rn_deploy(void **d, void *n, const sl_resnet_deploy_params *p, const float *x, size_t m)
+{
+  return sl_resnet_deploy((sl_resnet_deployed **)d, n, p, x, m);
+}
+static int rn_dyn(void *d, sl_dyn_net *out) { return sl_resnet_deployed_dyn(d, out); }
+static void rn_deployed_free(void *d) { sl_resnet_deployed_free(d); }
+
+const dx_arch dx_resnet_arch = {"images",       images_check,   images_load,   rn_create,
+                                rn_free,        rn_params,      rn_num_params, rn_stats,
+                                rn_num_stats,   rn_set_ternary, rn_train_epoch,
+                                rn_recalibrate, rn_evaluate,    images_shift,  rn_deploy,
+                                rn_dyn,         rn_deployed_free};
+
+/* ------------------------------------------------------------ the experiment */
 
 static int put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
                        const char *dataset)
@@ -118,7 +214,7 @@ static void print_table(const dx_result *r, double acc_float, double acc_ternary
 static int check(const sl_config *cfg)
 {
   const char *name;
-  return dx_check(cfg, "dynresnet", &name);
+  return dx_check(cfg, &dx_resnet_arch, "dynresnet", &name);
 }
 
 static int run(const sl_config *cfg, sl_runlog *log)
@@ -126,7 +222,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   const char *who = "dynresnet";
   const double t0 = now();
   dx_setup s;
-  int rc = dx_prepare(cfg, who, &s);
+  int rc = dx_prepare(cfg, &dx_resnet_arch, who, &s);
   if (rc)
     return rc;
   dx_result r;
