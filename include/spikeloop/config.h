@@ -32,6 +32,7 @@ typedef struct {
   char dataset[SL_CONFIG_STR]; /* data.dataset = yinyang */
   long n_train, n_val, n_test; /* data.n_train = 5000, data.n_val = 1000, data.n_test = 1000 */
   uint64_t seed_train, seed_val, seed_test; /* data.seed_train = 1, data.seed_val = 2, data.seed_test = 3 */
+  char data_file[SL_CONFIG_TEXT]; /* data.file: data files (a comma-separated list, or a .txt list) */
 
   /* [encoder] */
   char encoder[SL_CONFIG_STR]; /* encoder.kind = latency | latency_log | rate */

@@ -103,6 +103,9 @@ static const key_info keys[] = {
   U64("data.seed_train", seed_train, "1", "Seed of the training-set generator"),
   U64("data.seed_val", seed_val, "2", "Seed of the validation-set generator"),
   U64("data.seed_test", seed_test, "3", "Seed of the test-set generator"),
+  TEXT("data.file", data_file, "",
+       "Data files for experiments that read them (dynpointnet: ModelNet40 HDF5 files, "
+       "comma-separated, or a .txt file listing them; \"\": none)"),
 
   ENUM("encoder.kind", encoder, "latency", sl_encoder_list,
        "Input spike code: linear latency, logarithmic latency or Bernoulli rate"),
