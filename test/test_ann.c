@@ -37,11 +37,13 @@ static double dotf(const float *a, const float *b, size_t n)
 }
 
 static const sl_conv2d_shape conv_shapes[] = {
-    {2, 1, 7, 6, 3, 3, 3, 1, 0}, {2, 2, 6, 7, 4, 3, 3, 1, 1}, {1, 3, 8, 8, 2, 3, 2, 2, 1}};
+    {2, 1, 7, 6, 3, 3, 3, 1, 0}, {2, 2, 6, 7, 4, 3, 3, 1, 1}, {1, 3, 8, 8, 2, 3, 2, 2, 1},
+    {9, 5, 1, 1, 4, 1, 1, 1, 0} /* pointwise: plain rows */};
+#define N_CONV_SHAPES (sizeof conv_shapes / sizeof conv_shapes[0])
 
 static void test_conv_against_ref(void)
 {
-  for (size_t t = 0; t < 3; t++) {
+  for (size_t t = 0; t < N_CONV_SHAPES; t++) {
     const sl_conv2d_shape *s = &conv_shapes[t];
     const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s);
     const size_t nin = s->B * s->C * s->H * s->W, R = s->C * s->kh * s->kw,

@@ -31,12 +31,12 @@ static double dot(const float *a, const float *b, size_t n)
 
 /* ------------------------------------------------------------ batch norm */
 
-static const size_t bn_shapes[][3] = {{4, 3, 5}, {1, 2, 9}, {7, 5, 1}, {3, 16, 49}};
+static const size_t bn_shapes[][3] = {{4, 3, 5}, {1, 2, 9}, {7, 5, 1}, {3, 16, 49}, {300, 16, 1}};
 
 static void test_bn_fast_vs_ref(void)
 {
   sl_test_seed(1);
-  for (size_t t = 0; t < 4; t++) {
+  for (size_t t = 0; t < sizeof bn_shapes / sizeof bn_shapes[0]; t++) {
     const size_t B = bn_shapes[t][0], C = bn_shapes[t][1], HW = bn_shapes[t][2], n = B * C * HW;
     float *x = randn(n, -2, 3), *g = randn(C, 0.5, 1.5), *be = randn(C, -1, 1);
     float *y1 = sl_test_falloc(n), *y2 = sl_test_falloc(n), *h1 = sl_test_falloc(n),

@@ -139,6 +139,14 @@ int sl_conv2d_im2col(float *cols, const float *in, const sl_conv2d_shape *s)
   return SL_OK;
 }
 
+/* A 1x1 convolution on a 1x1 image: the tensors are plain rows (B, C) and
+ * (B, K), and the convolution is one matrix product (PointNet++'s shared
+ * MLP, an FC written as a convolution). */
+static int pointwise(const sl_conv2d_shape *s)
+{
+  return s->H == 1 && s->W == 1 && s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
+}
+
 /* Samples per chunk of a fast convolution: its im2col rows stay below
  * about 4 M floats (16 MB). */
 static size_t conv_chunk(const sl_conv2d_shape *s)
@@ -156,6 +164,14 @@ int sl_conv2d_forward(float *out, const float *in, const float *w, const float *
     return rc;
   const size_t OH = sl_conv2d_out_h(s), OW = sl_conv2d_out_w(s), K = s->K, HW = OH * OW;
   const size_t R = s->C * s->kh * s->kw, chunk = conv_chunk(s);
+  if (pointwise(s)) { /* (B, C) rows: out (B, K) = in w (+ bias), no im2col */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->B, (int)K, (int)R, 1.0f, in,
+                (int)R, w, (int)K, 0.0f, out, (int)K);
+    for (size_t b = 0; bias && b < s->B; b++)
+      for (size_t k = 0; k < K; k++)
+        out[b * K + k] += bias[k];
+    return SL_OK;
+  }
   float *cols = malloc(chunk * HW * R * sizeof(float)), *y = malloc(chunk * HW * K * sizeof(float));
   if (!cols || !y) {
     free(cols), free(y);
@@ -282,6 +298,15 @@ int sl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, con
     }
   if (!dw && !dinp)
     return SL_OK;
+  if (pointwise(s)) { /* rows: dw += in^T dout, dinp += dout w^T */
+    if (dw)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)K, (int)s->B, 1.0f, in,
+                  (int)R, dout, (int)K, 1.0f, dw, (int)K);
+    if (dinp)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->B, (int)R, (int)K, 1.0f, dout,
+                  (int)K, w, (int)K, 1.0f, dinp, (int)R);
+    return SL_OK;
+  }
   float *cols = malloc(chunk * HW * R * sizeof(float)), *g = malloc(chunk * HW * K * sizeof(float));
   if (!cols || !g) {
     free(cols), free(g);
@@ -624,6 +649,7 @@ int sl_relu_forward(float *out, const float *in, size_t n)
 {
   if (!out || !in)
     return sl_error(SL_EINVAL, "relu: NULL argument");
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (size_t i = 0; i < n; i++)
     out[i] = in[i] > 0.0f ? in[i] : 0.0f;
   return SL_OK;

@@ -56,6 +56,106 @@ static void bn_running(float *running_mean, float *running_var, size_t c, double
   }
 }
 
+/* ---------------------------------------------------------------- rows (HW = 1)
+ * With HW = 1 the tensor is B rows of C channels (a per-point layer), and
+ * the per-channel loops would stride through memory. These kernels walk
+ * the rows instead: channel sums over fixed chunks of rows (partials in
+ * double, added in chunk order, so the result does not depend on the
+ * thread count), element-wise steps parallel over rows. */
+enum { BN_CHUNKS = 32 };
+
+/* sums[c] = sum over rows of f(a[r c], b[r c]) for f = a (b NULL) or a b
+ * or (a - m[c])^2 (m given). */
+static void row_sums(double *sums, const float *a, const float *b, const float *m, size_t N,
+                     size_t C, double *part)
+{
+  memset(part, 0, BN_CHUNKS * C * sizeof(double));
+#pragma omp parallel for schedule(static)
+  for (size_t k = 0; k < BN_CHUNKS; k++) {
+    const size_t r0 = N * k / BN_CHUNKS, r1 = N * (k + 1) / BN_CHUNKS;
+    double *p = part + k * C;
+    for (size_t r = r0; r < r1; r++) {
+      const float *ar = a + r * C, *br = b ? b + r * C : NULL;
+      for (size_t c = 0; c < C; c++) {
+        const float v = m ? ar[c] - m[c] : ar[c];
+        p[c] += m ? (double)v * v : br ? (double)v * br[c] : (double)v;
+      }
+    }
+  }
+  for (size_t c = 0; c < C; c++) {
+    double t = 0.0;
+    for (size_t k = 0; k < BN_CHUNKS; k++)
+      t += part[k * C + c];
+    sums[c] = t;
+  }
+}
+
+static int bn_rows_train(float *y, float *xhat, float *mean, float *invstd, const float *x,
+                         const float *gamma, const float *beta, size_t N, size_t C, double eps,
+                         float *running_mean, float *running_var, double momentum)
+{
+  double *part = malloc((BN_CHUNKS + 2) * C * sizeof(double));
+  if (!part)
+    return sl_error(SL_ENOMEM, "batchnorm: out of memory");
+  double *sum = part + BN_CHUNKS * C, *sq = sum + C;
+  row_sums(sum, x, NULL, NULL, N, C, part);
+  for (size_t c = 0; c < C; c++)
+    mean[c] = (float)(sum[c] / (double)N);
+  row_sums(sq, x, NULL, mean, N, C, part);
+  for (size_t c = 0; c < C; c++) {
+    const double v = sq[c] / (double)N;
+    invstd[c] = (float)(1.0 / sqrt(v + eps));
+    bn_running(running_mean, running_var, c, sum[c] / (double)N, v, N, momentum);
+  }
+  free(part);
+#pragma omp parallel for schedule(static)
+  for (size_t r = 0; r < N; r++)
+    for (size_t c = 0; c < C; c++) {
+      const float h = (x[r * C + c] - mean[c]) * invstd[c];
+      xhat[r * C + c] = h;
+      y[r * C + c] = gamma[c] * h + beta[c];
+    }
+  return SL_OK;
+}
+
+static int bn_rows_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                            const float *xhat, const float *gamma, const float *invstd, size_t N,
+                            size_t C)
+{
+  double *part = malloc((BN_CHUNKS + 2) * C * sizeof(double));
+  if (!part)
+    return sl_error(SL_ENOMEM, "batchnorm: out of memory");
+  double *sdy = part + BN_CHUNKS * C, *sdyx = sdy + C;
+  row_sums(sdy, dy, NULL, NULL, N, C, part);
+  row_sums(sdyx, dy, xhat, NULL, N, C, part);
+  for (size_t c = 0; c < C; c++) {
+    if (dgamma)
+      dgamma[c] += (float)sdyx[c];
+    if (dbeta)
+      dbeta[c] += (float)sdy[c];
+  }
+  if (dx) {
+    float *k = malloc(3 * C * sizeof(float));
+    if (!k) {
+      free(part);
+      return sl_error(SL_ENOMEM, "batchnorm: out of memory");
+    }
+    for (size_t c = 0; c < C; c++) {
+      k[c] = gamma[c] * invstd[c] / (float)N;
+      k[C + c] = (float)sdy[c];
+      k[2 * C + c] = (float)sdyx[c];
+    }
+    const float fn = (float)N;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < N; r++)
+      for (size_t c = 0; c < C; c++)
+        dx[r * C + c] += k[c] * (fn * dy[r * C + c] - k[C + c] - xhat[r * C + c] * k[2 * C + c]);
+    free(k);
+  }
+  free(part);
+  return SL_OK;
+}
+
 int sl_batchnorm_forward_train(float *y, float *xhat, float *mean, float *invstd, const float *x,
                                const float *gamma, const float *beta, size_t B, size_t C,
                                size_t HW, double eps, float *running_mean, float *running_var,
@@ -64,6 +164,9 @@ int sl_batchnorm_forward_train(float *y, float *xhat, float *mean, float *invstd
   int rc = bn_train_check(y, xhat, mean, invstd, x, gamma, beta, B, C, HW, eps, momentum);
   if (rc)
     return rc;
+  if (HW == 1)
+    return bn_rows_train(y, xhat, mean, invstd, x, gamma, beta, B, C, eps, running_mean,
+                         running_var, momentum);
   const size_t N = B * HW;
 #pragma omp parallel for schedule(static)
   for (size_t c = 0; c < C; c++) {
@@ -169,7 +272,12 @@ int sl_batchnorm_forward_infer(float *y, const float *x, const float *gamma, con
     return sl_error(SL_ENOMEM, "batchnorm: out of memory");
   float *shift = scale + C;
   rc = sl_batchnorm_fold(scale, shift, gamma, beta, running_mean, running_var, C, eps);
-  if (!rc) {
+  if (!rc && HW == 1) {
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < B; r++)
+      for (size_t c = 0; c < C; c++)
+        y[r * C + c] = scale[c] * x[r * C + c] + shift[c];
+  } else if (!rc) {
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < B * C; p++) {
       const float s = scale[p % C], t = shift[p % C];
@@ -197,6 +305,8 @@ int sl_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *d
   int rc = bn_backward_check(dy, xhat, gamma, invstd, B, C, HW);
   if (rc)
     return rc;
+  if (HW == 1)
+    return bn_rows_backward(dx, dgamma, dbeta, dy, xhat, gamma, invstd, B, C);
   const size_t N = B * HW;
 #pragma omp parallel for schedule(static)
   for (size_t c = 0; c < C; c++) {

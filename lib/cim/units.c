@@ -107,9 +107,9 @@ int slu_unit_backward(const slu_ctx *c, const slu_unit *u, const float *dy, cons
 
 void slu_relu_mask(float *g, const float *a, size_t n)
 {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (size_t i = 0; i < n; i++)
-    if (!(a[i] > 0.0f))
-      g[i] = 0.0f;
+    g[i] = a[i] > 0.0f ? g[i] : 0.0f;
 }
 
 /* ------------------------------------------------------------ exit heads */
