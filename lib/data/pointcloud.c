@@ -544,7 +544,8 @@ static int check_modelnet(const slh_file *f, const sl_modelnet_params *p, const 
   for (size_t j = 0; j < N * Pf * 3; j++)
     if (!isfinite(x[j]))
       return sl_error(SL_EFORMAT, "%s: '%s': /data[%zu][%zu][%zu] is %s", f->who, f->path,
-                      j / (3 * Pf), j / 3 % Pf, j % 3, isnan(x[j]) ? "NaN" : "infinite (as float32)");
+                      j / (3 * Pf), j / 3 % Pf, j % 3,
+                      isnan(x[j]) ? "NaN" : "infinite (as float32)");
   return SL_OK;
 }
 
