@@ -23,6 +23,7 @@
 #include "spikeloop/yinyang.h"
 #include "spikeloop/encode.h"
 #include "spikeloop/idx.h"
+#include "spikeloop/pointcloud.h"
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
 #include "spikeloop/fromconfig.h"

@@ -446,6 +446,13 @@ int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int r
   return SL_OK;
 }
 
+int slh_open_dataset_any(const slh_file *f, const char *path, H5T_class_t cls, int *rank,
+                         hsize_t *dims, hid_t *out)
+{
+  *out = -1;
+  return open_dataset_any_rank(f, path, cls, rank, dims, out);
+}
+
 int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *dims,
                   const hsize_t *want)
 {

@@ -149,6 +149,13 @@ int slh_exists(const slh_file *f, const char *path);
 int slh_open_dataset(const slh_file *f, const char *path, H5T_class_t cls, int rank,
                      hsize_t *dims, hid_t *out);
 
+/* Open dataset `path` of class cls (as slh_open_dataset) whatever its rank,
+ * for formats that accept more than one (ModelNet's labels, (N) or (N, 1)):
+ * *rank and dims[0 .. *rank) are returned, dims holding H5S_MAX_RANK.
+ * Checking them is the caller's. */
+int slh_open_dataset_any(const slh_file *f, const char *path, H5T_class_t cls, int *rank,
+                         hsize_t *dims, hid_t *out);
+
 /* Raise SL_EFORMAT: path has shape dims, expected want. */
 int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *dims,
                   const hsize_t *want);
