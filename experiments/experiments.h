@@ -22,7 +22,7 @@ typedef struct {
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;
 extern const experiment exp_mcnn_hybrid;
 extern const experiment exp_twin_loop;
-extern const experiment exp_dynresnet, exp_ternary_noise;
+extern const experiment exp_dynresnet, exp_ternary_noise, exp_dynpointnet;
 
 /* One key of a "key=value,..." options string (backend.options) as a
  * number in [lo, hi] (or an integer, for _long); absent keys leave *v.

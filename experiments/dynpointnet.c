@@ -1,0 +1,313 @@
+/* dynpointnet.c -- experiment `dynpointnet` (Zhang et al., Sci. Adv. 2024;
+ * FACTS.md 5): the semantic-memory dynamic PointNet++ on ternary memristor
+ * crossbars with a ternary CAM, the second network of the paper.
+ *
+ * Steps as dynresnet (experiments/dynexit_eval.c): the default PointNet++
+ * of spikeloop/pointnet.h (512 points; SA levels of 128 and 32 centres and
+ * a global one) is trained train.epochs in float and fine-tuned
+ * ternary_epochs with ternary weights; the ternary network is deployed on
+ * 2-level crossbars (sampling, grouping and pooling digital); the class
+ * centres of levels 1 and 2 sit on ternary CAMs; the two exit thresholds
+ * are searched on the validation split (grid, then TPE); the test split
+ * runs the static and the dynamic network.
+ *
+ * Data: the procedural shapes of spikeloop/pointcloud.h (the default; no
+ * download: data.n_train / n_val / n_test clouds, seeds data.seed_train /
+ * seed_val / seed_test), or ModelNet40 when data.file names its HDF5 files
+ * (comma-separated, or PointNet's train_files.txt): the first listed file
+ * set is split into training and validation (data.n_train, data.n_val),
+ * and data.file's entries containing "test" (e.g. ply_data_test0.h5) are
+ * the test split. Augmentation: a random rotation about the vertical axis
+ * and 0.01 jitter per epoch.
+ *
+ * /summary: acc_full, acc_dynamic, compute_reduction, exit_fraction,
+ * pareto_acc, pareto_compute, dataset; and thresholds, acc_float,
+ * acc_ternary, energy_per_inference_j, energy_full_j, val_acc_tpe,
+ * val_compute_tpe, val_acc_grid, val_compute_grid.
+ */
+#include "config.h"
+#include "dynexit_eval.h"
+#include "spikeloop/pointcloud.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const defaults[] = {"data.n_train=2000", "data.n_val=500",
+                                       "data.n_test=1000", "train.epochs=12",
+                                       "train.batch=32",   "train.lr=0.002",
+                                       "train.lr_decay=0.85", NULL};
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ------------------------------------------------------------ data */
+
+static int clouds_check(const sl_config *cfg, const char *who, const char **name)
+{
+  (void)cfg, (void)who;
+  *name = cfg->data_file[0] ? "modelnet40" : "shapes";
+  return SL_OK;
+}
+
+/* data.file split into the test entries (names containing "test") and the
+ * others, each re-joined with commas; a .txt list is read first. */
+static int split_files(const char *spec, const char *who, char *train, char *test, size_t len)
+{
+  char buf[4096], item[1100];
+  train[0] = test[0] = '\0';
+  const size_t n = strlen(spec);
+  if (n > 4 && strcmp(spec + n - 4, ".txt") == 0) {
+    /* the list file's lines, relative paths against its folder */
+    FILE *f = fopen(spec, "r");
+    if (!f)
+      return sl_error(SL_EIO, "%s: data.file = %s: cannot open the list", who, spec);
+    const char *slash = strrchr(spec, '/');
+    const int dlen = slash ? (int)(slash - spec + 1) : 0;
+    buf[0] = '\0';
+    while (fgets(item, sizeof item, f)) {
+      item[strcspn(item, "\r\n")] = '\0';
+      if (!item[0])
+        continue;
+      char path[1200];
+      if (item[0] == '/')
+        snprintf(path, sizeof path, "%s", item);
+      else
+        snprintf(path, sizeof path, "%.*s%s", dlen, spec, item);
+      if (strlen(buf) + strlen(path) + 2 >= sizeof buf) {
+        fclose(f);
+        return sl_error(SL_EINVAL, "%s: %s lists too many files", who, spec);
+      }
+      if (buf[0])
+        strcat(buf, ",");
+      strcat(buf, path);
+    }
+    fclose(f);
+  } else {
+    snprintf(buf, sizeof buf, "%s", spec);
+  }
+  for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    char *dst = strstr(t, "test") ? test : train;
+    if (strlen(dst) + strlen(t) + 2 >= len)
+      return sl_error(SL_EINVAL, "%s: data.file: too many files", who);
+    if (dst[0])
+      strcat(dst, ",");
+    strcat(dst, t);
+  }
+  if (!train[0] || !test[0])
+    return sl_error(SL_EINVAL, "%s: data.file = %s: needs training files and test files (names "
+                    "containing \"test\")", who, spec);
+  return SL_OK;
+}
+
+static int modelnet_load(const sl_config *cfg, const char *who, sl_dataset *train,
+                         sl_dataset *val, sl_dataset *test)
+{
+  char tr[4096], te[4096];
+  int rc = split_files(cfg->data_file, who, tr, te, sizeof tr);
+  sl_modelnet_params mp = sl_modelnet_params_default();
+  mp.n_points = sl_pointnet_spec_default().n_points;
+  sl_dataset all = {0};
+  if (!rc)
+    rc = sl_modelnet_load(&all, tr, &mp);
+  const size_t nt = (size_t)cfg->n_train, nv = (size_t)cfg->n_val;
+  if (!rc && nt + nv > all.n)
+    rc = sl_error(SL_ERANGE, "%s: data.n_train + data.n_val = %zu, the training files hold %zu "
+                  "clouds", who, nt + nv, all.n);
+  if (!rc)
+    rc = sl_dataset_split(&all, 0, nt, train);
+  if (!rc)
+    rc = sl_dataset_split(&all, nt, nv, val);
+  sl_dataset_free(&all);
+  if (!rc)
+    rc = sl_modelnet_load(&all, te, &mp);
+  if (!rc)
+    rc = sl_dataset_split(&all, 0, (size_t)cfg->n_test < all.n ? (size_t)cfg->n_test : all.n,
+                          test);
+  sl_dataset_free(&all);
+  return rc;
+}
+
+static int clouds_load(const sl_config *cfg, const char *who, sl_dataset *train,
+                       sl_dataset *val, sl_dataset *test, const char **name)
+{
+  clouds_check(cfg, who, name);
+  if (cfg->data_file[0])
+    return modelnet_load(cfg, who, train, val, test);
+  sl_shapes_params sp = sl_shapes_params_default();
+  sp.n_points = sl_pointnet_spec_default().n_points;
+  int rc = sl_shapes_generate(train, (size_t)cfg->n_train, &sp, cfg->seed_train);
+  if (!rc)
+    rc = sl_shapes_generate(val, (size_t)cfg->n_val, &sp, cfg->seed_val);
+  if (!rc)
+    rc = sl_shapes_generate(test, (size_t)cfg->n_test, &sp, cfg->seed_test);
+  return rc;
+}
+
+/* every cloud rotated about the vertical (y) axis by a random angle, and
+ * jittered by 0.01 */
+static void clouds_augment(float *out, const sl_dataset *d, uint64_t seed)
+{
+  const size_t P = d->dim / 3;
+  for (size_t i = 0; i < d->n; i++) {
+    uint64_t s = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (i * 0xD1B54A32D192ED03ull);
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    const double a = 6.283185307179586 * (double)(s >> 11) * 0x1.0p-53;
+    const float c = (float)cos(a), sn = (float)sin(a);
+    const float *in = d->x + i * d->dim;
+    float *o = out + i * d->dim;
+    for (size_t p = 0; p < P; p++) {
+      float j[3];
+      for (int k = 0; k < 3; k++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        j[k] = 0.01f * (float)(((double)(s >> 11) * 0x1.0p-53) * 2.0 - 1.0) * 1.7320508f;
+      }
+      const float x = in[3 * p], y = in[3 * p + 1], z = in[3 * p + 2];
+      o[3 * p] = c * x + sn * z + j[0];
+      o[3 * p + 1] = y + j[1];
+      o[3 * p + 2] = -sn * x + c * z + j[2];
+    }
+  }
+}
+
+/* ------------------------------------------------------------ the PointNet++ family */
+
+static int pn_create(void **net, const dx_options *o, const sl_dataset *train, uint64_t seed)
+{
+  sl_pointnet_spec s = sl_pointnet_spec_default();
+  s.n_points = train->dim / 3;
+  s.n_classes = train->n_classes;
+  s.exit_weight = o->exit_weight;
+  s.ternary_prototypes = (int)o->ternary_prototypes;
+  return sl_pointnet_create((sl_pointnet **)net, &s, seed);
+}
+
+static void pn_free(void *n) { sl_pointnet_free(n); }
+static float *pn_params(void *n) { return sl_pointnet_params(n); }
+static size_t pn_num_params(void *n) { return sl_pointnet_num_params(n); }
+static float *pn_stats(void *n) { return sl_pointnet_stats(n); }
+static size_t pn_num_stats(void *n) { return sl_pointnet_num_stats(n); }
+static int pn_set_ternary(void *n, int on) { return sl_pointnet_set_ternary(n, on); }
+static int pn_train_epoch(void *n, sl_optim *o, const float *x, const int32_t *y, size_t m,
+                          size_t batch, uint64_t seed, double *loss, double *acc)
+{
+  return sl_pointnet_train_epoch(n, o, x, y, m, batch, seed, loss, acc);
+}
+static int pn_recalibrate(void *n, const float *x, size_t m, size_t batch)
+{
+  return sl_pointnet_recalibrate(n, x, m, batch);
+}
+static int pn_evaluate(void *n, const float *x, const int32_t *y, size_t m, size_t batch,
+                       double *acc)
+{
+  return sl_pointnet_evaluate(n, x, y, m, batch, acc);
+}
+static int pn_deploy(void **d, void *n, const sl_resnet_deploy_params *p, const float *x, size_t m)
+{
+  return sl_pointnet_deploy((sl_pointnet_deployed **)d, n, p, x, m);
+}
+static int pn_dyn(void *d, sl_dyn_net *out) { return sl_pointnet_deployed_dyn(d, out); }
+static void pn_deployed_free(void *d) { sl_pointnet_deployed_free(d); }
+
+const dx_arch dx_pointnet_arch = {"clouds",       clouds_check,   clouds_load,   pn_create,
+                                  pn_free,        pn_params,      pn_num_params, pn_stats,
+                                  pn_num_stats,   pn_set_ternary, pn_train_epoch,
+                                  pn_recalibrate, pn_evaluate,    clouds_augment, pn_deploy,
+                                  pn_dyn,         pn_deployed_free};
+
+/* ------------------------------------------------------------ the experiment */
+
+static int put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
+                       const char *dataset)
+{
+  const size_t E = r->n_exits;
+  int rc = sl_runlog_put_summary(log, "acc_full", r->acc_full);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_dynamic", r->acc_dynamic);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "compute_reduction", 1.0 - r->compute);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "exit_fraction", r->exit_fraction, E + 1);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "pareto_acc", r->pareto_acc, r->n_pareto);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "pareto_compute", r->pareto_compute, r->n_pareto);
+  if (!rc)
+    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "thresholds", r->thresholds, E);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_float", acc_float);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_ternary", acc_ternary);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "energy_per_inference_j", r->energy_dyn_j);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "energy_full_j", r->energy_full_j);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_acc_tpe", r->val_acc_tpe);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_compute_tpe", r->val_compute_tpe);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_acc_grid", r->val_acc_grid);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_compute_grid", r->val_compute_grid);
+  return rc;
+}
+
+static int check(const sl_config *cfg)
+{
+  const char *name;
+  return dx_check(cfg, &dx_pointnet_arch, "dynpointnet", &name);
+}
+
+static int run(const sl_config *cfg, sl_runlog *log)
+{
+  const char *who = "dynpointnet";
+  const double t0 = now();
+  dx_setup s;
+  int rc = dx_prepare(cfg, &dx_pointnet_arch, who, &s);
+  if (rc)
+    return rc;
+  dx_result r;
+  memset(&r, 0, sizeof r);
+  double acc_float = 0, acc_ternary = 0;
+  rc = sl_pointnet_evaluate(s.fp, s.test.x, s.test.y, s.test.n, 100, &acc_float);
+  if (!rc)
+    rc = sl_pointnet_evaluate(s.tern, s.test.x, s.test.y, s.test.n, 100, &acc_ternary);
+  if (!rc)
+    rc = dx_chip(s.tern, SL_RESNET_MAP_TERNARY, &s.o, who, &s, 1, &r);
+  if (!rc) {
+    printf("\ndynamic PointNet++ on ternary CIM + CAM (%s, test split)\n", s.dataset);
+    printf("  software, float weights            %6.2f%%\n", 100 * acc_float);
+    printf("  software, ternary weights          %6.2f%%\n", 100 * acc_ternary);
+    printf("  chip, full network                 %6.2f%%   %.3g J per inference\n",
+           100 * r.acc_full, r.energy_full_j);
+    printf("  chip, dynamic (semantic exits)     %6.2f%%   %.3g J per inference\n",
+           100 * r.acc_dynamic, r.energy_dyn_j);
+    printf("  compute saved                      %6.2f%%\n", 100 * (1.0 - r.compute));
+    printf("  thresholds (grid, then TPE)        %.3f %.3f\n", r.thresholds[0], r.thresholds[1]);
+    printf("  decided at level                   1: %.1f%% 2: %.1f%% 3: %.1f%%\n",
+           100 * r.exit_fraction[0], 100 * r.exit_fraction[1], 100 * r.exit_fraction[2]);
+    fflush(stdout);
+    rc = put_results(log, &r, acc_float, acc_ternary, s.dataset);
+  }
+  if (!rc)
+    rc = sl_runlog_finish(log, r.acc_dynamic, cfg->epochs + s.o.ternary_epochs, now() - t0);
+  if (!rc)
+    printf("[%s] %.0f s\n", who, now() - t0);
+  dx_result_free(&r);
+  dx_setup_free(&s);
+  return rc;
+}
+
+const experiment exp_dynpointnet = {
+    "dynpointnet",
+    "Zhang et al.'s dynamic PointNet++: point clouds, ternary CIM, CAM exits after SA levels",
+    defaults, run, check};
