@@ -13,12 +13,12 @@
  *
  * Data: the procedural shapes of spikeloop/pointcloud.h (the default; no
  * download: data.n_train / n_val / n_test clouds, seeds data.seed_train /
- * seed_val / seed_test), or ModelNet40 when data.file names its HDF5 files
- * (comma-separated, or PointNet's train_files.txt): the first listed file
- * set is split into training and validation (data.n_train, data.n_val),
- * and data.file's entries containing "test" (e.g. ply_data_test0.h5) are
- * the test split. Augmentation: a random rotation about the vertical axis
- * and 0.01 jitter per epoch.
+ * seed_val / seed_test), or ModelNet40 when data.file names its files:
+ * comma-separated .h5 files or PointNet's lists, e.g.
+ * data.file=train_files.txt,test_files.txt; entries with "test" in their
+ * name are the test split, the others are split into training and
+ * validation (data.n_train, data.n_val). Augmentation: a random rotation
+ * about the vertical axis and 0.01 jitter per epoch.
  *
  * /summary: acc_full, acc_dynamic, compute_reduction, exit_fraction,
  * pareto_acc, pareto_compute, dataset; and thresholds, acc_float,
@@ -49,51 +49,17 @@ static double now(void)
 
 /* ------------------------------------------------------------ data */
 
-static int clouds_check(const sl_config *cfg, const char *who, const char **name)
-{
-  (void)cfg, (void)who;
-  *name = cfg->data_file[0] ? "modelnet40" : "shapes";
-  return SL_OK;
-}
-
-/* data.file split into the test entries (names containing "test") and the
- * others, each re-joined with commas; a .txt list is read first. */
+/* data.file's comma-separated entries (.h5 files, or PointNet's .txt
+ * lists) split into the test ones (names containing "test") and the
+ * others, each group re-joined with commas. */
 static int split_files(const char *spec, const char *who, char *train, char *test, size_t len)
 {
-  char buf[4096], item[1100];
+  char buf[4096];
   train[0] = test[0] = '\0';
-  const size_t n = strlen(spec);
-  if (n > 4 && strcmp(spec + n - 4, ".txt") == 0) {
-    /* the list file's lines, relative paths against its folder */
-    FILE *f = fopen(spec, "r");
-    if (!f)
-      return sl_error(SL_EIO, "%s: data.file = %s: cannot open the list", who, spec);
-    const char *slash = strrchr(spec, '/');
-    const int dlen = slash ? (int)(slash - spec + 1) : 0;
-    buf[0] = '\0';
-    while (fgets(item, sizeof item, f)) {
-      item[strcspn(item, "\r\n")] = '\0';
-      if (!item[0])
-        continue;
-      char path[1200];
-      if (item[0] == '/')
-        snprintf(path, sizeof path, "%s", item);
-      else
-        snprintf(path, sizeof path, "%.*s%s", dlen, spec, item);
-      if (strlen(buf) + strlen(path) + 2 >= sizeof buf) {
-        fclose(f);
-        return sl_error(SL_EINVAL, "%s: %s lists too many files", who, spec);
-      }
-      if (buf[0])
-        strcat(buf, ",");
-      strcat(buf, path);
-    }
-    fclose(f);
-  } else {
-    snprintf(buf, sizeof buf, "%s", spec);
-  }
+  snprintf(buf, sizeof buf, "%s", spec);
   for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-    char *dst = strstr(t, "test") ? test : train;
+    const char *base = strrchr(t, '/');
+    char *dst = strstr(base ? base : t, "test") ? test : train;
     if (strlen(dst) + strlen(t) + 2 >= len)
       return sl_error(SL_EINVAL, "%s: data.file: too many files", who);
     if (dst[0])
@@ -101,9 +67,37 @@ static int split_files(const char *spec, const char *who, char *train, char *tes
     strcat(dst, t);
   }
   if (!train[0] || !test[0])
-    return sl_error(SL_EINVAL, "%s: data.file = %s: needs training files and test files (names "
-                    "containing \"test\")", who, spec);
+    return sl_error(SL_EINVAL, "%s: data.file = %s: needs training files and test files (the "
+                    "test ones have \"test\" in their names)", who, spec);
   return SL_OK;
+}
+
+/* every file of a comma-separated list can be opened */
+static int files_readable(const char *list, const char *who)
+{
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    FILE *f = fopen(t, "rb");
+    if (!f)
+      return sl_error(SL_EIO, "%s: data.file: cannot open '%s'", who, t);
+    fclose(f);
+  }
+  return SL_OK;
+}
+
+static int clouds_check(const sl_config *cfg, const char *who, const char **name)
+{
+  *name = cfg->data_file[0] ? "modelnet40" : "shapes";
+  if (!cfg->data_file[0])
+    return SL_OK;
+  char tr[4096], te[4096];
+  int rc = split_files(cfg->data_file, who, tr, te, sizeof tr);
+  if (!rc)
+    rc = files_readable(tr, who);
+  if (!rc)
+    rc = files_readable(te, who);
+  return rc;
 }
 
 static int modelnet_load(const sl_config *cfg, const char *who, sl_dataset *train,

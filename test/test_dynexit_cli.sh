@@ -1,6 +1,7 @@
 #!/bin/sh
-# test_dynexit_cli.sh -- the dynamic-exit experiments end to end on a tiny
-# Fashion-MNIST run (the Debian package): dynresnet and ternary_noise finish,
+# test_dynexit_cli.sh -- the dynamic-exit experiments end to end on tiny
+# runs: dynresnet and ternary_noise on Fashion-MNIST (the Debian package),
+# dynpointnet on the procedural shapes: they finish,
 # print their tables, and write every /summary attribute the issue names
 # with the right shapes and ranges (read back with h5py); bad options and
 # data sets are refused with one clear line.
@@ -42,7 +43,53 @@ else
   no "ternary_noise: $(tail -5 "$T/tn.out")"
 fi
 
+PTINY="--set data.n_train=120 --set data.n_val=60 --set data.n_test=60 --set train.epochs=1"
+POPTS="ternary_epochs=1,tpe_trials=8,grid_points=3,centre_samples=60,calib_samples=8"
+if "$SL" experiment dynpointnet $PTINY --set backend.options=$POPTS --log "$T/pn.h5" \
+     >"$T/pn.out" 2>&1; then
+  ok "dynpointnet finishes on the procedural shapes"
+else
+  no "dynpointnet: $(tail -5 "$T/pn.out")"
+fi
+
 if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  # ModelNet40's layout, written as h5py writes it: data float32 (N, 2048, 3),
+  # label uint8 (N, 1), listed in train/test list files as PointNet ships them
+  /usr/bin/python3 - "$T" <<'PY' || no "writing ModelNet-style files"
+import sys, h5py, numpy as np
+rng = np.random.default_rng(1)
+for name, n in (("ply_data_train0.h5", 160), ("ply_data_test0.h5", 40)):
+    lab = (np.arange(n) % 4).astype(np.uint8)
+    pts = rng.normal(size=(n, 2048, 3)).astype(np.float32)
+    pts *= (1.0 + lab[:, None, None] * np.array([0.0, 0.6, 1.2], np.float32))
+    with h5py.File(f"{sys.argv[1]}/{name}", "w") as f:
+        f["data"] = pts
+        f["label"] = lab[:, None]
+    with open(f"{sys.argv[1]}/{name.split('_')[2][:-4]}_files.txt", "w") as l:
+        l.write(f"data/modelnet40_ply_hdf5_2048/{name}\n")
+PY
+  if "$SL" experiment dynpointnet --set data.file="$T/train_files.txt,$T/test_files.txt" \
+       --set data.n_train=120 --set data.n_val=40 --set data.n_test=40 --set train.epochs=1 \
+       --set backend.options=$POPTS --log "$T/mn.h5" >"$T/mn.out" 2>&1 \
+     && grep -q "modelnet40: 120 train, 40 validation, 40 test clouds" "$T/mn.out"; then
+    ok "dynpointnet on ModelNet40-layout files from PointNet's list files"
+  else
+    no "dynpointnet on ModelNet files: $(tail -5 "$T/mn.out")"
+  fi
+  /usr/bin/python3 - "$T/pn.h5" <<'PY' && ok "dynpointnet summary as named" || no "dynpointnet summary"
+import sys, h5py, numpy as np
+d = h5py.File(sys.argv[1], "r")["summary"].attrs
+for k in ("acc_full", "acc_dynamic", "compute_reduction"):
+    assert np.ndim(d[k]) == 0, k
+assert 0 <= d["acc_full"] <= 1 and 0 <= d["acc_dynamic"] <= 1
+ef = np.asarray(d["exit_fraction"])
+assert ef.shape == (3,) and abs(ef.sum() - 1.0) < 1e-9, ef
+pa, pc = np.asarray(d["pareto_acc"]), np.asarray(d["pareto_compute"])
+assert pa.shape == pc.shape and pa.size >= 1
+ds = d["dataset"]
+ds = ds.decode() if isinstance(ds, bytes) else ds
+assert ds == "shapes", ds
+PY
   /usr/bin/python3 - "$T/dyn.h5" "$T/tn.h5" <<'PY' && ok "summaries as named" || no "summaries"
 import sys, h5py, numpy as np
 d = h5py.File(sys.argv[1], "r")["summary"].attrs
@@ -78,6 +125,10 @@ fi
 [ $? -eq 1 ] && grep -q "lambda" "$T/e" && ok "bad lambda refused" || no "bad lambda: $(cat "$T/e")"
 "$SL" experiment dynresnet --set data.dataset=fashion16 --log "$T/x.h5" >"$T/o" 2>"$T/e"
 [ $? -eq 1 ] && grep -q "28x28" "$T/e" && ok "16x16 data refused" || no "fashion16: $(cat "$T/e")"
+"$SL" experiment dynpointnet --set data.file="$T/none.h5,$T/none_test.h5" --log "$T/x.h5" \
+  >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "none.h5" "$T/e" && ok "missing ModelNet file named" \
+  || no "missing ModelNet file: $(cat "$T/e")"
 [ ! -e "$T/x.h5" ] && ok "no log left by refused runs" || no "a refused run left $T/x.h5"
 
 echo "$pass passed, $fail failed"

@@ -17,7 +17,14 @@
 
 int cli_fail(const char *context)
 {
-  fprintf(stderr, "spikeloop: %s: %s\n", context, sl_last_error());
+  /* a message that already starts with the context ("mcnn_hybrid: ...")
+   * is not prefixed twice */
+  const char *m = sl_last_error();
+  const size_t n = context ? strlen(context) : 0;
+  if (!n || (strncmp(m, context, n) == 0 && m[n] == ':'))
+    fprintf(stderr, "spikeloop: %s\n", m);
+  else
+    fprintf(stderr, "spikeloop: %s: %s\n", context, m);
   return 1;
 }
 

@@ -14,7 +14,8 @@
 
 #include <stddef.h>
 
-/* Print "spikeloop: <context>: <library message>" to stderr; return 1. */
+/* Print "spikeloop: <context>: <library message>" to stderr (the context
+ * left out when the message starts with it); return 1. */
 int cli_fail(const char *context);
 /* Print "spikeloop: <message>" and a hint to run --help; return 2. */
 int cli_usage_error(const char *command, const char *fmt, ...)

@@ -14,10 +14,12 @@
  * non-negative, so without it a ternary centre can only say "on"/"off" per
  * channel; with it, -1 marks the channels a class keeps below average.
  * A query subtracts the same offset (digitally), then searches the CAM:
- * one noisy cosine read against every centre of that exit.
+ * one noisy cosine read against every centre of that exit. A class without
+ * samples gets a zero centre (cosine 0: it never passes a threshold >= 0)
+ * and is left out of the offset.
  *
- * Errors: SL_EINVAL (bad sizes, a class without samples, labels out of
- * range, exit out of range), SL_ENUMERIC, SL_ENOMEM, and the CAM's.
+ * Errors: SL_EINVAL (bad sizes, no samples at all, labels out of range,
+ * exit out of range), SL_ENUMERIC, SL_ENOMEM, and the CAM's.
  */
 #ifndef SPIKELOOP_SEMANTIC_H
 #define SPIKELOOP_SEMANTIC_H

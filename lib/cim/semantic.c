@@ -147,23 +147,25 @@ int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t
     }
     count[labels[i]]++;
   }
-  for (size_t k = 0; !rc && k < K; k++)
-    if (!count[k])
-      rc = sl_error(SL_EINVAL, "semantic_build: exit %zu: class %zu has no sample", e, k);
+  size_t present = 0;
+  for (size_t k = 0; k < K; k++)
+    present += count[k] > 0;
+  if (!rc && !present)
+    rc = sl_error(SL_EINVAL, "semantic_build: exit %zu: no samples", e);
   if (!rc) {
     for (size_t k = 0; k < K; k++)
-      for (size_t d = 0; d < D; d++)
+      for (size_t d = 0; d < D && count[k]; d++)
         sum[k * D + d] /= (double)count[k];
-    for (size_t d = 0; d < D; d++) {
+    for (size_t d = 0; d < D; d++) { /* the mean of the present classes' means */
       double o = 0.0;
       for (size_t k = 0; k < K && m->p.centre; k++)
-        o += sum[k * D + d];
-      x->offset[d] = (float)(o / (double)K);
+        o += count[k] ? sum[k * D + d] : 0.0;
+      x->offset[d] = (float)(o / (double)present);
     }
     float *c = x->stored, big = 0.0f;
     for (size_t k = 0; k < K; k++)
       for (size_t d = 0; d < D; d++) {
-        c[k * D + d] = (float)(sum[k * D + d] - x->offset[d]);
+        c[k * D + d] = count[k] ? (float)(sum[k * D + d] - x->offset[d]) : 0.0f;
         big = fmaxf(big, fabsf(c[k * D + d]));
       }
     for (size_t k = 0; !rc && k < K; k++) {
