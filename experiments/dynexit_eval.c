@@ -22,7 +22,7 @@ static double now(void)
 
 static const char *const option_keys[] = {
     "ternary_epochs", "ternary_lr", "lambda", "tpe_trials", "grid_points", "centre_samples",
-    "calib_samples", "read_sd", "prog_sd", "prog_relative", "max_pulses", "adc_bits", "dac_bits",
+    "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn", "max_pulses", "adc_bits", "dac_bits",
     "exit_weight", "ternary_prototypes", "centre", "augment", "seed", NULL};
 
 static int dx_options_parse(const char *opts, const char *who, dx_options *o)
@@ -37,6 +37,7 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   o->read_sd = 0.02;
   o->prog_sd = 0.02;
   o->prog_relative = 0;
+  o->chip_bn = -1;
   o->max_pulses = 10;
   o->adc_bits = 8;
   o->dac_bits = 8;
@@ -66,6 +67,8 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
     rc = exp_option(opts, who, "prog_sd", &o->prog_sd, 0, 10);
   if (!rc)
     rc = exp_option_long(opts, who, "prog_relative", &o->prog_relative, 0, 1);
+  if (!rc)
+    rc = exp_option_long(opts, who, "chip_bn", &o->chip_bn, 0, 1);
   if (!rc)
     rc = exp_option_long(opts, who, "max_pulses", &o->max_pulses, 1, 1000000);
   if (!rc)
@@ -438,6 +441,7 @@ int dx_chip(void *net, sl_resnet_mapping mapping, const dx_options *o, const cha
   dp.on_cim = 1;
   dp.mapping = mapping;
   dp.device = dx_device(o);
+  dp.chip_bn = o->chip_bn >= 0 ? (int)o->chip_bn : a->chip_bn;
   if (mapping == SL_RESNET_MAP_FP)
     dp.device.levels = 0; /* continuous conductances */
   const size_t nc = (size_t)o->calib_samples < s->train.n ? (size_t)o->calib_samples : s->train.n;

@@ -23,6 +23,8 @@ typedef struct {
   double read_sd;        /* 0.02: read noise of every crossbar and CAM */
   double prog_sd;        /* 0.02: write noise, a fraction of the conductance window */
   long prog_relative;    /* 0; 1: prog_sd relative to each device's target conductance */
+  long chip_bn;          /* -1: the family's default; 1: re-estimate the folded BNs from the
+                            programmed chip's outputs (sl_resnet_deploy_params.chip_bn) */
   long max_pulses;       /* 10: write-verify pulses (1: open loop) */
   long adc_bits, dac_bits; /* 8, 8 */
   double exit_weight;    /* 0.5: weight of the exit heads in training */
@@ -36,6 +38,7 @@ typedef struct {
 /* A network family: its data and the calls the shared steps make. */
 typedef struct {
   const char *items; /* "images", "clouds": for messages */
+  int chip_bn;       /* the default of option chip_bn */
   /* the data set cfg names (*name), checked before the log exists; load it */
   int (*check)(const sl_config *cfg, const char *who, const char **name);
   int (*load)(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,

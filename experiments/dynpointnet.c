@@ -209,11 +209,25 @@ static int pn_deploy(void **d, void *n, const sl_resnet_deploy_params *p, const 
 static int pn_dyn(void *d, sl_dyn_net *out) { return sl_pointnet_deployed_dyn(d, out); }
 static void pn_deployed_free(void *d) { sl_pointnet_deployed_free(d); }
 
-const dx_arch dx_pointnet_arch = {"clouds",       clouds_check,   clouds_load,   pn_create,
-                                  pn_free,        pn_params,      pn_num_params, pn_stats,
-                                  pn_num_stats,   pn_set_ternary, pn_train_epoch,
-                                  pn_recalibrate, pn_evaluate,    clouds_augment, pn_deploy,
-                                  pn_dyn,         pn_deployed_free};
+const dx_arch dx_pointnet_arch = {
+    .items = "clouds",
+    .chip_bn = 1,
+    .check = clouds_check,
+    .load = clouds_load,
+    .create = pn_create,
+    .free = pn_free,
+    .params = pn_params,
+    .num_params = pn_num_params,
+    .stats = pn_stats,
+    .num_stats = pn_num_stats,
+    .set_ternary = pn_set_ternary,
+    .train_epoch = pn_train_epoch,
+    .recalibrate = pn_recalibrate,
+    .evaluate = pn_evaluate,
+    .augment = clouds_augment,
+    .deploy = pn_deploy,
+    .dyn = pn_dyn,
+    .deployed_free = pn_deployed_free};
 
 /* ------------------------------------------------------------ the experiment */
 

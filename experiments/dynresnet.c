@@ -134,11 +134,25 @@ static int rn_deploy(void **d, void *n, const sl_resnet_deploy_params *p, const 
 static int rn_dyn(void *d, sl_dyn_net *out) { return sl_resnet_deployed_dyn(d, out); }
 static void rn_deployed_free(void *d) { sl_resnet_deployed_free(d); }
 
-const dx_arch dx_resnet_arch = {"images",       images_check,   images_load,   rn_create,
-                                rn_free,        rn_params,      rn_num_params, rn_stats,
-                                rn_num_stats,   rn_set_ternary, rn_train_epoch,
-                                rn_recalibrate, rn_evaluate,    images_shift,  rn_deploy,
-                                rn_dyn,         rn_deployed_free};
+const dx_arch dx_resnet_arch = {
+    .items = "images",
+    .chip_bn = 0,
+    .check = images_check,
+    .load = images_load,
+    .create = rn_create,
+    .free = rn_free,
+    .params = rn_params,
+    .num_params = rn_num_params,
+    .stats = rn_stats,
+    .num_stats = rn_num_stats,
+    .set_ternary = rn_set_ternary,
+    .train_epoch = rn_train_epoch,
+    .recalibrate = rn_recalibrate,
+    .evaluate = rn_evaluate,
+    .augment = images_shift,
+    .deploy = rn_deploy,
+    .dyn = rn_dyn,
+    .deployed_free = rn_deployed_free};
 
 /* ------------------------------------------------------------ the experiment */
 

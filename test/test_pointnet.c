@@ -253,6 +253,40 @@ static void test_deployment(void)
   }
 }
 
+/* Programming errors shift every column's output; re-estimating the
+ * folded BNs from the programmed chip's outputs (chip_bn) takes most of
+ * that shift out again. */
+static void test_chip_bn(void)
+{
+  const size_t B = 8;
+  float x[8 * NP * 3];
+  int32_t y[8];
+  batch(x, y, B, 17);
+  sl_pointnet *p = small_net(0, 0.1, 21);
+  /* statistics of this batch, as the chip's would be measured on it */
+  CU_ASSERT_FATAL(sl_pointnet_recalibrate(p, x, B, B) == SL_OK);
+  sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
+  dp.on_cim = 1;
+  dp.device.levels = 0;
+  dp.device.read_sd = dp.device.drift_nu = 0.0;
+  dp.device.dac_bits = dp.device.adc_bits = 0;
+  dp.device.prog_sd = 0.05;
+  dp.device.max_pulses = 1;
+  double err[2];
+  for (int on = 0; on < 2; on++) {
+    dp.chip_bn = on;
+    sl_pointnet_deployed *d = NULL;
+    CU_ASSERT_FATAL(sl_pointnet_deploy(&d, p, &dp, x, B) == SL_OK);
+    err[on] = compare_deployed(p, d, x, B);
+    sl_pointnet_deployed_free(d);
+  }
+  if (!(err[1] < 0.5 * err[0]))
+    printf("\n    max rel diff to the float network: %g without, %g with chip_bn ", err[0],
+           err[1]);
+  CU_ASSERT(err[1] < 0.5 * err[0]);
+  sl_pointnet_free(p);
+}
+
 static void test_macs(void)
 {
   sl_pointnet *p = small_net(0, 0.1, 1);
@@ -348,6 +382,7 @@ int main(void)
       {"gradients of the whole loss vs finite differences", test_gradients_fd},
       {"ternary training: straight-through gradients", test_straight_through},
       {"deployment: folded float and ideal crossbars = the network", test_deployment},
+      {"BN re-estimated on the programmed chip", test_chip_bn},
       {"MAC counts and the dynamic-inference view", test_macs},
       {"training learns a toy task", test_training_learns},
       {"bad input", test_bad_input},

@@ -160,6 +160,10 @@ typedef struct {
   sl_resnet_mapping mapping;
   sl_cim_params device;    /* sl_cim_params_default() with DAC one 8-bit level */
   double adc_margin;       /* 1.25 */
+  int chip_bn;             /* 0; 1: after programming, every folded BN's gain and shift
+                              are re-estimated from the chip's own outputs on the
+                              calibration batch (the mean and variance its columns
+                              really produce, programming errors included) */
 } sl_resnet_deploy_params;
 
 sl_resnet_deploy_params sl_resnet_deploy_params_default(void);

@@ -13,7 +13,7 @@
 
 struct sl_pointnet_deployed {
   slu_deploy how;
-  int calibrating;
+  int mode; /* SLU_RUN, SLU_CALIBRATE or SLU_MEASURE_BN (units.h) */
   sl_pointnet_spec spec;
   slp_level lv[SL_POINTNET_MAX_LEVELS];   /* geometry, and grouping buffers of its own */
   slu_layer mlp[SL_POINTNET_MAX_LEVELS][SL_POINTNET_MAX_MLP];
@@ -100,7 +100,7 @@ static int stage(void *net, size_t s, const float *in, size_t B, float *out, flo
   const float *a = L->rows;
   for (size_t j = 0; !rc && j < L->sp.n_mlp; j++) {
     float *o = j % 2 ? d->b : d->a;
-    rc = slu_layer_apply(&d->mlp[s][j], &d->how, d->calibrating, a, rows, o);
+    rc = slu_layer_apply(&d->mlp[s][j], &d->how, d->mode, a, rows, o);
     for (size_t i = 0; !rc && i < rows * L->sp.mlp[j]; i++)
       o[i] = o[i] > 0.0f ? o[i] : 0.0f;
     a = o;
@@ -125,7 +125,7 @@ static int stage(void *net, size_t s, const float *in, size_t B, float *out, flo
 static int head(void *net, const float *feat, size_t B, float *logits)
 {
   sl_pointnet_deployed *d = net;
-  return slu_layer_apply(&d->fc, &d->how, d->calibrating, feat, B, logits);
+  return slu_layer_apply(&d->fc, &d->how, d->mode, feat, B, logits);
 }
 
 static size_t all_layers(const sl_pointnet_deployed *d, const slu_layer **L)
@@ -206,7 +206,7 @@ int sl_pointnet_deploy(sl_pointnet_deployed **out, sl_pointnet *p,
   if (!d)
     return sl_error(SL_ENOMEM, "pointnet_deploy: out of memory");
   const slu_deploy how = {dp->on_cim, dp->mapping == SL_RESNET_MAP_TERNARY, dp->device,
-                          dp->adc_margin, p->spec.ternary_t};
+                          dp->adc_margin, p->spec.ternary_t, dp->chip_bn};
   d->how = how;
   d->spec = p->spec;
   for (size_t l = 0; l < SL_POINTNET_MAX_LEVELS; l++) {
@@ -233,9 +233,13 @@ int sl_pointnet_deploy(sl_pointnet_deployed **out, sl_pointnet *p,
                         p->eff + p->fc_b, t);
   sl_dyn_net net;
   if (!rc && dp->on_cim && !(rc = sl_pointnet_deployed_dyn(d, &net))) {
-    d->calibrating = 1;
+    d->mode = SLU_CALIBRATE;
     rc = slu_calibration_pass(&net, calib_x, n_calib);
-    d->calibrating = 0;
+    if (!rc && d->how.chip_bn) { /* the BNs as the programmed chip needs them */
+      d->mode = SLU_MEASURE_BN;
+      rc = slu_calibration_pass(&net, calib_x, n_calib);
+    }
+    d->mode = SLU_RUN;
   }
   if (rc) {
     sl_pointnet_deployed_free(d);

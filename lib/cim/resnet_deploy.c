@@ -29,7 +29,7 @@ struct sl_resnet_deployed {
   sl_resnet_spec spec;
   slu_layer stem, fc;
   dep_block blocks[SL_RESNET_MAX_BLOCKS];
-  int calibrating;
+  int mode; /* SLU_RUN, SLU_CALIBRATE or SLU_MEASURE_BN (units.h) */
   size_t cap;
   float *h0, *t1, *t2, *tp; /* stage buffers for cap samples */
 };
@@ -104,20 +104,20 @@ int sl_resnet_deployed_stage(sl_resnet_deployed *d, size_t st, const float *in, 
     return sl_error(SL_EINVAL, "resnet_deployed_stage: empty batch");
   int rc = ensure(d, B);
   if (!rc && st == 0) {
-    rc = slu_layer_apply(&d->stem, &d->how, d->calibrating, in, B, d->h0);
+    rc = slu_layer_apply(&d->stem, &d->how, d->mode, in, B, d->h0);
     relu(d->h0, B * d->stem.s.K * sl_conv2d_out_h(&d->stem.s) * sl_conv2d_out_w(&d->stem.s));
     in = d->h0;
   }
   dep_block *k = &d->blocks[st];
   const size_t n = B * k->c * k->h * k->w;
   if (!rc)
-    rc = slu_layer_apply(&k->c1, &d->how, d->calibrating, in, B, d->t1);
+    rc = slu_layer_apply(&k->c1, &d->how, d->mode, in, B, d->t1);
   if (!rc) {
     relu(d->t1, n);
-    rc = slu_layer_apply(&k->c2, &d->how, d->calibrating, d->t1, B, d->t2);
+    rc = slu_layer_apply(&k->c2, &d->how, d->mode, d->t1, B, d->t2);
   }
   if (!rc && k->has_proj)
-    rc = slu_layer_apply(&k->proj, &d->how, d->calibrating, in, B, d->tp);
+    rc = slu_layer_apply(&k->proj, &d->how, d->mode, in, B, d->tp);
   if (rc)
     return rc;
   const float *skip = k->has_proj ? d->tp : in;
@@ -134,7 +134,7 @@ int sl_resnet_deployed_head(sl_resnet_deployed *d, const float *feat, size_t B, 
     return sl_error(SL_EINVAL, "resnet_deployed_head: NULL argument");
   if (!B)
     return sl_error(SL_EINVAL, "resnet_deployed_head: empty batch");
-  return slu_layer_apply(&d->fc, &d->how, d->calibrating, feat, B, logits);
+  return slu_layer_apply(&d->fc, &d->how, d->mode, feat, B, logits);
 }
 
 /* every layer, for the counters */
@@ -227,7 +227,7 @@ int sl_resnet_deploy(sl_resnet_deployed **out, sl_resnet *r, const sl_resnet_dep
   d->p = *p;
   d->spec = r->spec;
   slu_deploy how = {p->on_cim, p->mapping == SL_RESNET_MAP_TERNARY, p->device, p->adc_margin,
-                    r->spec.ternary_t};
+                    r->spec.ternary_t, p->chip_bn};
   d->how = how;
   rc = slr_effective(r);
   if (!rc)
@@ -235,9 +235,13 @@ int sl_resnet_deploy(sl_resnet_deployed **out, sl_resnet *r, const sl_resnet_dep
   sl_dyn_net net;
   if (!rc && p->on_cim && !(rc = sl_resnet_deployed_dyn(d, &net))) {
     /* one pass of the calibration batch through the float layers */
-    d->calibrating = 1;
+    d->mode = SLU_CALIBRATE;
     rc = slu_calibration_pass(&net, calib_x, n_calib);
-    d->calibrating = 0;
+    if (!rc && d->how.chip_bn) { /* the BNs as the programmed chip needs them */
+      d->mode = SLU_MEASURE_BN;
+      rc = slu_calibration_pass(&net, calib_x, n_calib);
+    }
+    d->mode = SLU_RUN;
   }
   if (rc) {
     sl_resnet_deployed_free(d);

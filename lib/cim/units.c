@@ -168,7 +168,7 @@ int slu_effective(float *eff, const float *params, size_t n_params, const slu_te
 
 void slu_layer_free(slu_layer *L)
 {
-  free(L->w), free(L->gain), free(L->shift);
+  free(L->w), free(L->gain), free(L->shift), free(L->gamma), free(L->beta);
   sl_cim_free(L->cim);
   memset(L, 0, sizeof *L);
 }
@@ -202,6 +202,7 @@ int slu_layer_make(slu_layer *L, const slu_deploy *d, const sl_conv2d_shape *s,
     L->gain[k] = alpha * (scale ? scale[k] : 1.0f);
     L->shift[k] = shift ? shift[k] : 0.0f;
   }
+  L->alpha = alpha;
   return SL_OK;
 }
 
@@ -217,6 +218,15 @@ int slu_layer_from_unit(slu_layer *L, const slu_deploy *d, const slu_unit *u, co
   if (!rc)
     rc = slu_layer_make(L, d, &u->s, eff + u->w, params + u->w, scale, scale + K, index);
   free(scale);
+  if (!rc) { /* kept for SLU_MEASURE_BN */
+    L->gamma = malloc(K * sizeof(float));
+    L->beta = malloc(K * sizeof(float));
+    if (!L->gamma || !L->beta)
+      return sl_error(SL_ENOMEM, "deploy: out of memory");
+    memcpy(L->gamma, eff + u->gamma, K * sizeof(float));
+    memcpy(L->beta, eff + u->beta, K * sizeof(float));
+    L->eps = eps;
+  }
   return rc;
 }
 
@@ -253,23 +263,46 @@ static int layer_calibrate(slu_layer *L, const slu_deploy *d, const float *in, s
   return rc;
 }
 
-int slu_layer_apply(slu_layer *L, const slu_deploy *d, int calibrating, const float *in,
-                    size_t B, float *out)
+/* The BN of L from the mean and variance of the crossbar's raw outputs z
+ * (B, K, HW) on this batch: y = gamma (z - mean) / sqrt(var + eps) + beta
+ * for the z the chip makes (the ternary magnitude is inside z's scale). */
+static void measure_bn(slu_layer *L, const float *z, size_t B, size_t HW)
+{
+  const size_t K = L->n_out;
+  for (size_t k = 0; k < K; k++) {
+    double s = 0.0, q = 0.0;
+    for (size_t b = 0; b < B; b++)
+      for (size_t i = 0; i < HW; i++) {
+        const double v = z[(b * K + k) * HW + i];
+        s += v;
+        q += v * v;
+      }
+    const double n = (double)(B * HW), m = s / n, var = fmax(q / n - m * m, 0.0);
+    const double g = L->gamma[k] / sqrt(var + L->eps);
+    L->gain[k] = (float)g;
+    L->shift[k] = (float)(L->beta[k] - g * m);
+  }
+}
+
+int slu_layer_apply(slu_layer *L, const slu_deploy *d, int mode, const float *in, size_t B,
+                    float *out)
 {
   sl_conv2d_shape s = L->s;
   s.B = B;
   int rc = SL_OK;
-  if (calibrating && d->on_cim && !L->cim)
+  if (mode == SLU_CALIBRATE && d->on_cim && !L->cim)
     rc = layer_calibrate(L, d, in, B);
   if (rc)
     return rc;
-  if (L->cim && !calibrating)
+  if (L->cim && mode != SLU_CALIBRATE)
     rc = sl_conv2d_forward_cim(out, in, L->cim, NULL, &s);
   else
     rc = sl_conv2d_forward(out, in, L->w, NULL, &s);
   if (rc)
     return rc;
   const size_t HW = sl_conv2d_out_h(&s) * sl_conv2d_out_w(&s), K = s.K;
+  if (mode == SLU_MEASURE_BN && L->cim && L->gamma)
+    measure_bn(L, out, B, HW);
 #pragma omp parallel for schedule(static)
   for (size_t q = 0; q < B * K; q++) {
     const float g = L->gain[q % K], t = L->shift[q % K];

@@ -101,7 +101,16 @@ typedef struct {
   sl_cim_params device;
   double adc_margin;
   double ternary_t;
+  int chip_bn;         /* re-estimate the folded BNs on the chip (slu_layer_apply) */
 } slu_deploy;
+
+/* What slu_layer_apply does besides computing. */
+enum {
+  SLU_RUN = 0,       /* the crossbar if there is one, else exact */
+  SLU_CALIBRATE = 1, /* exact; a crossbar not made yet is made from this batch */
+  SLU_MEASURE_BN = 2 /* the crossbar; a layer with a BN sets its gain and shift from the
+                        mean and variance of the crossbar's outputs on this batch */
+};
 
 /* One matrix layer: a convolution (or, as a 1x1 convolution on (B, C, 1,
  * 1), a row layer), its BN folded into a per-column gain and shift. */
@@ -112,6 +121,9 @@ typedef struct {
   float *gain, *shift; /* (n_out) */
   sl_cim *cim;         /* NULL: exact float */
   unsigned index;      /* its noise seed offset */
+  float *gamma, *beta; /* the BN it folds (NULL: none), for SLU_MEASURE_BN */
+  double eps;
+  float alpha;         /* the ternary magnitude in the gain (1 otherwise) */
 } slu_layer;
 
 /* The layer of weights w_eff (the latent ones w_latent give the ternary
@@ -122,12 +134,12 @@ int slu_layer_make(slu_layer *L, const slu_deploy *d, const sl_conv2d_shape *s,
 /* The layer of a unit: its BN folded from the running statistics. */
 int slu_layer_from_unit(slu_layer *L, const slu_deploy *d, const slu_unit *u, const float *eff,
                         const float *params, const float *stats, double eps, unsigned index);
-/* out = gain (in * w) + shift, for B samples: on the crossbar, or exact
- * (no crossbar, or calibrating: then a crossbar that does not exist yet
- * is created from this batch: DAC full scale = its largest |input|,
- * programmed, ADC range from its im2col rows). */
-int slu_layer_apply(slu_layer *L, const slu_deploy *d, int calibrating, const float *in,
-                    size_t B, float *out);
+/* out = gain (in * w) + shift, for B samples, in `mode` (SLU_*): on the
+ * crossbar, or exact (no crossbar, or SLU_CALIBRATE: then a crossbar that
+ * does not exist yet is created from this batch: DAC full scale = its
+ * largest |input|, programmed, ADC range from its im2col rows). */
+int slu_layer_apply(slu_layer *L, const slu_deploy *d, int mode, const float *in, size_t B,
+                    float *out);
 void slu_layer_free(slu_layer *L);
 /* Multiply-accumulates per sample. */
 double slu_layer_macs(const slu_layer *L);
