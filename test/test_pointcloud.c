@@ -271,6 +271,56 @@ static size_t duplicates(const float *c, size_t P)
   return dup;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The upright pose turns each cloud about y only: with noise and dropout off
+ * its points are those of the unrotated cloud from the same stream (in
+ * another order: the shuffle draws after the angle), with the same y and
+ * x^2 + z^2, and x and z turned. */
+static void test_shapes_upright(void)
+{
+  sl_shapes_params p = sl_shapes_params_default();
+  p.n_points = 64, p.noise = p.dropout = 0.0, p.scale_min = p.scale_max = 1.0;
+  const size_t n = SL_SHAPES_CLASSES, P = p.n_points;
+  sl_dataset a, b;
+  p.rotate = SL_SHAPES_ROTATE_NONE;
+  CU_ASSERT_EQUAL_FATAL(sl_shapes_generate(&a, n, &p, 5), SL_OK);
+  p.rotate = SL_SHAPES_ROTATE_UPRIGHT;
+  CU_ASSERT_EQUAL_FATAL(sl_shapes_generate(&b, n, &p, 5), SL_OK);
+  double *ya = malloc(P * sizeof *ya), *yb = malloc(P * sizeof *yb);
+  double *ra = malloc(P * sizeof *ra), *rb = malloc(P * sizeof *rb);
+  CU_ASSERT_FATAL(ya && yb && ra && rb);
+  double dy = 0.0, dr = 0.0, dx = 0.0;
+  for (size_t c = 0; c < n; c++) {
+    const float *u = a.x + c * a.dim, *v = b.x + c * b.dim;
+    for (size_t i = 0; i < P; i++) {
+      ya[i] = u[3 * i + 1], yb[i] = v[3 * i + 1];
+      ra[i] = (double)u[3 * i] * u[3 * i] + (double)u[3 * i + 2] * u[3 * i + 2];
+      rb[i] = (double)v[3 * i] * v[3 * i] + (double)v[3 * i + 2] * v[3 * i + 2];
+    }
+    qsort(ya, P, sizeof *ya, cmp_double), qsort(yb, P, sizeof *yb, cmp_double);
+    qsort(ra, P, sizeof *ra, cmp_double), qsort(rb, P, sizeof *rb, cmp_double);
+    for (size_t i = 0; i < P; i++)
+      dy = fmax(dy, fabs(ya[i] - yb[i])), dr = fmax(dr, fabs(ra[i] - rb[i]));
+    double sxa = 0.0, sxb = 0.0; /* the sorted x differ once turned */
+    for (size_t i = 0; i < P; i++)
+      ya[i] = u[3 * i], yb[i] = v[3 * i];
+    qsort(ya, P, sizeof *ya, cmp_double), qsort(yb, P, sizeof *yb, cmp_double);
+    for (size_t i = 0; i < P; i++)
+      sxa += fabs(ya[i] - yb[i]), sxb += fabs(ya[i]);
+    dx = fmax(dx, sxa / (sxb + 1e-12));
+  }
+  CU_ASSERT(dy < 1e-6);
+  CU_ASSERT(dr < 1e-5);
+  CU_ASSERT(dx > 0.05);
+  free(ya), free(yb), free(ra), free(rb);
+  sl_dataset_free(&a), sl_dataset_free(&b);
+}
+
 static void test_shapes_dropout(void)
 {
   sl_shapes_params p = sl_shapes_params_default();
@@ -361,7 +411,7 @@ static void test_shapes_errors(void)
   bad[7].field = "scale_max";
   bad[7].p.scale_max = INFINITY;
   bad[8].field = "rotate";
-  bad[8].p.rotate = 2;
+  bad[8].p.rotate = 3;
   for (size_t k = 0; k < 9; k++) {
     CU_ASSERT_EQUAL(sl_shapes_generate(&d, 3, &bad[k].p, 1), SL_EINVAL);
     CU_ASSERT(sl_test_msg_has(bad[k].field));
@@ -922,6 +972,7 @@ int main(void)
       {"normalise", test_normalise},
       {"shapes: names and defaults", test_shapes_names},
       {"shapes: sizes, balance, normalised", test_shapes_sizes_and_normalised},
+      {"shapes: upright pose turns about y", test_shapes_upright},
       {"shapes: dropout duplicates", test_shapes_dropout},
       {"shapes: deterministic per seed and threads", test_shapes_deterministic},
       {"shapes: parameter errors", test_shapes_errors},

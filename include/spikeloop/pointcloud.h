@@ -44,6 +44,13 @@ void sl_pointcloud_normalise(float *xyz, size_t P);
  * Points are uniform over each surface's area (over the helix's length). */
 #define SL_SHAPES_CLASSES 12
 
+/* Poses: NONE keeps every shape in its own frame; ANY rotates each cloud by
+ * a uniformly random 3-D rotation; UPRIGHT rotates it about the y axis only,
+ * by a uniform angle, after its points are drawn (so y of every point is
+ * that of the NONE cloud from the same stream when noise and dropout are 0):
+ * ModelNet40's convention, upright objects of any heading. */
+enum { SL_SHAPES_ROTATE_NONE = 0, SL_SHAPES_ROTATE_ANY = 1, SL_SHAPES_ROTATE_UPRIGHT = 2 };
+
 typedef struct {
   size_t n_points;  /* points per cloud, >= 2; default 512 */
   double noise;     /* sd of the gaussian jitter added to each coordinate of the
@@ -54,7 +61,7 @@ typedef struct {
                        points; default 0.1 */
   double scale_min; /* each axis of the shape is scaled by its own factor */
   double scale_max; /* ~ U(scale_min, scale_max), 0 < min <= max; default 0.8, 1.2 */
-  int rotate;       /* 1: a uniformly random 3-D rotation per cloud, 0: none; default 1 */
+  int rotate;       /* the pose of each cloud, an SL_SHAPES_ROTATE_*; default ANY */
 } sl_shapes_params;
 
 /* The defaults above, by value; edit the fields and pass a pointer. */
@@ -79,7 +86,7 @@ const char *sl_shapes_class_name(size_t k);
  * p NULL means the defaults.
  * Errors: SL_EINVAL (NULL d; n_points < 2 or too large; noise negative or
  * not finite; dropout outside [0, 1); scale_min <= 0, scale_max < scale_min
- * or not finite; rotate not 0 or 1), SL_ENOMEM. */
+ * or not finite; rotate not one of the poses), SL_ENOMEM. */
 int sl_shapes_generate(sl_dataset *d, size_t n, const sl_shapes_params *p, uint64_t seed);
 
 /* ------------------------------------------------------------ ModelNet40 */

@@ -317,7 +317,7 @@ static void shape_cloud(int k, const sl_shapes_params *p, sl_rng_state *r, float
   double sc[3], R[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
   for (int a = 0; a < 3; a++)
     sc[a] = p->scale_min + (p->scale_max - p->scale_min) * sl_rng_uniform(r);
-  if (p->rotate)
+  if (p->rotate == SL_SHAPES_ROTATE_ANY)
     random_rotation(r, R);
   for (size_t i = 0; i < P; i++) {
     double q[3];
@@ -326,6 +326,14 @@ static void shape_cloud(int k, const sl_shapes_params *p, sl_rng_state *r, float
       q[a] *= sc[a];
     for (int a = 0; a < 3; a++)
       out[3 * i + a] = (float)(R[a][0] * q[0] + R[a][1] * q[1] + R[a][2] * q[2]);
+  }
+  if (p->rotate == SL_SHAPES_ROTATE_UPRIGHT) { /* drawn after the points: y stays bit-equal */
+    const double t = TWO_PI * sl_rng_uniform(r), c = cos(t), s = sin(t);
+    for (size_t i = 0; i < P; i++) {
+      const double x = out[3 * i], z = out[3 * i + 2];
+      out[3 * i] = (float)(c * x + s * z);
+      out[3 * i + 2] = (float)(c * z - s * x);
+    }
   }
   sl_pointcloud_normalise(out, P);
 
@@ -358,7 +366,7 @@ sl_shapes_params sl_shapes_params_default(void)
                         .dropout = 0.1,
                         .scale_min = 0.8,
                         .scale_max = 1.2,
-                        .rotate = 1};
+                        .rotate = SL_SHAPES_ROTATE_ANY};
   return p;
 }
 
@@ -385,8 +393,9 @@ int sl_shapes_generate(sl_dataset *d, size_t n, const sl_shapes_params *params, 
   if (!(p.scale_min > 0.0 && p.scale_max >= p.scale_min && isfinite(p.scale_max)))
     return sl_error(SL_EINVAL, "%s: scale_min = %g, scale_max = %g: need 0 < min <= max, finite",
                     fn, p.scale_min, p.scale_max);
-  if (p.rotate != 0 && p.rotate != 1)
-    return sl_error(SL_EINVAL, "%s: rotate = %d: need 0 or 1", fn, p.rotate);
+  if (p.rotate < SL_SHAPES_ROTATE_NONE || p.rotate > SL_SHAPES_ROTATE_UPRIGHT)
+    return sl_error(SL_EINVAL, "%s: rotate = %d: need 0 (none), 1 (any) or 2 (upright)", fn,
+                    p.rotate);
 
   const size_t dim = 3 * p.n_points;
   int rc = sl_dataset_alloc(d, n, dim, SL_SHAPES_CLASSES);
