@@ -82,7 +82,7 @@ typedef struct {
   size_t n_levels;  /* 3 (2..SL_POINTNET_MAX_LEVELS; the last is global) */
   sl_sa_spec level[SL_POINTNET_MAX_LEVELS];
   /* 128 centres, radius 0.2, k 16, MLP 32-32-64; 32 centres, 0.4, 16,
-   * 64-64-128; global, 128-256 */
+   * 64-64-128; global, 128-256-512 */
   int ternary;             /* 0 */
   double ternary_t;        /* 0.7 */
   int ternary_prototypes;  /* 0 (as resnet.h) */

@@ -126,7 +126,7 @@ sl_pointnet_spec sl_pointnet_spec_default(void)
   s.n_levels = 3;
   const sl_sa_spec l0 = {128, 0.2, 16, 3, {32, 32, 64, 0}};
   const sl_sa_spec l1 = {32, 0.4, 16, 3, {64, 64, 128, 0}};
-  const sl_sa_spec l2 = {0, 0.0, 0, 2, {128, 256, 0, 0}};
+  const sl_sa_spec l2 = {0, 0.0, 0, 3, {128, 256, 512, 0}};
   s.level[0] = l0, s.level[1] = l1, s.level[2] = l2;
   s.ternary_t = 0.7;
   s.bn_eps = 1e-5;
