@@ -1,0 +1,3 @@
+/* calib.c -- characterisation, fits, calibration (placeholder). */
+#include "slpy.h"
+int slpy_init_calib(PyObject *m) { return 0; }
