@@ -178,7 +178,8 @@ PyArrayObject *slpy_array_in(PyObject *obj, int typenum, int nd_min, int nd_max,
   }
   char kind = PyArray_DESCR(a)->kind;
   int want_int = typenum == NPY_INT32 || typenum == NPY_UINT32 || typenum == NPY_INT64;
-  int ok = kind == 'b' || kind == 'i' || kind == 'u' || (!want_int && kind == 'f');
+  /* an empty list is float64 to NumPy: fine for integers too */
+  int ok = kind == 'b' || kind == 'i' || kind == 'u' || (kind == 'f' && (!want_int || PyArray_SIZE(a) == 0));
   if (!ok) {
     PyErr_Format(PyExc_TypeError, "%s: expected a%s array, got dtype %R", name,
                  want_int ? "n integer" : " real numeric", (PyObject *)PyArray_DESCR(a));
@@ -204,6 +205,8 @@ PyArrayObject *slpy_array_in(PyObject *obj, int typenum, int nd_min, int nd_max,
 
 PyObject *slpy_view(slpy_handle *h, void *data, int nd, const npy_intp *dims, int typenum)
 {
+  if (!data) /* an empty list (no spikes): nothing to view */
+    return PyArray_ZEROS(nd, (npy_intp *)dims, typenum, 0);
   pin_obj *p = PyObject_New(pin_obj, &pin_type);
   if (!p)
     return NULL;
