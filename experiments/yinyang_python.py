@@ -7,8 +7,8 @@ regulariser 0.1, 60 epochs, lr decay 0.97) through the bindings.
 A per-epoch callback prints progress and may stop the run early
 (--target: stop once the validation accuracy reaches it). The run log is
 written as `spikeloop train` writes it (readable by `spikeloop eval` and
-spikeloop.plot); if spikeloop.plot is available, the learning curves are
-drawn into LOG.png.
+spikeloop.plot); if spikeloop.plot is available, its figures of the log
+(learning curves, neuron parameters) are drawn next to it as PNG.
 
 Usage (from the build tree, after sh experiments/setup.sh):
     PYTHONPATH=bindings/python /usr/bin/python3 experiments/yinyang_python.py \
@@ -66,16 +66,14 @@ def main(argv=None):
           f"(validation {100 * res['val_accuracy']:.2f}%, {res['epochs']} epochs{stop}, "
           f"{wall:.1f} s); log written to {args.log}")
 
-    try:
+    try:  # spikeloop.plot (pure Python, h5py + matplotlib) may not be there
         from spikeloop import plot
     except ImportError:
         plot = None
-    if plot is not None and hasattr(plot, "plot_run"):
+    if plot is not None and hasattr(plot, "main"):
         try:
-            png = args.log.rsplit(".", 1)[0] + ".png"
-            plot.plot_run(args.log, png)
-            print(f"learning curves drawn into {png}")
-        except Exception as e:  # plotting is optional here
+            plot.main([args.log, "--format", "png"])
+        except (Exception, SystemExit) as e:  # plotting is optional here
             print(f"(no plot: {e})")
     return 0
 

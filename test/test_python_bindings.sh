@@ -22,6 +22,6 @@ fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/sl_py.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 # the tests write their files under $T; the CLI comparison finds the tool here
-SPIKELOOP_CLI="$B/spikeloop" SL_TEST_TMP="$T" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" \
+SL_PYTHON_CORE_REQUIRED=1 SPIKELOOP_CLI="$B/spikeloop" SL_TEST_TMP="$T" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" \
 PYTHONPATH="$B/bindings/python${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
   "$PY" -m pytest -q -p no:cacheprovider --rootdir="$T" "$S"/bindings/python/tests/test_core*.py
