@@ -216,3 +216,30 @@ def test_gil_released_during_training():
     inside = [x for x in ticks if t0 < x < t1]
     assert t1 - t0 > 0.02, "the epoch is too short to tell"
     assert len(inside) >= 3, f"{len(inside)} ticks in {t1 - t0:.3f} s of training"
+
+
+@pytest.mark.parametrize("backend, options", [
+    ("ideal", "tau_mem_sd=0.1,mismatch_seed=2"),  # through the backend interface
+    ("bss2", "chip_seed=1,sample_period=1e-6"),
+    ("memristor", "seed=3"),
+])
+def test_training_in_the_loop(backend, options):
+    if not sl.builtin_backends().get(backend, True):
+        pytest.skip(f"{backend} left out of this build")
+    cfg = dict(SMALL, **{"backend.name": backend, "backend.options": options,
+                         "train.epochs": 2, "train.reg_amp": 0.1})
+    with sl.Session(cfg) as s:
+        assert s.backend == backend
+        seen = []
+        res = s.train(callback=seen.append)
+        assert res["epochs"] == 2 and len(seen) == 2 and 0 <= res["test_accuracy"] <= 1
+        assert np.isfinite(seen[-1]["loss"]) and seen[-1]["loss"] < seen[0]["loss"]
+        x = sl.encode(cfg, sl.make_data(cfg)["test"][0][:4])
+        out = s.simulate(x)
+        assert out["measured"] and out["spikes"][0].shape == (x.shape[0], 4, 30)
+        if backend == "memristor":
+            assert float(s.backend_config("pulses")) > 0
+        if backend == "bss2":  # weights in use are the chip's: w_unit multiples
+            w = s.weights()["readout/w_in"]
+            steps = np.unique(np.round(np.abs(w[w != 0]) / np.abs(w[w != 0]).min(), 3))
+            assert np.allclose(steps, np.round(steps))
