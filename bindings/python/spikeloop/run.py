@@ -3,7 +3,10 @@
 The composition of sl_run_train (lib/train/session.c) from the wrapped
 calls: a Session, a RunLog created before training (so that an unwritable
 path fails at once), the epochs with the caller's callback (which may stop
-the run early), the network staged into the log, /summary written last.
+the run early), the network staged into the log, /summary written last
+(val_accuracy, and for a backend that counts programming pulses, e.g.
+memristor, prog_pulses_per_epoch read from the backend after every epoch as
+the session does).
 """
 from . import _core
 
@@ -22,12 +25,24 @@ def run_train(config=None, log="spikeloop_run.h5", callback=None, epochs=None,
     cfg = _core.Config(config, **keys)
     with _core.Session(cfg) as s:
         runlog = _core.RunLog(log, cfg, command=command) if log is not None else None
+        pulses = []
+
+        def each_epoch(m):
+            if s.backend is not None:
+                try:
+                    pulses.append(float(s.backend_config("pulses")))
+                except _core.Error:  # the backend counts no pulses
+                    pass
+            return callback(m) if callback is not None else False
+
         try:
-            res = s.train(epochs=epochs, callback=callback, log=runlog)
+            res = s.train(epochs=epochs, callback=each_epoch, log=runlog)
             if runlog is not None:
                 s.log_network(runlog)
                 val = res["val_accuracy"]
                 runlog.put_summary("val_accuracy", val if val == val else 0.0)
+                if pulses:
+                    runlog.put_summary("prog_pulses_per_epoch", pulses)
                 runlog.finish(res["test_accuracy"], res["epochs"], res["seconds"])
         finally:
             if runlog is not None:

@@ -243,3 +243,27 @@ def test_training_in_the_loop(backend, options):
             w = s.weights()["readout/w_in"]
             steps = np.unique(np.round(np.abs(w[w != 0]) / np.abs(w[w != 0]).min(), 3))
             assert np.allclose(steps, np.round(steps))
+
+
+def test_run_train_logs_pulses_like_the_cli(tmp_path):
+    """A pulse-counting backend's /summary/prog_pulses_per_epoch, as
+    sl_run_train writes it."""
+    if not sl.builtin_backends().get("memristor"):
+        pytest.skip("memristor left out of this build")
+    h5py = pytest.importorskip("h5py")
+    cfg = dict(SMALL, **{"backend.name": "memristor", "backend.options": "seed=3",
+                         "train.epochs": 2})
+    path = tmp_path / "mem.h5"
+    sl.run_train(cfg, log=path)
+    with h5py.File(path, "r") as f:
+        p = f["summary"].attrs["prog_pulses_per_epoch"]
+    assert len(p) == 2 and 0 < p[0] <= p[1]
+    cli = os.environ.get("SPIKELOOP_CLI")
+    if cli and os.access(cli, os.X_OK):
+        log = tmp_path / "mem_cli.h5"
+        args = [cli, "train", "--quiet", "--log", str(log)]
+        for k, v in cfg.items():
+            args += ["--set", f"{k}={v}"]
+        subprocess.run(args, check=True, capture_output=True)
+        with h5py.File(log, "r") as f:
+            np.testing.assert_array_equal(f["summary"].attrs["prog_pulses_per_epoch"], p)
