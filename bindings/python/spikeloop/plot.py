@@ -179,7 +179,7 @@ def fig_curves(log):
                            (4.2 * panels, 4))
     ax = axes[0, 0]
     ax.plot(epoch, m["loss"][:n], "o-", color="C3")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (count)")
     ax.set_ylabel("training loss (cross-entropy, nats)")
     ax.set_title("loss")
     ax = axes[0, 1]
@@ -187,20 +187,20 @@ def fig_curves(log):
                        ("test_accuracy", "test")):
         if key in m:
             ax.plot(epoch, percent(m[key][:n]), "o-", label=label)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (count)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("accuracy")
     ax.legend()
     ax = axes[0, 2]
     ax.plot(epoch, m["hidden_rate"][:n], "o-", color="C4")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (count)")
     ax.set_ylabel("hidden rate (spikes / neuron / sample)")
     ax.set_title("hidden activity")
     if panels == 4:
         ax = axes[0, 3]
         k = min(n, pulses.size)
         ax.plot(epoch[:k], pulses[:k], "o-", color="C5")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (count)")
         ax.set_ylabel("programming pulses (cumulative, count)")
         ax.set_title("device programming")
     fig.tight_layout()
