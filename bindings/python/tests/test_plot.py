@@ -19,6 +19,7 @@ from matplotlib.ticker import FixedFormatter, FuncFormatter
 import numpy as np
 import pytest
 
+from conftest import need, write_recording, write_runlog
 from spikeloop import plot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -108,6 +109,7 @@ def test_training_run_with_recording(cli_logs, render):
 
 
 def test_chip_run_raster_in_adc_units(cli_logs, render):
+    need(cli_logs, "bss", "bssrec")
     status, written, _ = render([cli_logs["bss"], cli_logs["bssrec"]], "--format", "png")
     assert status == 0
     assert "bss_raster.png" in written and "bss_curves.png" in written
@@ -121,18 +123,21 @@ def test_mismatch_sweep(cli_logs, render):
     assert any("skip sweep curves: no completed epochs" in l for l in lines)
 
 
-def test_twins_uncalibrated_and_calibrated(cli_logs, render, monkeypatch):
+def test_twins_uncalibrated_and_calibrated(cli_logs, render):
+    need(cli_logs, "twin", "twin_cal", "calib")
     status, written, lines = render([cli_logs["twin"], cli_logs["twin_cal"], cli_logs["calib"]])
     assert status == 0
     expect(written, "twin", ["twins"])
     assert any("skip calib:" in l for l in lines)
-    labels = [plot.twin_label(plot.Source(cli_logs[k])) for k in ("twin", "twin_cal")]
+    twins = [plot.Source(cli_logs[k]) for k in ("twin", "twin_cal")]
+    labels = [plot.twin_label(t) for t in twins]
+    for t in twins:
+        t.close()
     assert labels[0].endswith("(uncalibrated chip)") and labels[1].endswith("(calibrated chip)")
 
 
 def test_drift_and_pareto_of_real_experiments(cli_logs, render):
-    if "mcnn" not in cli_logs:
-        pytest.skip("no Fashion-MNIST (dataset-fashion-mnist) for mcnn_hybrid / dynresnet")
+    need(cli_logs, "mcnn", "dyn")
     status, written, _ = render([cli_logs["mcnn"], cli_logs["dyn"]])
     assert status == 0
     expect(written, "mcnn", ["drift"])
@@ -165,7 +170,6 @@ def test_lone_recording_and_twins(h5py_logs, render):
 
 
 def test_recording_without_membranes(tmp_path, render):
-    from conftest import write_recording
     status, written, _ = render([write_recording(tmp_path / "nomem.h5", membrane=False)],
                                 "--format", "png")
     assert status == 0 and "nomem_raster.png" in written
@@ -175,7 +179,6 @@ def test_recording_without_membranes(tmp_path, render):
 
 
 def test_nothing_to_plot_and_bad_input(h5py_logs, tmp_path, render, capsys):
-    from conftest import write_runlog
     empty = write_runlog(tmp_path / "empty.h5", {})
     status, written, lines = render([empty])
     assert status == 1 and not written
