@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libgsl-dev libhdf5-dev \
 libcunit1-dev libopenblas-dev zlib1g-dev python3-h5py python3-numpy dataset-fashion-mnist libopenmpi-dev openmpi-bin \
+python3-matplotlib python3-pytest python3-dev \
 valgrind"
 
 missing=""
