@@ -232,6 +232,8 @@ def threshold_of(log, layer, neuron):
         return None
     path = "mismatch/%s/" % layer
     if path + "v_th" in log and path + "v_leak" in log:
+        if neuron >= log[path + "v_th"].shape[0]:
+            return None  # the log is of another network than the recording
         return float(log[path + "v_th"][neuron]), float(log[path + "v_leak"][neuron])
     try:
         return float(config_value(log, "neuron.v_th")), float(config_value(log, "neuron.v_leak"))
@@ -586,6 +588,9 @@ def make_figures(sources, report=print):
             out.append((stem, name, fn(*args)))
         except Skip as e:
             report("skip %s %s: %s" % (stem, name, e))
+        except (KeyError, IndexError, ValueError, TypeError, OSError) as e:
+            # a file that breaks its documented layout: say so, draw the rest
+            report("skip %s %s: unexpected layout (%s: %s)" % (stem, name, type(e).__name__, e))
 
     paired = set()
     for name, fn, takes in FIGURES:

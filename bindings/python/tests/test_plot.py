@@ -191,6 +191,15 @@ def test_nothing_to_plot_and_bad_input(h5py_logs, tmp_path, render, capsys):
     assert e.value.code == 2
 
 
+def test_broken_layout_is_one_line(tmp_path, render):
+    bad = write_runlog(tmp_path / "bad.h5", {"sigma": np.array([0, 0.1, 0.2, 0.3]),
+                                              "acc_deployed": np.array([0.9, 0.8, 0.7]),
+                                              "acc_loop": np.array([0.9, 0.9, 0.9])}, epochs=2)
+    status, written, lines = render([bad])
+    assert status == 0 and "bad_curves.png" in written
+    assert any(l.startswith("skip bad sweep: unexpected layout (ValueError") for l in lines), lines
+
+
 def test_module_entry_point(h5py_logs, tmp_path):
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(plot.__file__)),
                PYTHONDONTWRITEBYTECODE="1")
