@@ -6,8 +6,10 @@
  * fastest a circuit gets is 3 ms / 1023 x its mismatch, up to exp(0.75),
  * i.e. 6.21 us, so 6 us is out of reach for a few circuits of most chips):
  *   (a) train in the ideal simulator, deploy on the uncalibrated chip;
- *   (b) characterise the chip, fit a digital twin, train on the twin (plain
- *       simulation with the fitted per-neuron parameters), deploy;
+ *   (b) characterise the chip at the words it runs the network with (but
+ *       the gain word, and the readout's threshold), fit a digital twin,
+ *       train on the twin (plain simulation with the fitted per-neuron
+ *       parameters), deploy;
  *   (c) (b)'s weights, then TWIN_LOOP_EPOCHS epochs in the loop (the host
  *       model is the twin, the chip keeps its nominal configuration);
  *   (d) in the loop from scratch (train.epochs epochs);
@@ -164,6 +166,108 @@ static int fit_vs_truth(uint64_t seed, const sl_charac *rec, const sl_fit_result
   return rc;
 }
 
+/* cfg with ",calib=<path>" added to its backend options. */
+static int with_calib(const sl_config *cfg, const char *path, sl_config *out)
+{
+  *out = *cfg;
+  size_t len = strlen(out->backend_options);
+  if (snprintf(out->backend_options + len, sizeof out->backend_options - len, "%scalib=%s",
+               len ? "," : "", path) >= (int)(sizeof out->backend_options - len))
+    return sl_error(SL_EINVAL, "twin_loop: backend.options too long to add calib=");
+  return SL_OK;
+}
+
+/* The words bss2 instance hw uses on its first n circuits into w (the
+ * others unchanged). */
+static int hw_words(sl_hw *hw, size_t n, sl_bss2_words *w)
+{
+  int rc = SL_OK;
+  for (int p = 0; !rc && p < SL_BSS2_NPARAM; p++)
+    for (size_t c = 0; !rc && c < n; c++) {
+      char key[64], buf[64];
+      snprintf(key, sizeof key, "dac.%s.%zu", sl_bss2_word_name(p), c);
+      rc = sl_hw_read_config(hw, key, buf, sizeof buf);
+      if (!rc)
+        w->word[p][c] = (int32_t)atoi(buf);
+    }
+  return rc;
+}
+
+/* A calib file with the words of w whose bit is set in mask. */
+static int words_file(const sl_bss2_words *w, unsigned mask, const char *out)
+{
+  int rc = SL_OK;
+  hid_t f = -1, g = -1;
+  H5E_BEGIN_TRY
+  {
+    f = H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    g = f < 0 ? -1 : H5Gcreate2(f, "/dac", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+      rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
+    hsize_t n = SL_BSS2_CIRCUITS;
+    for (int p = 0; !rc && p < SL_BSS2_NPARAM; p++) {
+      char name[64];
+      snprintf(name, sizeof name, "/dac/%s", sl_bss2_word_name(p));
+      if ((mask & (1u << p)) && H5LTmake_dataset(f, name, 1, &n, H5T_STD_I32LE, w->word[p]) < 0)
+        rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
+    }
+    if (g >= 0)
+      H5Gclose(g);
+    if (f >= 0 && H5Fclose(f) < 0 && !rc)
+      rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
+  }
+  H5E_END_TRY;
+  return rc;
+}
+
+/* The words the chip runs cfg's network with (the backend's nominal mapping
+ * of the model), for the characterisation of the twin: the twin must say
+ * what the chip does at those words (6.5 us is not the characterisation's
+ * own 6 us). The gain word stays the characterisation's (a PSP large enough
+ * to fit; the twin's gain is relative to the word's nominal), and so does
+ * the readout's threshold (the network's, 1023, would never let it spike;
+ * the readout has none); unused circuits take hidden neuron 0's words. */
+static int twin_words_file(const sl_config *cfg, const char *out)
+{
+  sl_session *s = NULL;
+  sl_bss2_words *w = malloc(sizeof *w);
+  int rc = w ? sl_session_create(&s, cfg) : sl_error(SL_ENOMEM, "twin_loop: out of memory");
+  const sl_backend_setup *su = rc ? NULL : sl_hw_setup(sl_loop_hw(sl_session_loop(s)));
+  size_t n = 0;
+  for (size_t l = 0; su && l <= su->n_layers; l++)
+    n += su->size[l];
+  if (!rc) {
+    sl_bss2_words_default(w);
+    const int32_t th = w->word[SL_BSS2_THRESHOLD][0];
+    rc = hw_words(sl_loop_hw(sl_session_loop(s)), n, w);
+    for (size_t c = n - su->size[su->n_layers]; !rc && c < n; c++)
+      w->word[SL_BSS2_THRESHOLD][c] = th;
+    for (int p = 0; !rc && p < SL_BSS2_NPARAM; p++) /* unused circuits: hidden neuron 0's */
+      for (size_t c = n; c < SL_BSS2_CIRCUITS; c++)
+        w->word[p][c] = w->word[p][0];
+  }
+  if (!rc)
+    rc = words_file(w, ((1u << SL_BSS2_NPARAM) - 1) & ~(1u << SL_BSS2_GAIN), out);
+  sl_session_free(s);
+  free(w);
+  return rc;
+}
+
+/* A calib file with only word p of `calib` (the others stay the backend's). */
+static int one_word_file(const char *calib, int p, const char *out)
+{
+  sl_bss2_words *w = malloc(sizeof *w);
+  int rc = w ? SL_OK : sl_error(SL_ENOMEM, "twin_loop: out of memory");
+  if (!rc) {
+    sl_bss2_words_default(w);
+    rc = sl_bss2_words_load(w, calib, NULL);
+  }
+  if (!rc)
+    rc = words_file(w, 1u << p, out);
+  free(w);
+  return rc;
+}
+
 /* The fitted parameter of each bss2 word. */
 static const int word_fp[SL_BSS2_NPARAM] = {SL_FP_V_LEAK,  SL_FP_V_RESET, SL_FP_V_TH,
                                             SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_GAIN,
@@ -199,16 +303,10 @@ static int spreads(uint64_t seed, sl_hw *hw, size_t n, const double *target, con
   sl_bss2_words *w = malloc(sizeof *w);
   sl_bss2_truth *t0 = malloc(sizeof *t0), *t1 = malloc(sizeof *t1);
   int rc = w && t0 && t1 ? SL_OK : sl_error(SL_ENOMEM, "twin_loop: out of memory");
-  if (!rc)
+  if (!rc) {
     sl_bss2_words_default(w);
-  for (int p = 0; !rc && p < SL_BSS2_NPARAM; p++)
-    for (size_t c = 0; !rc && c < n; c++) {
-      char key[64], buf[64];
-      snprintf(key, sizeof key, "dac.%s.%zu", sl_bss2_word_name(p), c);
-      rc = sl_hw_read_config(hw, key, buf, sizeof buf);
-      if (!rc)
-        w->word[p][c] = (int32_t)atoi(buf);
-    }
+    rc = hw_words(hw, n, w);
+  }
   if (!rc)
     rc = sl_bss2_truth_fill(seed, w, t0);
   if (!rc)
@@ -284,10 +382,17 @@ static int temp_paths(twin_run *st)
  * neurons (global ids 0 .. N-1). */
 static int characterise_fit_twin(const sl_config *cfg, twin_run *st, sl_runlog *log)
 {
-  printf("[characterise] all %d circuits of bss2 %s\n", SL_BSS2_CIRCUITS, cfg->backend_options);
+  sl_config net_words;
+  int rc = twin_words_file(cfg, st->calib_one);
+  if (!rc)
+    rc = with_calib(cfg, st->calib_one, &net_words);
+  if (rc)
+    return rc;
+  printf("[characterise] all %d circuits of bss2 %s, at the network's words (but the gain)\n",
+         SL_BSS2_CIRCUITS, cfg->backend_options);
   fflush(stdout);
   double t0 = now();
-  int rc = sl_calib_characterise_bss2(cfg->backend_options, NULL, 0, &st->rec, NULL);
+  rc = sl_calib_characterise_bss2(net_words.backend_options, NULL, 0, &st->rec, NULL);
   st->sec_char = now() - t0;
   t0 = now();
   if (!rc)
@@ -375,46 +480,6 @@ static int deploy_units(sl_net *net, char *out, size_t len)
     pos += (size_t)k;
   }
   return SL_OK;
-}
-
-/* cfg with ",calib=<path>" added to its backend options. */
-static int with_calib(const sl_config *cfg, const char *path, sl_config *out)
-{
-  *out = *cfg;
-  size_t len = strlen(out->backend_options);
-  if (snprintf(out->backend_options + len, sizeof out->backend_options - len, "%scalib=%s",
-               len ? "," : "", path) >= (int)(sizeof out->backend_options - len))
-    return sl_error(SL_EINVAL, "twin_loop: backend.options too long to add calib=");
-  return SL_OK;
-}
-
-/* A calib file with only word p of `calib` (the others stay the backend's). */
-static int one_word_file(const char *calib, int p, const char *out)
-{
-  sl_bss2_words *w = malloc(sizeof *w);
-  int rc = w ? SL_OK : sl_error(SL_ENOMEM, "twin_loop: out of memory");
-  if (!rc) {
-    sl_bss2_words_default(w);
-    rc = sl_bss2_words_load(w, calib, NULL);
-  }
-  hid_t f = -1, g = -1;
-  H5E_BEGIN_TRY
-  {
-    f = rc ? -1 : H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    g = f < 0 ? -1 : H5Gcreate2(f, "/dac", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    char name[64];
-    snprintf(name, sizeof name, "/dac/%s", sl_bss2_word_name(p));
-    hsize_t n = SL_BSS2_CIRCUITS;
-    if (!rc && (g < 0 || H5LTmake_dataset(f, name, 1, &n, H5T_STD_I32LE, w->word[p]) < 0))
-      rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
-    if (g >= 0)
-      H5Gclose(g);
-    if (f >= 0 && H5Fclose(f) < 0 && !rc)
-      rc = sl_error(SL_EIO, "twin_loop: cannot write '%s'", out);
-  }
-  H5E_END_TRY;
-  free(w);
-  return rc;
 }
 
 /* (e) calibrate every circuit to the targets of (a)'s network as deployed
