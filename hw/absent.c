@@ -46,11 +46,13 @@ int sl_bss2_truth_fill(uint64_t chip_seed, const sl_bss2_words *words, sl_bss2_t
 /* nothing to calibrate: every target NaN, no rounds */
 sl_calib_targets sl_calib_targets_default(void)
 {
-  sl_calib_targets t = {NAN, NAN, NAN, NAN, NAN, 0, NULL, 0};
+  sl_calib_targets t = {NAN, NAN, NAN, NAN, NAN, 0, NULL, 0, NAN, NAN, NULL};
   return t;
 }
 
 int sl_calib_targets_parse(sl_calib_targets *t, const char *text) { return slb_not_built("bss2"); }
+
+int sl_calib_targets_from_hw(sl_hw *hw, double *out) { return slb_not_built("bss2"); }
 
 int sl_calib_run(const char *options, const sl_calib_targets *t, const char *out_path,
                  sl_calib_report *report)

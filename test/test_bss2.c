@@ -13,6 +13,8 @@
  *     model's analytic PSP (whole trace and peak, within one ADC count),
  *     the firing rate under constant drive against the LIF rate formula;
  *   - the uncalibrated spread of tau_mem and of the threshold gap;
+ *   - calibration targets: the target gain gives the model's discrete PSP,
+ *     the refractory target sits in the middle of the right substep;
  *   - spikes in the right layer and sample, the readout never spikes,
  *     recurrent delivery; a plain double-precision reference simulator of
  *     the documented equations agrees with the fast kernel;
@@ -649,6 +651,87 @@ static void test_psp(void)
   inst_close(&h);
 }
 
+/* ------------------------------------------------------------ targets */
+
+static double read_double(inst *h, const char *key)
+{
+  char buf[64];
+  if (h->be->read_config(h->st, key, buf, sizeof buf) != SL_OK)
+    return -1.0;
+  return strtod(buf, NULL);
+}
+
+/* Calibration targets (read_config target.<word>.<circuit>): a circuit at
+ * its target gain gives the model's discrete PSP at every model step (the
+ * reference: the model's recursion, lif.h, against the continuous kernel
+ * sampled at the ends of the steps), the refractory target is the middle
+ * of the substep that releases the membrane half a step after the crossing
+ * plus refrac steps, voltages are the nominal mapping's, and the readout's
+ * threshold, reset and refractory time and unused circuits have none. */
+static void test_targets(void)
+{
+  const size_t nh = 6;
+  size_t sz[] = {nh, 2};
+  sl_neurons p0;
+  CU_ASSERT_FATAL(sl_neurons_alloc(&p0, nh, NULL) == SL_OK);
+  for (size_t j = 0; j < nh; j++) {
+    p0.tau_mem[j] = (float)(4e-3 + 1e-3 * (double)j); /* tau_syn 6 ms: equal at j = 2 */
+    p0.gain[j] = (float)(0.8 + 0.1 * (double)j);
+    p0.refrac[j] = (int32_t)(j % 3);
+  }
+  const double w_unit = 0.01, dt_hw = DT * 1e-3, h_sub = H_DEFAULT;
+  sl_backend_setup s = mk_setup(3, 1, sz, w_unit, NULL);
+  s.neurons[0] = &p0;
+  inst h = {0};
+  CU_ASSERT_FATAL(inst_open(&h, &s) == SL_OK);
+  char key[64];
+  double worst_psp = 0, worst_ref = 0;
+  for (size_t j = 0; j < nh; j++) {
+    snprintf(key, sizeof key, "target.gain.%zu", j);
+    const double g = read_double(&h, key);
+    const double tm = p0.tau_mem[j], ts = p0.tau_syn[j], dt = DT;
+    const double am = exp(-dt / tm), as = exp(-dt / ts);
+    /* model: one input of weight 1 unit at step 0, scale_input = 0, volts */
+    double I = 0, V = 0;
+    for (int t = 0; t < 12; t++) {
+      I = as * I + (t == 0 ? w_unit * p0.gain[j] : 0.0);
+      V = am * V + I;
+      double chip = g * psp_kernel(tm * 1e-3, ts * 1e-3, (t + 1) * dt_hw);
+      worst_psp = fmax(worst_psp, fabs(chip / (0.3 * V) - 1.0));
+    }
+    snprintf(key, sizeof key, "target.refrac.%zu", j);
+    const double tr = read_double(&h, key);
+    const double release = (p0.refrac[j] + 0.5) * dt_hw; /* after the crossing, on average */
+    /* the emulator holds floor(t / h) whole substeps: the target's hold must
+     * end in the substep of `release` (the shorter one on a boundary), in its middle */
+    const double n_hold = floor(tr / h_sub);
+    worst_ref = fmax(worst_ref, fabs(tr / h_sub - n_hold - 0.5));
+    CU_ASSERT(n_hold * h_sub < release + 1e-15 && (n_hold + 1) * h_sub >= release - 1e-15);
+    snprintf(key, sizeof key, "target.tau_mem.%zu", j);
+    CU_ASSERT(fabs(read_double(&h, key) / (tm * 1e-3) - 1) < 1e-12);
+    snprintf(key, sizeof key, "target.threshold.%zu", j);
+    CU_ASSERT(fabs(read_double(&h, key) - 0.8) < 1e-12);
+  }
+  printf("\n    targets: max |chip PSP at target gain / model PSP - 1| %.2g, refrac off the "
+         "middle of its substep by %.2g substeps\n",
+         worst_psp, worst_ref);
+  CU_ASSERT(worst_psp < 1e-9);
+  CU_ASSERT(worst_ref < 1e-9);
+  /* the readout (circuits 6, 7): leak at its own rest, no threshold, reset, refractory time */
+  CU_ASSERT(fabs(read_double(&h, "target.leak.6") - 0.25) < 1e-12);
+  CU_ASSERT(isnan(read_double(&h, "target.threshold.7")));
+  CU_ASSERT(isnan(read_double(&h, "target.reset.7")));
+  CU_ASSERT(isnan(read_double(&h, "target.refrac.7")));
+  CU_ASSERT(read_double(&h, "target.gain.7") > 0);
+  /* unused circuits, unknown keys */
+  CU_ASSERT(isnan(read_double(&h, "target.leak.8")));
+  char buf[64];
+  CU_ASSERT(h.be->read_config(h.st, "target.gains.0", buf, sizeof buf) == SL_ENOTFOUND);
+  CU_ASSERT(h.be->read_config(h.st, "target.gain.512", buf, sizeof buf) == SL_ENOTFOUND);
+  inst_close(&h);
+  sl_neurons_free(&p0);
+}
+
 /* ------------------------------------------------------------ rate */
 
 static void test_rate(void)
@@ -1214,6 +1297,7 @@ int main(void)
     {"resting level, merged neurons", test_rest},
     {"merging doubles the fan-in, capabilities", test_merge_limits},
     {"PSP against the continuous model", test_psp},
+    {"calibration targets", test_targets},
     {"firing rate against the LIF formula", test_rate},
     {"layers, samples, readout, recurrence", test_layers},
     {"determinism per seeds, threads", test_determinism},

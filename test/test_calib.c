@@ -4,7 +4,8 @@
  * bss2 chip against its hidden truth, flagging of unfit neurons, twin
  * round trip, and clear errors for broken recordings; twins through the
  * config (host network gets them, the backend keeps nominal targets, wrong
- * counts are errors), and calibration of a subset of circuits.
+ * counts are errors), and calibration of every word of a subset of
+ * circuits against the hidden truth, with the targets parser.
  */
 #include "config.h"
 #include "spikeloop/spikeloop.h"
@@ -205,7 +206,8 @@ static void test_flags(void)
 }
 
 /* 64 circuits of an emulated chip against its hidden truth (default noise,
- * 8-bit readout): the issue's bounds on tau_mem, tau_syn, v_th, v_leak. */
+ * 8-bit readout): the issues' bounds on tau_mem, tau_syn, v_th, v_leak,
+ * v_reset and the refractory time. */
 static int cmpd(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -226,12 +228,17 @@ static void test_fit_bss2_truth(void)
   sl_bss2_words w;
   CU_ASSERT_FATAL(t != NULL);
   sl_bss2_words_default(&w);
-  for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++)
-    w.word[SL_BSS2_GAIN][c] = rec.dac[SL_BSS2_GAIN][0];
+  for (int p = 0; p < SL_BSS2_NPARAM; p++) /* the words of the characterisation */
+    for (size_t i = 0; i < n; i++)
+      w.word[p][ids[i]] = rec.dac[p][i];
   sl_bss2_truth_fill(3, &w, t);
-  const int fp[4] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH, SL_FP_V_LEAK};
-  const int tp[4] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD, SL_BSS2_LEAK};
-  for (int k = 0; k < 4; k++) {
+  /* reset and refractory time as the chip defines them (issue 13: <= 3%
+   * median error; the characterisation runs at SL_CALIB_SUBSTEPS) */
+  const int fp[6] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH, SL_FP_V_LEAK, SL_FP_V_RESET,
+                     SL_FP_REFRAC};
+  const int tp[6] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD, SL_BSS2_LEAK,
+                     SL_BSS2_RESET, SL_BSS2_REFRAC};
+  for (int k = 0; k < 6; k++) {
     double e[64];
     for (size_t i = 0; i < n; i++) {
       e[i] = rel(sl_fit_to_hw(&fit, fp[k], i), t->value[tp[k]][ids[i]]);
@@ -241,7 +248,7 @@ static void test_fit_bss2_truth(void)
     qsort(e, n, sizeof e[0], cmpd);
     printf("\n  bss2 %s: median %.4f, 95th %.4f", sl_fit_param_name(fp[k]), e[n / 2],
            e[(size_t)(0.95 * n)]);
-    CU_ASSERT(e[n / 2] < 0.02);
+    CU_ASSERT(e[n / 2] < (k < 4 ? 0.02 : 0.03));
     CU_ASSERT(e[(size_t)(0.95 * n)] < 0.05);
   }
   printf("\n");
@@ -520,9 +527,10 @@ static void test_parse_neurons(void)
   }
 }
 
-/* Calibration of 16 circuits to targets off the nominal: the measured
- * spread falls below 2% and the *true* parameters at the written words
- * meet the targets; the other circuits keep their nominal words. */
+/* Calibration of 16 circuits, every word, to targets off the nominal: the
+ * measured spread falls below 2% (tau_syn 4%: the measurement's own noise;
+ * refractory time 5%: it is measured to a 31 ns substep) and the *true* parameters at the written words meet the
+ * targets; the other circuits keep their nominal words. */
 static void test_calib_subset(void)
 {
   uint32_t ids[16];
@@ -530,8 +538,11 @@ static void test_calib_subset(void)
     ids[i] = (uint32_t)(100 + 7 * i);
   sl_calib_targets t = sl_calib_targets_default();
   t.tau_mem = 8e-6;
-  t.tau_syn = 6e-6;
+  t.tau_syn = 6.5e-6;
   t.v_th = 0.85;
+  t.v_reset = 0.45;
+  t.gain = 1.0e4;
+  t.refrac = 0.6e-6;
   t.circuits = ids;
   t.n_circuits = 16;
   char path[64];
@@ -541,9 +552,14 @@ static void test_calib_subset(void)
   if (rc)
     printf("\n  %s", sl_last_error());
   CU_ASSERT_FATAL(rc == SL_OK);
-  const int fp[3] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH};
-  const int tp[3] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD};
-  const double tv[3] = {t.tau_mem, t.tau_syn, t.v_th};
+  enum { K = 7 };
+  const int fp[K] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH,  SL_FP_V_LEAK,
+                     SL_FP_V_RESET, SL_FP_GAIN,    SL_FP_REFRAC};
+  const int tp[K] = {SL_BSS2_TAU_MEM, SL_BSS2_TAU_SYN, SL_BSS2_THRESHOLD, SL_BSS2_LEAK,
+                     SL_BSS2_RESET,   SL_BSS2_GAIN,    SL_BSS2_REFRAC};
+  const double tv[K] = {t.tau_mem, t.tau_syn, t.v_th, t.v_leak, t.v_reset, t.gain, t.refrac};
+  const double max_spread[K] = {0.02, 0.04, 0.02, 0.02, 0.02, 0.02, 0.05};
+  const double max_worst[K] = {0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.10};
   sl_bss2_words w, nominal;
   sl_bss2_words_default(&w);
   sl_bss2_words_default(&nominal);
@@ -551,43 +567,63 @@ static void test_calib_subset(void)
   sl_bss2_truth *tr = malloc(sizeof *tr);
   CU_ASSERT_FATAL(tr != NULL);
   CU_ASSERT_FATAL(sl_bss2_truth_fill(5, &w, tr) == SL_OK);
-  for (int k = 0; k < 3; k++) {
-    double before = r.sd_before[fp[k]] / r.mean_before[fp[k]];
-    double after = r.sd_after[fp[k]] / r.mean_after[fp[k]];
+  for (int k = 0; k < K; k++) {
+    const int f = fp[k];
     double worst = 0;
     for (size_t i = 0; i < 16; i++)
       worst = fmax(worst, rel(tr->value[tp[k]][ids[i]], tv[k]));
-    printf("\n  %s: measured spread %.2f%% -> %.2f%%, mean %.4g (target %.4g); worst true "
+    printf("\n  %-8s measured spread %6.2f%% -> %5.2f%%, bias %+6.2f%% -> %+5.2f%%; worst true "
            "error %.2f%%",
-           sl_fit_param_name(fp[k]), 100 * before, 100 * after, r.mean_after[fp[k]], tv[k],
-           100 * worst);
-    CU_ASSERT(after < 0.02);
-    CU_ASSERT(after < before);
-    CU_ASSERT(rel(r.mean_after[fp[k]], tv[k]) < 0.01);
-    CU_ASSERT(worst < 0.06);
+           sl_fit_param_name(f), 100 * r.spread_before[f], 100 * r.spread_after[f],
+           100 * r.bias_before[f], 100 * r.bias_after[f], 100 * worst);
+    CU_ASSERT(r.spread_after[f] < max_spread[k]);
+    CU_ASSERT(r.spread_after[f] < r.spread_before[f]);
+    CU_ASSERT(fabs(r.bias_after[f]) < 0.01);
+    CU_ASSERT(worst < max_worst[k]);
+    CU_ASSERT_EQUAL(r.n_unreachable[f], 0);
   }
   size_t moved = 0;
   for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++) {
     int in = 0;
     for (size_t i = 0; i < 16; i++)
       in |= ids[i] == c;
-    if (!in)
-      moved += w.word[SL_BSS2_TAU_MEM][c] != nominal.word[SL_BSS2_TAU_MEM][c];
+    for (int p = 0; p < SL_BSS2_NPARAM && !in; p++)
+      moved += w.word[p][c] != nominal.word[p][c];
   }
   CU_ASSERT_EQUAL(moved, 0);
-  /* v_reset is not calibrated by default: its words stay nominal */
-  size_t reset_moved = 0;
-  for (size_t c = 0; c < SL_BSS2_CIRCUITS; c++)
-    reset_moved += w.word[SL_BSS2_RESET][c] != nominal.word[SL_BSS2_RESET][c];
-  CU_ASSERT_EQUAL(reset_moved, 0);
   printf("\n  %.2f s\n", r.seconds);
-  /* bad subsets */
+  /* bad subsets and targets */
   uint32_t out_of_range = 600;
   t.circuits = &out_of_range;
   t.n_circuits = 1;
   CU_ASSERT_EQUAL(sl_calib_run("chip_seed=5", &t, path, &r), SL_EINVAL);
+  t.circuits = ids;
+  t.n_circuits = 16;
+  double *per = malloc(SL_BSS2_NPARAM * SL_BSS2_CIRCUITS * sizeof *per);
+  CU_ASSERT_FATAL(per != NULL);
+  for (size_t i = 0; i < SL_BSS2_NPARAM * SL_BSS2_CIRCUITS; i++)
+    per[i] = NAN;
+  per[(size_t)SL_BSS2_GAIN * SL_BSS2_CIRCUITS + ids[3]] = 5e3; /* one circuit's own gain */
+  t.gain = NAN;                                                  /* but no common one */
+  t.per_circuit = per;
+  CU_ASSERT_EQUAL(sl_calib_run("chip_seed=5", &t, path, &r), SL_EINVAL);
+  CU_ASSERT(strstr(sl_last_error(), "gain") != NULL);
+  free(per);
   free(tr);
   remove(path);
+}
+
+/* The targets parser: the words of issue 13, "none", ranges. */
+static void test_calib_targets_parse(void)
+{
+  sl_calib_targets t = sl_calib_targets_default();
+  CU_ASSERT(isnan(t.gain) && t.v_reset == 0.5 && t.refrac > 0);
+  CU_ASSERT_EQUAL(sl_calib_targets_parse(&t, "gain=8000,refrac=none,v_reset=0.45"), SL_OK);
+  CU_ASSERT(t.gain == 8000 && isnan(t.refrac) && t.v_reset == 0.45);
+  CU_ASSERT_EQUAL(sl_calib_targets_parse(&t, "gain=6e4"), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_calib_targets_parse(&t, "refrac=-1"), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_calib_targets_parse(&t, "v_reset=0.9"), SL_EINVAL); /* above v_th */
+  CU_ASSERT(strstr(sl_last_error(), "must exceed") != NULL);
 }
 
 int main(void)
@@ -601,6 +637,7 @@ int main(void)
                                        {"twin: chip to host network", test_twin_chain},
                                        {"tools: neuron lists", test_parse_neurons},
                                        {"calibrate: subset converges", test_calib_subset},
+                                       {"calibrate: targets", test_calib_targets_parse},
                                        {NULL, NULL}};
   return sl_test_run("calib", cases);
 }

@@ -1,6 +1,7 @@
 /* cmd_calibrate.c -- `spikeloop calibrate --backend bss2 [--chip-seed S]
  * --target tau_mem=10e-6,tau_syn=5e-6,v_th=... --out calib.h5`: search each
- * circuit's DAC words so that its *measured* parameters meet the targets
+ * circuit's DAC words (leak, reset, threshold, tau_mem, tau_syn, gain,
+ * refractory time) so that its *measured* parameters meet the targets
  * (sl_calib_run: Newton / secant steps on characterisations, never the
  * hidden truth), write the /dac/<param> file that backend option calib=FILE
  * (or `train --calib FILE`) loads, and print the spread across circuits
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "spikeloop/spikeloop.h"
+#include "spikeloop/bss2.h"
 #include "spikeloop/calibrate.h"
 #include "spikeloop/fit.h"
 
@@ -23,17 +25,23 @@ static void usage(void)
          "                           [--iterations N] [--neurons LIST] [--options K=V,...]\n"
          "\n"
          "Calibrate the neuron circuits of an emulated chip to common targets from\n"
-         "measured responses only, and write the configuration words /dac/<param>\n"
-         "(int32 [512]). Train with it: spikeloop train --backend bss2 --calib CALIB.h5.\n"
+         "measured responses only (characterised at 32 emulator substeps per step\n"
+         "unless --options sets substeps), and write the configuration words\n"
+         "/dac/<word> (int32 [512]) of every calibrated word and /targets/<word>.\n"
+         "Train with it: spikeloop train --backend bss2 --calib CALIB.h5.\n"
          "\n"
          "  --backend bss2     the emulated BrainScaleS-2 chip (the only one with DACs here)\n"
          "  --chip-seed S      which emulated chip (default 1)\n"
-         "  --target LIST      key=value targets in hardware units, any of tau_mem, tau_syn\n"
-         "                     (s), v_th, v_leak, v_reset (V); the others default to 6e-6 s,\n"
-         "                     6e-6 s, 0.8, 0.5 V (the nominal model); v_reset is left at its\n"
-         "                     nominal word unless given (the fitted reset absorbs the hold\n"
-         "                     after a spike and would put the true reset ~0.1 V high).\n"
-         "                     Required.\n"
+         "  --target LIST      key=value targets in hardware units, any of tau_mem, tau_syn,\n"
+         "                     refrac (s), v_th, v_leak, v_reset (V), gain (V/s per weight\n"
+         "                     unit); a value 'none' leaves that word at its nominal word.\n"
+         "                     The others default to the nominal model: 6e-6 s, 6e-6 s,\n"
+         "                     0.375e-6 s (release half a 1 us step after a spike, in the\n"
+         "                     middle of a 250 ns emulator substep), 0.8, 0.5, 0.5 V; gain\n"
+         "                     is not calibrated unless given (its word depends on the\n"
+         "                     weight unit of the network the chip will run). A circuit\n"
+         "                     reaches tau >= 6.21 us at worst: the report counts circuits\n"
+         "                     whose target is out of reach. Required.\n"
          "  --iterations N     measurement rounds (default 5)\n"
          "  --neurons LIST     calibrate only these circuits, e.g. 0-122 (default 0-511);\n"
          "                     the others keep their nominal words\n"
@@ -83,13 +91,17 @@ int cmd_calibrate(int argc, char **argv)
   if (neurons && sl_calib_parse_neurons(neurons, SL_BSS2_CIRCUITS, &ids, &t.n_circuits))
     return cli_fail("--neurons");
   t.circuits = ids;
-  char reset[32] = "nominal word";
-  if (isfinite(t.v_reset))
-    snprintf(reset, sizeof reset, "%g V", t.v_reset);
-  printf("calibrating %zu circuit(s) of bss2 chip %ld to tau_mem %g s, tau_syn %g s, v_th %g V, "
-         "v_leak %g V, v_reset %s (%d rounds)\n",
-         ids ? t.n_circuits : (size_t)SL_BSS2_CIRCUITS, seed, t.tau_mem, t.tau_syn, t.v_th,
-         t.v_leak, reset, t.iterations);
+  const double tv[SL_BSS2_NPARAM] = {t.v_leak, t.v_reset, t.v_th,   t.tau_mem,
+                                     t.tau_syn, t.gain,    t.refrac};
+  printf("calibrating %zu circuit(s) of bss2 chip %ld (%d rounds) to",
+         ids ? t.n_circuits : (size_t)SL_BSS2_CIRCUITS, seed, t.iterations);
+  for (int p = 0; p < SL_BSS2_NPARAM; p++) {
+    if (isfinite(tv[p]))
+      printf(" %s %g %s", sl_bss2_param_name(p), tv[p], sl_bss2_param_unit(p));
+    else
+      printf(" %s nominal", sl_bss2_param_name(p));
+    printf(p + 1 < SL_BSS2_NPARAM ? "," : "\n");
+  }
   fflush(stdout);
   sl_calib_report r;
   rc = sl_calib_run(opts, &t, out, &r);
@@ -97,20 +109,23 @@ int cmd_calibrate(int argc, char **argv)
   if (rc)
     return cli_fail("bss2");
   printf("spread across circuits, as measured by the calibration's own characterisation\n"
-         "(fitted responses, not the hidden truth); sd/mean in %%:\n");
-  printf("  %-8s %10s %12s %9s   %12s %9s\n", "param", "target", "mean before", "spread",
-         "mean after", "spread");
-  const int fp[5] = {SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_V_TH, SL_FP_V_LEAK, SL_FP_V_RESET};
-  const double tv[5] = {t.tau_mem, t.tau_syn, t.v_th, t.v_leak, t.v_reset};
-  const char *name[5] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset"};
-  for (int k = 0; k < 5; k++) {
-    int p = fp[k];
-    char tgt[16] = "(nominal)";
-    if (isfinite(tv[k]))
-      snprintf(tgt, sizeof tgt, "%.4g", tv[k]);
-    printf("  %-8s %10s %12.4g %8.2f%%   %12.4g %8.2f%%\n", name[k], tgt, r.mean_before[p],
-           100 * r.sd_before[p] / fabs(r.mean_before[p]), r.mean_after[p],
-           100 * r.sd_after[p] / fabs(r.mean_after[p]));
+         "(fitted responses, not the hidden truth): sd/mean and mean - 1 of measured /\n"
+         "target, in %%; unreachable: circuits whose target is outside their range\n");
+  printf("  %-8s %10s %9s %8s   %9s %8s %12s\n", "param", "target", "spread", "bias",
+         "spread", "bias", "unreachable");
+  printf("  %-8s %10s %18s   %18s\n", "", "", "before", "after");
+  static const int fp[SL_BSS2_NPARAM] = {SL_FP_V_LEAK,  SL_FP_V_RESET, SL_FP_V_TH,
+                                         SL_FP_TAU_MEM, SL_FP_TAU_SYN, SL_FP_GAIN,
+                                         SL_FP_REFRAC};
+  for (int p = 0; p < SL_BSS2_NPARAM; p++) {
+    const int f = fp[p];
+    if (!isfinite(tv[p])) {
+      printf("  %-8s %10s\n", sl_bss2_param_name(p), "(nominal)");
+      continue;
+    }
+    printf("  %-8s %10.4g %8.2f%% %+7.2f%%   %8.2f%% %+7.2f%% %12zu\n", sl_bss2_param_name(p),
+           tv[p], 100 * r.spread_before[f], 100 * r.bias_before[f], 100 * r.spread_after[f],
+           100 * r.bias_after[f], r.n_unreachable[f]);
   }
   printf("  fitted without flags: %zu before, %zu after; %.1f s\n", r.n_fitted_before,
          r.n_fitted_after, r.seconds);

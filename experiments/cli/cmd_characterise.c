@@ -32,7 +32,10 @@ static void usage(void)
          "                    characterises; the recording format is in README.md)\n"
          "  --chip-seed S     which emulated chip (default 1)\n"
          "  --neurons LIST    circuits, e.g. 0-511 (default), 0-122 or 0-9,100-109\n"
-         "  --options K=V,... further bss2 options (noise, noise_seed, calib=FILE, ...)\n"
+         "  --options K=V,... further bss2 options (noise, noise_seed, calib=FILE, ...);\n"
+         "                    without substeps=K the chip is emulated at 32 substeps per\n"
+         "                    step (noise scaled to the same noise per unit time), so the\n"
+         "                    refractory hold is not cut to whole 250 ns substeps\n"
          "  --out REC.h5      the recording to write (required)\n");
 }
 

@@ -29,6 +29,29 @@
  *   - calib=FILE.h5 replaces, circuit by circuit, the words of every
  *     /dac/<param> dataset the file holds (format in bss2.h); the readout's
  *     threshold stays 1023.
+ *   - calibration targets (read_config target.<param>.<circuit>): what the
+ *     circuits of neuron j should measure so that the chip does what the
+ *     host model assumes: the nominal leak, reset, threshold and time
+ *     constants above (unrounded); the gain g / r with r = (a_m - a_s) /
+ *     ((1/tau_syn - 1/tau_mem) dt), the ratio of the chip's continuous PSP
+ *     sampled at the model's steps to the model's discrete PSP at gain g
+ *     (the same at every step; e^{-dt/tau} = 0.846 at the defaults: the
+ *     nominal mapping leaves every chip PSP 15% short, which the twin's
+ *     gain and the loop absorb but a calibrated deployment cannot); the
+ *     refractory time that releases the membrane, on average, when the
+ *     model lets it integrate again: the model resets at the step of the
+ *     spike, on average half a step after the chip's crossing, and then
+ *     holds refrac whole steps, so t = (refrac + 1/2) dt_hw, put in the
+ *     middle of a substep, (n + 0.5) h, so that a calibration error below
+ *     h/2 never changes the n substeps the emulator holds: n = floor(t/h),
+ *     and on a boundary (t/h whole: 4 substeps, refrac 0) the shorter of the
+ *     two holds, whose mean release (n + 1/2) h after the crossing is as
+ *     far from t as the longer one's: 0.375 us at dt_hw = 1 us, 4 substeps.
+ *     (Deploying software weights on chips 1-5 with words computed from
+ *     the hidden truth: the nominal mapping's hold of K - 1 = 3 substeps
+ *     gave 91.3-92.1%, 2 substeps 92.9-93.4%, 1 substep 93.4-94.0%.) The
+ *     readout has no threshold, reset or refractory target (NaN), nor has
+ *     a circuit the network does not use.
  *   - logical neuron n (global numbering) uses circuits n*cpn .. n*cpn+cpn-1
  *     (cpn = 2 when merged); its physical parameters are the mean of its
  *     circuits' true parameters; its membrane is read on the first circuit's
@@ -100,10 +123,10 @@
 #define TAU_NUM 3.0e-3           /* tau = TAU_NUM / word */
 #define GAIN_FULL 5.0e4          /* V/s per weight unit at gain word 1023 */
 #define REFRAC_PER_WORD 20e-9    /* s per refrac word */
-#define DEFAULT_NOISE 0.002      /* V per substep (0.4 counts): with a_m = 0.93 the
-                                    stationary sd is 5.5 mV, about one ADC count */
+#define DEFAULT_NOISE SLB2_DEFAULT_NOISE /* V per substep (0.4 counts): with a_m = 0.93
+                                           the stationary sd is 5.5 mV, about one ADC count */
 #define DEFAULT_SAMPLE_PERIOD 1.7e-6 /* s (FACTS.md s1) */
-#define DEFAULT_SUBSTEPS 4
+#define DEFAULT_SUBSTEPS SLB2_DEFAULT_SUBSTEPS
 #define MAX_SUBSTEPS 1024        /* a sanity bound, not a chip property */
 #define SPIKE_REC_MIN 256        /* first allocation of a sample's spike record */
 
@@ -136,6 +159,7 @@ typedef struct {
   sl_backend_caps caps;
   /* chip */
   sl_bss2_words *words;
+  double *target;       /* (SL_BSS2_NPARAM, SL_BSS2_CIRCUITS) what calibration should give; NaN: none */
   slb2_mismatch *mm;
   /* per logical neuron (N) */
   float *E, *vreset, *vth, *am, *as, *cm, *adc_a, *adc_b;
@@ -212,6 +236,7 @@ static void bss2_close(void *vs)
     return;
   free(st->calib);
   free(st->words);
+  free(st->target);
   free(st->mm);
   float **fl[] = {&st->E, &st->vreset, &st->vth, &st->am, &st->as, &st->cm, &st->adc_a, &st->adc_b};
   for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
@@ -357,6 +382,19 @@ static int open_check(bss2_state *st, const sl_backend_setup *setup)
   return SL_OK;
 }
 
+/* The chip's PSP sampled at the model's steps over the model's discrete PSP
+ * at the nominal gain (the same ratio at every step): (a_m - a_s) /
+ * ((1/tau_syn - 1/tau_mem) dt), e^{-dt/tau} when the taus agree; 0.846 at
+ * dt = 1 ms, tau = 6 ms (model units). The nominal mapping does not
+ * correct it (every uncalibrated result would change); calibration aims
+ * at g / ratio (target.gain). */
+static double psp_ratio(double dt, double tau_mem, double tau_syn)
+{
+  double d = 1.0 / tau_syn - 1.0 / tau_mem, x = dt * d;
+  double q = fabs(x) < 1e-8 ? dt * (1.0 - 0.5 * x) : -expm1(-x) / d;
+  return exp(-dt / tau_mem) * q / dt;
+}
+
 /* Words of logical neuron j of layer l from the model. */
 static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, size_t j,
                        const sl_neurons *p, const sl_neuron_nominal *nom, unsigned calib_mask)
@@ -387,6 +425,24 @@ static int model_words(bss2_state *st, const sl_backend_setup *setup, size_t l, 
   };
   if (is_readout)
     m[SL_BSS2_THRESHOLD].word = SL_BSS2_DAC_MAX;
+  /* what a calibration should give these circuits (read_config target.*):
+   * the nominal values, but the gain that makes the sampled PSP equal the
+   * model's, and the refractory time that releases the membrane when the
+   * model does: the model resets at the step of a spike, on average half a
+   * step after the chip's crossing, and holds `refrac` whole steps; in the
+   * middle of its substep, as the emulator holds whole substeps (on a
+   * substep boundary the shorter hold: see the header) */
+  const double t_free = (refrac >= 1 ? refrac : 0.0) * st->dt_hw + 0.5 * st->dt_hw;
+  double tgt[SL_BSS2_NPARAM] = {
+    v0 + vu * v_leak, v0 + vu * v_reset, v0 + vu * v_th, tau_mem * TIME_SCALE,
+    tau_syn * TIME_SCALE, g / psp_ratio(setup->dt, tau_mem, tau_syn),
+    (fmax(0.0, ceil(t_free / st->h - 1e-9) - 1.0) + 0.5) * st->h};
+  if (is_readout) /* never spikes: no threshold, reset or refractory time to aim at */
+    tgt[SL_BSS2_THRESHOLD] = tgt[SL_BSS2_RESET] = tgt[SL_BSS2_REFRAC] = NAN;
+  for (int q = 0; q < SL_BSS2_NPARAM; q++)
+    for (int c = 0; c < st->cpn; c++)
+      st->target[(size_t)q * SL_BSS2_CIRCUITS + (st->off[l] + j) * (size_t)st->cpn + (size_t)c] =
+        tgt[q];
   for (int q = 0; q < SL_BSS2_NPARAM; q++) {
     if (calib_mask & (1u << m[q].p))
       continue;
@@ -447,9 +503,12 @@ static int alloc_arrays(bss2_state *st)
   st->nref = malloc(N * sizeof *st->nref);
   st->layer_of = malloc(N);
   st->words = malloc(sizeof *st->words);
+  st->target = malloc(SL_BSS2_NPARAM * SL_BSS2_CIRCUITS * sizeof *st->target);
   st->mm = malloc(SL_BSS2_CIRCUITS * sizeof *st->mm);
-  if (!st->g || !st->nref || !st->layer_of || !st->words || !st->mm)
+  if (!st->g || !st->nref || !st->layer_of || !st->words || !st->target || !st->mm)
     return SL_ENOMEM;
+  for (size_t i = 0; i < SL_BSS2_NPARAM * SL_BSS2_CIRCUITS; i++)
+    st->target[i] = NAN;
   for (size_t l = 0; l <= st->n_layers; l++) {
     st->w_in[l] = calloc(layer_inputs(st, l) * st->size[l], sizeof(float));
     if (!st->w_in[l])
@@ -995,6 +1054,19 @@ static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
       n = snprintf(buf, len, "%.17g", g / volts_per_unit(st, j) * TIME_SCALE);
     }
   }
+  else if (strncmp(key, "target.", 7) == 0) {
+    const char *dot = strrchr(key + 7, '.');
+    for (int p = 0; dot && p < SL_BSS2_NPARAM; p++) {
+      const char *name = sl_bss2_word_name(p);
+      if (strlen(name) != (size_t)(dot - key - 7) || strncmp(key + 7, name, strlen(name)) != 0)
+        continue;
+      char *e;
+      errno = 0;
+      unsigned long c = strtoul(dot + 1, &e, 10);
+      if (e != dot + 1 && *e == '\0' && !errno && dot[1] != '-' && c < SL_BSS2_CIRCUITS)
+        n = snprintf(buf, len, "%.17g", st->target[(size_t)p * SL_BSS2_CIRCUITS + c]);
+    }
+  }
   else if (strncmp(key, "dac.", 4) == 0) {
     const char *dot = strrchr(key + 4, '.');
     for (int p = 0; dot && p < SL_BSS2_NPARAM; p++) {
@@ -1013,7 +1085,7 @@ static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
                     "bss2: no configuration key '%s' (keys: chip_seed, noise_seed, noise, "
                     "sample_period, substeps, merge, calib, characterise, time_scale, volt_at_zero, "
                     "volt_per_unit, spike_delay, gain_nominal.<neuron>, "
-                    "dac.<param>.<circuit 0..511>)",
+                    "dac.<param>.<circuit 0..511>, target.<param>.<circuit 0..511>)",
                     key);
   if ((size_t)n >= len)
     return sl_error(SL_ERANGE, "bss2: read_config: value of '%s' needs %d bytes, buffer has %zu",

@@ -114,6 +114,33 @@ double slb2_nominal(int p, int word)
   }
 }
 
+int slb2_nominal_word(int p, double value)
+{
+  double w;
+  switch (p) {
+  case SL_BSS2_LEAK:
+  case SL_BSS2_RESET:
+  case SL_BSS2_THRESHOLD:
+    w = value / V_FULL_SCALE * SL_BSS2_DAC_MAX;
+    break;
+  case SL_BSS2_TAU_MEM:
+  case SL_BSS2_TAU_SYN:
+    w = value > 0 ? TAU_NUMERATOR / value : SL_BSS2_DAC_MAX;
+    break;
+  case SL_BSS2_GAIN:
+    w = value / GAIN_FULL_SCALE * SL_BSS2_DAC_MAX;
+    break;
+  case SL_BSS2_REFRAC:
+    w = value / REFRAC_PER_WORD;
+    break;
+  default:
+    return 0;
+  }
+  w = isfinite(w) ? rint(w) : SL_BSS2_DAC_MAX;
+  const int lo = slb2_word_min(p);
+  return w < lo ? lo : (w > SL_BSS2_DAC_MAX ? SL_BSS2_DAC_MAX : (int)w);
+}
+
 static double clipped_normal(sl_rng_state *r)
 {
   double z = sl_rng_normal(r);

@@ -20,6 +20,10 @@
 
 #include "spikeloop/bss2.h"
 
+/* Defaults of the backend options noise (V per substep) and substeps. */
+#define SLB2_DEFAULT_NOISE 0.002
+#define SLB2_DEFAULT_SUBSTEPS 4
+
 /* Smallest valid word of parameter p (1 for the time constants, else 0). */
 int slb2_word_min(int p);
 
@@ -27,6 +31,11 @@ int slb2_word_min(int p);
  * volts 1.2*w/1023; tau 3e-3/w s; gain 5e4*w/1023 V/s per weight unit;
  * refrac 20e-9*w s. A tau word of 0 gives +inf. */
 double slb2_nominal(int p, int word);
+
+/* The word whose nominal value (slb2_nominal) is nearest to `value`,
+ * clamped to slb2_word_min(p)..1023 (the inverse of the nominal map, as
+ * the designer knows it). */
+int slb2_nominal_word(int p, double value);
 
 /* Fixed-pattern mismatch of one circuit (see bss2_chip.c for the draws). */
 typedef struct {

@@ -49,7 +49,16 @@
  * the neuron's gain word gives without mismatch, in model units per model
  * second per weight unit), and
  * dac.<param>.<circuit> (param: leak, reset, threshold, tau_mem, tau_syn,
- * gain, refrac; circuit 0..511), e.g. "dac.tau_mem.17".
+ * gain, refrac; circuit 0..511), e.g. "dac.tau_mem.17", and
+ * target.<param>.<circuit>: the value (V, s, V/s per weight unit) a
+ * calibration should give that circuit so that the chip does what the
+ * host model assumes (the nominal mapping's value, except: gain divided by
+ * the ratio of the chip's sampled PSP to the model's discrete one,
+ * refractory time (refrac + 1/2) dt in the middle of its substep: the
+ * model lets the membrane go on average half a step after the crossing;
+ * see bss2.c), "nan" where
+ * there is none (the readout's threshold, reset and refractory time;
+ * circuits the network does not use). sl_calib_targets_from_hw reads them.
  *
  * Calibration file (calib=): HDF5 datasets /dac/<param> (param as above),
  * each an integer array (stored as int32) of 512 words, indexed by circuit.

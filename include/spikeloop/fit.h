@@ -8,8 +8,9 @@
  *    discrete host model reproduces: the readout channel's offset and gain
  *    (linear, from the clamp levels), v_leak and tau_mem (the two decays),
  *    tau_syn and the synaptic gain (the PSP), v_th (first spike time under
- *    a known current), the effective reset and the refractory time (the
- *    trajectory and intervals after spikes). Every parameter gets a
+ *    a known current), the reset and the refractory time as the chip
+ *    defines them (the hold at the reset after a spike modelled explicitly,
+ *    from the trajectory after spikes). Every parameter gets a
  *    standard error (covariance x residual variance), every neuron a
  *    residual and flags; unfit neurons never stop the others.
  * 2. The twin (sl_twin_write / sl_twin_apply) holds per-neuron parameters
@@ -65,6 +66,8 @@ typedef struct {
   uint32_t *flags;           /* (n) SL_FIT_* */
   double *gain_nominal;      /* (n) copied from the recording */
   double time_scale, volt_at_zero, volt_per_unit;
+  double current;            /* the current protocol's drive, model units per model s (the
+                                twin folds a hold shorter than a step into its reset with it) */
 } sl_fit_result;
 
 void sl_fit_result_free(sl_fit_result *r);
@@ -102,9 +105,13 @@ double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i);
  *                       neuron not characterised
  * gain is the host model's factor: gain_c / gain_nominal * (a_m - a_s) /
  * ((1/tau_syn - 1/tau_mem) dt) (the discrete model's response equals the
- * sampled continuous one; scale_input = 0). A parameter that could not be
- * fitted is replaced by the median over the fitted neurons (its flag says
- * so). Errors: SL_EIO, SL_EINVAL (no neuron fitted). */
+ * sampled continuous one; scale_input = 0). refrac and v_reset are what
+ * the discrete model can hold: the chip's hold minus half a step (the model
+ * resets on average half a step after the crossing) in whole steps, the
+ * rest folded into v_reset (where the membrane would be after that rest
+ * under the current protocol's drive, r->current). A parameter that could
+ * not be fitted is replaced by the median over the fitted neurons (its
+ * flag says so). Errors: SL_EIO, SL_EINVAL (no neuron fitted). */
 int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const char *source);
 
 /* Set the per-neuron parameters of layer `layer` (named `layer_name`, its
