@@ -29,7 +29,8 @@ if [ -n "$missing" ]; then
 fi
 
 # (again when configure predates the MPI support or the Python bindings)
-{ [ -x configure ] && grep -q MPI_CFLAGS configure && grep -q PYTHON_CPPFLAGS configure; } || autoreconf -fi
+{ [ -x configure ] && grep -q MPI_CFLAGS configure && grep -q PYTHON_CPPFLAGS configure &&
+  [ -f build-aux/py-compile ]; } || autoreconf -fi
 case " $* " in
   *" --without-mpi "*) [ -f Makefile ] || ./configure "$@" ;;
   *) if [ ! -f Makefile ] || ! grep -q '^#define HAVE_MPI 1' config.h 2>/dev/null ||
