@@ -415,7 +415,14 @@ def fig_fit(log):
     if not fitted:
         raise Skip("no fit_<param>_median in /summary (twin_loop logs the fit against the "
                    "hidden truth)")
-    spread = [k[13:-7] for k in keys if k.startswith("truth_spread_") and k.endswith("_before")]
+    # spread_before_<p> / spread_after_<p>: the true parameters' spread around
+    # their targets (truth_spread_<p>_before / _after in logs before 0.1.0's
+    # calibration of every word)
+    spread = [k[14:] for k in keys if k.startswith("spread_before_")]
+    truth = ("spread_before_%s", "spread_after_%s")
+    if not spread:
+        spread = [k[13:-7] for k in keys if k.startswith("truth_spread_") and k.endswith("_before")]
+        truth = ("truth_spread_%s_before", "truth_spread_%s_after")
     panels = 2 if spread else 1
     fig, axes = new_figure(1, panels, "Digital twin fit residuals and calibration: %s"
                            % os.path.basename(log.filename), (6 * panels, 4.5))
@@ -436,8 +443,8 @@ def fig_fit(log):
         ax = axes[0, 1]
         pos = np.arange(len(spread))
         w = 0.2
-        for j, (key, lab) in enumerate((("truth_spread_%s_before", "truth, nominal words"),
-                                        ("truth_spread_%s_after", "truth, calibrated"),
+        for j, (key, lab) in enumerate(((truth[0], "truth, nominal words"),
+                                        (truth[1], "truth, calibrated"),
                                         ("measured_spread_%s_before", "measured, nominal"),
                                         ("measured_spread_%s_after", "measured, calibrated"))):
             vals = [summary_number(log, key % p) for p in spread]

@@ -207,7 +207,7 @@ def h5py_logs(tmp_path_factory):
         twin_summary["fit_%s_median" % p] = 0.005 * (i + 1)
         twin_summary["fit_%s_p95" % p] = 0.02 * (i + 1)
     for p in params:
-        twin_summary.update({"truth_spread_%s_before" % p: 0.2, "truth_spread_%s_after" % p: 0.01,
+        twin_summary.update({"spread_before_%s" % p: 0.2, "spread_after_%s" % p: 0.01,
                              "measured_spread_%s_before" % p: 0.19,
                              "measured_spread_%s_after" % p: 0.005})
     sigma = np.array([0, 0.1, 0.2, 0.3])

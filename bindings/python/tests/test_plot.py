@@ -162,6 +162,15 @@ def test_documented_layout(h5py_logs, render, log, figures):
     assert len(written) == 2 * len(figures), sorted(written)
 
 
+def test_fit_shows_calibration_spread(h5py_logs):
+    """twin_loop's spread_before_<p> / spread_after_<p> give the second panel."""
+    import h5py
+    with h5py.File(h5py_logs["twin_loop"], "r") as log:
+        fig = plot.fig_fit(log)
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "calibration"
+    assert len(fig.axes[1].patches) == 4 * 5  # four bars for each of five parameters
+
+
 def test_lone_recording_and_twins(h5py_logs, render):
     status, written, _ = render([h5py_logs["rec"], h5py_logs["twin"], h5py_logs["twin_cal"]])
     assert status == 0
