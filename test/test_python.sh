@@ -23,6 +23,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/sl_py.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT
 # nothing is written into the source tree (read-only under make distcheck):
 # no byte code, no pytest cache; temporary files under $T
-PYTHONPATH="$src/bindings/python${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+# the build tree's package (with the extension, and in a VPATH build copies of
+# the Python files) when there is one, else the source tree's
+pkg="$src/bindings/python"
+[ -f "$B/bindings/python/spikeloop/plot.py" ] && pkg="$B/bindings/python"
+PYTHONPATH="$pkg${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
   SPIKELOOP="$B/spikeloop" OMP_WAIT_POLICY=PASSIVE MPLBACKEND=Agg MPLCONFIGDIR="$T/mpl" \
   "$PY" -m pytest -q -p no:cacheprovider --basetemp "$T/pytest" "$src/bindings/python/tests"

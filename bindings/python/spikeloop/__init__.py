@@ -28,6 +28,8 @@ __version__ = _core.version() if _core is not None else "unknown"
 
 
 def __getattr__(name):
+    if name in ("plot", "run"):  # submodules: `from spikeloop import plot` imports them
+        raise AttributeError(name)
     if _core is None and not name.startswith("__"):
         raise ImportError(
             f"spikeloop.{name} needs the compiled extension spikeloop._core, which could not "

@@ -12,12 +12,15 @@ import os
 import subprocess
 import sys
 
+import importlib.util
+
 import h5py
 import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # bindings/python: the spikeloop package
+if importlib.util.find_spec("spikeloop") is None:  # not on PYTHONPATH: this tree's package
+    sys.path.insert(0, os.path.dirname(HERE))
 
 FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
