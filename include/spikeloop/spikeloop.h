@@ -24,6 +24,7 @@
 #include "spikeloop/encode.h"
 #include "spikeloop/idx.h"
 #include "spikeloop/pointcloud.h"
+#include "spikeloop/shd.h"
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
 #include "spikeloop/fromconfig.h"
