@@ -82,6 +82,7 @@ typedef struct {
   double reg_spikes, reg_amp;        /* train.reg_spikes, train.reg_amp */
   double init_scale;                 /* train.init_scale: sd = init_scale / sqrt(fan_in) */
   uint64_t seed;                     /* train.seed: init and shuffling */
+  char init[SL_CONFIG_TEXT];         /* train.init = RUN.h5: start from its network ("" none) */
 
   /* [backend] where the forward pass runs */
   char backend[SL_CONFIG_STR];          /* backend.name = ideal (plain simulation) | bss2 | replay | plugin */

@@ -191,6 +191,9 @@ static const key_info keys[] = {
       "Weight of the readout amplitude regulariser"),
   POS("train.init_scale", init_scale, "1.0", "Initial weight sd times sqrt(fan_in)"),
   U64("train.seed", seed, "42", "Seed of weight initialisation and shuffling"),
+  TEXT("train.init", init, "",
+       "Start from the network of a run log (weights and per-neuron parameters; same "
+       "architecture), e.g. one written by spikeloop import (\"\": draw fresh weights)"),
 
   TEXT("backend.name", backend, "ideal",
        "Where the forward pass runs: ideal (plain simulation), bss2, replay, or a plugin"),
