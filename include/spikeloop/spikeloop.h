@@ -27,6 +27,7 @@
 #include "spikeloop/shd.h"
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
+#include "spikeloop/nir.h"
 #include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/session.h"
