@@ -19,7 +19,7 @@ typedef struct {
   int (*check)(const sl_config *cfg);
 } experiment;
 
-extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop;
+extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop, exp_shd_loop;
 extern const experiment exp_mcnn_hybrid;
 extern const experiment exp_twin_loop;
 extern const experiment exp_dynresnet, exp_ternary_noise, exp_dynpointnet;

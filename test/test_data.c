@@ -244,15 +244,16 @@ static void test_encoder_names(void)
     CU_ASSERT_EQUAL(kind, (int)n);
     CU_ASSERT_PTR_EQUAL(sl_encoder_kind_name((int)n), list[n]);
   }
-  CU_ASSERT_EQUAL(n, 3);
+  CU_ASSERT_EQUAL(n, 4);
   CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_LATENCY_LINEAR], "latency");
   CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_LATENCY_LOG], "latency_log");
   CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_RATE], "rate");
+  CU_ASSERT_STRING_EQUAL(list[SL_ENCODE_RASTER], "raster");
   CU_ASSERT_PTR_NULL(sl_encoder_kind_name((int)n));
   int kind;
   CU_ASSERT_EQUAL(sl_encoder_kind_from_name("poisson", &kind), SL_ENOTFOUND);
   CU_ASSERT_STRING_EQUAL(sl_last_error(),
-                         "unknown encoder 'poisson' (known: latency, latency_log, rate)");
+                         "unknown encoder 'poisson' (known: latency, latency_log, rate, raster)");
 }
 
 static void test_latency_linear(void)

@@ -12,7 +12,7 @@ static void usage(void)
 {
   printf("usage: spikeloop train [--config FILE] [--set key=value ...] [--log FILE.h5]\n"
          "                       [--backend NAME] [--record FILE.h5] [--calib FILE.h5]\n"
-         "                       [--threads N]\n"
+         "                       [--init RUN.h5] [--threads N]\n"
          "                       [--print-config] [--quiet]\n"
          "\n"
          "Train a spiking network as the configuration says and log the run to HDF5.\n"
@@ -27,6 +27,9 @@ static void usage(void)
          "  --record FILE.h5  record every weight write and observation of the backend\n"
          "  --calib FILE.h5   load a calibration (spikeloop calibrate) into the backend:\n"
          "                    appends calib=FILE.h5 to backend.options\n"
+         "  --init RUN.h5     start from a run log: its configuration (options after\n"
+         "                    --init apply on top) and its network (weights and\n"
+         "                    per-neuron parameters), e.g. a log of spikeloop import\n"
          "  --threads N       OpenMP threads (default: all cores)\n"
          "  --print-config    print every setting with its help and exit\n"
          "  --quiet           no per-epoch progress lines\n"
@@ -41,6 +44,20 @@ static void usage(void)
 static int set_record(void *cfg, const char *value, const char *command)
 {
   return sl_config_set(cfg, "backend.record", value) ? cli_fail("--record") : 0;
+}
+
+/* --init RUN.h5: the run's configuration (/config) over what came before,
+ * and its network as the start (train.init); options after it apply on top */
+static int set_init(void *cfg, const char *value, const char *command)
+{
+  sl_runlog_reader *r = NULL;
+  int rc = sl_runlog_open(&r, value);
+  if (!rc)
+    rc = sl_runlog_read_config(r, cfg);
+  sl_runlog_reader_close(r);
+  if (!rc)
+    rc = sl_config_set(cfg, "train.init", value);
+  return rc ? cli_fail("--init") : 0;
 }
 
 static void progress(const sl_epoch_metrics *m, void *user)
@@ -61,6 +78,7 @@ int cmd_train(int argc, char **argv)
   cli_shared sh = {&cfg, "spikeloop_run.h5", NULL, NULL, NULL, 0};
   const cli_option own[] = {
       {.name = "--record", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_record},
+      {.name = "--init", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_init},
       {.name = "--print-config", .kind = CLI_FLAG, .out = &print_config},
       {.name = "--quiet", .kind = CLI_FLAG, .out = &quiet},
       {0}};

@@ -13,5 +13,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_characterise(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

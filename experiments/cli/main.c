@@ -34,6 +34,8 @@ static const command commands[] = {
     {"fit", cmd_fit, "fit every neuron of a characterisation recording: a digital twin", 0},
     {"calibrate", cmd_calibrate, "search each neuron's configuration so that it meets common targets",
      0},
+    {"export", cmd_export, "write the network of a run log as a NIR graph (HDF5)", 0},
+    {"import", cmd_import, "read a NIR graph into a run log (for eval and train --init)", 0},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -33,6 +33,9 @@ typedef struct {
   long n_train, n_val, n_test; /* data.n_train = 5000, data.n_val = 1000, data.n_test = 1000 */
   uint64_t seed_train, seed_val, seed_test; /* data.seed_train = 1, data.seed_val = 2, data.seed_test = 3 */
   char data_file[SL_CONFIG_TEXT]; /* data.file: data files (a comma-separated list, or a .txt list) */
+  char test_file[SL_CONFIG_TEXT]; /* data.test_file: SHD test file ("": the tail of data.file) */
+  long ch_first, ch_step, ch_count; /* data.channel_first = 70, data.channel_step = 9, data.channels = 70 (SHD) */
+  long jitter, copies;            /* data.jitter = 0, data.copies = 0 (SHD augmentation) */
 
   /* [encoder] */
   char encoder[SL_CONFIG_STR]; /* encoder.kind = latency | latency_log | rate */
@@ -79,6 +82,7 @@ typedef struct {
   double reg_spikes, reg_amp;        /* train.reg_spikes, train.reg_amp */
   double init_scale;                 /* train.init_scale: sd = init_scale / sqrt(fan_in) */
   uint64_t seed;                     /* train.seed: init and shuffling */
+  char init[SL_CONFIG_TEXT];         /* train.init = RUN.h5: start from its network ("" none) */
 
   /* [backend] where the forward pass runs */
   char backend[SL_CONFIG_STR];          /* backend.name = ideal (plain simulation) | bss2 | replay | plugin */

@@ -14,7 +14,8 @@ extern "C" {
 enum {
   SL_ENCODE_LATENCY_LINEAR = 0, /* t = t_early + (1 - x) * (t_late - t_early) */
   SL_ENCODE_LATENCY_LOG = 1,    /* t = tau_in * log(x / (x - x_min)); x <= x_min: no spike */
-  SL_ENCODE_RATE = 2            /* Bernoulli per step with p = x * rate_max */
+  SL_ENCODE_RATE = 2,           /* Bernoulli per step with p = x * rate_max */
+  SL_ENCODE_RASTER = 3          /* the row is a (T, dim/T) raster: spike where x > 0 (SHD) */
 };
 
 typedef struct {
@@ -35,10 +36,10 @@ typedef struct {
  * bias_time = 0. */
 sl_encoder sl_encoder_default(void);
 
-/* Output inputs per sample: dim + (bias ? 1 : 0). */
+/* Output inputs per sample: dim + (bias ? 1 : 0); raster: dim/T + (bias ? 1 : 0). */
 size_t sl_encoder_out_dim(const sl_encoder *e, size_t dim);
 
-/* Look up an encoder kind by name: "latency", "latency_log", "rate".
+/* Look up an encoder kind by name: "latency", "latency_log", "rate", "raster".
  * Returns SL_ENOTFOUND for others (the message lists the known names). */
 int sl_encoder_kind_from_name(const char *name, int *kind);
 const char *sl_encoder_kind_name(int kind); /* NULL for an unknown kind */

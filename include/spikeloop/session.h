@@ -71,6 +71,21 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
  * test set of its config, in simulation. Errors: SL_EIO, SL_EFORMAT. */
 int sl_run_eval(const char *log_path, sl_eval_result *res);
 
+/* Rebuild the final network of a complete run log: *cfg is its
+ * configuration (defaults + /config; neuron.twin and train.init cleared),
+ * *out its network (weights and per-neuron parameters; free it). Builds the
+ * config's test set to know the network's shape. Errors as sl_run_eval. */
+int sl_run_load_net(const char *log_path, sl_config *cfg, sl_net **out);
+
+/* Write a complete run log for a network that was not trained here (e.g.
+ * imported from NIR): cfg's data and net.hidden must give net's shape
+ * (else SL_ESHAPE); the forward pass is set to plain simulation; the
+ * network is evaluated on cfg's test set (res, may be NULL) and stored as a
+ * finished run stores it (/params, /mismatch, /summary with 0 epochs), so
+ * `eval` and `train --init` accept the log. Errors of the pieces. */
+int sl_run_save_net(const sl_config *cfg, sl_net *net, const char *log_path,
+                    const sl_run_meta *meta, sl_eval_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,9 @@
  *   latency_log  t = tau_in * log(x / (x - x_min)) for x > x_min, else no spike
  *                (x clipped to [0,1]; Cramer et al. 2022, FACTS.md section 1)
  *   rate         Bernoulli per step and input with p = clip(x, 0, 1) * rate_max
+ *   raster       the row already is a raster (T, dim/T), time-major (SHD,
+ *                spikeloop/shd.h): input i spikes in step t iff x[t, i] > 0
+ *                (a bin with several spikes sends one: backends take 0/1)
  * A spike at time t lands in step floor(t/dt + 0.5) and is dropped if that
  * step is >= T. The bias input spikes once, in the step of bias_time.
  * The log cut-off compares in float precision (features are float), so a
@@ -36,6 +39,7 @@ static const char *const encoder_names[] = {
     [SL_ENCODE_LATENCY_LINEAR] = "latency",
     [SL_ENCODE_LATENCY_LOG] = "latency_log",
     [SL_ENCODE_RATE] = "rate",
+    [SL_ENCODE_RASTER] = "raster",
     NULL,
 };
 enum { N_ENCODERS = sizeof encoder_names / sizeof encoder_names[0] - 1 };
@@ -61,6 +65,8 @@ sl_encoder sl_encoder_default(void)
 
 size_t sl_encoder_out_dim(const sl_encoder *e, size_t dim)
 {
+  if (e && e->kind == SL_ENCODE_RASTER && e->t_steps)
+    dim /= e->t_steps;
   return dim + ((e && e->bias) ? 1 : 0);
 }
 
@@ -153,6 +159,10 @@ int sl_encode(const sl_encoder *e, const float *x, size_t B, size_t dim,
   if (rc)
     return rc;
   const size_t T = e->t_steps, D = sl_encoder_out_dim(e, dim);
+  if (e->kind == SL_ENCODE_RASTER && dim % T)
+    return sl_error(SL_EINVAL, "sl_encode: raster rows of %zu values are not %zu steps of "
+                    "whole inputs (encoder.t_steps must be the data's number of bins)", dim, T);
+  const size_t n_feat = e->kind == SL_ENCODE_RASTER ? dim / T : dim;
   if (B == 0)
     return SL_OK;
   if (!out || (!x && dim))
@@ -188,6 +198,11 @@ int sl_encode(const sl_encoder *e, const float *x, size_t B, size_t dim,
           if (sl_rng_uniform(&rng) < p)
             ob[t * BD + i] = 1.0f;
         }
+    } else if (e->kind == SL_ENCODE_RASTER) {
+      for (size_t t = 0; t < T; t++)
+        for (size_t i = 0; i < n_feat; i++)
+          if (xb[t * n_feat + i] > 0.0f)
+            ob[t * BD + i] = 1.0f;
     } else {
       for (size_t i = 0; i < dim; i++) {
         size_t s;
@@ -196,7 +211,7 @@ int sl_encode(const sl_encoder *e, const float *x, size_t B, size_t dim,
       }
     }
     if (has_bias)
-      ob[bias_step * BD + dim] = 1.0f;
+      ob[bias_step * BD + n_feat] = 1.0f;
   }
   return SL_OK;
 }

