@@ -26,6 +26,7 @@
 #include "spikeloop/pointcloud.h"
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
+#include "spikeloop/nbmetrics.h"
 #include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/session.h"
