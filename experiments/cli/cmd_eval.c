@@ -45,12 +45,16 @@ static void print_table(const sl_nb *nb, const sl_nb_static *st, const sl_eval_r
   printf("\nNeuroBench metrics (%zu test samples)\n", sl_nb_rows(nb));
   printf("  %-34s %.2f%%\n", "classification_accuracy", 100 * res->accuracy);
   printf("static\n");
-  fmt(a, sizeof a, st->footprint_bytes);
-  printf("  %-34s %s bytes\n", "footprint", a);
-  fmt(a, sizeof a, st->parameter_count);
-  printf("  %-34s %s\n", "parameter_count", a);
-  printf("  %-34s %.4f (%.0f zero weights)\n", "connection_sparsity", st->connection_sparsity,
-         st->zero_weights);
+  if (isnan(st->parameter_count)) {
+    printf("  %-34s not counted for this network\n", "footprint, parameters, sparsity");
+  } else {
+    fmt(a, sizeof a, st->footprint_bytes);
+    printf("  %-34s %s bytes\n", "footprint", a);
+    fmt(a, sizeof a, st->parameter_count);
+    printf("  %-34s %s\n", "parameter_count", a);
+    printf("  %-34s %.4f (%.0f zero weights)\n", "connection_sparsity",
+           st->connection_sparsity, st->zero_weights);
+  }
   for (size_t i = 0; i < sl_nb_num_static(nb); i++) {
     double v = 0;
     const char *name = sl_nb_static_at(nb, i, &v);
