@@ -24,7 +24,7 @@ static void usage(void)
          "              the hardware's own (hw.*) beside them. README: \"NeuroBench metrics\".\n");
 }
 
-/* "1234567" -> "1.23 M" style for large counts, plain otherwise. */
+/* 1234567 -> "1.235 M", 1234.5 -> "1.235 k", 12.345 -> "12.35", 7 -> "7". */
 static void fmt(char *buf, size_t n, double v)
 {
   if (isnan(v))
@@ -36,7 +36,7 @@ static void fmt(char *buf, size_t n, double v)
   else if (v == floor(v))
     snprintf(buf, n, "%.0f", v);
   else
-    snprintf(buf, n, "%.4f", v);
+    snprintf(buf, n, "%.4g", v);
 }
 
 static void print_table(const sl_nb *nb, const sl_nb_static *st, const sl_eval_result *res)
