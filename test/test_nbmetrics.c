@@ -16,6 +16,7 @@
 #include "spikeloop/nbmetrics.h"
 #include "spikeloop/net.h"
 #include "spikeloop/runlog.h"
+#include "spikeloop/session.h"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -443,6 +444,72 @@ static void test_read_back(void)
   sl_net_free(net);
 }
 
+/* ------------------------------------------------------------ through a session */
+
+static sl_session *small_session(const char *backend, const char *options)
+{
+  sl_config cfg;
+  sl_config_defaults(&cfg);
+  const char *kv[][2] = {{"data.n_train", "40"}, {"data.n_val", "0"}, {"data.n_test", "30"},
+                         {"net.hidden", "20"},   {"train.batch", "10"}, {"backend.name", backend},
+                         {"backend.options", options}};
+  for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+    CU_ASSERT_FATAL(sl_config_set(&cfg, kv[i][0], kv[i][1]) == SL_OK);
+  sl_session *s = NULL;
+  CU_ASSERT_FATAL(sl_session_create(&s, &cfg) == SL_OK);
+  return s;
+}
+
+/* The loop's counts equal the simulator's (the ideal backend through the
+ * interface gives the same states); the hardware's spikes are the hidden
+ * spikes counted; a crossbar reads 2 devices per dense operation and
+ * converts every input of every vector. */
+static void test_session_hw_columns(void)
+{
+  sl_session *direct = small_session("ideal", ""), *loop = small_session("ideal", "tau_mem_sd=0");
+  sl_nb *a = NULL, *b = NULL;
+  sl_nb_static sa, sb;
+  sl_eval_result ra, rb;
+  CU_ASSERT_FATAL(sl_session_loop(loop) != NULL && sl_session_loop(direct) == NULL);
+  CU_ASSERT_FATAL(sl_session_nb_metrics(direct, SL_SET_TEST, &a, &sa, &ra) == SL_OK);
+  CU_ASSERT_FATAL(sl_session_nb_metrics(loop, SL_SET_TEST, &b, &sb, &rb) == SL_OK);
+  CU_ASSERT(sl_nb_rows(a) == 30 && sl_nb_rows(b) == 30);
+  CU_ASSERT(ra.accuracy == rb.accuracy && memcmp(&sa, &sb, sizeof sa) == 0);
+  for (size_t k = 0; k < sl_nb_columns(a); k++)
+    CU_ASSERT(memcmp(sl_nb_column(a, k), sl_nb_column(b, k), 30 * sizeof(double)) == 0);
+  size_t k;
+  CU_ASSERT(sl_nb_find(a, "hw.spikes", &k) == SL_ENOTFOUND); /* no backend, no hw columns */
+  const double TN = 40.0 * 20.0; /* default t_steps 40, 20 hidden neurons */
+  double worst = 0;
+  for (size_t i = 0; i < 30; i++) {
+    double d = fabs(col(b, "hw.spikes", i) - TN * (1.0 - col(b, "activation_sparsity", i)));
+    worst = d > worst ? d : worst;
+  }
+  CU_ASSERT(worst < 1e-9);
+  CU_ASSERT(col(b, "hw.membrane_samples", 0) > 0);
+  sl_nb_free(a);
+  sl_nb_free(b);
+
+  sl_session *mem = small_session("memristor", "stuck_off=0.05");
+  CU_ASSERT_FATAL(sl_session_nb_metrics(mem, SL_SET_TEST, &a, &sa, &ra) == SL_OK);
+  for (size_t i = 0; i < 30; i++) {
+    CU_ASSERT(col(a, "hw.reads", i) == 2 * col(a, "synops_dense", i));
+    CU_ASSERT(col(a, "hw.dac_conversions", i) == 40.0 * (5 + 20));
+    CU_ASSERT(col(a, "hw.adc_conversions", i) == 0); /* the ADC is off by default */
+    CU_ASSERT(col(a, "hw.read_pulses", i) > 0);
+  }
+  double stuck = -1;
+  for (size_t i = 0; i < sl_nb_num_static(a); i++)
+    if (!strcmp(sl_nb_static_at(a, i, NULL), "hw.stuck_off_devices"))
+      sl_nb_static_at(a, i, &stuck);
+  /* 2 x (5 x 20 + 20 x 3) devices, 5% stuck off: about 16 */
+  CU_ASSERT(stuck > 3 && stuck < 40);
+  sl_nb_free(a);
+  sl_session_free(mem);
+  sl_session_free(direct);
+  sl_session_free(loop);
+}
+
 int main(void)
 {
   static const sl_test_case cases[] = {
@@ -451,6 +518,7 @@ int main(void)
       {"added columns, statistics, run-log layout, bad calls", test_columns_and_stats},
       {"convolution and FC ops against brute force and by hand", test_ann_ops},
       {"a log's /metrics_nb read back", test_read_back},
+      {"a session's counts and hardware columns", test_session_hw_columns},
       {NULL, NULL}};
   return sl_test_run("nbmetrics", cases);
 }

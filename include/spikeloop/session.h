@@ -57,8 +57,8 @@ int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res);
 /* Evaluate SL_SET_* as sl_session_evaluate does and count the NeuroBench
  * metrics of every sample (spikeloop/nbmetrics.h) into a new *out (free
  * with sl_nb_free): the core columns, and on a backend the hardware's
- * (hw.spikes, hw.membrane_samples; hw.reads, hw.dac_conversions,
- * hw.adc_conversions if it counts them; static hw.stuck_on_devices,
+ * (hw.spikes, hw.membrane_samples; hw.reads, hw.read_pulses,
+ * hw.dac_conversions, hw.adc_conversions if it counts them; static hw.stuck_on_devices,
  * hw.stuck_off_devices). st: the static metrics of the weights in use;
  * res: accuracy and loss as sl_session_evaluate. */
 int sl_session_nb_metrics(sl_session *s, int which, sl_nb **out, sl_nb_static *st,

@@ -303,7 +303,8 @@ static double hw_counter(sl_loop *loop, const char *key)
  * its conversion / read counters (before[k] from hw_counter) shared evenly
  * over the batch (a crossbar reads every vector whole, so each sample
  * costs the same). */
-static const char *const hw_keys[] = {"reads", "dac_conversions", "adc_conversions"};
+static const char *const hw_keys[] = {"reads", "read_pulses", "dac_conversions",
+                                      "adc_conversions"};
 #define N_HW_KEYS (sizeof hw_keys / sizeof hw_keys[0])
 
 static int count_hw(sl_nb *nb, sl_loop *loop, size_t B, const double *before, double *tmp)

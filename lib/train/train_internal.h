@@ -23,7 +23,7 @@ int sli_make_batch(const sl_encoder *enc, const sl_dataset *d, const size_t *idx
 /* Evaluate on d with the forward pass on the simulator (loop NULL) or a backend.
  * nb (may be NULL): count the NeuroBench metrics of every batch into it,
  * and with a loop the backend's columns hw.* (spikes, membrane_samples,
- * and reads, dac_conversions, adc_conversions if it counts them). */
+ * and reads, read_pulses, dac_conversions, adc_conversions if it counts them). */
 int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dataset *d,
                  size_t batch, int loss_kind, sl_eval_result *res, sl_nb *nb);
 size_t sli_hidden_neurons(const sl_net_spec *s);
