@@ -64,6 +64,11 @@ int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res);
 int sl_session_nb_metrics(sl_session *s, int which, sl_nb **out, sl_nb_static *st,
                           sl_eval_result *res);
 
+/* sl_session_nb_metrics on the test set, staged in log under /metrics_nb
+ * with the test accuracy of that pass (sl_run_train and the experiments
+ * call it beside sl_session_log_network). */
+int sl_session_log_nb_metrics(sl_session *s, sl_runlog *log);
+
 /* Take the weights of src (same architecture) as the network's master
  * weights and sync them (through the loop to the hardware if the session
  * has a backend). Errors: SL_ESHAPE, errors of the sync. */

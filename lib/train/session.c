@@ -263,9 +263,10 @@ int sl_session_nb_metrics(sl_session *s, int which, sl_nb **out, sl_nb_static *s
   return SL_OK;
 }
 
-/* Count the NeuroBench metrics of the test set and stage them in the log. */
-static int log_nb_metrics(sl_session *s, sl_runlog *log)
+int sl_session_log_nb_metrics(sl_session *s, sl_runlog *log)
 {
+  if (!s || !log)
+    return sl_error(SL_EINVAL, "sl_session_log_nb_metrics: NULL argument");
   sl_nb *nb = NULL;
   sl_nb_static st;
   sl_eval_result ev;
@@ -393,7 +394,7 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
   if (!rc && log) {
     rc = log_network(log, s->net);
     if (!rc)
-      rc = log_nb_metrics(s, log);
+      rc = sl_session_log_nb_metrics(s, log);
     if (!rc)
       rc = sl_runlog_put_summary(log, "val_accuracy", s->val.n ? r.val_accuracy : 0.0);
     if (!rc && s->n_pulses)
