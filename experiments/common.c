@@ -128,6 +128,8 @@ int exp_compare_run(const sl_config *cfg, sl_runlog *log, const exp_compare *x)
   if (!rc)
     rc = sl_session_log_network(l, log);
   if (!rc)
+    rc = sl_session_log_nb_metrics(l, log);
+  if (!rc)
     rc = sl_runlog_finish(log, rl.test_accuracy, rl.epochs, ra.seconds + rl.seconds);
   sl_session_free(a);
   sl_session_free(l);

@@ -211,7 +211,54 @@ void dx_result_free(dx_result *r)
 {
   free(r->pareto_acc);
   free(r->pareto_compute);
+  free(r->sample_stage);
+  free(r->sample_macs);
   r->pareto_acc = r->pareto_compute = NULL;
+  r->sample_stage = NULL;
+  r->sample_macs = NULL;
+}
+
+/* MACs one sample decided at stage s ran (sl_dyn_infer's accounting):
+ * stages 0..s, the CAM search of every exit it checked, the head if s is
+ * the last stage. */
+static double executed_macs(const sl_dyn_net *net, size_t s)
+{
+  double m = 0.0;
+  for (size_t e = 0; e <= s && e < net->n_stages; e++) {
+    m += net->stage_macs[e];
+    if (e + 1 < net->n_stages)
+      m += (double)net->feat_dim[e] * (double)net->n_classes;
+  }
+  if (s + 1 >= net->n_stages)
+    m += net->head_macs;
+  return m;
+}
+
+int dx_log_nb(const dx_result *r, sl_runlog *log)
+{
+  if (!r->n_samples)
+    return SL_OK;
+  sl_nb *nb = NULL;
+  double *col = malloc(r->n_samples * sizeof *col);
+  int rc = col ? sl_nb_create_empty(&nb) : sl_error(SL_ENOMEM, "dynexit: out of memory");
+  if (!rc)
+    rc = sl_nb_add_rows(nb, r->n_samples);
+  for (int c = 0; c < 4 && !rc; c++) {
+    static const char *const names[4] = {"dyn.exit_stage", "dyn.macs_executed", "dyn.macs_full",
+                                         "dyn.compute_fraction"};
+    for (size_t i = 0; i < r->n_samples; i++)
+      col[i] = c == 0   ? (double)r->sample_stage[i]
+               : c == 1 ? r->sample_macs[i]
+               : c == 2 ? r->full_macs
+                        : r->sample_macs[i] / r->full_macs;
+    rc = sl_nb_set_column(nb, names[c], col, r->n_samples);
+  }
+  sl_nb_static st = {NAN, NAN, NAN, NAN, NAN};
+  if (!rc)
+    rc = sl_nb_write(nb, &st, r->acc_dynamic, log);
+  sl_nb_free(nb);
+  free(col);
+  return rc;
 }
 
 /* Run every stage on n samples; feats[e] (n, feat_dim[e]) receives exit
@@ -416,8 +463,26 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
     r->energy_full_j = (e1 - e0) / (double)test->n;
   }
   sl_dyn_result d;
+  r->sample_stage = malloc((test->n ? test->n : 1) * sizeof *r->sample_stage);
+  r->sample_macs = malloc((test->n ? test->n : 1) * sizeof *r->sample_macs);
+  if (!rc && (!r->sample_stage || !r->sample_macs))
+    rc = sl_error(SL_ENOMEM, "%s: out of memory", who);
   if (!rc)
-    rc = sl_dyn_infer(net, mem, r->thresholds, test->x, test->y, test->n, 100, NULL, NULL, &d);
+    rc = sl_dyn_infer(net, mem, r->thresholds, test->x, test->y, test->n, 100, NULL,
+                      r->sample_stage, &d);
+  if (!rc) {
+    r->n_samples = test->n;
+    r->full_macs = sl_dyn_full_macs(net);
+    double sum = 0.0;
+    for (size_t i = 0; i < test->n; i++) {
+      r->sample_macs[i] = executed_macs(net, (size_t)r->sample_stage[i]);
+      sum += r->sample_macs[i];
+    }
+    /* the per-sample figures must add up to sl_dyn_infer's mean */
+    if (test->n && fabs(sum / (double)test->n - d.macs) > 1e-9 * d.macs)
+      rc = sl_error(SL_ENUMERIC, "%s: per-sample MACs (mean %.17g) disagree with the "
+                    "inference's (%.17g)", who, sum / (double)test->n, d.macs);
+  }
   if (!rc) {
     r->acc_dynamic = d.accuracy;
     r->compute = d.compute;

@@ -96,9 +96,23 @@ typedef struct {
   double exit_fraction[SL_DYN_MAX_STAGES];   /* per stage (last: the head) */
   double *pareto_acc, *pareto_compute;       /* validation, increasing compute */
   size_t n_pareto;
+  /* per test sample of the dynamic pass: the stage that decided it and the
+   * MACs it ran (stages, CAM searches of the exits it checked, the head if
+   * it got there); full_macs: the static network's */
+  int32_t *sample_stage;
+  double *sample_macs;
+  size_t n_samples;
+  double full_macs;
 } dx_result;
 
 void dx_result_free(dx_result *r);
+
+/* /metrics_nb of the dynamic test pass: per sample dyn.exit_stage,
+ * dyn.macs_executed, dyn.macs_full (the static network's, every sample)
+ * and dyn.compute_fraction (executed / full); the accuracy is the dynamic
+ * one. The static NeuroBench figures of the ResNet / PointNet are not
+ * counted here (NaN in the log). */
+int dx_log_nb(const dx_result *r, sl_runlog *log);
 
 /* Deploy net on crossbars (mapping; o's device, with continuous levels for
  * the full-precision mapping), build the semantic memory from the chip's

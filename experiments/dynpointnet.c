@@ -309,6 +309,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
            100 * r.exit_fraction[0], 100 * r.exit_fraction[1], 100 * r.exit_fraction[2]);
     fflush(stdout);
     rc = put_results(log, &r, acc_float, acc_ternary, s.dataset);
+    if (!rc)
+      rc = dx_log_nb(&r, log);
   }
   if (!rc)
     rc = sl_runlog_finish(log, r.acc_dynamic, cfg->epochs + s.o.ternary_epochs, now() - t0);

@@ -250,6 +250,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc) {
     print_table(&r, acc_float, acc_ternary, s.dataset);
     rc = put_results(log, &r, acc_float, acc_ternary, s.dataset);
+    if (!rc)
+      rc = dx_log_nb(&r, log);
   }
   if (!rc)
     rc = sl_runlog_put_float(log, "resnet/params", sl_resnet_params(s.tern),

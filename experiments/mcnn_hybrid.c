@@ -41,8 +41,10 @@
  * "key=value,..."): levels 8, prog_sd 0.1, verify_tol 0.05, max_pulses 10,
  * read_sd 0.02, adc_bits 8, dac_bits 8, seed 1, groups 3, hybrid_epochs 10,
  * hybrid_lr 0.02, hybrid_fraction 0.1, update_threshold 0.5 (levels),
- * drift_nu 0.005, drift_nu_sd 0.003, days 30, datasets "both" | "fashion" |
- * "mnist".
+ * drift_nu 0.005, drift_nu_sd 0.003, days 30, stuck_on 0, stuck_off 0 (rates of
+ * devices stuck at Gmax / Gmin), datasets "both" | "fashion" | "mnist".
+ * The NeuroBench metrics of group 1 after hybrid training (first data set)
+ * go to /metrics_nb.
  */
 #include "config.h"
 #include "experiments.h"
@@ -67,7 +69,7 @@ static const sl_pool_shape POOL3 = {0, K3, H3, H3, 3, 2};
 typedef struct {
   unsigned levels, max_pulses, adc_bits, dac_bits, groups;
   double prog_sd, verify_tol, read_sd, hybrid_lr, hybrid_fraction, update_threshold, drift_nu,
-      drift_nu_sd, days;
+      drift_nu_sd, days, stuck_on, stuck_off;
   long hybrid_epochs;
   unsigned long long seed;
   char datasets[16];
@@ -99,6 +101,7 @@ static int parse_options(const char *o, mc_options *m)
   m->drift_nu = 0.005;
   m->drift_nu_sd = 0.003;
   m->days = 30;
+  m->stuck_on = m->stuck_off = 0;
   int rc = opt(o, "levels", &levels, 0, 65536);
   if (!rc)
     rc = opt(o, "max_pulses", &pulses, 1, 1e6);
@@ -130,6 +133,13 @@ static int parse_options(const char *o, mc_options *m)
     rc = opt(o, "drift_nu_sd", &m->drift_nu_sd, 0, 1);
   if (!rc)
     rc = opt(o, "days", &m->days, 0, 1e5);
+  if (!rc)
+    rc = opt(o, "stuck_on", &m->stuck_on, 0, 1);
+  if (!rc)
+    rc = opt(o, "stuck_off", &m->stuck_off, 0, 1);
+  if (!rc && m->stuck_on + m->stuck_off > 1)
+    rc = sl_error(SL_EINVAL, "mcnn_hybrid: stuck_on + stuck_off = %g exceeds 1",
+                  m->stuck_on + m->stuck_off);
   if (rc)
     return rc;
   m->levels = (unsigned)levels;
@@ -257,12 +267,92 @@ static int classify(workspace *w, const cnn_view *p, const group *g, size_t B)
            : sl_fc_forward(w->logits, w->p3, p->wf, p->bf, B, NFEAT, NCLS);
 }
 
-/* Accuracy on d, float or on group g. */
-static int evaluate(workspace *w, const cnn_view *p, const group *g, const sl_dataset *d,
-                    double *acc)
+/* ------------------------------------------------------------ NeuroBench counts */
+
+/* The counts of one group's pass (README "NeuroBench metrics"): per sample,
+ * the synaptic operations of C1, C3 and FC with the weights the tiles hold
+ * (level-quantised targets: a weight quantised to 0 is a zero weight), the
+ * zeros of both ReLU outputs (pooling is not counted), and what the tiles
+ * spent: read pulses, devices read, DAC and ADC conversions (the growth of
+ * the chunk's counters / samples). */
+typedef struct {
+  sl_nb *nb;
+  float wq[N_W1 + N_W3 + N_WF];
+} nb_pass;
+
+static void sum_counters(const group *g, sl_cim_counters *sum)
+{
+  memset(sum, 0, sizeof *sum);
+  const sl_cim *t[3] = {g->t1, g->t3, g->tf};
+  for (int i = 0; i < 3; i++) {
+    sl_cim_counters k;
+    sl_cim_counters_get(t[i], &k);
+    sl_cim_counters_add(sum, &k);
+  }
+}
+
+static int count_chunk(nb_pass *np, const workspace *w, const group *g, size_t B,
+                       const sl_cim_counters *before)
+{
+  sl_conv2d_shape s1 = SHAPE1, s3 = SHAPE3;
+  s1.B = s3.B = B;
+  double col[9][CHUNK];
+  int rc = sl_nb_add_rows(np->nb, B);
+  for (size_t b = 0; b < B && !rc; b++) {
+    double ops[3] = {0, 0, 0};
+    rc = sl_nb_conv2d_ops(w->x, np->wq, &s1, b, ops);
+    if (!rc)
+      rc = sl_nb_conv2d_ops(w->p1, np->wq + N_W1, &s3, b, ops);
+    if (!rc)
+      rc = sl_nb_fc_ops(w->p3, np->wq + N_W1 + N_W3, NFEAT, NCLS, b, ops);
+    const size_t n1 = K1 * H1 * H1, n3 = K3 * H3 * H3;
+    double z1 = 0, z3 = 0;
+    for (size_t i = 0; i < n1; i++)
+      z1 += w->r1[b * n1 + i] == 0.0f;
+    for (size_t i = 0; i < n3; i++)
+      z3 += w->r3[b * n3 + i] == 0.0f;
+    col[0][b] = (z1 + z3) / (double)(n1 + n3);
+    col[1][b] = ops[0];
+    col[2][b] = ops[1];
+    col[3][b] = ops[2];
+    col[4][b] = z1 / (double)n1;
+    col[5][b] = z3 / (double)n3;
+  }
+  sl_cim_counters now;
+  sum_counters(g, &now);
+  for (size_t b = 0; b < B; b++) {
+    col[6][b] = (double)(now.tile_reads - before->tile_reads) / (double)B;
+    col[7][b] = (double)(now.dac_conversions - before->dac_conversions) / (double)B;
+    col[8][b] = (double)(now.adc_conversions - before->adc_conversions) / (double)B;
+  }
+  static const char *const names[9] = {
+      "activation_sparsity", "synops_dense", "synops_eff_macs", "synops_eff_acs",
+      "activation_sparsity.relu1", "activation_sparsity.relu3", "hw.read_pulses",
+      "hw.dac_conversions", "hw.adc_conversions"};
+  for (int c = 0; c < 9 && !rc; c++)
+    rc = sl_nb_set_column(np->nb, names[c], col[c], B);
+  if (!rc) {
+    for (size_t b = 0; b < B; b++)
+      col[0][b] = (double)(now.cell_reads - before->cell_reads) / (double)B;
+    rc = sl_nb_set_column(np->nb, "hw.reads", col[0], B);
+  }
+  return rc;
+}
+
+/* Accuracy on d, float or on group g; np (group passes only, may be NULL):
+ * count the NeuroBench metrics of every sample into np->nb. */
+static int evaluate_counted(workspace *w, const cnn_view *p, const group *g,
+                            const sl_dataset *d, double *acc, nb_pass *np)
 {
   size_t hits = 0;
   int rc = SL_OK;
+  if (np && g) {
+    rc = sl_cim_weights(g->t1, SL_CIM_TARGET, np->wq);
+    if (!rc)
+      rc = sl_cim_weights(g->t3, SL_CIM_TARGET, np->wq + N_W1);
+    if (!rc)
+      rc = sl_cim_weights(g->tf, SL_CIM_TARGET, np->wq + N_W1 + N_W3);
+  }
   for (size_t s = 0; s < d->n && !rc; s += CHUNK) {
     size_t B = d->n - s < CHUNK ? d->n - s : CHUNK, c = 0;
     double loss;
@@ -270,15 +360,26 @@ static int evaluate(workspace *w, const cnn_view *p, const group *g, const sl_da
     sub.x = d->x + s * d->dim;
     sub.y = d->y + s;
     load_chunk(w, &sub, NULL, B);
-    rc = features(w, p, g, B);
+    sl_cim_counters before;
+    if (np && g)
+      sum_counters(g, &before);
+    rc = rc ? rc : features(w, p, g, B);
     if (!rc)
       rc = classify(w, p, g, B);
     if (!rc)
       rc = sl_softmax_xent(w->logits, sub.y, B, NCLS, &loss, NULL, &c);
+    if (!rc && np && g)
+      rc = count_chunk(np, w, g, B, &before);
     hits += c;
   }
   *acc = d->n ? (double)hits / (double)d->n : 0.0;
   return rc;
+}
+
+static int evaluate(workspace *w, const cnn_view *p, const group *g, const sl_dataset *d,
+                    double *acc)
+{
+  return evaluate_counted(w, p, g, d, acc, NULL);
 }
 
 /* ------------------------------------------------------------ random numbers */
@@ -409,6 +510,8 @@ static sl_cim_params device(const mc_options *m, unsigned long long noise_seed, 
   c.x_max = x_max > 0 ? x_max : 1.0;
   c.drift_nu = m->drift_nu;
   c.drift_nu_sd = m->drift_nu_sd;
+  c.stuck_on_rate = m->stuck_on;
+  c.stuck_off_rate = m->stuck_off;
   c.chip_seed = noise_seed * 31 + 7;
   c.noise_seed = noise_seed;
   return c;
@@ -648,7 +751,7 @@ typedef struct {
 static int transfer_and_train(const mc_options *m, workspace *w, cnn_view *p, const calib *cal,
                               const float *bias_keep, const sl_dataset *tr, const sl_dataset *te,
                               const size_t *idx, size_t n_sub, double *pe, float *biases,
-                              group *g, mc_results *res)
+                              group *g, mc_results *res, nb_pass *np)
 {
   int rc = SL_OK;
   for (unsigned k = 0; k < m->groups && !rc; k++) {
@@ -671,7 +774,7 @@ static int transfer_and_train(const mc_options *m, workspace *w, cnn_view *p, co
       for (long e = 0; e < m->hybrid_epochs; e++)
         res->pe_sum[e] += pe[e];
       memcpy(biases + k * NCLS, p->bf, NCLS * sizeof(float));
-      rc = evaluate(w, p, &g[k], te, &res->after[k]);
+      rc = evaluate_counted(w, p, &g[k], te, &res->after[k], k == 0 ? np : NULL);
     }
     if (!rc)
       printf("  group %u: after hybrid training %6.2f%% (error %.2f%% -> %.2f%%)\n", k + 1,
@@ -758,6 +861,35 @@ static int report(const mc_options *m, const char *label, const char *prefix,
   return rc;
 }
 
+/* /metrics_nb of group 1: static figures of the weights its tiles hold
+ * (parameters: weights and biases, float32 in the host's copy), and the
+ * per-sample counts. */
+static int write_nb(const nb_pass *np, const group *g, double acc, sl_runlog *log)
+{
+  sl_nb_static st;
+  memset(&st, 0, sizeof st);
+  const size_t n_w = N_W1 + N_W3 + N_WF;
+  for (size_t i = 0; i < n_w; i++)
+    st.zero_weights += np->wq[i] == 0.0f;
+  st.parameter_count = N_PARAMS;
+  st.connection_sparsity = st.zero_weights / (double)n_w;
+  st.footprint_bytes = 4.0 * N_PARAMS;
+  st.neurons = 0;
+  uint64_t on = 0, off = 0, a, b;
+  const sl_cim *t[3] = {g->t1, g->t3, g->tf};
+  for (int i = 0; i < 3; i++) {
+    sl_cim_stuck_count(t[i], &a, &b);
+    on += a;
+    off += b;
+  }
+  int rc = sl_nb_set_static(np->nb, "hw.stuck_on_devices", (double)on);
+  if (!rc)
+    rc = sl_nb_set_static(np->nb, "hw.stuck_off_devices", (double)off);
+  if (!rc)
+    rc = sl_nb_write(np->nb, &st, acc, log);
+  return rc;
+}
+
 /* One data set: float training, transfer to every group, hybrid training,
  * drift, report. */
 static int run_dataset(const sl_config *cfg, const mc_options *m, const char *label,
@@ -804,8 +936,21 @@ static int run_dataset(const sl_config *cfg, const mc_options *m, const char *la
   float *biases = malloc((size_t)m->groups * NCLS * sizeof(float));
   if (!rc && !biases)
     rc = sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
+  /* the NeuroBench counts of group 1 after hybrid training, for the data set
+   * whose figures are unprefixed (the first that runs) */
+  nb_pass *np = NULL;
+  if (!rc && !prefix[0]) {
+    np = calloc(1, sizeof *np);
+    rc = np ? sl_nb_create_empty(&np->nb) : sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
+  }
   if (!rc)
-    rc = transfer_and_train(m, &w, &p, &cal, bias_keep, tr, te, idx, n_sub, pe, biases, g, &res);
+    rc = transfer_and_train(m, &w, &p, &cal, bias_keep, tr, te, idx, n_sub, pe, biases, g, &res,
+                            np);
+  if (!rc && np)
+    rc = write_nb(np, &g[0], res.after[0], log);
+  if (np)
+    sl_nb_free(np->nb);
+  free(np);
   if (!rc)
     rc = drift_curve(m, &w, &p, g, biases, te, &res);
   for (unsigned k = 0; k < m->groups && !rc; k++)

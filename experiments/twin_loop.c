@@ -633,6 +633,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc)
     rc = sl_session_log_network(st.d, log);
   if (!rc)
+    rc = sl_session_log_nb_metrics(st.d, log);
+  if (!rc)
     rc = sl_runlog_finish(log, st.rd.test_accuracy, st.rd.epochs,
                           st.ra.seconds + st.rb.seconds + st.sec_c + st.rd.seconds +
                               st.sec_char + st.sec_fit + st.rep.seconds);

@@ -55,6 +55,41 @@ acc_train=$(sed -n 's/^final test accuracy \([0-9.]*\)%.*/\1/p' "$T/train.out")
 acc_eval=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$T/eval.out")
 [ -n "$acc_train" ] && [ "$acc_train" = "$acc_eval" ] && ok "eval reproduces the accuracy ($acc_eval%)" \
   || no "eval accuracy '$acc_eval' != train '$acc_train'"
+# --- NeuroBench metrics: every run log has /metrics_nb; eval --metrics
+# counts again (the same figures on the ideal simulator) and prints them
+"$SL" eval --log "$T/run.h5" --metrics >"$T/nb.out" 2>&1 && grep -q "^  synops_eff_acs " "$T/nb.out" \
+  && grep -q "^  connection_sparsity " "$T/nb.out" && grep -q "^  membrane_updates " "$T/nb.out" \
+  && ok "eval --metrics prints the NeuroBench table" || no "eval --metrics: $(cat "$T/nb.out")"
+acc_nb=$(sed -n 's/^  classification_accuracy *\([0-9.]*\)%.*/\1/p' "$T/nb.out")
+[ -n "$acc_train" ] && [ "$acc_train" = "$acc_nb" ] && ok "eval --metrics accuracy = the run's ($acc_nb%)" \
+  || no "eval --metrics accuracy '$acc_nb' != train '$acc_train'"
+if [ $HAVE_H5PY = 1 ]; then
+  if /usr/bin/python3 - "$T/run.h5" "$T/nb.out" <<'PY'
+import sys, h5py, re
+f = h5py.File(sys.argv[1], "r")["metrics_nb"]
+acs = f["per_sample/synops_eff_acs"][...]
+assert acs.shape == (200,) and acs.min() > 0, acs.shape
+assert abs(f["mean/synops_eff_acs"][0] - acs.mean()) < 1e-9 * acs.mean()
+assert f["per_sample/synops_dense"][0] == f["per_sample/synops_dense"][-1]
+assert 0 < f["per_sample/activation_sparsity"][...].mean() < 1
+assert f["static/parameter_count"][0] == (5 * 30 + 30 * 3)
+line = [l for l in open(sys.argv[2]) if l.startswith("  synops_dense ")][0]
+assert float(line.split()[1]) * (1000 if line.split()[2] == "k" else 1) == f["mean/synops_dense"][0]
+PY
+  then ok "/metrics_nb in the log agrees with eval --metrics"; else no "/metrics_nb in the log"; fi
+fi
+for be in memristor bss2; do
+  built $be || continue
+  col=hw.reads
+  [ $be = bss2 ] && col=hw.spikes
+  if "$SL" train $SMALL --set train.epochs=1 --backend $be --log "$T/nb_$be.h5" >/dev/null 2>"$T/err" \
+    && "$SL" eval --log "$T/nb_$be.h5" --metrics >"$T/nb_$be.out" 2>&1 \
+    && grep -q "^  $col " "$T/nb_$be.out"; then
+    ok "eval --metrics on $be shows $col"
+  else
+    no "eval --metrics on $be: $(cat "$T/err" "$T/nb_$be.out" 2>/dev/null | head -c 600)"
+  fi
+done
 if [ $HAVE_H5PY = 1 ]; then
   /usr/bin/python3 "$S/test/check_runlog_h5py.py" "$T/run.h5" && ok "h5py reads the log" || no "h5py schema"
 else

@@ -35,6 +35,11 @@ grep -q "float   epoch  1/1" "$T/dyn.out" && grep -q "ternary epoch  1/1" "$T/dy
 [ "$(grep -c 'TPE trial' "$T/dyn.out")" -eq 12 ] && ok "one progress line per TPE trial" \
   || no "TPE progress lines"
 grep -q "compute saved" "$T/dyn.out" && ok "dynresnet table" || no "dynresnet table"
+# the per-sample executed MACs (/metrics_nb), printed by eval --metrics
+"$SL" eval --log "$T/dyn.h5" --metrics >"$T/dyn_nb.out" 2>&1 \
+  && grep -q "^  dyn.macs_executed " "$T/dyn_nb.out" && grep -q "^  dyn.compute_fraction " "$T/dyn_nb.out" \
+  && ok "eval --metrics prints the early exits' per-sample MACs" \
+  || no "eval --metrics on dynresnet: $(head -c 600 "$T/dyn_nb.out")"
 
 if "$SL" experiment ternary_noise $TINY --set backend.options=$OPTS --log "$T/tn.h5" \
      >"$T/tn.out" 2>&1; then

@@ -349,6 +349,9 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
     sum.prog_pulses += k.prog_pulses;
     sum.cells_programmed += k.cells_programmed;
     sum.cell_reads += k.cell_reads;
+    sum.tile_reads += k.tile_reads;
+    sum.dac_conversions += k.dac_conversions;
+    sum.adc_conversions += k.adc_conversions;
     energy += sl_cim_energy(&ms->cp, &k);
   }
   int n = -1;
@@ -362,7 +365,21 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
     n = snprintf(buf, len, "%llu", (unsigned long long)ms->writes);
   else if (strcmp(key, "reads") == 0)
     n = snprintf(buf, len, "%llu", (unsigned long long)sum.cell_reads);
-  else if (strcmp(key, "energy") == 0)
+  else if (strcmp(key, "read_pulses") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)sum.tile_reads);
+  else if (strcmp(key, "dac_conversions") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)sum.dac_conversions);
+  else if (strcmp(key, "adc_conversions") == 0)
+    n = snprintf(buf, len, "%llu", (unsigned long long)sum.adc_conversions);
+  else if (strcmp(key, "stuck_on") == 0 || strcmp(key, "stuck_off") == 0) {
+    uint64_t on = 0, off = 0, a, b;
+    for (size_t l = 0; l <= ms->L; l++) {
+      sl_cim_stuck_count(ms->xb[l], &a, &b);
+      on += a;
+      off += b;
+    }
+    n = snprintf(buf, len, "%llu", (unsigned long long)(strcmp(key, "stuck_on") == 0 ? on : off));
+  } else if (strcmp(key, "energy") == 0)
     n = snprintf(buf, len, "%.17g", energy);
   else if (strcmp(key, "weight_levels") == 0)
     n = snprintf(buf, len, "%d", ms->levels);
@@ -379,7 +396,9 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
   if (n < 0)
     return sl_error(SL_ENOTFOUND, "memristor backend has no configuration key '%s' (keys: "
                     "pulses, pulses.<layer>, cells_programmed, pairs_reprogrammed, writes, "
-                    "reads, energy, weight_levels, time_scale, volt_at_zero, volt_per_unit, "
+                    "reads, read_pulses, dac_conversions, adc_conversions, stuck_on, stuck_off, "
+                    "energy, "
+                    "weight_levels, time_scale, volt_at_zero, volt_per_unit, "
                     "spike_delay)", key);
   if ((size_t)n >= len)
     return sl_error(SL_ERANGE, "memristor backend: read_config: buffer too small for '%s'", key);

@@ -212,6 +212,11 @@ typedef enum {
 /* The weights (n_in x n_out) of one kind, in weight units. */
 int sl_cim_weights(sl_cim *c, sl_cim_weight_kind kind, float *w);
 
+/* Devices stuck on (read Gmax) and stuck off (read Gmin, a zero
+ * conductance in the model's window) of the chip, G+ and G- counted apart;
+ * either pointer may be NULL. */
+void sl_cim_stuck_count(const sl_cim *c, uint64_t *on, uint64_t *off);
+
 /* Counters since alloc or the last reset, and their energy (J). */
 void sl_cim_counters_get(const sl_cim *c, sl_cim_counters *out);
 void sl_cim_counters_reset(sl_cim *c);

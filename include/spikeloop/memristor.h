@@ -23,8 +23,9 @@
  *
  * read_config keys: pulses (every programming pulse since open: the
  * endurance budget a session logs per epoch), pulses.<layer>,
- * cells_programmed, pairs_reprogrammed, writes, reads, energy (J: reads +
- * programming), weight_levels, time_scale, volt_at_zero, volt_per_unit,
+ * cells_programmed, pairs_reprogrammed, writes, reads (devices read),
+ * read_pulses (read pulses applied to a tile), dac_conversions, adc_conversions (since open), stuck_on, stuck_off
+ * (faulty devices of the chip), energy (J: reads + programming), weight_levels, time_scale, volt_at_zero, volt_per_unit,
  * spike_delay.
  */
 #ifndef SPIKELOOP_MEMRISTOR_H

@@ -9,6 +9,7 @@
  *              epochs_complete = number of complete rows
  *   /params/<layer>/<name>       final weights (float32)
  *   /mismatch/<layer>/<param>    per-neuron arrays (float32; refrac int32)
+ *   /metrics_nb/...              NeuroBench metrics (spikeloop/nbmetrics.h)
  *   /summary   attributes: test_accuracy, epochs, seconds (+ any put_summary)
  *
  * The file is flushed after every epoch, so a run killed mid-way leaves a
@@ -67,6 +68,8 @@ int sl_runlog_append_epoch(sl_runlog *log, const sl_epoch_metrics *m);
 int sl_runlog_put_float(sl_runlog *log, const char *path, const float *data,
                         size_t rows, size_t cols);
 int sl_runlog_put_int(sl_runlog *log, const char *path, const int32_t *data, size_t n);
+/* A 1-D float64 array (counts that float32 would round), as put_float. */
+int sl_runlog_put_double(sl_runlog *log, const char *path, const double *data, size_t n);
 /* Stage a /summary attribute (scalar or 1-D array); a name put again is
  * replaced. Errors: SL_ENUMERIC (NaN/Inf), SL_EINVAL (NULL, empty name, a
  * name finish writes itself: test_accuracy, epochs, seconds; n == 0; log
@@ -112,6 +115,10 @@ int sl_runlog_get_int(sl_runlog_reader *r, const char *path, int32_t *data, size
 /* A /summary attribute holding one number. Errors: SL_EFORMAT if absent (or
  * no /summary: the run did not finish) or an array of several, SL_ENUMERIC. */
 int sl_runlog_get_summary(sl_runlog_reader *r, const char *name, double *value);
+/* 1 if the object `path` (a dataset or group, e.g. "params/readout/w_in")
+ * exists in the log, else 0 (also for NULL arguments). */
+int sl_runlog_exists(sl_runlog_reader *r, const char *path);
+
 /* Number of complete epochs in /metrics (its attribute epochs_complete).
  * Errors: SL_EFORMAT if absent. */
 int sl_runlog_get_epochs(sl_runlog_reader *r, long *epochs);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "spikeloop/config.h"
+#include "spikeloop/nbmetrics.h"
 #include "spikeloop/runlog.h"
 #include "spikeloop/train.h"
 
@@ -53,6 +54,21 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
  * path (the backend if there is one). */
 int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res);
 
+/* Evaluate SL_SET_* as sl_session_evaluate does and count the NeuroBench
+ * metrics of every sample (spikeloop/nbmetrics.h) into a new *out (free
+ * with sl_nb_free): the core columns, and on a backend the hardware's
+ * (hw.spikes, hw.membrane_samples; hw.reads, hw.read_pulses,
+ * hw.dac_conversions, hw.adc_conversions if it counts them; static hw.stuck_on_devices,
+ * hw.stuck_off_devices). st: the static metrics of the weights in use;
+ * res: accuracy and loss as sl_session_evaluate. */
+int sl_session_nb_metrics(sl_session *s, int which, sl_nb **out, sl_nb_static *st,
+                          sl_eval_result *res);
+
+/* sl_session_nb_metrics on the test set, staged in log under /metrics_nb
+ * with the test accuracy of that pass (sl_run_train and the experiments
+ * call it beside sl_session_log_network). */
+int sl_session_log_nb_metrics(sl_session *s, sl_runlog *log);
+
 /* Take the weights of src (same architecture) as the network's master
  * weights and sync them (through the loop to the hardware if the session
  * has a backend). Errors: SL_ESHAPE, errors of the sync. */
@@ -85,6 +101,13 @@ int sl_run_load_net(const char *log_path, sl_config *cfg, sl_net **out);
  * `eval` and `train --init` accept the log. Errors of the pieces. */
 int sl_run_save_net(const sl_config *cfg, sl_net *net, const char *log_path,
                     const sl_run_meta *meta, sl_eval_result *res);
+/* Rebuild the run of a complete log as a session -- on its backend, if it
+ * ran on one (an emulated chip is rebuilt from its seeds; the recording is
+ * not written again) -- with the log's final weights and neurons, and count
+ * the NeuroBench metrics of its test set (sl_session_nb_metrics). Errors of
+ * sl_run_eval and of the session. */
+int sl_run_eval_metrics(const char *log_path, sl_eval_result *res, sl_nb **out,
+                        sl_nb_static *st);
 
 #ifdef __cplusplus
 }

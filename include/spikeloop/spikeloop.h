@@ -28,6 +28,7 @@
 #include "spikeloop/config.h"
 #include "spikeloop/runlog.h"
 #include "spikeloop/nir.h"
+#include "spikeloop/nbmetrics.h"
 #include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/session.h"

@@ -915,6 +915,19 @@ int sl_cim_weights(sl_cim *c, sl_cim_weight_kind kind, float *w)
 
 /* ---------------------------------------------------------------- counters */
 
+void sl_cim_stuck_count(const sl_cim *c, uint64_t *on, uint64_t *off)
+{
+  uint64_t n_on = 0, n_off = 0;
+  for (size_t q = 0; c && q < c->n_cells; q++) { /* padding cells are STUCK_NONE */
+    n_on += (c->stuck_p[q] == STUCK_ON) + (c->stuck_m[q] == STUCK_ON);
+    n_off += (c->stuck_p[q] == STUCK_OFF) + (c->stuck_m[q] == STUCK_OFF);
+  }
+  if (on)
+    *on = n_on;
+  if (off)
+    *off = n_off;
+}
+
 void sl_cim_counters_get(const sl_cim *c, sl_cim_counters *out)
 {
   if (c && out)

@@ -491,6 +491,19 @@ int sl_runlog_put_int(sl_runlog *log, const char *path, const int32_t *data, siz
   return rc;
 }
 
+int sl_runlog_put_double(sl_runlog *log, const char *path, const double *data, size_t n)
+{
+  hsize_t dims[1] = {(hsize_t)n};
+  int rc;
+  H5E_BEGIN_TRY
+  {
+    rc = stage_array("sl_runlog_put_double", log, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data,
+                     1, dims, n);
+  }
+  H5E_END_TRY;
+  return rc;
+}
+
 /* Open /.staging/summary, creating it if needed; -1 on failure. */
 static hid_t open_staged_summary(hid_t file)
 {
@@ -966,4 +979,15 @@ int sl_runlog_get_epochs(sl_runlog_reader *r, long *epochs)
                     r->path, v);
   *epochs = (long)v;
   return SL_OK;
+}
+
+int sl_runlog_exists(sl_runlog_reader *r, const char *path)
+{
+  if (!r || !path)
+    return 0;
+  slh_file f = {r->file, r->path, "sl_runlog_exists"};
+  int e;
+  H5E_BEGIN_TRY { e = slh_exists(&f, path); }
+  H5E_END_TRY;
+  return e;
 }

@@ -11,6 +11,7 @@
 #include "spikeloop/dist.h"
 #include "spikeloop/error.h"
 #include "spikeloop/loss.h"
+#include "spikeloop/nbmetrics.h"
 #include "spikeloop/version.h"
 #include "base/rng.h"
 #include "train_internal.h"
@@ -244,7 +245,57 @@ int sl_session_evaluate(sl_session *s, int which, sl_eval_result *res)
   if (which < SL_SET_TRAIN || which > SL_SET_TEST || d->n == 0)
     return sl_error(SL_EINVAL, "sl_session_evaluate: no data set %d", which);
   return sli_evaluate(s->net, s->loop, &s->enc, d, (size_t)s->cfg.batch,
-                      sli_trainer_loss_kind(s->tr), res);
+                      sli_trainer_loss_kind(s->tr), res, NULL);
+}
+
+int sl_session_nb_metrics(sl_session *s, int which, sl_nb **out, sl_nb_static *st,
+                          sl_eval_result *res)
+{
+  if (!s || !out || !st || !res)
+    return sl_error(SL_EINVAL, "sl_session_nb_metrics: NULL argument");
+  *out = NULL;
+  const sl_dataset *d = which == SL_SET_TRAIN ? &s->train : which == SL_SET_VAL ? &s->val
+                                                                                 : &s->test;
+  if (which < SL_SET_TRAIN || which > SL_SET_TEST || d->n == 0)
+    return sl_error(SL_EINVAL, "sl_session_nb_metrics: no data set %d", which);
+  sl_nb *nb = NULL;
+  int rc = sl_nb_create(&nb, s->net);
+  if (!rc)
+    rc = sl_nb_static_count(s->net, st);
+  if (!rc)
+    rc = sli_evaluate(s->net, s->loop, &s->enc, d, (size_t)s->cfg.batch,
+                      sli_trainer_loss_kind(s->tr), res, nb);
+  /* faulty devices of a crossbar backend */
+  static const char *const stuck[] = {"stuck_on", "stuck_off"};
+  for (size_t k = 0; !rc && s->hw && k < 2; k++) {
+    char buf[32], name[32];
+    if (sl_hw_read_config(s->hw, stuck[k], buf, sizeof buf) != SL_OK) {
+      sl_clear_error();
+      continue;
+    }
+    snprintf(name, sizeof name, "hw.%s_devices", stuck[k]);
+    rc = sl_nb_set_static(nb, name, strtod(buf, NULL));
+  }
+  if (rc) {
+    sl_nb_free(nb);
+    return rc;
+  }
+  *out = nb;
+  return SL_OK;
+}
+
+int sl_session_log_nb_metrics(sl_session *s, sl_runlog *log)
+{
+  if (!s || !log)
+    return sl_error(SL_EINVAL, "sl_session_log_nb_metrics: NULL argument");
+  sl_nb *nb = NULL;
+  sl_nb_static st;
+  sl_eval_result ev;
+  int rc = sl_session_nb_metrics(s, SL_SET_TEST, &nb, &st, &ev);
+  if (!rc)
+    rc = sl_nb_write(nb, &st, ev.accuracy, log);
+  sl_nb_free(nb);
+  return rc;
 }
 
 int sl_session_set_weights(sl_session *s, sl_net *src)
@@ -363,6 +414,8 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
     rc = sl_session_train(s, cfg->epochs, log, progress, user, &r);
   if (!rc && log) {
     rc = log_network(log, s->net);
+    if (!rc)
+      rc = sl_session_log_nb_metrics(s, log);
     if (!rc)
       rc = sl_runlog_put_summary(log, "val_accuracy", s->val.n ? r.val_accuracy : 0.0);
     if (!rc && s->n_pulses)
@@ -507,5 +560,47 @@ int sl_run_eval(const char *log_path, sl_eval_result *res)
     rc = sl_evaluate(net, &enc, &test, (size_t)cfg.batch, loss_kind, res);
   sl_net_free(net);
   sl_dataset_free(&test);
+  return rc;
+}
+
+int sl_run_eval_metrics(const char *log_path, sl_eval_result *res, sl_nb **out,
+                        sl_nb_static *st)
+{
+  if (!log_path || !res || !out || !st)
+    return sl_error(SL_EINVAL, "sl_run_eval_metrics: NULL argument");
+  *out = NULL;
+  sl_runlog_reader *r = NULL;
+  sl_session *s = NULL;
+  sl_config *cfg = malloc(sizeof *cfg);
+  if (!cfg)
+    return sl_error(SL_ENOMEM, "sl_run_eval_metrics: out of memory");
+  sl_config_defaults(cfg);
+  int rc = sl_runlog_open(&r, log_path);
+  if (!rc)
+    rc = sl_runlog_read_config(r, cfg);
+  double acc;
+  if (!rc && sl_runlog_get_summary(r, "test_accuracy", &acc))
+    rc = sl_error(SL_EFORMAT, "%s: the run did not finish (no /summary); nothing to evaluate",
+                  log_path);
+  /* the log holds the neurons the run used (the twin file need not exist),
+   * and re-evaluating must not overwrite the run's recording */
+  cfg->twin[0] = '\0';
+  cfg->record[0] = '\0';
+  if (!rc)
+    rc = sl_session_create(&s, cfg);
+  if (!rc)
+    rc = load_network(r, s->net);
+  if (!rc)
+    rc = sl_net_check(s->net);
+  if (!rc) {
+    memcpy(sl_net_master(s->net), sl_net_params(s->net),
+           sl_net_num_params(s->net) * sizeof(float));
+    rc = sli_sync_weights(s->net, s->loop);
+  }
+  if (!rc)
+    rc = sl_session_nb_metrics(s, SL_SET_TEST, out, st, res);
+  sl_session_free(s);
+  sl_runlog_reader_close(r);
+  free(cfg);
   return rc;
 }

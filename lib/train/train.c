@@ -16,6 +16,7 @@
 #include "train_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,8 +285,59 @@ int sli_batch_alloc(sli_batch *b, const sl_encoder *enc, size_t dim, size_t batc
 }
 
 /* Evaluate with the forward pass on the simulator (loop == NULL) or a backend. */
+/* A counter the backend answers through read_config (e.g. the memristor's
+ * "reads"), or -1 if it has none. */
+static double hw_counter(sl_loop *loop, const char *key)
+{
+  char buf[64];
+  sl_hw *hw = loop ? sl_loop_hw(loop) : NULL;
+  if (!hw || sl_hw_read_config(hw, key, buf, sizeof buf) != SL_OK) {
+    sl_clear_error();
+    return -1.0;
+  }
+  return strtod(buf, NULL);
+}
+
+/* The hardware-aware columns of one batch run on the loop's backend: the
+ * spikes and membrane samples it reported per sample, and the growth of
+ * its conversion / read counters (before[k] from hw_counter) shared evenly
+ * over the batch (a crossbar reads every vector whole, so each sample
+ * costs the same). */
+static const char *const hw_keys[] = {"reads", "read_pulses", "dac_conversions",
+                                      "adc_conversions"};
+#define N_HW_KEYS (sizeof hw_keys / sizeof hw_keys[0])
+
+static int count_hw(sl_nb *nb, sl_loop *loop, size_t B, const double *before, double *tmp)
+{
+  const sl_observations *o = sl_loop_observations(loop);
+  int rc = SL_OK;
+  if (o && o->B == B) {
+    for (size_t b = 0; b < B; b++)
+      tmp[b] = 0.0;
+    for (size_t e = 0; e < o->n_spikes; e++)
+      if (o->spike_sample[e] < B)
+        tmp[o->spike_sample[e]] += 1.0;
+    rc = sl_nb_set_column(nb, "hw.spikes", tmp, B);
+    for (size_t b = 0; b < B; b++)
+      tmp[b] = (double)(o->n_samples * o->n_neurons);
+    if (!rc)
+      rc = sl_nb_set_column(nb, "hw.membrane_samples", tmp, B);
+  }
+  for (size_t k = 0; !rc && k < N_HW_KEYS; k++) {
+    if (before[k] < 0)
+      continue;
+    double after = hw_counter(loop, hw_keys[k]);
+    char name[48];
+    snprintf(name, sizeof name, "hw.%s", hw_keys[k]);
+    for (size_t b = 0; b < B; b++)
+      tmp[b] = (after - before[k]) / (double)B;
+    rc = sl_nb_set_column(nb, name, tmp, B);
+  }
+  return rc;
+}
+
 int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dataset *d,
-                    size_t batch, int loss_kind, sl_eval_result *res)
+                 size_t batch, int loss_kind, sl_eval_result *res, sl_nb *nb)
 {
   if (!net || !enc || !d || !res || batch == 0 || d->n == 0)
     return sl_error(SL_EINVAL, "sl_evaluate: empty arguments");
@@ -300,6 +352,11 @@ int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dat
   int rc = sli_batch_alloc(&bb, enc, d->dim, batch, batch);
   if (rc)
     return rc;
+  double *tmp = nb ? malloc(batch * sizeof *tmp) : NULL;
+  if (nb && !tmp) {
+    sli_batch_free(&bb);
+    return sl_error(SL_ENOMEM, "sl_evaluate: out of memory");
+  }
   const size_t T = enc->t_steps;
   double loss_sum = 0.0, spikes = 0.0;
   size_t correct = 0;
@@ -309,9 +366,16 @@ int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dat
       bb.idx[b] = start + b;
     double loss = 0.0;
     size_t c = 0;
+    double before[N_HW_KEYS];
+    for (size_t k = 0; k < N_HW_KEYS; k++)
+      before[k] = nb && loop ? hw_counter(loop, hw_keys[k]) : -1.0;
     rc = sli_make_batch(enc, d, bb.idx, B, 0, bb.xbuf, bb.raster, bb.labels, bb.ids);
     if (!rc)
       rc = loop ? sl_loop_forward(loop, bb.raster, T, B) : sl_net_forward(net, bb.raster, T, B);
+    if (!rc && nb)
+      rc = sl_nb_count(nb, net, bb.raster, T, B);
+    if (!rc && nb && loop)
+      rc = count_hw(nb, loop, B, before, tmp);
     if (!rc)
       rc = sl_loss_ce(loss_kind, T, B, s->n_out, sl_net_output(net), bb.labels, 0.0, &loss, NULL,
                       NULL, &c);
@@ -320,6 +384,7 @@ int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dat
     spikes += sli_hidden_spike_total(net);
   }
   sli_batch_free(&bb);
+  free(tmp);
   if (rc)
     return rc;
   res->accuracy = (double)correct / (double)d->n;
@@ -331,7 +396,7 @@ int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dat
 int sl_evaluate(sl_net *net, const sl_encoder *enc, const sl_dataset *d, size_t batch,
                 int loss_kind, sl_eval_result *res)
 {
-  return sli_evaluate(net, NULL, enc, d, batch, loss_kind, res);
+  return sli_evaluate(net, NULL, enc, d, batch, loss_kind, res, NULL);
 }
 
 int sl_evaluate_loop(sl_loop *loop, const sl_encoder *enc, const sl_dataset *d, size_t batch,
@@ -339,5 +404,5 @@ int sl_evaluate_loop(sl_loop *loop, const sl_encoder *enc, const sl_dataset *d, 
 {
   if (!loop)
     return sl_error(SL_EINVAL, "sl_evaluate_loop: NULL loop");
-  return sli_evaluate(sl_loop_net(loop), loop, enc, d, batch, loss_kind, res);
+  return sli_evaluate(sl_loop_net(loop), loop, enc, d, batch, loss_kind, res, NULL);
 }

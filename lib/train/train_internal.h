@@ -5,6 +5,7 @@
 #define SL_TRAIN_INTERNAL_H
 
 #include "spikeloop/train.h"
+#include "spikeloop/nbmetrics.h"
 
 typedef struct {
   float *xbuf, *raster;
@@ -19,9 +20,12 @@ void sli_batch_free(sli_batch *b);
 /* Encode samples idx[0..B) of d into raster (T,B,D) and labels. */
 int sli_make_batch(const sl_encoder *enc, const sl_dataset *d, const size_t *idx, size_t B,
                    uint64_t seed, float *xbuf, float *raster, int32_t *labels, uint64_t *ids);
-/* Evaluate on d with the forward pass on the simulator (loop NULL) or a backend. */
+/* Evaluate on d with the forward pass on the simulator (loop NULL) or a backend.
+ * nb (may be NULL): count the NeuroBench metrics of every batch into it,
+ * and with a loop the backend's columns hw.* (spikes, membrane_samples,
+ * and reads, read_pulses, dac_conversions, adc_conversions if it counts them). */
 int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dataset *d,
-                 size_t batch, int loss_kind, sl_eval_result *res);
+                 size_t batch, int loss_kind, sl_eval_result *res, sl_nb *nb);
 size_t sli_hidden_neurons(const sl_net_spec *s);
 double sli_hidden_spike_total(sl_net *net);
 int sli_trainer_loss_kind(const sl_trainer *tr);
