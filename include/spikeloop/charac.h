@@ -54,25 +54,44 @@
 extern "C" {
 #endif
 
-#define SL_CHARAC_MAX_PROTOCOLS 16
 #define SL_CHARAC_NDAC 7
 
+/* How a protocol states its current (sl_charac_protocol.current_units).
+ * The fitter works with the drive's steady displacement R I in model units
+ * (V_inf - v_leak); a rate c is R I / tau_m, so it converts with each
+ * neuron's fitted tau_mem. */
+enum {
+  SL_CURRENT_RATE = 0, /* c: model units per model s (tau_m dV/dt = v_leak - V + tau_m c) */
+  SL_CURRENT_RI = 1    /* R I in model units (read from "RI_volts" or "ampere" x r_ohm) */
+};
+
 typedef struct {
-  char name[32];
+  char name[64];
   int protocol;              /* SL_STIM_* */
-  double level, weight, current, pre, duration; /* as sl_stimulus */
+  /* the stimulus when it is one number for every neuron (model units,
+   * weight units, hardware s); level, weight and current are NaN when the
+   * protocol gives them per neuron (level_n, ...) */
+  double level, weight, current, pre, duration;
   size_t repeats, n_samples;
-  double *time;              /* (n_samples) hardware s */
-  float *membrane;           /* (n, repeats, n_samples), backend units */
+  double *time;              /* (n_samples) hardware s, onset at 0 */
+  float *membrane;           /* (n_rows, repeats, n_samples), membrane_units */
   size_t n_spikes;
-  uint32_t *spike_neuron, *spike_trial;
-  double *spike_time;        /* hardware s */
+  uint32_t *spike_neuron;    /* row in /neurons (not in the protocol's own list) */
+  uint32_t *spike_trial;
+  double *spike_time;        /* hardware s since the onset */
+  /* appended with issue 20 */
+  double *level_n, *weight_n, *current_n; /* (n) per neuron (by /neurons row), or NULL */
+  int32_t *row;              /* NULL: rows of membrane are /neurons; else (n): the membrane
+                                row of /neurons row i, -1 where the protocol did not record it */
+  size_t n_rows;             /* rows of membrane (c->n when row is NULL) */
+  int current_units;         /* SL_CURRENT_RATE or SL_CURRENT_RI */
+  double spike_resolution;   /* hardware s: spikes are stamped on this grid (0: exact) */
 } sl_charac_protocol;
 
 typedef struct {
   char backend[64];
   char options[512];
-  char membrane_units[16];
+  char membrane_units[16];   /* "adc", "model" or "V" */
   double time_scale, volt_at_zero, volt_per_unit, spike_delay, dt;
   int adc_bits;
   size_t n;                  /* neurons */
@@ -80,8 +99,26 @@ typedef struct {
   double *gain_nominal;      /* (n) */
   int32_t *dac[SL_CHARAC_NDAC]; /* (n) each or NULL */
   size_t n_protocols;
-  sl_charac_protocol proto[SL_CHARAC_MAX_PROTOCOLS];
+  sl_charac_protocol *proto; /* (n_protocols); any number (before issue 20: at most 16) */
+  /* appended with issue 20: a known readout, raw = readout_alpha +
+   * readout_beta * v (v in model units), from membrane_units "V" (alpha =
+   * volt_at_zero, beta = volt_per_unit) or "adc" with adc_volts_per_code
+   * (alpha = (volt_at_zero - adc_offset) / adc_volts_per_code, beta =
+   * volt_per_unit / adc_volts_per_code); else the fit measures it from
+   * the clamp levels of two decays. */
+  int readout_known;
+  double readout_alpha, readout_beta;
+  double adc_volts_per_code, adc_offset; /* V per code, V at code 0 (0, 0: not given) */
 } sl_charac;
+
+/* Stimulus of protocol p for /neurons row i (model units, weight units,
+ * current as p->current_units) and whether p recorded row i. */
+double sl_charac_level(const sl_charac_protocol *p, size_t i);
+double sl_charac_weight(const sl_charac_protocol *p, size_t i);
+double sl_charac_current(const sl_charac_protocol *p, size_t i);
+int sl_charac_has(const sl_charac_protocol *p, size_t i);
+/* The first sample of row i, trial b of p (NULL when p did not record i). */
+const float *sl_charac_trace(const sl_charac_protocol *p, size_t i, size_t b);
 
 /* The standard protocol set in model time (scaled by the backend's
  * time_scale when run). */
@@ -112,6 +149,16 @@ void sl_charac_free(sl_charac *c); /* safe on a zeroed or freed struct */
  * SL_ENUMERIC naming a required number attribute that is not finite. */
 int sl_charac_write(const sl_charac *c, const char *path);
 int sl_charac_read(sl_charac *c, const char *path);
+
+/* Whether every neuron of a recording read by sl_charac_read can be fitted
+ * (spikeloop characterise --check): the protocols each neuron needs, samples
+ * after the onset (>= 8) and before it where the readout is measured from
+ * clamp levels, distinct clamp levels, nonzero PSP weight, positive current,
+ * spike times since the onset and inside the window. buf (len bytes, may be
+ * NULL) gets one line per finding, "error: ..." or "note: ...". Returns
+ * SL_OK, or SL_EFORMAT with the number of errors and the first one. Defined
+ * in lib/calib/check.c. */
+int sl_charac_check(const sl_charac *c, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

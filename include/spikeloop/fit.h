@@ -46,7 +46,8 @@ enum {
   SL_FIT_LEAK_ABOVE_TH = 1u << 4, /* v_leak >= v_th */
   SL_FIT_NOCONV = 1u << 5,     /* a least-squares fit failed or is implausible */
   SL_FIT_NOREADOUT = 1u << 6,  /* clamp levels do not calibrate the channel */
-  SL_FIT_NORESET = 1u << 7     /* fewer than two spikes: no reset / refractory */
+  SL_FIT_NORESET = 1u << 7,    /* fewer than two spikes: no reset / refractory */
+  SL_FIT_NOTRECORDED = 1u << 8 /* a protocol the fit needs did not record this neuron */
 };
 
 /* Parameters the fit reports, in this order (model units, model s). */
@@ -67,7 +68,11 @@ typedef struct {
   double *gain_nominal;      /* (n) copied from the recording */
   double time_scale, volt_at_zero, volt_per_unit;
   double current;            /* the current protocol's drive, model units per model s (the
-                                twin folds a hold shorter than a step into its reset with it) */
+                                twin folds a hold shorter than a step into its reset with it);
+                                NaN when it differs from neuron to neuron (see current_rate) */
+  /* appended with issue 20 */
+  double *current_rate;      /* (n) each neuron's drive in the current protocol, model units
+                                per model s (R I / tau_mem for a drive given as R I) */
 } sl_fit_result;
 
 void sl_fit_result_free(sl_fit_result *r);

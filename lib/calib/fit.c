@@ -80,6 +80,7 @@ void sl_fit_result_free(sl_fit_result *r)
   free(r->residual);
   free(r->flags);
   free(r->gain_nominal);
+  free(r->current_rate);
   memset(r, 0, sizeof *r);
 }
 
@@ -104,8 +105,8 @@ double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i)
 
 /* ------------------------------------------------------------ least squares */
 
-#define MAX_P 8
-#define MAX_SERIES 8
+#define MAX_SERIES 16 /* decays of one neuron the fit takes (the rest are ignored) */
+#define MAX_P (2 + MAX_SERIES)
 
 typedef struct {
   int kind;               /* 0 decay, 1 psp, 2 reset with hold */
@@ -208,11 +209,37 @@ static int lsq(model_data *m, size_t p, const double *x0, double *x, double *se,
 
 /* ------------------------------------------------------------ one neuron */
 
+/* The protocols one neuron was recorded in: its decays (up to MAX_SERIES),
+ * the first PSP and the first current protocol that recorded it. */
 typedef struct {
   const sl_charac_protocol *decay[MAX_SERIES];
   size_t n_decay;
   const sl_charac_protocol *psp, *cur;
 } proto_set;
+
+/* The protocols of c that recorded /neurons row `row`. */
+static void proto_select(const sl_charac *c, size_t row, proto_set *ps)
+{
+  memset(ps, 0, sizeof *ps);
+  for (size_t k = 0; k < c->n_protocols; k++) {
+    const sl_charac_protocol *p = &c->proto[k];
+    if (!sl_charac_has(p, row))
+      continue;
+    if (p->protocol == SL_STIM_DECAY && ps->n_decay < MAX_SERIES)
+      ps->decay[ps->n_decay++] = p;
+    else if (p->protocol == SL_STIM_PSP && !ps->psp)
+      ps->psp = p;
+    else if (p->protocol == SL_STIM_CURRENT && !ps->cur)
+      ps->cur = p;
+  }
+}
+
+/* Decays the readout needs: one when it is known (model units, volts, an
+ * ADC with its mapping), else two at different clamp levels. */
+static size_t decays_needed(const sl_charac *c)
+{
+  return strcmp(c->membrane_units, "model") == 0 || c->readout_known ? 1u : 2u;
+}
 
 typedef struct {
   double *t, *y;
@@ -259,7 +286,7 @@ static void mean_trace(const sl_charac *c, const sl_charac_protocol *p, size_t r
     double s = 0.0;
     int sat = 0;
     for (size_t b = 0; b < B; b++) {
-      float x = p->membrane[(row * B + b) * ns + j];
+      float x = sl_charac_trace(p, row, b)[j];
       if (!isfinite(x))
         *flags |= SL_FIT_NAN;
       if (saturated(c, x))
@@ -294,6 +321,11 @@ static int fit_readout(neuron_fit *nf)
   nf->beta = 1.0;
   if (strcmp(c->membrane_units, "model") == 0)
     return 0;
+  if (c->readout_known) {
+    nf->alpha = c->readout_alpha;
+    nf->beta = c->readout_beta;
+    return 0;
+  }
   double sl = 0, sm = 0, sll = 0, slm = 0, cnt = 0;
   for (size_t k = 0; k < ps->n_decay; k++) {
     const sl_charac_protocol *p = ps->decay[k];
@@ -304,7 +336,7 @@ static int fit_readout(neuron_fit *nf)
       if (p->time[j] > 0)
         continue;
       for (size_t b = 0; b < B; b++) {
-        float x = p->membrane[(nf->row * B + b) * ns + j];
+        float x = sl_charac_trace(p, nf->row, b)[j];
         if (!isfinite(x))
           nf->flags |= SL_FIT_NAN;
         else if (saturated(c, x))
@@ -315,11 +347,11 @@ static int fit_readout(neuron_fit *nf)
     }
     if (!m)
       continue;
-    double mean = s / (double)m;
-    sl += p->level;
+    double mean = s / (double)m, lv = sl_charac_level(p, nf->row);
+    sl += lv;
     sm += mean;
-    sll += p->level * p->level;
-    slm += p->level * mean;
+    sll += lv * lv;
+    slm += lv * mean;
     cnt += 1;
   }
   double den = cnt * sll - sl * sl;
@@ -345,9 +377,9 @@ static int check_spikes_without_input(neuron_fit *nf)
   for (size_t k = 0; k < ps->n_decay; k++)
     if (has_spike(ps->decay[k], nf->row, -INFINITY))
       nf->flags |= SL_FIT_ALWAYS;
-  if (has_spike(ps->psp, nf->row, -INFINITY))
+  if (ps->psp && has_spike(ps->psp, nf->row, -INFINITY))
     nf->flags |= SL_FIT_ALWAYS;
-  for (size_t i = 0; i < ps->cur->n_spikes; i++)
+  for (size_t i = 0; ps->cur && i < ps->cur->n_spikes; i++)
     if (ps->cur->spike_neuron[i] == nf->row && ps->cur->spike_time[i] <= 0)
       nf->flags |= SL_FIT_ALWAYS;
   return (nf->flags & SL_FIT_ALWAYS) ? -1 : 0;
@@ -365,7 +397,7 @@ static int fit_decay(neuron_fit *nf)
   for (size_t k = 0; k < ps->n_decay; k++) {
     const sl_charac_protocol *p = ps->decay[k];
     mean_trace(nf->c, p, nf->row, nf->alpha, nf->beta, nf->trace, &nf->flags);
-    A0[k] = p->level;
+    A0[k] = sl_charac_level(p, nf->row);
     size_t first = n;
     for (size_t j = 0; j < p->n_samples; j++) {
       if (!(p->time[j] > 0))
@@ -436,15 +468,16 @@ static void fit_psp(neuron_fit *nf)
       peak = nf->trace[j] - E;
     n++;
   }
-  if (n < p->n_samples / 2 || fabs(p->weight) == 0) {
+  const double wt = sl_charac_weight(p, nf->row);
+  if (n < p->n_samples / 2 || !(fabs(wt) > 0)) {
     nf->flags |= SL_FIT_SATURATED;
     return;
   }
   double fmax = tm / M_E; /* shape peak at tau_s = tau_m */
-  model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, p->weight};
+  model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, wt};
   double x0[MAX_P], x[MAX_P], xe[MAX_P];
   x0[0] = E;
-  x0[1] = peak / (p->weight * fmax);
+  x0[1] = peak / (wt * fmax);
   x0[2] = 0.8 * tm;
   if (lsq(&mp, 3, x0, x, xe, &nf->rms_p) || !(x[2] > 0) || x[2] > 100 * tm) {
     nf->flags |= SL_FIT_NOCONV;
@@ -539,8 +572,13 @@ static void fit_current(neuron_fit *nf)
   const sl_charac_protocol *p = nf->ps->cur;
   const size_t row = nf->row, ns = p->n_samples;
   const double E = nf->val[SL_FP_V_LEAK], tm = nf->val[SL_FP_TAU_MEM];
-  const double cur = p->current, Vinf = E + cur * tm;
-  const double delay = c->spike_delay / c->time_scale, end = p->duration / c->time_scale;
+  /* the drive's steady displacement R I (a rate c: R I = c tau_m) */
+  const double cur = sl_charac_current(p, row);
+  const double ri = p->current_units == SL_CURRENT_RI ? cur : cur * tm, Vinf = E + ri;
+  /* crossing = stamp - delay, and half the stamp grid (a stamp is the
+   * first grid point at or after the crossing) */
+  const double delay = (c->spike_delay + 0.5 * p->spike_resolution) / c->time_scale;
+  const double end = p->duration / c->time_scale;
   const double eps = 1e-6 * tm;
   scratch *sc = nf->sc;
   double s1 = 0, s2 = 0, isi = 0;
@@ -561,7 +599,7 @@ static void fit_current(neuron_fit *nf)
         tk[q] = tk[q - 1];
         tk[q - 1] = t;
       }
-    double v = E + cur * tm * -expm1(-(tk[0] - delay) / tm);
+    double v = E + ri * -expm1(-(tk[0] - delay) / tm);
     s1 += v;
     s2 += v * v;
     nb++;
@@ -579,7 +617,7 @@ static void fit_current(neuron_fit *nf)
         double t = p->time[j] / c->time_scale;
         if (t < lo || t >= hi)
           continue;
-        float xr = p->membrane[(row * p->repeats + b) * ns + j];
+        float xr = sl_charac_trace(p, row, b)[j];
         if (saturated(c, xr) || !isfinite(xr))
           continue;
         sc->t[n] = t - (tk[a] - delay); /* since the crossing */
@@ -612,24 +650,35 @@ static void fit_current(neuron_fit *nf)
 /* One neuron: readout, then decay, PSP and current fits in that order (each
  * uses what the previous found); row `row` of r gets values, standard
  * errors, residual and flags. */
-static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_fit_result *r,
-                       scratch *sc)
+static void fit_neuron(const sl_charac *c, size_t row, sl_fit_result *r, scratch *sc)
 {
+  proto_set set;
+  const proto_set *ps = &set;
+  proto_select(c, row, &set);
   neuron_fit nf = {.c = c, .ps = ps, .row = row, .sc = sc, .rms_d = NAN, .rms_p = NAN};
   for (int p = 0; p < SL_FP_N; p++)
     nf.val[p] = nf.se[p] = NAN;
-  size_t total = 0;
+  size_t total = 1, need = 1;
   for (size_t k = 0; k < ps->n_decay; k++)
     total += ps->decay[k]->n_samples;
-  total += ps->psp->n_samples + ps->cur->n_samples;
-  /* the reset fit takes the current protocol's samples of every trial */
-  const size_t need = total > ps->cur->n_samples * ps->cur->repeats
-                        ? total : ps->cur->n_samples * ps->cur->repeats;
+  if (ps->psp)
+    total += ps->psp->n_samples;
+  need = total;
+  if (ps->cur) { /* the reset fit takes the current protocol's samples of every trial */
+    total += ps->cur->n_samples;
+    need = total > ps->cur->n_samples * ps->cur->repeats ? total
+                                                         : ps->cur->n_samples * ps->cur->repeats;
+  }
+  if (ps->n_decay < decays_needed(c) || !ps->psp || !ps->cur)
+    nf.flags |= SL_FIT_NOTRECORDED;
   if (scratch_need(sc, need) || !(nf.trace = malloc(total * sizeof *nf.trace)))
     nf.flags |= SL_FIT_NOCONV;
-  else if (!fit_readout(&nf) && !check_spikes_without_input(&nf) && !fit_decay(&nf)) {
-    fit_psp(&nf);
-    fit_current(&nf);
+  else if (ps->n_decay >= decays_needed(c) && !fit_readout(&nf) &&
+           !check_spikes_without_input(&nf) && !fit_decay(&nf)) {
+    if (ps->psp)
+      fit_psp(&nf);
+    if (ps->cur)
+      fit_current(&nf);
   }
   if (nf.flags & (SL_FIT_NAN | SL_FIT_ALWAYS | SL_FIT_NOREADOUT))
     for (int p = 0; p < SL_FP_N; p++)
@@ -641,6 +690,12 @@ static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_f
   r->residual[row] = isfinite(nf.rms_p) ? sqrt(0.5 * (nf.rms_d * nf.rms_d + nf.rms_p * nf.rms_p))
                                         : nf.rms_d;
   r->flags[row] = nf.flags;
+  r->current_rate[row] = NAN;
+  if (ps->cur) {
+    double cur = sl_charac_current(ps->cur, row);
+    r->current_rate[row] =
+        ps->cur->current_units == SL_CURRENT_RI ? cur / nf.val[SL_FP_TAU_MEM] : cur;
+  }
   free(nf.trace);
 }
 
@@ -651,26 +706,27 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
   if (!c || !r)
     return sl_error(SL_EINVAL, "sl_fit_run: NULL argument");
   memset(r, 0, sizeof *r);
-  proto_set ps;
-  memset(&ps, 0, sizeof ps);
+  /* whole-recording problems: a kind of protocol no neuron has */
+  size_t n_decay = 0, n_psp = 0, n_cur = 0;
+  const sl_charac_protocol *cur0 = NULL;
   for (size_t k = 0; k < c->n_protocols; k++) {
     const sl_charac_protocol *p = &c->proto[k];
-    if (p->protocol == SL_STIM_DECAY && ps.n_decay < MAX_SERIES)
-      ps.decay[ps.n_decay++] = p;
-    else if (p->protocol == SL_STIM_PSP && !ps.psp)
-      ps.psp = p;
-    else if (p->protocol == SL_STIM_CURRENT && !ps.cur)
-      ps.cur = p;
+    n_decay += p->protocol == SL_STIM_DECAY;
+    n_psp += p->protocol == SL_STIM_PSP;
+    n_cur += p->protocol == SL_STIM_CURRENT;
+    if (p->protocol == SL_STIM_CURRENT && !cur0)
+      cur0 = p;
   }
   const int model_units = strcmp(c->membrane_units, "model") == 0;
-  if (ps.n_decay < (model_units ? 1u : 2u))
+  if (n_decay < decays_needed(c))
     return sl_error(SL_EFORMAT, "recording: missing protocol: need %s /protocols group%s with "
                     "protocol = \"decay\" (found %zu)", model_units ? "a" : "two",
-                    model_units ? "" : "s (two clamp levels)", ps.n_decay);
-  if (!ps.psp)
+                    decays_needed(c) == 1 ? "" : "s (two clamp levels, or state the ADC mapping)",
+                    n_decay);
+  if (!n_psp)
     return sl_error(SL_EFORMAT, "recording: missing protocol: no /protocols group with "
                     "protocol = \"psp\"");
-  if (!ps.cur)
+  if (!n_cur)
     return sl_error(SL_EFORMAT, "recording: missing protocol: no /protocols group with "
                     "protocol = \"current\"");
   const size_t n = c->n;
@@ -679,7 +735,8 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
   r->residual = malloc(n * sizeof *r->residual);
   r->flags = malloc(n * sizeof *r->flags);
   r->gain_nominal = malloc(n * sizeof *r->gain_nominal);
-  int bad = !r->neurons || !r->residual || !r->flags || !r->gain_nominal;
+  r->current_rate = malloc(n * sizeof *r->current_rate);
+  int bad = !r->neurons || !r->residual || !r->flags || !r->gain_nominal || !r->current_rate;
   for (int p = 0; p < SL_FP_N; p++) {
     r->value[p] = malloc(n * sizeof(double));
     r->se[p] = malloc(n * sizeof(double));
@@ -694,7 +751,7 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
   r->time_scale = c->time_scale;
   r->volt_at_zero = c->volt_at_zero;
   r->volt_per_unit = c->volt_per_unit;
-  r->current = ps.cur->current;
+  r->current = cur0->current_units == SL_CURRENT_RATE ? cur0->current : NAN;
   gsl_error_handler_t *old = gsl_set_error_handler_off();
   const ptrdiff_t nn = (ptrdiff_t)n;
 #pragma omp parallel
@@ -702,7 +759,7 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
     scratch sc = {NULL, NULL, NULL, 0};
 #pragma omp for schedule(dynamic, 8)
     for (ptrdiff_t i = 0; i < nn; i++)
-      fit_neuron(c, &ps, (size_t)i, r, &sc);
+      fit_neuron(c, (size_t)i, r, &sc);
     free(sc.t);
     free(sc.y);
     free(sc.series);
@@ -822,7 +879,8 @@ static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
      * the current protocol (V_inf = v_leak + current tau_mem). */
     double rf = r->value[SL_FP_REFRAC][i], vr = r->value[SL_FP_V_RESET][i];
     double hold = isfinite(rf) ? fmax(0.0, rf - 0.5 * dt) : 0.0;
-    double whole = floor(hold / dt), vinf = r->value[SL_FP_V_LEAK][i] + r->current * tm;
+    double rate = r->current_rate && isfinite(r->current_rate[i]) ? r->current_rate[i] : r->current;
+    double whole = floor(hold / dt), vinf = r->value[SL_FP_V_LEAK][i] + rate * tm;
     t->refrac[g] = (int32_t)whole;
     if (isfinite(vr) && isfinite(vinf) && isfinite(tm))
       t->model[4][g] = vinf + (vr - vinf) * exp((hold - whole * dt) / tm);
@@ -1091,6 +1149,8 @@ int sl_fit_result_select(sl_fit_result *r, const uint32_t *ids, size_t n)
     r->residual[k] = r->residual[i];
     r->flags[k] = r->flags[i];
     r->gain_nominal[k] = r->gain_nominal[i];
+    if (r->current_rate)
+      r->current_rate[k] = r->current_rate[i];
   }
   r->n = n;
   free(rows);
