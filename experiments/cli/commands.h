@@ -13,5 +13,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_characterise(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_twin(int argc, char **argv);
 
 #endif

@@ -55,6 +55,7 @@
 #include <gsl/gsl_vector.h>
 
 #include "io/h5.h"
+#include "calib/twin.h"
 
 #include <hdf5.h>
 
@@ -770,7 +771,7 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
 
 /* ------------------------------------------------------------ twin */
 
-#define TWIN_ABSENT (1u << 31)
+
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -800,46 +801,42 @@ static double median_finite(const double *v, size_t n)
 static const char *const twin_params[] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset",
                                           "gain"};
 
-/* A twin in model units, indexed by global neuron id: the six float
- * parameters of twin_params[] (and their standard errors), the refractory
- * steps and the fit flags. */
-typedef struct {
-  size_t N;
-  double *model[6], *mse[6];
-  int32_t *refrac;
-  uint32_t *flags;
-} twin_arrays;
 
-static void twin_arrays_free(twin_arrays *t)
+
+void slc_twin_free(slc_twin *t)
 {
   for (int k = 0; k < 6; k++) {
     free(t->model[k]);
     free(t->mse[k]);
   }
   free(t->refrac);
+  free(t->refrac_s);
   free(t->flags);
+  memset(t, 0, sizeof *t);
 }
 
 /* Every neuron starts absent, its parameters NaN. */
-static int twin_arrays_alloc(twin_arrays *t, size_t N)
+int slc_twin_alloc(slc_twin *t, size_t N)
 {
   memset(t, 0, sizeof *t);
   t->N = N;
   t->refrac = malloc(N * sizeof *t->refrac);
   t->flags = malloc(N * sizeof *t->flags);
-  int ok = t->refrac && t->flags;
+  t->refrac_s = malloc(N * sizeof *t->refrac_s);
+  int ok = t->refrac && t->flags && t->refrac_s;
   for (int k = 0; k < 6; k++) {
     t->model[k] = malloc(N * sizeof(double));
     t->mse[k] = malloc(N * sizeof(double));
     ok = ok && t->model[k] && t->mse[k];
   }
   if (!ok) {
-    twin_arrays_free(t);
+    slc_twin_free(t);
     return sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
   }
   for (size_t g = 0; g < N; g++) {
     t->flags[g] = TWIN_ABSENT;
     t->refrac[g] = 0;
+    t->refrac_s[g] = NAN;
     for (int k = 0; k < 6; k++)
       t->model[k][g] = t->mse[k][g] = NAN;
   }
@@ -848,7 +845,7 @@ static int twin_arrays_alloc(twin_arrays *t, size_t N)
 
 /* The fitted values in model units; returns how many neurons have tau_mem,
  * gain and threshold. */
-static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
+static size_t twin_from_fit(slc_twin *t, const sl_fit_result *r, double dt)
 {
   size_t fitted = 0;
   for (size_t i = 0; i < r->n; i++) {
@@ -882,6 +879,7 @@ static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
     double rate = r->current_rate && isfinite(r->current_rate[i]) ? r->current_rate[i] : r->current;
     double whole = floor(hold / dt), vinf = r->value[SL_FP_V_LEAK][i] + rate * tm;
     t->refrac[g] = (int32_t)whole;
+    t->refrac_s[g] = rf;
     if (isfinite(vr) && isfinite(vinf) && isfinite(tm))
       t->model[4][g] = vinf + (vr - vinf) * exp((hold - whole * dt) / tm);
     if (isfinite(tm) && isfinite(t->model[5][g]) && isfinite(t->model[2][g]))
@@ -892,7 +890,7 @@ static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
 
 /* Unfit parameters (and absent neurons) take the median of the fitted;
  * v_reset is kept below v_th so that the host model stays valid. */
-static void twin_fill_unfitted(twin_arrays *t)
+void slc_twin_fill_unfitted(slc_twin *t)
 {
   for (int k = 0; k < 6; k++) {
     double med = median_finite(t->model[k], t->N);
@@ -900,6 +898,10 @@ static void twin_fill_unfitted(twin_arrays *t)
       if (!isfinite(t->model[k][g]))
         t->model[k][g] = med;
   }
+  double med = median_finite(t->refrac_s, t->N);
+  for (size_t g = 0; g < t->N; g++)
+    if (!isfinite(t->refrac_s[g]))
+      t->refrac_s[g] = isfinite(med) ? med : 0.0;
   for (size_t g = 0; g < t->N; g++)
     if (!(t->model[2][g] > t->model[4][g]))
       t->model[4][g] = t->model[2][g] - 1.0;
@@ -910,7 +912,7 @@ static void twin_fill_unfitted(twin_arrays *t)
 
 /* What twin_fill writes: the arrays, dt, source, and a float buffer of N. */
 typedef struct {
-  const twin_arrays *t;
+  const slc_twin *t;
   double dt;
   const char *source;
   float *buf;
@@ -920,7 +922,7 @@ typedef struct {
 static herr_t twin_fill(hid_t f, const void *arg, const char **what)
 {
   const twin_file *w = arg;
-  const twin_arrays *t = w->t;
+  const slc_twin *t = w->t;
   const size_t N = t->N;
   static const char *const groups[4] = {"/mismatch", "/mismatch/global", "/se", "/se/global"};
   const int version = 1;
@@ -950,7 +952,10 @@ static herr_t twin_fill(hid_t f, const void *arg, const char **what)
   *what = "refrac, flags";
   if (slh_dataset(f, "/mismatch/global/refrac", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d, t->refrac,
                   SLH_PLAIN) < 0 ||
-      slh_dataset(f, "/flags", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &d, t->flags, SLH_PLAIN) < 0)
+      slh_dataset(f, "/flags", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &d, t->flags, SLH_PLAIN) < 0 ||
+      slh_dataset(f, "/mismatch/global/refrac_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d,
+                  t->refrac_s, SLH_PLAIN) < 0 ||
+      slh_attr_ascii(f, "/mismatch/global/refrac_s", "units", "model s") < 0)
     return -1;
   return 0;
 }
@@ -963,22 +968,26 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
   for (size_t i = 0; i < r->n; i++)
     if (r->neurons[i] + 1u > N)
       N = r->neurons[i] + 1u;
-  twin_arrays t;
-  int rc = twin_arrays_alloc(&t, N);
+  slc_twin t;
+  int rc = slc_twin_alloc(&t, N);
   if (rc)
     return rc;
   if (!twin_from_fit(&t, r, dt)) {
-    twin_arrays_free(&t);
+    slc_twin_free(&t);
     return sl_error(SL_EINVAL, "sl_twin_write: no neuron could be fitted; no twin written");
   }
-  twin_fill_unfitted(&t);
-  twin_file w = {&t, dt, source, malloc(N * sizeof(float))};
-  if (!w.buf)
-    rc = sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
-  else
-    rc = slh_write_file(TWIN_WHO, path, twin_fill, &w);
+  slc_twin_fill_unfitted(&t);
+  rc = slc_twin_save(&t, dt, path, source);
+  slc_twin_free(&t);
+  return rc;
+}
+
+int slc_twin_save(const slc_twin *t, double dt, const char *path, const char *source)
+{
+  twin_file w = {t, dt, source, malloc((t->N ? t->N : 1) * sizeof(float))};
+  int rc = w.buf ? slh_write_file(TWIN_WHO, path, twin_fill, &w)
+                 : sl_error(SL_ENOMEM, "twin: out of memory");
   free(w.buf);
-  twin_arrays_free(&t);
   return rc;
 }
 
