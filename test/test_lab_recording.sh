@@ -11,7 +11,7 @@
 # the generating parameters within the bounds of the issue (median relative
 # error, hardware units: tau_mem, tau_syn, v_th, v_leak 2%; v_reset and the
 # refractory time 5%). Two broken variants must fail --check naming the
-# problem. Uses Debian's /usr/bin/python3; skips (77) without h5py or numpy.
+# problem; experiments/lab_recording_example.py must run. Uses Debian's /usr/bin/python3; skips (77) without h5py or numpy.
 set -u
 PY=${SL_PYTHON:-/usr/bin/python3}
 src=$(cd "${srcdir:-.}" && pwd)
@@ -53,4 +53,7 @@ expect 1 "not absolute" "$SL" characterise --check "$T/abs.h5"
 expect 0 "" "$PY" "$GEN" write "$T/novmap.h5" "$T/t3.npz" --broken no_volt_map
 expect 1 "volt_at_zero" "$SL" characterise --check "$T/novmap.h5"
 expect 1 "volt_at_zero" "$SL" fit --recording "$T/novmap.h5" --out "$T/t3.h5"
+# the example a lab starts from runs as documented (issue 20's done-criterion)
+expect 0 "neurons flagged" "$PY" "$src/experiments/lab_recording_example.py" --spikeloop "$SL" \
+  --dir "$T/example"
 exit $fail
