@@ -6,41 +6,78 @@
  * chip, see below). Defined in lib/calib/charac.c; the recording is what
  * the fitter of spikeloop/fit.h reads.
  *
- * Units. Stimuli are in model units through the backend's nominal mapping
- * (bss2: volts(v) = volt_at_zero + volt_per_unit * v = 0.5 + 0.3 v, hardware
- * time = model time * time_scale = 1e-3); observations are kept as the
- * backend reports them (membrane_units, hardware seconds).
+ * Units. The tool's stimuli are in model units through the backend's
+ * nominal mapping (bss2: volts(v) = volt_at_zero + volt_per_unit * v = 0.5
+ * + 0.3 v, hardware time = model time * time_scale = 1e-3); observations
+ * are kept as the backend reports them (membrane_units, hardware seconds).
+ * A lab's file may state voltages in volts instead (below); the reader
+ * converts them to model units with the file's volt mapping.
  *
- * Characterisation recording (HDF5, format_version 1):
+ * The protocols, continuous equations (t: hardware s since the onset, t = 0;
+ * V in model units; tau_m, tau_s the membrane and synaptic time constants,
+ * g the synaptic gain in model units per model s per weight unit):
+ *   decay    V(t <= 0) = level (clamped);  tau_m dV/dt = v_leak - V
+ *   psp      one input spike of weight w at t = 0:
+ *            tau_m dV/dt = v_leak - V + tau_m I,  I(0+) = g w,  tau_s dI/dt = -I
+ *   current  tau_m dV/dt = v_leak - V + R I   (R I = tau_m c for a rate c);
+ *            at V = v_th a spike (stamped spike_delay later, on the
+ *            spike_time@resolution grid), V held at v_reset for t_ref, free
+ *            again after; from rest at t = 0
+ *
+ * Characterisation recording (HDF5, format_version 1). [opt] marks what may
+ * be left out (default in brackets):
  *   /                 attributes: format = "spikeloop-characterisation",
- *                     format_version = 1, backend, options, created,
- *                     time_scale (hardware s per model s), volt_at_zero,
- *                     volt_per_unit (hardware membrane units of the nominal
- *                     mapping; informative: the fit needs none of them),
- *                     spike_delay (hardware s: mean delay of a spike stamp
- *                     after the threshold crossing), dt (model s of the
- *                     backend setup), membrane_units ("adc" or "model"),
- *                     adc_bits (0: exact readout; else samples <= 0 or
- *                     >= 2^bits - 1 are saturated)
- *   /neurons          uint32 (n): neuron (circuit) ids, any subset
- *   /config/gain_nominal  float64 (n): the synaptic gain each neuron would
- *                     have without mismatch, model units per model s per
- *                     weight unit (bss2: from the gain word)
- *   /config/dac/<p>   int32 (n), optional: the configuration words at the
- *                     time (leak, reset, threshold, tau_mem, tau_syn, gain,
- *                     refrac)
- *   /protocols/<name> one group per stimulus; attributes protocol
- *                     ("decay", "psp", "current"), level (model units),
- *                     weight (weight units), current (model units per model
- *                     s), pre, duration (hardware s), repeats; datasets
- *       membrane      float32 (n, repeats, n_samples), attribute units
- *                     (= membrane_units)
- *       time          float64 (n_samples): sample times, hardware s, onset
- *                     at 0; attribute units = "s"
- *       spike_neuron, spike_trial  uint32 (n_spikes): row in /neurons,
- *                     trial; spike_time float64 (n_spikes), hardware s
- *   The fitter needs at least two "decay" groups with different levels
- *   (one if membrane_units = "model"), one "psp" and one "current" group.
+ *                     format_version = 1; time_scale (hardware s per model
+ *                     s, > 0); membrane_units ("adc": codes, "V": volts,
+ *                     "model": model units); [opt] backend, options,
+ *                     created (informative); [opt] dt (model s of the
+ *                     host's step; also gives gain_nominal's default) [0];
+ *                     [opt] spike_delay (hardware s from the threshold
+ *                     crossing to a spike's stamp) [0]; [opt] adc_bits (0:
+ *                     exact; else codes <= 0 or >= 2^bits - 1 are saturated
+ *                     and unused) [0]; volt_at_zero, volt_per_unit (V = volt_at_zero
+ *                     + volt_per_unit * model units: required as soon as
+ *                     anything is in volts, informative otherwise) [0, 1];
+ *                     [opt] adc_volts_per_code, adc_offset (V per code, V at
+ *                     code 0: the ADC's known mapping; with it, or with
+ *                     membrane_units "V", one decay per neuron is enough,
+ *                     otherwise two clamp levels measure the readout)
+ *   /neurons          integer (n): neuron (circuit) ids, any subset, no repeats
+ *   /config/gain_nominal  float (n) [opt, 1/dt]: the synaptic gain each
+ *                     neuron would have without mismatch, model units per
+ *                     model s per weight unit (bss2: from the gain word); the
+ *                     twin's gain is the fitted one over it
+ *   /config/dac/<p>   integer (n) [opt]: the configuration words at the time
+ *                     (leak, reset, threshold, tau_mem, tau_syn, gain, refrac)
+ *   /protocols/<name> one group per stimulus, any number, names < 64 chars
+ *     attributes      protocol ("decay", "psp", "current"); level (decay),
+ *                     weight (psp), current (current): one number, or one
+ *                     per neuron of the protocol, as an attribute or a
+ *                     dataset of that name; [opt] level_units ("model" or
+ *                     "V") ["model"]; [opt] current_units ("rate": model
+ *                     units per model s; "RI_model": R I in model units;
+ *                     "RI_volts": R I in V; "ampere": I in A, with attribute
+ *                     r_ohm, R I = current * r_ohm V) ["rate"]; [opt] pre,
+ *                     duration (hardware s: clamp/rest before the onset, and
+ *                     how long the stimulus lasts) [the recorded window];
+ *                     [opt] repeats (informative)
+ *     neurons         integer (m) [opt, /neurons]: the neurons this protocol
+ *                     recorded, a subset of /neurons, in membrane row order
+ *     membrane        integer or float (m, trials, samples), or (m, samples)
+ *                     for one trial; attribute units [opt] = membrane_units
+ *     time            float (samples): hardware s, increasing, the onset at
+ *                     0; attribute units [opt] = "s"
+ *     spike_neuron, spike_trial  integer (n_spikes): membrane row and
+ *                     trial; spike_time float (n_spikes): hardware s since
+ *                     the onset, attribute resolution [opt, 0]: the stamp
+ *                     grid (a stamp is the first grid point after the
+ *                     crossing + spike_delay). [opt] all three: no spikes.
+ *   The fitter needs, for each neuron, a "decay" (two at different levels
+ *   when the readout is measured), a "psp" and a "current" protocol with
+ *   at least 8 samples after the onset; decays whose readout is measured
+ *   need samples at or before the onset. sl_charac_check says what a file
+ *   lacks. In memory, stimuli are in model units (volts converted), per-neuron
+ *   arrays are indexed by /neurons row, spike_neuron is a /neurons row.
  */
 #ifndef SPIKELOOP_CHARAC_H
 #define SPIKELOOP_CHARAC_H

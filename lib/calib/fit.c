@@ -12,10 +12,11 @@
  *             so that tau_s = tau_m is no singularity), tau_m fixed from the
  *             decay; E', g, tau_s fitted (trust region), samples t <= 0
  *             included (they pin E').
- *   threshold closed form, exact for the model: under the known current c
- *             from rest, V(t) = E + c tau_m (1 - exp(-t/tau_m)); at the first
- *             spike's crossing time (stamp - spike_delay) V = v_th. One value
- *             per trial; the mean and its standard error.
+ *   threshold closed form, exact for the model: under the known drive
+ *             from rest, V(t) = E + R I (1 - exp(-t/tau_m)) (R I = c tau_m
+ *             for a rate c, else as stated); at the first spike's crossing
+ *             time (stamp - spike_delay - resolution / 2) V = v_th. One
+ *             value per trial; the mean and its standard error.
  *   reset     the chip's own definition, the hold modelled explicitly: from
  *             the crossing t_k (stamp - spike_delay) the membrane sits at
  *             v_r for the refractory time t_ref, then relaxes freely,
@@ -30,6 +31,9 @@
  *             On the bss2 emulator the hold lasts whole substeps, so
  *             t_ref is resolved to the substep: characterise with fine
  *             substeps (sl_calib_characterise_bss2 does).
+ * Each neuron takes the protocols that recorded it (a protocol may cover a
+ * subset); stimuli are per neuron (sl_charac_level, ...). A known readout
+ * (volts, or ADC codes with their mapping) replaces the clamp-level line.
  * Trials are averaged sample by sample before the fits (except the reset,
  * whose spikes differ from trial to trial). A fit's standard errors are
  * sqrt(diag(J^T J)^-1 * SSR / (n - p)).
