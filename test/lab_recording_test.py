@@ -12,6 +12,9 @@ The equations (hardware seconds, volts; t = 0 the onset of each protocol):
   psp      tau_m dV/dt = v_leak - V + tau_m I_syn, I_syn(0+) = g w, tau_s dI_syn/dt = -I_syn
   current  tau_m dV/dt = v_leak - V + R I; at V = v_th a spike, V held at
            v_reset for t_ref, then free again
+  ramp     tau_m dV/dt = v_leak - V + R I_end t / duration until the first
+           spike (then V held at v_reset for t_ref, the drive off); for the
+           odd neurons only, whose v_th the fit then takes from it
 """
 import sys
 import numpy as np
@@ -69,6 +72,35 @@ def spiking(vl, tm, vth, vr, tref, ri, n_post):
                 Vn[r] = vr[r]
                 if release[r] < t1:
                     Vn[r] = rk4(lambda v: (vl[r] + ri[r] - v) / tm[r], vr[r], t1 - release[r])
+            V = Vn
+        out[:, j] = V
+    return out, spikes
+
+
+def ramp(vl, tm, vth, vr, tref, ri_end, T, n_post):
+    """V at t = PERIOD, ... from rest under R I = ri_end t / T until the first
+    spike; first crossing times (row, t)."""
+    h = PERIOD / SUB
+    V = vl.astype(float).copy()
+    on = np.ones(vl.size, bool)
+    release = np.full(vl.size, -np.inf)
+    out = np.empty((vl.size, n_post))
+    spikes = []
+    for j in range(n_post):
+        for s in range(SUB):
+            t = (j * SUB + s) * h
+            free = release <= t
+            # RK4 in t and V with the drive on until the first spike
+            f = lambda tt, v: (vl + on * ri_end * tt / T - v) / tm
+            k1 = f(t, V); k2 = f(t + h / 2, V + h / 2 * k1)
+            k3 = f(t + h / 2, V + h / 2 * k2); k4 = f(t + h, V + h * k3)
+            Vn = np.where(free, V + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), vr)
+            for r in np.nonzero(on & (Vn >= vth))[0]:
+                tc = t + (vth[r] - V[r]) / (Vn[r] - V[r]) * h
+                spikes.append((r, tc))
+                on[r] = False
+                release[r] = tc + tref[r]
+                Vn[r] = vr[r]
             V = Vn
         out[:, j] = V
     return out, spikes
@@ -154,8 +186,27 @@ def write(path, truth_path, broken=None):
     g["spike_trial"] = np.array(st)
     g["spike_time"] = np.array(stime)
     g["spike_time"].attrs["resolution"] = RES
+    # a current ramp on the odd neurons, 2 trials, R I in volts reaching ri_end at 40 us
+    rows = np.arange(1, N, 2)
+    ri_end, Tr, n_post = 0.5 + 0.2 * rng.uniform(size=rows.size), 40e-6, 100
+    v, spikes = ramp(vl[rows], tm[rows], T["v_th"][rows], T["v_reset"][rows],
+                     T["refrac_s"][rows], ri_end, Tr, n_post)
+    g = f.create_group("protocols/ramp")
+    g.attrs["protocol"] = "ramp"
+    g.attrs["current_units"] = "RI_volts"
+    g.attrs["current"] = ri_end
+    g.attrs["duration"] = Tr
+    g["neurons"] = IDS[rows]
+    tr = np.concatenate([np.repeat(vl[rows][:, None], n_pre + 1, 1), v], 1)
+    g["membrane"] = np.stack([adc(tr, rng) for _ in range(2)], 1)
+    g["time"] = np.arange(-n_pre, n_post + 1) * PERIOD
+    g["spike_neuron"] = np.array([r for b in range(2) for r, _t in spikes])
+    g["spike_trial"] = np.array([b for b in range(2) for _ in spikes])
+    g["spike_time"] = np.array([np.ceil((tc + DELAY) / RES) * RES for b in range(2)
+                                for _r, tc in spikes])
+    g["spike_time"].attrs["resolution"] = RES
     f.close()
-    np.savez(truth_path, ids=IDS, **T)
+    np.savez(truth_path, ids=IDS, ramp_rows=rows, **T)
 
 
 def compare(values_path, truth_path):
@@ -177,6 +228,15 @@ def compare(values_path, truth_path):
             mv = "  (median |error| %.2f mV)" % (1e3 * np.median(np.abs(f["hw/" + p][:] - T[p])))
         print("%-10s %.5f            %.5f    %.5f    %s%s" % (p, med, np.percentile(e, 95), e.max(),
               "-" if bound is None else ("ok <= %g" % bound if ok else "FAIL > %g" % bound), mv))
+    # the threshold of the neurons with a ramp (taken from it) and of the others
+    e = np.abs(f["hw/v_th"][:] / T["v_th"] - 1)
+    odd = np.zeros(e.size, bool)
+    odd[T["ramp_rows"]] = True
+    for name, sel in (("from the ramp", odd), ("from the constant current", ~odd)):
+        med = np.median(e[sel])
+        bad += not med <= 0.02
+        print("v_th %-26s median %.5f  max %.5f  %s" % (name, med, e[sel].max(),
+              "ok <= 0.02" if med <= 0.02 else "FAIL > 0.02"))
     print("flags:", f["flags"][:].tolist())
     return 1 if bad else 0
 

@@ -6,7 +6,8 @@
 # in volts, PSPs of per-neuron weights in two halves with their own neuron
 # lists, a per-neuron current in amperes through r_ohm, 8-bit ADC codes
 # with a stated mapping and 2 mV readout noise, spikes stamped on a 20 ns
-# grid after a 0.1 us delay. Then `characterise --check` must pass, `fit
+# grid after a 0.1 us delay, and a current ramp (R I in volts) on the odd
+# neurons, whose threshold the fit takes from it. Then `characterise --check` must pass, `fit
 # --recording LAB.h5 --out twin.h5` must work, and `fit --values` must give
 # the generating parameters within the bounds of the issue (median relative
 # error, hardware units: tau_mem, tau_syn, v_th, v_leak 2%; v_reset and the

@@ -64,14 +64,15 @@ static int check_recording(const char *path)
   }
   char report[8192];
   int rc = sl_charac_check(&rec, report, sizeof report);
-  size_t decay = 0, psp = 0, cur = 0;
+  size_t decay = 0, psp = 0, cur = 0, ramp = 0;
   for (size_t k = 0; k < rec.n_protocols; k++) {
     decay += rec.proto[k].protocol == SL_STIM_DECAY;
     psp += rec.proto[k].protocol == SL_STIM_PSP;
     cur += rec.proto[k].protocol == SL_STIM_CURRENT;
+    ramp += rec.proto[k].protocol == SL_CHARAC_RAMP;
   }
-  printf("%s: %zu neuron(s); %zu decay, %zu psp, %zu current protocol(s); membrane in %s%s\n",
-         path, rec.n, decay, psp, cur, rec.membrane_units,
+  printf("%s: %zu neuron(s); %zu decay, %zu psp, %zu current, %zu ramp protocol(s); membrane "
+         "in %s%s\n", path, rec.n, decay, psp, cur, ramp, rec.membrane_units,
          rec.readout_known ? " (readout known)" : !strcmp(rec.membrane_units, "adc")
                                                     ? " (readout from the clamp levels)" : "");
   fputs(report, stdout);

@@ -23,6 +23,11 @@
  *            at V = v_th a spike (stamped spike_delay later, on the
  *            spike_time@resolution grid), V held at v_reset for t_ref, free
  *            again after; from rest at t = 0
+ *   ramp     tau_m dV/dt = v_leak - V + R I(t), R I(t) = R I_end t / duration
+ *            from rest until the first spike, 0 after it (optional: when a
+ *            neuron has one, its v_th comes from the ramp's first spikes,
+ *            V(t) = v_leak + k (t - tau_m (1 - e^{-t/tau_m})), k = R I_end /
+ *            duration; reset and refractory time still from "current")
  *
  * Characterisation recording (HDF5, format_version 1). [opt] marks what may
  * be left out (default in brackets):
@@ -50,8 +55,9 @@
  *   /config/dac/<p>   integer (n) [opt]: the configuration words at the time
  *                     (leak, reset, threshold, tau_mem, tau_syn, gain, refrac)
  *   /protocols/<name> one group per stimulus, any number, names < 64 chars
- *     attributes      protocol ("decay", "psp", "current"); level (decay),
- *                     weight (psp), current (current): one number, or one
+ *     attributes      protocol ("decay", "psp", "current", "ramp"); level
+ *                     (decay), weight (psp), current (current; ramp: the
+ *                     drive reached at `duration`): one number, or one
  *                     per neuron of the protocol, as an attribute or a
  *                     dataset of that name; [opt] level_units ("model" or
  *                     "V") ["model"]; [opt] current_units ("rate": model
@@ -93,6 +99,12 @@ extern "C" {
 
 #define SL_CHARAC_NDAC 7
 
+/* A protocol only recordings have (no backend runs it; numbered apart from
+ * backend.h's SL_STIM_*): "ramp", a current rising linearly from 0 at the
+ * onset to `current` at `duration` and switched off at the first spike;
+ * the threshold from the first spike time (stretch of issue 20). */
+#define SL_CHARAC_RAMP 16
+
 /* How a protocol states its current (sl_charac_protocol.current_units).
  * The fitter works with the drive's steady displacement R I in model units
  * (V_inf - v_leak); a rate c is R I / tau_m, so it converts with each
@@ -104,7 +116,7 @@ enum {
 
 typedef struct {
   char name[64];
-  int protocol;              /* SL_STIM_* */
+  int protocol;              /* SL_STIM_* or SL_CHARAC_RAMP */
   /* the stimulus when it is one number for every neuron (model units,
    * weight units, hardware s); level, weight and current are NaN when the
    * protocol gives them per neuron (level_n, ...) */

@@ -8,7 +8,7 @@
  *    discrete host model reproduces: the readout channel's offset and gain
  *    (linear, from the clamp levels), v_leak and tau_mem (the two decays),
  *    tau_syn and the synaptic gain (the PSP), v_th (first spike time under
- *    a known current), the reset and the refractory time as the chip
+ *    a known current, or under a recording's current ramp when it has one), the reset and the refractory time as the chip
  *    defines them (the hold at the reset after a spike modelled explicitly,
  *    from the trajectory after spikes). Every parameter gets a
  *    standard error (covariance x residual variance), every neuron a

@@ -31,6 +31,12 @@ static const char *const dac_names[SL_CHARAC_NDAC] = {"leak",    "reset", "thres
                                                       "tau_syn", "gain",  "refrac"};
 static const char *const proto_names[] = {"", "decay", "psp", "current"};
 
+/* The file's name of protocol kind k (SL_STIM_* or SL_CHARAC_RAMP). */
+static const char *kind_name(int k)
+{
+  return k == SL_CHARAC_RAMP ? "ramp" : k >= 1 && k <= 3 ? proto_names[k] : "?";
+}
+
 sl_charac_protocols sl_charac_protocols_default(void)
 {
   sl_charac_protocols p = {{0.5, -1.0}, -5.0, 4.0 / 6e-3, 0.01, 0.04, 0.06, 32};
@@ -264,7 +270,7 @@ static herr_t write_protocol(hid_t f, const sl_charac *c, const sl_charac_protoc
   const hsize_t dm[3] = {m, p->repeats, p->n_samples}, ns = p->n_samples, nsp = p->n_spikes,
                 hm = m;
   if (st >= 0)
-    st = slh_attr_ascii(g, ".", "protocol", proto_names[p->protocol]);
+    st = slh_attr_ascii(g, ".", "protocol", kind_name(p->protocol));
   for (int i = 0; i < 5 && st >= 0; i++) {
     if (i < 3 && per[i]) {
       for (size_t k = 0; k < c->n; k++)
@@ -496,7 +502,7 @@ static int read_stimulus(const reader *r, hid_t g, const char *where, sl_charac_
     if (required)
       return sl_error(SL_EFORMAT, WHO ": '%s': %s: a %s protocol needs '%s' (an attribute or a "
                       "dataset: one value, or one per neuron)", r->f->path, where,
-                      proto_names[p->protocol], proto_attrs[which]);
+                      kind_name(p->protocol), proto_attrs[which]);
     return SL_OK;
   }
   if (k == 1) {
@@ -609,7 +615,8 @@ static int read_protocol_attrs(const reader *r, const char *where, sl_charac_pro
   if (rc == SL_OK)
     rc = read_stimulus(r, g, where, p, 1, p->protocol == SL_STIM_PSP, 1.0, 0.0);
   if (rc == SL_OK)
-    rc = read_stimulus(r, g, where, p, 2, p->protocol == SL_STIM_CURRENT, ca, 0.0);
+    rc = read_stimulus(r, g, where, p, 2,
+                       p->protocol == SL_STIM_CURRENT || p->protocol == SL_CHARAC_RAMP, ca, 0.0);
   /* pre and duration: informative; by default the recorded window */
   p->pre = p->time[0] < 0 ? -p->time[0] : 0.0;
   p->duration = p->time[p->n_samples - 1];
@@ -776,8 +783,10 @@ static int read_protocol(const reader *r, const char *pname)
   for (int k = 1; rc == SL_OK && k <= 3; k++)
     if (strcmp(kind, proto_names[k]) == 0)
       p->protocol = k;
+  if (rc == SL_OK && strcmp(kind, "ramp") == 0)
+    p->protocol = SL_CHARAC_RAMP;
   if (rc == SL_OK && !p->protocol)
-    rc = sl_error(SL_EFORMAT, WHO ": '%s': %s: unknown protocol '%s' (known: decay, psp, current)",
+    rc = sl_error(SL_EFORMAT, WHO ": '%s': %s: unknown protocol '%s' (known: decay, psp, current, ramp)",
                   f->path, where, kind);
   if (rc == SL_OK)
     rc = read_rows(r, where, p);

@@ -126,7 +126,8 @@ static void check_protocol(report *r, const sl_charac *c, const sl_charac_protoc
             (unsigned)c->neurons[i]);
         break;
       }
-  if (p->protocol == SL_STIM_CURRENT)
+  const int drive = p->protocol == SL_STIM_CURRENT || p->protocol == SL_CHARAC_RAMP;
+  if (drive)
     for (size_t i = 0; i < c->n; i++)
       if (sl_charac_has(p, i) && !(sl_charac_current(p, i) > 0)) {
         say(r, 1, "/protocols/%s: current of neuron %u is %g: the threshold is fitted from "
@@ -145,13 +146,13 @@ static void check_protocol(report *r, const sl_charac *c, const sl_charac_protoc
   if (late)
     say(r, 1, "/protocols/%s: %zu spike time(s) after the last sample (%g s): spike times are "
         "hardware s since the onset, not absolute", p->name, late, t_end);
-  if (early && p->protocol == SL_STIM_CURRENT)
+  if (early && drive)
     say(r, 0, "/protocols/%s: %zu spike(s) at or before the onset: those neurons fire without "
         "input and are flagged", p->name, early);
-  if (p->protocol != SL_STIM_CURRENT && p->n_spikes)
+  if (!drive && p->n_spikes)
     say(r, 0, "/protocols/%s: %zu spike(s) in a %s protocol: those neurons are flagged "
         "(always firing)", p->name, p->n_spikes, p->protocol == SL_STIM_DECAY ? "decay" : "psp");
-  if (p->protocol == SL_STIM_CURRENT) {
+  if (drive) {
     size_t silent = 0, one = 0;
     for (size_t i = 0; i < c->n; i++) {
       if (!sl_charac_has(p, i))
@@ -164,7 +165,7 @@ static void check_protocol(report *r, const sl_charac *c, const sl_charac_protoc
         most = k > most ? k : most;
       }
       silent += most == 0;
-      one += most == 1;
+      one += most == 1 && p->protocol == SL_STIM_CURRENT;
     }
     if (silent)
       say(r, 0, "/protocols/%s: %zu neuron(s) never spike: no threshold (flagged silent)",

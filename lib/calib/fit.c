@@ -219,7 +219,7 @@ static int lsq(model_data *m, size_t p, const double *x0, double *x, double *se,
 typedef struct {
   const sl_charac_protocol *decay[MAX_SERIES];
   size_t n_decay;
-  const sl_charac_protocol *psp, *cur;
+  const sl_charac_protocol *psp, *cur, *ramp;
 } proto_set;
 
 /* The protocols of c that recorded /neurons row `row`. */
@@ -236,6 +236,8 @@ static void proto_select(const sl_charac *c, size_t row, proto_set *ps)
       ps->psp = p;
     else if (p->protocol == SL_STIM_CURRENT && !ps->cur)
       ps->cur = p;
+    else if (p->protocol == SL_CHARAC_RAMP && !ps->ramp)
+      ps->ramp = p;
   }
 }
 
@@ -386,6 +388,9 @@ static int check_spikes_without_input(neuron_fit *nf)
     nf->flags |= SL_FIT_ALWAYS;
   for (size_t i = 0; ps->cur && i < ps->cur->n_spikes; i++)
     if (ps->cur->spike_neuron[i] == nf->row && ps->cur->spike_time[i] <= 0)
+      nf->flags |= SL_FIT_ALWAYS;
+  for (size_t i = 0; ps->ramp && i < ps->ramp->n_spikes; i++)
+    if (ps->ramp->spike_neuron[i] == nf->row && ps->ramp->spike_time[i] <= 0)
       nf->flags |= SL_FIT_ALWAYS;
   return (nf->flags & SL_FIT_ALWAYS) ? -1 : 0;
 }
@@ -652,6 +657,45 @@ static void fit_current(neuron_fit *nf)
   nf->se[SL_FP_REFRAC] = se_ref;
 }
 
+/* Step 6 (when the neuron has a ramp): the threshold from the first spike
+ * of each trial under R I(t) = k t (k = R I_end / duration), closed form
+ * V(t) = E + k (t - tau_m (1 - e^{-t/tau_m})) at the crossing; replaces the
+ * current protocol's estimate (the ramp crosses with the drive known at
+ * every instant and is switched off after, so it needs no reset model). */
+static void fit_ramp(neuron_fit *nf)
+{
+  const sl_charac *c = nf->c;
+  const sl_charac_protocol *p = nf->ps->ramp;
+  const double E = nf->val[SL_FP_V_LEAK], tm = nf->val[SL_FP_TAU_MEM];
+  const double end = sl_charac_current(p, nf->row), T = p->duration / c->time_scale;
+  const double k = (p->current_units == SL_CURRENT_RI ? end : end * tm) / T;
+  const double delay = (c->spike_delay + 0.5 * p->spike_resolution) / c->time_scale;
+  double s1 = 0, s2 = 0;
+  size_t nb = 0;
+  if (!(T > 0) || !isfinite(k))
+    return;
+  for (size_t b = 0; b < p->repeats; b++) {
+    double first = INFINITY;
+    for (size_t i = 0; i < p->n_spikes; i++)
+      if (p->spike_neuron[i] == nf->row && p->spike_trial[i] == b && p->spike_time[i] > 0)
+        first = fmin(first, p->spike_time[i] / c->time_scale);
+    if (!isfinite(first))
+      continue;
+    double t = first - delay, v = E + k * (t + tm * expm1(-t / tm));
+    s1 += v;
+    s2 += v * v;
+    nb++;
+  }
+  if (!nb)
+    return;
+  double m = s1 / (double)nb;
+  nf->val[SL_FP_V_TH] = m;
+  nf->se[SL_FP_V_TH] = nb > 1 ? sqrt(fmax(0.0, (s2 / nb - m * m)) / (double)(nb - 1)) : NAN;
+  nf->flags &= ~(uint32_t)SL_FIT_SILENT;
+  if (E >= m)
+    nf->flags |= SL_FIT_LEAK_ABOVE_TH;
+}
+
 /* One neuron: readout, then decay, PSP and current fits in that order (each
  * uses what the previous found); row `row` of r gets values, standard
  * errors, residual and flags. */
@@ -684,6 +728,8 @@ static void fit_neuron(const sl_charac *c, size_t row, sl_fit_result *r, scratch
       fit_psp(&nf);
     if (ps->cur)
       fit_current(&nf);
+    if (ps->ramp)
+      fit_ramp(&nf);
   }
   if (nf.flags & (SL_FIT_NAN | SL_FIT_ALWAYS | SL_FIT_NOREADOUT))
     for (int p = 0; p < SL_FP_N; p++)

@@ -271,7 +271,11 @@ static PyObject *charac_fit(PyObject *self, PyObject *unused)
 
 static const char *protocol_name(int p)
 {
-  return p == SL_STIM_DECAY ? "decay" : p == SL_STIM_PSP ? "psp" : p == SL_STIM_CURRENT ? "current" : "?";
+  return p == SL_STIM_DECAY     ? "decay"
+         : p == SL_STIM_PSP     ? "psp"
+         : p == SL_STIM_CURRENT ? "current"
+         : p == SL_CHARAC_RAMP  ? "ramp"
+                                : "?";
 }
 
 static PyObject *charac_get_protocols(PyObject *self, void *u)
