@@ -334,6 +334,87 @@ static void test_bad_recordings(void)
   sl_neurons_free(&nr[1]);
 }
 
+/* A recording with per-neuron stimuli and a protocol of a subset of the
+ * neurons survives write and read (issue 20), and the fit flags the neuron
+ * a protocol did not record while the others keep their values; --check
+ * (sl_charac_check) names the neuron. */
+static void test_per_neuron_subset(void)
+{
+  sl_neurons nr[2] = {{0}};
+  sl_hw *hw = ideal_chip(3, nr);
+  uint32_t ids[3] = {0, 1, 2};
+  sl_charac rec, back;
+  memset(&rec, 0, sizeof rec);
+  memset(&back, 0, sizeof back);
+  sl_charac_protocols pp = sl_charac_protocols_default();
+  pp.repeats = 1;
+  CU_ASSERT_FATAL(sl_charac_run(hw, ids, 3, &pp, &rec) == SL_OK);
+  sl_fit_result full, part;
+  CU_ASSERT_FATAL(sl_fit_run(&rec, &full) == SL_OK);
+  CU_ASSERT_EQUAL(sl_charac_check(&rec, NULL, 0), SL_OK);
+  /* psp weight per neuron (the same values); current only for neurons 0, 2 */
+  sl_charac_protocol *psp = &rec.proto[2], *cur = &rec.proto[3];
+  CU_ASSERT_FATAL(psp->protocol == SL_STIM_PSP && cur->protocol == SL_STIM_CURRENT);
+  psp->weight_n = malloc(3 * sizeof(double));
+  for (int i = 0; i < 3; i++)
+    psp->weight_n[i] = psp->weight;
+  psp->weight = NAN;
+  cur->row = malloc(3 * sizeof(int32_t));
+  cur->row[0] = 0, cur->row[1] = -1, cur->row[2] = 1;
+  cur->n_rows = 2;
+  memcpy(cur->membrane + cur->n_samples, cur->membrane + 2 * cur->n_samples,
+         cur->n_samples * sizeof(float));
+  size_t k = 0;
+  for (size_t s = 0; s < cur->n_spikes; s++)
+    if (cur->spike_neuron[s] != 1) {
+      cur->spike_neuron[k] = cur->spike_neuron[s];
+      cur->spike_trial[k] = cur->spike_trial[s];
+      cur->spike_time[k++] = cur->spike_time[s];
+    }
+  cur->n_spikes = k;
+  char path[256], report[2048];
+  sl_test_tmpfile("rec_sub", path, sizeof path);
+  CU_ASSERT_FATAL(sl_charac_write(&rec, path) == SL_OK);
+  CU_ASSERT_FATAL(sl_charac_read(&back, path) == SL_OK);
+  sl_charac_protocol *bp = NULL, *bc = NULL; /* read back in name order */
+  for (size_t q = 0; q < back.n_protocols; q++) {
+    if (!strcmp(back.proto[q].name, psp->name))
+      bp = &back.proto[q];
+    if (!strcmp(back.proto[q].name, cur->name))
+      bc = &back.proto[q];
+  }
+  CU_ASSERT_FATAL(bp != NULL && bc != NULL);
+  CU_ASSERT(bp->weight_n != NULL && isnan(bp->weight));
+  CU_ASSERT(bp->weight_n && bp->weight_n[1] == psp->weight_n[1]);
+  CU_ASSERT(bc->row != NULL && bc->n_rows == 2);
+  CU_ASSERT(bc->row && bc->row[1] == -1 && bc->row[2] == 1);
+  CU_ASSERT_EQUAL(bc->n_spikes, cur->n_spikes);
+  CU_ASSERT(bc->n_spikes && bc->spike_neuron[bc->n_spikes - 1] == 2); /* a /neurons row again */
+  CU_ASSERT_EQUAL(sl_charac_check(&back, report, sizeof report), SL_EFORMAT);
+  CU_ASSERT(strstr(report, "1 of 3 neurons lack a current protocol (ids 1)") != NULL);
+  CU_ASSERT_FATAL(sl_fit_run(&back, &part) == SL_OK);
+  CU_ASSERT(part.flags[1] & SL_FIT_NOTRECORDED);
+  CU_ASSERT(isnan(part.value[SL_FP_V_TH][1]));
+  CU_ASSERT(rel(part.value[SL_FP_TAU_MEM][1], full.value[SL_FP_TAU_MEM][1]) < 1e-5);
+  double worst = 0;
+  for (int i = 0; i < 3; i += 2)
+    for (int q = 0; q < SL_FP_N; q++)
+      worst = fmax(worst, fabs(part.value[q][i] - full.value[q][i]) /
+                              fmax(1e-12, fabs(full.value[q][i])));
+  printf("\n  subset fit vs full fit: max rel. difference %.2e\n", worst);
+  CU_ASSERT(worst < 1e-5);
+  CU_ASSERT_EQUAL(part.flags[0], 0);
+  CU_ASSERT_EQUAL(part.flags[2], 0);
+  remove(path);
+  sl_fit_result_free(&full);
+  sl_fit_result_free(&part);
+  sl_charac_free(&back);
+  sl_charac_free(&rec);
+  sl_hw_close(hw);
+  sl_neurons_free(&nr[0]);
+  sl_neurons_free(&nr[1]);
+}
+
 
 /* ------------------------------------------------------------ twin through the config */
 
@@ -633,6 +714,8 @@ int main(void)
                                        {"fit: flags", test_flags},
                                        {"fit: bss2 against truth", test_fit_bss2_truth},
                                        {"recordings: bad input", test_bad_recordings},
+                                       {"recordings: per neuron, subsets",
+                                        test_per_neuron_subset},
                                        {"twin: through the config", test_twin_config},
                                        {"twin: chip to host network", test_twin_chain},
                                        {"tools: neuron lists", test_parse_neurons},

@@ -58,6 +58,23 @@ expect 2 "--iterations needs" calibrate --backend bss2 --target v_th=0.8 --itera
 expect 0 "characterised 8 neuron" characterise --backend bss2 --chip-seed 2 --neurons 0-7 --out "$TMP/r.h5"
 expect 0 "twin for dt" fit --recording "$TMP/r.h5" --out "$TMP/t.h5"
 expect 1 "neuron 8 is not in the recording" fit --recording "$TMP/r.h5" --out "$TMP/t2.h5" --neurons 0-9
+# --check: the tool's own recording passes; a file that is not one fails naming it
+expect 0 "ok: the fit can use every neuron" characterise --check "$TMP/r.h5"
+expect 1 "junk.h5" characterise --check "$TMP/junk.h5"
+expect 2 "takes no --out" characterise --check "$TMP/r.h5" --out "$TMP/x.h5"
+# --values, and twins of disjoint halves merged; overlaps and other dt refused
+expect 0 "fitted values of 4 neuron" fit --recording "$TMP/r.h5" --out "$TMP/ta.h5" --neurons 0-3 \
+  --values "$TMP/va.h5"
+expect 0 "twin for dt" fit --recording "$TMP/r.h5" --out "$TMP/tb.h5" --neurons 4-7
+expect 0 "twin for dt = 0.002" fit --recording "$TMP/r.h5" --out "$TMP/tc.h5" --neurons 4-7 --dt 0.002
+expect 0 "usage: spikeloop twin merge" twin --help
+expect 2 "unknown subcommand" twin split "$TMP/ta.h5"
+expect 2 "--out TWIN.h5 is required" twin merge "$TMP/ta.h5" "$TMP/tb.h5"
+expect 2 "at least two twins" twin merge "$TMP/ta.h5" --out "$TMP/tm.h5"
+expect 0 "merged 2 twins" twin merge "$TMP/ta.h5" "$TMP/tb.h5" --out "$TMP/tm.h5"
+expect 1 "neuron 4 is characterised in both" twin merge "$TMP/tb.h5" "$TMP/tm.h5" --out "$TMP/tx.h5"
+expect 1 "dt = 0.002" twin merge "$TMP/ta.h5" "$TMP/tc.h5" --out "$TMP/tx.h5"
+expect 1 "not a twin" twin merge "$TMP/ta.h5" "$TMP/r.h5" --out "$TMP/tx.h5"
 expect 0 "measured by the calibration" calibrate --backend bss2 --chip-seed 2 --neurons 0-7 \
   --target tau_mem=6e-6,v_th=0.8 --iterations 3 --out "$TMP/c.h5"
 # the twin of 8 neurons does not fit the default 5-120-3 network

@@ -4,7 +4,9 @@
  * the circuits of an emulated chip and write the documented HDF5 recording
  * (format in include/spikeloop/charac.h and README.md) that `spikeloop fit`
  * reads. Only bss2 is wired here: a lab with another chip writes the same
- * file from its own measurements. */
+ * file from its own measurements, and `spikeloop characterise --check
+ * REC.h5` says whether the fit can use it (exit 0) or what is missing or
+ * inconsistent (exit 1). */
 #include "config.h"
 #include "cli.h"
 #include "commands.h"
@@ -22,6 +24,7 @@ static void usage(void)
 {
   printf("usage: spikeloop characterise --backend bss2 [--chip-seed S] [--neurons LIST]\n"
          "                              [--options K=V,...] --out REC.h5\n"
+         "       spikeloop characterise --check REC.h5\n"
          "\n"
          "Drive every chosen neuron circuit with the characterisation protocols (decay\n"
          "after a clamp at two levels, one PSP of a known weight, a constant current) and\n"
@@ -36,23 +39,71 @@ static void usage(void)
          "                    without substeps=K the chip is emulated at 32 substeps per\n"
          "                    step (noise scaled to the same noise per unit time), so the\n"
          "                    refractory hold is not cut to whole 250 ns substeps\n"
-         "  --out REC.h5      the recording to write (required)\n");
+         "  --out REC.h5      the recording to write (required)\n"
+         "  --check REC.h5    validate a recording (yours or the tool's) instead: read it\n"
+         "                    as the fitter does and list every problem (exit 1) or\n"
+         "                    none (exit 0), with notes on what the fit will not get\n"
+         "\n"
+         "Conventions of a recording (format in README.md, 'Recording format'): times in\n"
+         "hardware seconds; each protocol's time axis has the stimulus onset at 0;\n"
+         "spike times are seconds since that onset; at least 8 samples after the onset;\n"
+         "decays need samples at or before the onset (the clamp) unless the readout is\n"
+         "known (membrane_units V, or adc with adc_volts_per_code); a PSP fits better\n"
+         "with a pre-onset baseline; windows of a few tau_mem after the onset.\n");
+}
+
+/* --check REC.h5: read, check, print the findings. */
+static int check_recording(const char *path)
+{
+  sl_charac rec;
+  memset(&rec, 0, sizeof rec);
+  if (sl_charac_read(&rec, path)) {
+    fprintf(stderr, "spikeloop: %s\n", sl_last_error());
+    printf("%s: not usable (the first problem is above)\n", path);
+    return 1;
+  }
+  char report[8192];
+  int rc = sl_charac_check(&rec, report, sizeof report);
+  size_t decay = 0, psp = 0, cur = 0, ramp = 0;
+  for (size_t k = 0; k < rec.n_protocols; k++) {
+    decay += rec.proto[k].protocol == SL_STIM_DECAY;
+    psp += rec.proto[k].protocol == SL_STIM_PSP;
+    cur += rec.proto[k].protocol == SL_STIM_CURRENT;
+    ramp += rec.proto[k].protocol == SL_CHARAC_RAMP;
+  }
+  printf("%s: %zu neuron(s); %zu decay, %zu psp, %zu current, %zu ramp protocol(s); membrane "
+         "in %s%s\n", path, rec.n, decay, psp, cur, ramp, rec.membrane_units,
+         rec.readout_known ? " (readout known)" : !strcmp(rec.membrane_units, "adc")
+                                                    ? " (readout from the clamp levels)" : "");
+  fputs(report, stdout);
+  if (rc)
+    fprintf(stderr, "spikeloop: %s\n", sl_last_error());
+  else
+    printf("ok: the fit can use every neuron of %s\n", path);
+  sl_charac_free(&rec);
+  return rc ? 1 : 0;
 }
 
 int cmd_characterise(int argc, char **argv)
 {
-  const char *out = NULL, *extra = "";
+  const char *out = NULL, *extra = "", *check = NULL;
   long seed = 1;
   cli_shared sh = {NULL, NULL, NULL, NULL, "0-511", 0};
   const cli_option own[] = {
       CLI_SEED_OPTION("--chip-seed", &seed),
       {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {.name = "--check", .kind = CLI_TEXT, .out = &check, .needs = "a file name"},
       {0}};
   const cli_spec spec = {"characterise", usage, CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
   if (rc != CLI_RUN)
     return rc;
+  if (check) {
+    if (out || sh.backend)
+      return cli_usage_error("characterise", "--check REC.h5 takes no --out or --backend");
+    return check_recording(check);
+  }
   const char *neurons = sh.neurons;
   rc = cli_need_bss2("characterise", sh.backend, "cannot be characterised by the tool (only bss2; "
                      "write the recording format of README.md instead)");

@@ -3,7 +3,8 @@
  * trust region, OpenMP over neurons) and write the digital twin that
  * neuron.twin (or --set neuron.twin=FILE) gives the simulator and the
  * in-the-loop host model. Prints per-parameter medians, standard errors
- * and the flag counts. */
+ * and the flag counts; --values OUT.h5 writes every neuron's fit at full
+ * precision. */
 #include "config.h"
 #include "cli.h"
 #include "commands.h"
@@ -20,18 +21,25 @@
 static void usage(void)
 {
   printf("usage: spikeloop fit --recording REC.h5 --out TWIN.h5 [--dt S] [--neurons LIST]\n"
+         "                     [--values VALUES.h5]\n"
          "\n"
          "Fit the discrete LIF model to every neuron of a characterisation recording\n"
          "(spikeloop characterise, or a lab's own file in the documented format) and\n"
          "write the twin: /mismatch/global/<param> in model units, /se/global/<param>,\n"
-         "/flags. Use it with --set neuron.twin=TWIN.h5.\n"
+         "/mismatch/global/refrac_s (the fitted hold, model s), /flags. Use it with\n"
+         "--set neuron.twin=TWIN.h5. 'spikeloop characterise --check REC.h5' says first\n"
+         "whether a recording can be fitted.\n"
          "\n"
          "  --recording REC.h5  the recording (required)\n"
          "  --out TWIN.h5       the twin to write (required)\n"
          "  --dt S              time step of the host model the twin is for, model s\n"
          "                      (default 0.001, as net.dt)\n"
          "  --neurons LIST      keep only these neuron ids, e.g. 0-122 for a network of\n"
-         "                      123 neurons (the twin's count must equal the network's)\n");
+         "                      123 neurons (the twin's count must equal the network's)\n"
+         "  --values VALUES.h5  also write every neuron's fitted values, standard errors,\n"
+         "                      residual and flags as float64: /value/<param> (model\n"
+         "                      units), /se/<param>, /hw/<param> (V, s), /flags, NaN where\n"
+         "                      not fitted (the twin fills those with medians)\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -79,12 +87,12 @@ static void report(const sl_fit_result *r)
   }
   static const char *const why[] = {"NaN samples", "saturated", "silent", "always firing",
                                     "leak above threshold", "no convergence", "no readout",
-                                    "no reset"};
+                                    "no reset", "not recorded by every protocol"};
   size_t ok = 0;
   for (size_t i = 0; i < r->n; i++)
     ok += r->flags[i] == 0;
   printf("  %zu of %zu neurons fitted without flags", ok, r->n);
-  for (int b = 0; b < 8; b++) {
+  for (int b = 0; b < 9; b++) {
     size_t k = 0;
     for (size_t i = 0; i < r->n; i++)
       k += (r->flags[i] >> b) & 1u;
@@ -109,13 +117,14 @@ static int parse_dt(void *out, const char *value, const char *command)
 
 int cmd_fit(int argc, char **argv)
 {
-  const char *rec_path = NULL, *out = NULL;
+  const char *rec_path = NULL, *out = NULL, *values = NULL;
   double dt = 1e-3;
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
       {.name = "--recording", .kind = CLI_TEXT, .out = &rec_path, .needs = "a file name"},
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
       {.name = "--dt", .kind = CLI_CALL, .out = &dt, .needs = "a time step", .call = parse_dt},
+      {.name = "--values", .kind = CLI_TEXT, .out = &values, .needs = "a file name"},
       {0}};
   const cli_spec spec = {"fit", usage, CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
@@ -149,6 +158,10 @@ int cmd_fit(int argc, char **argv)
     char source[512];
     snprintf(source, sizeof source, "spikeloop fit --recording %s", rec_path);
     rc = sl_twin_write(&fit, dt, out, source);
+    if (!rc && values) {
+      ctx = values;
+      rc = sl_fit_values_write(&fit, values, source);
+    }
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (!rc) {
@@ -157,6 +170,8 @@ int cmd_fit(int argc, char **argv)
            sl_get_num_threads());
     report(&fit);
     printf("twin for dt = %g s written to %s\n", dt, out);
+    if (values)
+      printf("fitted values of %zu neuron(s) written to %s\n", fit.n, values);
   }
   free(ids);
   sl_fit_result_free(&fit);

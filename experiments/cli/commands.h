@@ -15,5 +15,6 @@ int cmd_fit(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_twin(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ static const command commands[] = {
     {"characterise", cmd_characterise,
      "record how each neuron of a chip responds (calibration protocols)", 0},
     {"fit", cmd_fit, "fit every neuron of a characterisation recording: a digital twin", 0},
+    {"twin", cmd_twin, "merge twins of disjoint neuron sets (twin merge A.h5 B.h5 --out T.h5)", 0},
     {"calibrate", cmd_calibrate, "search each neuron's configuration so that it meets common targets",
      0},
     {"export", cmd_export, "write the network of a run log as a NIR graph (HDF5)", 0},

@@ -6,6 +6,16 @@
  * --disable-bss2 every call fails with SL_EUNSUPPORTED ("backend 'bss2' not
  * built in this build") and the default targets are all NaN (hw/absent.c).
  *
+ * What is measured, as continuous equations (charac.h has the protocols;
+ * V the membrane, t since each stimulus' onset, hardware units here):
+ *   decay    tau_mem dV/dt = v_leak - V from a clamp level
+ *   psp      tau_mem dV/dt = v_leak - V + tau_mem I, I(0+) = gain w,
+ *            tau_syn dI/dt = -I
+ *   current  tau_mem dV/dt = v_leak - V + R I; at v_th a spike, V held at
+ *            v_reset for refrac, then free
+ * and calibrated: v_leak (leak), v_reset (reset), v_th (threshold),
+ * tau_mem, tau_syn, gain, refrac, one DAC word each.
+ *
  * Every word the chip has is calibrated: leak, reset, threshold, tau_mem,
  * tau_syn, synaptic gain and refractory time. Targets must be (1) reachable
  * by every circuit (the report counts the circuits that cannot reach a

@@ -8,7 +8,7 @@
  *    discrete host model reproduces: the readout channel's offset and gain
  *    (linear, from the clamp levels), v_leak and tau_mem (the two decays),
  *    tau_syn and the synaptic gain (the PSP), v_th (first spike time under
- *    a known current), the reset and the refractory time as the chip
+ *    a known current, or under a recording's current ramp when it has one), the reset and the refractory time as the chip
  *    defines them (the hold at the reset after a spike modelled explicitly,
  *    from the trajectory after spikes). Every parameter gets a
  *    standard error (covariance x residual variance), every neuron a
@@ -46,7 +46,8 @@ enum {
   SL_FIT_LEAK_ABOVE_TH = 1u << 4, /* v_leak >= v_th */
   SL_FIT_NOCONV = 1u << 5,     /* a least-squares fit failed or is implausible */
   SL_FIT_NOREADOUT = 1u << 6,  /* clamp levels do not calibrate the channel */
-  SL_FIT_NORESET = 1u << 7     /* fewer than two spikes: no reset / refractory */
+  SL_FIT_NORESET = 1u << 7,    /* fewer than two spikes: no reset / refractory */
+  SL_FIT_NOTRECORDED = 1u << 8 /* a protocol the fit needs did not record this neuron */
 };
 
 /* Parameters the fit reports, in this order (model units, model s). */
@@ -67,7 +68,11 @@ typedef struct {
   double *gain_nominal;      /* (n) copied from the recording */
   double time_scale, volt_at_zero, volt_per_unit;
   double current;            /* the current protocol's drive, model units per model s (the
-                                twin folds a hold shorter than a step into its reset with it) */
+                                twin folds a hold shorter than a step into its reset with it);
+                                NaN when it differs from neuron to neuron (see current_rate) */
+  /* appended with issue 20 */
+  double *current_rate;      /* (n) each neuron's drive in the current protocol, model units
+                                per model s (R I / tau_mem for a drive given as R I) */
 } sl_fit_result;
 
 void sl_fit_result_free(sl_fit_result *r);
@@ -91,6 +96,24 @@ int sl_calib_parse_neurons(const char *text, uint32_t limit, uint32_t **ids, siz
  * with the nominal mapping). */
 double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i);
 
+/* Write every neuron's fit at full precision (spikeloop fit --values):
+ *   /                 attributes format = "spikeloop-fit-values",
+ *                     format_version = 1, source, time_scale, volt_at_zero,
+ *                     volt_per_unit
+ *   /neurons          uint32 (n) ids, in the recording's order
+ *   /value/<param>    float64 (n), model units (attribute units), for
+ *                     v_leak, tau_mem, tau_syn, gain_c, v_th, v_reset,
+ *                     refrac_s (sl_fit_param_name); NaN: not fitted
+ *   /se/<param>       float64 (n) standard errors, model units; NaN: none
+ *   /hw/<param>       float64 (n) the value in hardware units (V, s, V/s
+ *                     per weight unit) through the recording's volt mapping
+ *                     and time_scale (sl_fit_to_hw)
+ *   /flags            uint32 (n) SL_FIT_*;  /residual float64 (n) rms of
+ *                     the decay and PSP fits, model units; /gain_nominal,
+ *                     /current_rate float64 (n)
+ * Defined in lib/calib/values.c. Errors: SL_EINVAL, SL_ENOMEM, SL_EIO. */
+int sl_fit_values_write(const sl_fit_result *r, const char *path, const char *source);
+
 /* ------------------------------------------------------------ twin */
 
 /* Write the twin of r for a host model with time step dt (model s):
@@ -103,6 +126,9 @@ double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i);
  *   /se/global/<param>  float32 standard errors (model units)
  *   /flags              uint32 per global id; SL_FIT_* and 1u << 31 for a
  *                       neuron not characterised
+ *   /mismatch/global/refrac_s  float64, the fitted hold after a crossing,
+ *                       model s (new with issue 20; refrac is what the
+ *                       discrete model holds of it, see below)
  * gain is the host model's factor: gain_c / gain_nominal * (a_m - a_s) /
  * ((1/tau_syn - 1/tau_mem) dt) (the discrete model's response equals the
  * sampled continuous one; scale_input = 0). refrac and v_reset are what
@@ -134,6 +160,17 @@ int sl_twin_apply(const char *path, const char *layer_name, size_t offset, int r
  * differ: the message names the file and both counts; dt differs), and
  * those of sl_twin_apply. */
 int sl_net_apply_twin(sl_net *net, const char *path);
+
+/* Merge twins of disjoint neuron sets (spikeloop twin merge): the output
+ * has n_neurons = the largest input's, each neuron's parameters, standard
+ * errors, refractory steps and seconds and flags from the one input that
+ * characterised it (flag bit 31 clear); neurons no input characterised stay
+ * marked so and take the median of the merged characterised neurons.
+ * Errors: SL_EINVAL (fewer than two paths; dt differs: both files and
+ * values; a neuron characterised in two files: its id and both files),
+ * SL_EFORMAT / SL_EIO naming the file and dataset, SL_ENOMEM. Defined in
+ * lib/calib/twin_merge.c. */
+int sl_twin_merge(const char *const *paths, size_t n_paths, const char *out);
 
 #ifdef __cplusplus
 }

@@ -12,10 +12,11 @@
  *             so that tau_s = tau_m is no singularity), tau_m fixed from the
  *             decay; E', g, tau_s fitted (trust region), samples t <= 0
  *             included (they pin E').
- *   threshold closed form, exact for the model: under the known current c
- *             from rest, V(t) = E + c tau_m (1 - exp(-t/tau_m)); at the first
- *             spike's crossing time (stamp - spike_delay) V = v_th. One value
- *             per trial; the mean and its standard error.
+ *   threshold closed form, exact for the model: under the known drive
+ *             from rest, V(t) = E + R I (1 - exp(-t/tau_m)) (R I = c tau_m
+ *             for a rate c, else as stated); at the first spike's crossing
+ *             time (stamp - spike_delay - resolution / 2) V = v_th. One
+ *             value per trial; the mean and its standard error.
  *   reset     the chip's own definition, the hold modelled explicitly: from
  *             the crossing t_k (stamp - spike_delay) the membrane sits at
  *             v_r for the refractory time t_ref, then relaxes freely,
@@ -30,6 +31,9 @@
  *             On the bss2 emulator the hold lasts whole substeps, so
  *             t_ref is resolved to the substep: characterise with fine
  *             substeps (sl_calib_characterise_bss2 does).
+ * Each neuron takes the protocols that recorded it (a protocol may cover a
+ * subset); stimuli are per neuron (sl_charac_level, ...). A known readout
+ * (volts, or ADC codes with their mapping) replaces the clamp-level line.
  * Trials are averaged sample by sample before the fits (except the reset,
  * whose spikes differ from trial to trial). A fit's standard errors are
  * sqrt(diag(J^T J)^-1 * SSR / (n - p)).
@@ -55,6 +59,7 @@
 #include <gsl/gsl_vector.h>
 
 #include "io/h5.h"
+#include "calib/twin.h"
 
 #include <hdf5.h>
 
@@ -80,6 +85,7 @@ void sl_fit_result_free(sl_fit_result *r)
   free(r->residual);
   free(r->flags);
   free(r->gain_nominal);
+  free(r->current_rate);
   memset(r, 0, sizeof *r);
 }
 
@@ -104,8 +110,8 @@ double sl_fit_to_hw(const sl_fit_result *r, int p, size_t i)
 
 /* ------------------------------------------------------------ least squares */
 
-#define MAX_P 8
-#define MAX_SERIES 8
+#define MAX_SERIES 16 /* decays of one neuron the fit takes (the rest are ignored) */
+#define MAX_P (2 + MAX_SERIES)
 
 typedef struct {
   int kind;               /* 0 decay, 1 psp, 2 reset with hold */
@@ -208,11 +214,39 @@ static int lsq(model_data *m, size_t p, const double *x0, double *x, double *se,
 
 /* ------------------------------------------------------------ one neuron */
 
+/* The protocols one neuron was recorded in: its decays (up to MAX_SERIES),
+ * the first PSP and the first current protocol that recorded it. */
 typedef struct {
   const sl_charac_protocol *decay[MAX_SERIES];
   size_t n_decay;
-  const sl_charac_protocol *psp, *cur;
+  const sl_charac_protocol *psp, *cur, *ramp;
 } proto_set;
+
+/* The protocols of c that recorded /neurons row `row`. */
+static void proto_select(const sl_charac *c, size_t row, proto_set *ps)
+{
+  memset(ps, 0, sizeof *ps);
+  for (size_t k = 0; k < c->n_protocols; k++) {
+    const sl_charac_protocol *p = &c->proto[k];
+    if (!sl_charac_has(p, row))
+      continue;
+    if (p->protocol == SL_STIM_DECAY && ps->n_decay < MAX_SERIES)
+      ps->decay[ps->n_decay++] = p;
+    else if (p->protocol == SL_STIM_PSP && !ps->psp)
+      ps->psp = p;
+    else if (p->protocol == SL_STIM_CURRENT && !ps->cur)
+      ps->cur = p;
+    else if (p->protocol == SL_CHARAC_RAMP && !ps->ramp)
+      ps->ramp = p;
+  }
+}
+
+/* Decays the readout needs: one when it is known (model units, volts, an
+ * ADC with its mapping), else two at different clamp levels. */
+static size_t decays_needed(const sl_charac *c)
+{
+  return strcmp(c->membrane_units, "model") == 0 || c->readout_known ? 1u : 2u;
+}
 
 typedef struct {
   double *t, *y;
@@ -259,7 +293,7 @@ static void mean_trace(const sl_charac *c, const sl_charac_protocol *p, size_t r
     double s = 0.0;
     int sat = 0;
     for (size_t b = 0; b < B; b++) {
-      float x = p->membrane[(row * B + b) * ns + j];
+      float x = sl_charac_trace(p, row, b)[j];
       if (!isfinite(x))
         *flags |= SL_FIT_NAN;
       if (saturated(c, x))
@@ -294,6 +328,11 @@ static int fit_readout(neuron_fit *nf)
   nf->beta = 1.0;
   if (strcmp(c->membrane_units, "model") == 0)
     return 0;
+  if (c->readout_known) {
+    nf->alpha = c->readout_alpha;
+    nf->beta = c->readout_beta;
+    return 0;
+  }
   double sl = 0, sm = 0, sll = 0, slm = 0, cnt = 0;
   for (size_t k = 0; k < ps->n_decay; k++) {
     const sl_charac_protocol *p = ps->decay[k];
@@ -304,7 +343,7 @@ static int fit_readout(neuron_fit *nf)
       if (p->time[j] > 0)
         continue;
       for (size_t b = 0; b < B; b++) {
-        float x = p->membrane[(nf->row * B + b) * ns + j];
+        float x = sl_charac_trace(p, nf->row, b)[j];
         if (!isfinite(x))
           nf->flags |= SL_FIT_NAN;
         else if (saturated(c, x))
@@ -315,11 +354,11 @@ static int fit_readout(neuron_fit *nf)
     }
     if (!m)
       continue;
-    double mean = s / (double)m;
-    sl += p->level;
+    double mean = s / (double)m, lv = sl_charac_level(p, nf->row);
+    sl += lv;
     sm += mean;
-    sll += p->level * p->level;
-    slm += p->level * mean;
+    sll += lv * lv;
+    slm += lv * mean;
     cnt += 1;
   }
   double den = cnt * sll - sl * sl;
@@ -345,10 +384,13 @@ static int check_spikes_without_input(neuron_fit *nf)
   for (size_t k = 0; k < ps->n_decay; k++)
     if (has_spike(ps->decay[k], nf->row, -INFINITY))
       nf->flags |= SL_FIT_ALWAYS;
-  if (has_spike(ps->psp, nf->row, -INFINITY))
+  if (ps->psp && has_spike(ps->psp, nf->row, -INFINITY))
     nf->flags |= SL_FIT_ALWAYS;
-  for (size_t i = 0; i < ps->cur->n_spikes; i++)
+  for (size_t i = 0; ps->cur && i < ps->cur->n_spikes; i++)
     if (ps->cur->spike_neuron[i] == nf->row && ps->cur->spike_time[i] <= 0)
+      nf->flags |= SL_FIT_ALWAYS;
+  for (size_t i = 0; ps->ramp && i < ps->ramp->n_spikes; i++)
+    if (ps->ramp->spike_neuron[i] == nf->row && ps->ramp->spike_time[i] <= 0)
       nf->flags |= SL_FIT_ALWAYS;
   return (nf->flags & SL_FIT_ALWAYS) ? -1 : 0;
 }
@@ -365,7 +407,7 @@ static int fit_decay(neuron_fit *nf)
   for (size_t k = 0; k < ps->n_decay; k++) {
     const sl_charac_protocol *p = ps->decay[k];
     mean_trace(nf->c, p, nf->row, nf->alpha, nf->beta, nf->trace, &nf->flags);
-    A0[k] = p->level;
+    A0[k] = sl_charac_level(p, nf->row);
     size_t first = n;
     for (size_t j = 0; j < p->n_samples; j++) {
       if (!(p->time[j] > 0))
@@ -436,15 +478,16 @@ static void fit_psp(neuron_fit *nf)
       peak = nf->trace[j] - E;
     n++;
   }
-  if (n < p->n_samples / 2 || fabs(p->weight) == 0) {
+  const double wt = sl_charac_weight(p, nf->row);
+  if (n < p->n_samples / 2 || !(fabs(wt) > 0)) {
     nf->flags |= SL_FIT_SATURATED;
     return;
   }
   double fmax = tm / M_E; /* shape peak at tau_s = tau_m */
-  model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, p->weight};
+  model_data mp = {1, n, sc->t, sc->y, NULL, 0, tm, wt};
   double x0[MAX_P], x[MAX_P], xe[MAX_P];
   x0[0] = E;
-  x0[1] = peak / (p->weight * fmax);
+  x0[1] = peak / (wt * fmax);
   x0[2] = 0.8 * tm;
   if (lsq(&mp, 3, x0, x, xe, &nf->rms_p) || !(x[2] > 0) || x[2] > 100 * tm) {
     nf->flags |= SL_FIT_NOCONV;
@@ -539,8 +582,13 @@ static void fit_current(neuron_fit *nf)
   const sl_charac_protocol *p = nf->ps->cur;
   const size_t row = nf->row, ns = p->n_samples;
   const double E = nf->val[SL_FP_V_LEAK], tm = nf->val[SL_FP_TAU_MEM];
-  const double cur = p->current, Vinf = E + cur * tm;
-  const double delay = c->spike_delay / c->time_scale, end = p->duration / c->time_scale;
+  /* the drive's steady displacement R I (a rate c: R I = c tau_m) */
+  const double cur = sl_charac_current(p, row);
+  const double ri = p->current_units == SL_CURRENT_RI ? cur : cur * tm, Vinf = E + ri;
+  /* crossing = stamp - delay, and half the stamp grid (a stamp is the
+   * first grid point at or after the crossing) */
+  const double delay = (c->spike_delay + 0.5 * p->spike_resolution) / c->time_scale;
+  const double end = p->duration / c->time_scale;
   const double eps = 1e-6 * tm;
   scratch *sc = nf->sc;
   double s1 = 0, s2 = 0, isi = 0;
@@ -561,7 +609,7 @@ static void fit_current(neuron_fit *nf)
         tk[q] = tk[q - 1];
         tk[q - 1] = t;
       }
-    double v = E + cur * tm * -expm1(-(tk[0] - delay) / tm);
+    double v = E + ri * -expm1(-(tk[0] - delay) / tm);
     s1 += v;
     s2 += v * v;
     nb++;
@@ -579,7 +627,7 @@ static void fit_current(neuron_fit *nf)
         double t = p->time[j] / c->time_scale;
         if (t < lo || t >= hi)
           continue;
-        float xr = p->membrane[(row * p->repeats + b) * ns + j];
+        float xr = sl_charac_trace(p, row, b)[j];
         if (saturated(c, xr) || !isfinite(xr))
           continue;
         sc->t[n] = t - (tk[a] - delay); /* since the crossing */
@@ -609,27 +657,79 @@ static void fit_current(neuron_fit *nf)
   nf->se[SL_FP_REFRAC] = se_ref;
 }
 
+/* Step 6 (when the neuron has a ramp): the threshold from the first spike
+ * of each trial under R I(t) = k t (k = R I_end / duration), closed form
+ * V(t) = E + k (t - tau_m (1 - e^{-t/tau_m})) at the crossing; replaces the
+ * current protocol's estimate (the ramp crosses with the drive known at
+ * every instant and is switched off after, so it needs no reset model). */
+static void fit_ramp(neuron_fit *nf)
+{
+  const sl_charac *c = nf->c;
+  const sl_charac_protocol *p = nf->ps->ramp;
+  const double E = nf->val[SL_FP_V_LEAK], tm = nf->val[SL_FP_TAU_MEM];
+  const double end = sl_charac_current(p, nf->row), T = p->duration / c->time_scale;
+  const double k = (p->current_units == SL_CURRENT_RI ? end : end * tm) / T;
+  const double delay = (c->spike_delay + 0.5 * p->spike_resolution) / c->time_scale;
+  double s1 = 0, s2 = 0;
+  size_t nb = 0;
+  if (!(T > 0) || !isfinite(k))
+    return;
+  for (size_t b = 0; b < p->repeats; b++) {
+    double first = INFINITY;
+    for (size_t i = 0; i < p->n_spikes; i++)
+      if (p->spike_neuron[i] == nf->row && p->spike_trial[i] == b && p->spike_time[i] > 0)
+        first = fmin(first, p->spike_time[i] / c->time_scale);
+    if (!isfinite(first))
+      continue;
+    double t = first - delay, v = E + k * (t + tm * expm1(-t / tm));
+    s1 += v;
+    s2 += v * v;
+    nb++;
+  }
+  if (!nb)
+    return;
+  double m = s1 / (double)nb;
+  nf->val[SL_FP_V_TH] = m;
+  nf->se[SL_FP_V_TH] = nb > 1 ? sqrt(fmax(0.0, (s2 / nb - m * m)) / (double)(nb - 1)) : NAN;
+  nf->flags &= ~(uint32_t)SL_FIT_SILENT;
+  if (E >= m)
+    nf->flags |= SL_FIT_LEAK_ABOVE_TH;
+}
+
 /* One neuron: readout, then decay, PSP and current fits in that order (each
  * uses what the previous found); row `row` of r gets values, standard
  * errors, residual and flags. */
-static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_fit_result *r,
-                       scratch *sc)
+static void fit_neuron(const sl_charac *c, size_t row, sl_fit_result *r, scratch *sc)
 {
+  proto_set set;
+  const proto_set *ps = &set;
+  proto_select(c, row, &set);
   neuron_fit nf = {.c = c, .ps = ps, .row = row, .sc = sc, .rms_d = NAN, .rms_p = NAN};
   for (int p = 0; p < SL_FP_N; p++)
     nf.val[p] = nf.se[p] = NAN;
-  size_t total = 0;
+  size_t total = 1, need = 1;
   for (size_t k = 0; k < ps->n_decay; k++)
     total += ps->decay[k]->n_samples;
-  total += ps->psp->n_samples + ps->cur->n_samples;
-  /* the reset fit takes the current protocol's samples of every trial */
-  const size_t need = total > ps->cur->n_samples * ps->cur->repeats
-                        ? total : ps->cur->n_samples * ps->cur->repeats;
+  if (ps->psp)
+    total += ps->psp->n_samples;
+  need = total;
+  if (ps->cur) { /* the reset fit takes the current protocol's samples of every trial */
+    total += ps->cur->n_samples;
+    need = total > ps->cur->n_samples * ps->cur->repeats ? total
+                                                         : ps->cur->n_samples * ps->cur->repeats;
+  }
+  if (ps->n_decay < decays_needed(c) || !ps->psp || !ps->cur)
+    nf.flags |= SL_FIT_NOTRECORDED;
   if (scratch_need(sc, need) || !(nf.trace = malloc(total * sizeof *nf.trace)))
     nf.flags |= SL_FIT_NOCONV;
-  else if (!fit_readout(&nf) && !check_spikes_without_input(&nf) && !fit_decay(&nf)) {
-    fit_psp(&nf);
-    fit_current(&nf);
+  else if (ps->n_decay >= decays_needed(c) && !fit_readout(&nf) &&
+           !check_spikes_without_input(&nf) && !fit_decay(&nf)) {
+    if (ps->psp)
+      fit_psp(&nf);
+    if (ps->cur)
+      fit_current(&nf);
+    if (ps->ramp)
+      fit_ramp(&nf);
   }
   if (nf.flags & (SL_FIT_NAN | SL_FIT_ALWAYS | SL_FIT_NOREADOUT))
     for (int p = 0; p < SL_FP_N; p++)
@@ -641,6 +741,12 @@ static void fit_neuron(const sl_charac *c, const proto_set *ps, size_t row, sl_f
   r->residual[row] = isfinite(nf.rms_p) ? sqrt(0.5 * (nf.rms_d * nf.rms_d + nf.rms_p * nf.rms_p))
                                         : nf.rms_d;
   r->flags[row] = nf.flags;
+  r->current_rate[row] = NAN;
+  if (ps->cur) {
+    double cur = sl_charac_current(ps->cur, row);
+    r->current_rate[row] =
+        ps->cur->current_units == SL_CURRENT_RI ? cur / nf.val[SL_FP_TAU_MEM] : cur;
+  }
   free(nf.trace);
 }
 
@@ -651,26 +757,27 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
   if (!c || !r)
     return sl_error(SL_EINVAL, "sl_fit_run: NULL argument");
   memset(r, 0, sizeof *r);
-  proto_set ps;
-  memset(&ps, 0, sizeof ps);
+  /* whole-recording problems: a kind of protocol no neuron has */
+  size_t n_decay = 0, n_psp = 0, n_cur = 0;
+  const sl_charac_protocol *cur0 = NULL;
   for (size_t k = 0; k < c->n_protocols; k++) {
     const sl_charac_protocol *p = &c->proto[k];
-    if (p->protocol == SL_STIM_DECAY && ps.n_decay < MAX_SERIES)
-      ps.decay[ps.n_decay++] = p;
-    else if (p->protocol == SL_STIM_PSP && !ps.psp)
-      ps.psp = p;
-    else if (p->protocol == SL_STIM_CURRENT && !ps.cur)
-      ps.cur = p;
+    n_decay += p->protocol == SL_STIM_DECAY;
+    n_psp += p->protocol == SL_STIM_PSP;
+    n_cur += p->protocol == SL_STIM_CURRENT;
+    if (p->protocol == SL_STIM_CURRENT && !cur0)
+      cur0 = p;
   }
   const int model_units = strcmp(c->membrane_units, "model") == 0;
-  if (ps.n_decay < (model_units ? 1u : 2u))
+  if (n_decay < decays_needed(c))
     return sl_error(SL_EFORMAT, "recording: missing protocol: need %s /protocols group%s with "
                     "protocol = \"decay\" (found %zu)", model_units ? "a" : "two",
-                    model_units ? "" : "s (two clamp levels)", ps.n_decay);
-  if (!ps.psp)
+                    decays_needed(c) == 1 ? "" : "s (two clamp levels, or state the ADC mapping)",
+                    n_decay);
+  if (!n_psp)
     return sl_error(SL_EFORMAT, "recording: missing protocol: no /protocols group with "
                     "protocol = \"psp\"");
-  if (!ps.cur)
+  if (!n_cur)
     return sl_error(SL_EFORMAT, "recording: missing protocol: no /protocols group with "
                     "protocol = \"current\"");
   const size_t n = c->n;
@@ -679,7 +786,8 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
   r->residual = malloc(n * sizeof *r->residual);
   r->flags = malloc(n * sizeof *r->flags);
   r->gain_nominal = malloc(n * sizeof *r->gain_nominal);
-  int bad = !r->neurons || !r->residual || !r->flags || !r->gain_nominal;
+  r->current_rate = malloc(n * sizeof *r->current_rate);
+  int bad = !r->neurons || !r->residual || !r->flags || !r->gain_nominal || !r->current_rate;
   for (int p = 0; p < SL_FP_N; p++) {
     r->value[p] = malloc(n * sizeof(double));
     r->se[p] = malloc(n * sizeof(double));
@@ -694,7 +802,7 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
   r->time_scale = c->time_scale;
   r->volt_at_zero = c->volt_at_zero;
   r->volt_per_unit = c->volt_per_unit;
-  r->current = ps.cur->current;
+  r->current = cur0->current_units == SL_CURRENT_RATE ? cur0->current : NAN;
   gsl_error_handler_t *old = gsl_set_error_handler_off();
   const ptrdiff_t nn = (ptrdiff_t)n;
 #pragma omp parallel
@@ -702,7 +810,7 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
     scratch sc = {NULL, NULL, NULL, 0};
 #pragma omp for schedule(dynamic, 8)
     for (ptrdiff_t i = 0; i < nn; i++)
-      fit_neuron(c, &ps, (size_t)i, r, &sc);
+      fit_neuron(c, (size_t)i, r, &sc);
     free(sc.t);
     free(sc.y);
     free(sc.series);
@@ -713,7 +821,7 @@ int sl_fit_run(const sl_charac *c, sl_fit_result *r)
 
 /* ------------------------------------------------------------ twin */
 
-#define TWIN_ABSENT (1u << 31)
+
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -743,46 +851,42 @@ static double median_finite(const double *v, size_t n)
 static const char *const twin_params[] = {"tau_mem", "tau_syn", "v_th", "v_leak", "v_reset",
                                           "gain"};
 
-/* A twin in model units, indexed by global neuron id: the six float
- * parameters of twin_params[] (and their standard errors), the refractory
- * steps and the fit flags. */
-typedef struct {
-  size_t N;
-  double *model[6], *mse[6];
-  int32_t *refrac;
-  uint32_t *flags;
-} twin_arrays;
 
-static void twin_arrays_free(twin_arrays *t)
+
+void slc_twin_free(slc_twin *t)
 {
   for (int k = 0; k < 6; k++) {
     free(t->model[k]);
     free(t->mse[k]);
   }
   free(t->refrac);
+  free(t->refrac_s);
   free(t->flags);
+  memset(t, 0, sizeof *t);
 }
 
 /* Every neuron starts absent, its parameters NaN. */
-static int twin_arrays_alloc(twin_arrays *t, size_t N)
+int slc_twin_alloc(slc_twin *t, size_t N)
 {
   memset(t, 0, sizeof *t);
   t->N = N;
   t->refrac = malloc(N * sizeof *t->refrac);
   t->flags = malloc(N * sizeof *t->flags);
-  int ok = t->refrac && t->flags;
+  t->refrac_s = malloc(N * sizeof *t->refrac_s);
+  int ok = t->refrac && t->flags && t->refrac_s;
   for (int k = 0; k < 6; k++) {
     t->model[k] = malloc(N * sizeof(double));
     t->mse[k] = malloc(N * sizeof(double));
     ok = ok && t->model[k] && t->mse[k];
   }
   if (!ok) {
-    twin_arrays_free(t);
+    slc_twin_free(t);
     return sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
   }
   for (size_t g = 0; g < N; g++) {
     t->flags[g] = TWIN_ABSENT;
     t->refrac[g] = 0;
+    t->refrac_s[g] = NAN;
     for (int k = 0; k < 6; k++)
       t->model[k][g] = t->mse[k][g] = NAN;
   }
@@ -791,7 +895,7 @@ static int twin_arrays_alloc(twin_arrays *t, size_t N)
 
 /* The fitted values in model units; returns how many neurons have tau_mem,
  * gain and threshold. */
-static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
+static size_t twin_from_fit(slc_twin *t, const sl_fit_result *r, double dt)
 {
   size_t fitted = 0;
   for (size_t i = 0; i < r->n; i++) {
@@ -822,8 +926,10 @@ static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
      * the current protocol (V_inf = v_leak + current tau_mem). */
     double rf = r->value[SL_FP_REFRAC][i], vr = r->value[SL_FP_V_RESET][i];
     double hold = isfinite(rf) ? fmax(0.0, rf - 0.5 * dt) : 0.0;
-    double whole = floor(hold / dt), vinf = r->value[SL_FP_V_LEAK][i] + r->current * tm;
+    double rate = r->current_rate && isfinite(r->current_rate[i]) ? r->current_rate[i] : r->current;
+    double whole = floor(hold / dt), vinf = r->value[SL_FP_V_LEAK][i] + rate * tm;
     t->refrac[g] = (int32_t)whole;
+    t->refrac_s[g] = rf;
     if (isfinite(vr) && isfinite(vinf) && isfinite(tm))
       t->model[4][g] = vinf + (vr - vinf) * exp((hold - whole * dt) / tm);
     if (isfinite(tm) && isfinite(t->model[5][g]) && isfinite(t->model[2][g]))
@@ -834,7 +940,7 @@ static size_t twin_from_fit(twin_arrays *t, const sl_fit_result *r, double dt)
 
 /* Unfit parameters (and absent neurons) take the median of the fitted;
  * v_reset is kept below v_th so that the host model stays valid. */
-static void twin_fill_unfitted(twin_arrays *t)
+void slc_twin_fill_unfitted(slc_twin *t)
 {
   for (int k = 0; k < 6; k++) {
     double med = median_finite(t->model[k], t->N);
@@ -842,6 +948,10 @@ static void twin_fill_unfitted(twin_arrays *t)
       if (!isfinite(t->model[k][g]))
         t->model[k][g] = med;
   }
+  double med = median_finite(t->refrac_s, t->N);
+  for (size_t g = 0; g < t->N; g++)
+    if (!isfinite(t->refrac_s[g]))
+      t->refrac_s[g] = isfinite(med) ? med : 0.0;
   for (size_t g = 0; g < t->N; g++)
     if (!(t->model[2][g] > t->model[4][g]))
       t->model[4][g] = t->model[2][g] - 1.0;
@@ -852,7 +962,7 @@ static void twin_fill_unfitted(twin_arrays *t)
 
 /* What twin_fill writes: the arrays, dt, source, and a float buffer of N. */
 typedef struct {
-  const twin_arrays *t;
+  const slc_twin *t;
   double dt;
   const char *source;
   float *buf;
@@ -862,7 +972,7 @@ typedef struct {
 static herr_t twin_fill(hid_t f, const void *arg, const char **what)
 {
   const twin_file *w = arg;
-  const twin_arrays *t = w->t;
+  const slc_twin *t = w->t;
   const size_t N = t->N;
   static const char *const groups[4] = {"/mismatch", "/mismatch/global", "/se", "/se/global"};
   const int version = 1;
@@ -892,7 +1002,10 @@ static herr_t twin_fill(hid_t f, const void *arg, const char **what)
   *what = "refrac, flags";
   if (slh_dataset(f, "/mismatch/global/refrac", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d, t->refrac,
                   SLH_PLAIN) < 0 ||
-      slh_dataset(f, "/flags", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &d, t->flags, SLH_PLAIN) < 0)
+      slh_dataset(f, "/flags", H5T_STD_U32LE, H5T_NATIVE_UINT32, 1, &d, t->flags, SLH_PLAIN) < 0 ||
+      slh_dataset(f, "/mismatch/global/refrac_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &d,
+                  t->refrac_s, SLH_PLAIN) < 0 ||
+      slh_attr_ascii(f, "/mismatch/global/refrac_s", "units", "model s") < 0)
     return -1;
   return 0;
 }
@@ -905,22 +1018,26 @@ int sl_twin_write(const sl_fit_result *r, double dt, const char *path, const cha
   for (size_t i = 0; i < r->n; i++)
     if (r->neurons[i] + 1u > N)
       N = r->neurons[i] + 1u;
-  twin_arrays t;
-  int rc = twin_arrays_alloc(&t, N);
+  slc_twin t;
+  int rc = slc_twin_alloc(&t, N);
   if (rc)
     return rc;
   if (!twin_from_fit(&t, r, dt)) {
-    twin_arrays_free(&t);
+    slc_twin_free(&t);
     return sl_error(SL_EINVAL, "sl_twin_write: no neuron could be fitted; no twin written");
   }
-  twin_fill_unfitted(&t);
-  twin_file w = {&t, dt, source, malloc(N * sizeof(float))};
-  if (!w.buf)
-    rc = sl_error(SL_ENOMEM, "sl_twin_write: out of memory");
-  else
-    rc = slh_write_file(TWIN_WHO, path, twin_fill, &w);
+  slc_twin_fill_unfitted(&t);
+  rc = slc_twin_save(&t, dt, path, source);
+  slc_twin_free(&t);
+  return rc;
+}
+
+int slc_twin_save(const slc_twin *t, double dt, const char *path, const char *source)
+{
+  twin_file w = {t, dt, source, malloc((t->N ? t->N : 1) * sizeof(float))};
+  int rc = w.buf ? slh_write_file(TWIN_WHO, path, twin_fill, &w)
+                 : sl_error(SL_ENOMEM, "twin: out of memory");
   free(w.buf);
-  twin_arrays_free(&t);
   return rc;
 }
 
@@ -1091,6 +1208,8 @@ int sl_fit_result_select(sl_fit_result *r, const uint32_t *ids, size_t n)
     r->residual[k] = r->residual[i];
     r->flags[k] = r->flags[i];
     r->gain_nominal[k] = r->gain_nominal[i];
+    if (r->current_rate)
+      r->current_rate[k] = r->current_rate[i];
   }
   r->n = n;
   free(rows);

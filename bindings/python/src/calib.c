@@ -271,7 +271,21 @@ static PyObject *charac_fit(PyObject *self, PyObject *unused)
 
 static const char *protocol_name(int p)
 {
-  return p == SL_STIM_DECAY ? "decay" : p == SL_STIM_PSP ? "psp" : p == SL_STIM_CURRENT ? "current" : "?";
+  return p == SL_STIM_DECAY     ? "decay"
+         : p == SL_STIM_PSP     ? "psp"
+         : p == SL_STIM_CURRENT ? "current"
+         : p == SL_CHARAC_RAMP  ? "ramp"
+                                : "?";
+}
+
+/* A per-neuron stimulus array (n) as a view, or None when the protocol
+ * gives one value for every neuron. */
+static PyObject *per_neuron(charac_obj *o, double *v)
+{
+  npy_intp n = (npy_intp)o->c.n;
+  if (!v)
+    Py_RETURN_NONE;
+  return slpy_view(&o->h, v, 1, &n, NPY_FLOAT64);
 }
 
 static PyObject *charac_get_protocols(PyObject *self, void *u)
@@ -283,16 +297,19 @@ static PyObject *charac_get_protocols(PyObject *self, void *u)
   for (size_t i = 0; l && i < o->c.n_protocols; i++) {
     sl_charac_protocol *p = &o->c.proto[i];
     npy_intp ns = (npy_intp)p->n_samples, nsp = (npy_intp)p->n_spikes;
-    npy_intp md[3] = {(npy_intp)o->c.n, (npy_intp)p->repeats, ns};
+    npy_intp md[3] = {(npy_intp)p->n_rows, (npy_intp)p->repeats, ns}; /* the rows it recorded */
     PyObject *d = Py_BuildValue(
-        "{s:s,s:s,s:d,s:d,s:d,s:d,s:d,s:n,s:N,s:N,s:N,s:N,s:N}", "name", p->name, "protocol",
+        "{s:s,s:s,s:d,s:d,s:d,s:d,s:d,s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}", "name", p->name,
+        "protocol",
         protocol_name(p->protocol), "level", p->level, "weight", p->weight, "current", p->current,
         "pre", p->pre, "duration", p->duration, "repeats", (Py_ssize_t)p->repeats, "time",
         slpy_view(&o->h, p->time, 1, &ns, NPY_FLOAT64), "membrane",
         slpy_view(&o->h, p->membrane, 3, md, NPY_FLOAT32), "spike_neuron",
         slpy_view(&o->h, p->spike_neuron, 1, &nsp, NPY_UINT32), "spike_trial",
         slpy_view(&o->h, p->spike_trial, 1, &nsp, NPY_UINT32), "spike_time",
-        slpy_view(&o->h, p->spike_time, 1, &nsp, NPY_FLOAT64));
+        slpy_view(&o->h, p->spike_time, 1, &nsp, NPY_FLOAT64), "level_per_neuron",
+        per_neuron(o, p->level_n), "weight_per_neuron", per_neuron(o, p->weight_n),
+        "current_per_neuron", per_neuron(o, p->current_n));
     if (!d || PyList_Append(l, d) < 0)
       Py_CLEAR(l);
     Py_XDECREF(d);
@@ -345,8 +362,11 @@ static PyGetSetDef charac_getset[] = {
     {"neurons", charac_get_neurons, NULL, "uint32 (n) neuron ids", NULL},
     {"gain_nominal", charac_get_gain_nominal, NULL, "float64 (n)", NULL},
     {"protocols", charac_get_protocols, NULL,
-     "list of dicts: name, protocol, level, weight, current, pre, duration, repeats, time "
-     "(n_samples), membrane (n, repeats, n_samples), spike_neuron, spike_trial, spike_time", NULL},
+     "list of dicts: name, protocol, level, weight, current (NaN when per neuron), "
+     "level_per_neuron, weight_per_neuron, current_per_neuron (arrays by /neurons row, or None), "
+     "pre, duration, repeats, time "
+     "(n_samples), membrane (rows it recorded, repeats, n_samples), spike_neuron (/neurons row), "
+     "spike_trial, spike_time", NULL},
     {"closed", slpy_get_closed, NULL, "whether close() was called", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
