@@ -44,6 +44,7 @@
 #include "spikeloop/version.h"
 
 #include "io/h5.h"
+#include "io/runlog_internal.h"
 
 #include <hdf5.h>
 
@@ -62,17 +63,6 @@
 #define VALUE_MAX_LEN 4096  /* longest config value text */
 #define METRICS_CHUNK 64    /* rows per chunk of a /metrics dataset */
 
-struct sl_runlog {
-  hid_t file;
-  char *path;
-  long epochs;  /* rows committed to /metrics */
-  int finished; /* sl_runlog_finish succeeded: no more writes */
-};
-
-struct sl_runlog_reader {
-  hid_t file;
-  char *path;
-};
 
 /* The /metrics columns: name, and the offset of the double in
  * sl_epoch_metrics (-1 for the int64 epoch column). */
@@ -298,6 +288,7 @@ static int runlog_create(sl_runlog **out, const char *path, const sl_config *cfg
     return sl_error(SL_ENOMEM, "sl_runlog_create: out of memory");
   }
   log->file = -1;
+  log->ckpt_epoch = -1;
   log->path = name;
 
   int rc = SL_EIO;
