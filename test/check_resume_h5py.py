@@ -7,6 +7,11 @@ Usage:
                                           names a complete one (every array
                                           present, epoch attribute equal);
                                           prints that epoch (0 if none)
+  check_resume_h5py.py batch LIST         every line of LIST is "killed LOG.h5"
+                                          or "same A.h5 B.h5" (one h5py start
+                                          for many checks); prints "ok   - " or
+                                          "FAIL - " per line, exits 1 if any
+                                          failed
   check_resume_h5py.py same A.h5 B.h5 [--tol X]
                                           A and B hold the same final weights
                                           (/params, /mismatch), /metrics (all
@@ -107,8 +112,38 @@ def same(a, b, tol):
           + (f" ({where})" if where else ""))
 
 
+def batch(path):
+    failed = 0
+    with open(path) as f:
+        lines = [l.split() for l in f if l.strip()]
+    for words in lines:
+        try:
+            import io
+            import contextlib
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                if words[0] == "killed":
+                    killed(words[1])
+                else:
+                    same(words[1], words[2], None)
+            what = out.getvalue().strip()
+            if words[0] == "killed":
+                print(f"ok   - {words[1]}: h5py opens it, checkpoint epoch {what}")
+            else:
+                print(f"ok   - {words[2]} equals {words[1]}: {what}")
+        except SystemExit as e:
+            failed += 1
+            print(f"FAIL - {' '.join(words)}: {e.code}")
+        except Exception as e:  # an unreadable file
+            failed += 1
+            print(f"FAIL - {' '.join(words)}: {type(e).__name__}: {e}")
+    sys.exit(1 if failed else 0)
+
+
 def main(argv):
-    if len(argv) == 3 and argv[1] == "killed":
+    if len(argv) == 3 and argv[1] == "batch":
+        batch(argv[2])
+    elif len(argv) == 3 and argv[1] == "killed":
         killed(argv[2])
     elif len(argv) in (4, 6) and argv[1] == "same":
         tol = float(argv[5]) if len(argv) == 6 and argv[4] == "--tol" else None
