@@ -12,6 +12,9 @@ Usage:
                                           for many checks); prints "ok   - " or
                                           "FAIL - " per line, exits 1 if any
                                           failed
+  check_resume_h5py.py files A.h5 B.h5    every dataset of A and B (names and
+                                          values) is the same: calibration files
+                                          (batch lines "files A B" too)
   check_resume_h5py.py same A.h5 B.h5 [--tol X]
                                           A and B hold the same final weights
                                           (/params, /mismatch), /metrics (all
@@ -112,6 +115,19 @@ def same(a, b, tol):
           + (f" ({where})" if where else ""))
 
 
+def files(a, b):
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        xa, xb = {}, {}
+        fa.visititems(lambda k, v: xa.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+        fb.visititems(lambda k, v: xb.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    if sorted(xa) != sorted(xb):
+        sys.exit(f"different datasets: {sorted(set(xa) ^ set(xb))}")
+    for k in sorted(xa):
+        if not np.array_equal(xa[k], xb[k], equal_nan=xa[k].dtype.kind == "f"):
+            sys.exit(f"{k} differs")
+    print(f"{len(xa)} datasets identical")
+
+
 def batch(path):
     failed = 0
     with open(path) as f:
@@ -124,6 +140,8 @@ def batch(path):
             with contextlib.redirect_stdout(out):
                 if words[0] == "killed":
                     killed(words[1])
+                elif words[0] == "files":
+                    files(words[1], words[2])
                 else:
                     same(words[1], words[2], None)
             what = out.getvalue().strip()
@@ -145,6 +163,8 @@ def main(argv):
         batch(argv[2])
     elif len(argv) == 3 and argv[1] == "killed":
         killed(argv[2])
+    elif len(argv) == 4 and argv[1] == "files":
+        files(argv[2], argv[3])
     elif len(argv) in (4, 6) and argv[1] == "same":
         tol = float(argv[5]) if len(argv) == 6 and argv[4] == "--tol" else None
         same(argv[2], argv[3], tol)

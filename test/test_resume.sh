@@ -16,7 +16,10 @@
 #     last epoch's commit (nothing left to train);
 #   - mid-epoch, by time: some ms after an epoch's progress line (inside
 #     the next epoch's batches or evaluation), and a resumed run killed
-#     again and resumed a second time.
+#     again and resumed a second time;
+#   - calibrate (bss2), stopped after its second round's state was written,
+#     resumed with `calibrate --resume`: the same words as an uninterrupted
+#     calibration.
 # Skipped (77) without h5py for /usr/bin/python3 (the checks read the logs).
 set -u
 B="${top_builddir:-.}"
@@ -174,6 +177,36 @@ for be in bss2 memristor; do
     || { no "$be run: $(cat "$T/${be}_ref.out")"; continue; }
   killed_at "${be}_k" committed:1 $BE && resumed_equal "${be}_k" "${be}_ref"
 done
+
+# --- calibrate: killed after a round, resumed from the state file
+if built bss2; then
+  CAL="calibrate --backend bss2 --target tau_mem=8e-6,v_th=0.8 --neurons 0-7 --iterations 3"
+  "$SL" $CAL --out "$T/cal_ref.h5" >"$T/cal_ref.out" 2>&1 && [ ! -e "$T/cal_ref.h5.resume.h5" ] \
+    && ok "calibrate: uninterrupted run (no resume file left)" || no "calibrate: $(cat "$T/cal_ref.out")"
+  SPIKELOOP_TEST_STOP_AT=round:2 "$SL" $CAL --out "$T/cal.h5" >"$T/cal.out" 2>&1 &
+  pid=$!
+  if wait_stopped $pid; then
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    [ ! -e "$T/cal.h5" ] && [ -e "$T/cal.h5.resume.h5" ] && ok "calibrate: killed after round 2" \
+      || no "calibrate: killed after round 2: $(ls "$T" | grep cal)"
+    "$SL" $CAL --iterations 4 --out "$T/cal.h5" --resume >"$T/cal.bad" 2>&1 \
+      && no "calibrate: a resume with other rounds was accepted" \
+      || { grep -q "another calibration (the rounds differ)" "$T/cal.bad" && ok "calibrate: other rounds refused" \
+        || no "calibrate: other rounds: $(cat "$T/cal.bad")"; }
+    if "$SL" $CAL --out "$T/cal.h5" --resume >>"$T/cal.out" 2>&1; then
+      ok "calibrate: resumed"
+      echo "files $T/cal_ref.h5 $T/cal.h5" >>"$T/checks"
+    else
+      no "calibrate: resume failed: $(tail -c 300 "$T/cal.out")"
+    fi
+  else
+    no "calibrate: did not stop after round 2: $(cat "$T/cal.out")"
+  fi
+  "$SL" $CAL --out "$T/cal_none.h5" --resume >"$T/cal.bad" 2>&1 && no "calibrate: resume without state" \
+    || { grep -q "cal_none.h5.resume.h5" "$T/cal.bad" && ok "calibrate: no state to resume, named" \
+      || no "calibrate: no state: $(cat "$T/cal.bad")"; }
+fi
 
 # --- every queued h5py check, in one Python process (a finished log keeps
 # its last checkpoint too)

@@ -19,9 +19,10 @@
  * - Names under /checkpoint/epoch_E are one component; counts are int64
  *   attributes of the checkpoint group, arrays 1-D contiguous datasets
  *   (float32, float64, uint8).
- * - Test hook: SPIKELOOP_TEST_STOP_AT="<stage>:<epoch>" makes the writer stop
- *   itself (SIGSTOP) at that stage of committing that epoch's checkpoint, so
- *   that test_resume.sh can SIGKILL it at an exact point: stages "staged"
+ * - Test hook (base/teststop.h): SPIKELOOP_TEST_STOP_AT="<stage>:<epoch>"
+ *   makes the writer stop itself (SIGSTOP) at that stage of committing that
+ *   epoch's checkpoint, so that test_resume.sh can SIGKILL it at an exact
+ *   point: stages "staged"
  *   (before the first flush), "flushed" (before the rename), "renamed"
  *   (before the second flush), "committed" (before deleting the previous
  *   one), "deleted" (before the last flush). Unset, it costs one getenv per
@@ -35,13 +36,13 @@
 #include "spikeloop/runlog.h"
 #include "spikeloop/error.h"
 
+#include "base/teststop.h"
 #include "io/h5.h"
 #include "io/runlog_internal.h"
 
 #include <hdf5.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,19 +50,6 @@
 #define CKPT "/checkpoint"
 #define CKPT_STAGING "/checkpoint/.staging"
 #define NAME_MAX_LEN 128
-
-/* Stop the process at `stage` of committing epoch `epoch` if the test hook
- * asks for it. */
-static void test_stop(const char *stage, long epoch)
-{
-  const char *at = getenv("SPIKELOOP_TEST_STOP_AT");
-  if (!at)
-    return;
-  char want[64];
-  snprintf(want, sizeof want, "%s:%ld", stage, epoch);
-  if (strcmp(at, want) == 0)
-    raise(SIGSTOP);
-}
 
 static int check_name(const char *fn, const char *name)
 {
@@ -255,13 +243,13 @@ static int ckpt_commit(sl_runlog *log)
   what = "write " CKPT_STAGING "@epoch";
   if (slh_attr(log->file, CKPT_STAGING, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &e) < 0)
     goto out;
-  test_stop("staged", epoch);
+  sli_test_stop("staged", epoch);
   /* (1) the staged checkpoint is complete on disk, under a name no reader
    * takes */
   what = "flush the staged checkpoint";
   if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
     goto out;
-  test_stop("flushed", epoch);
+  sli_test_stop("flushed", epoch);
   /* (2) it becomes the valid one in one flush: a stale group of the same
    * name (a leftover of a killed commit) goes first */
   what = "rename " CKPT_STAGING;
@@ -271,17 +259,17 @@ static int ckpt_commit(sl_runlog *log)
   what = "write " CKPT "@epoch";
   if (slh_attr(log->file, CKPT, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &e) < 0)
     goto out;
-  test_stop("renamed", epoch);
+  sli_test_stop("renamed", epoch);
   what = "flush the new checkpoint";
   if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
     goto out;
   log->ckpt_epoch = -1;
-  test_stop("committed", epoch);
+  sli_test_stop("committed", epoch);
   /* (3) only now the previous one goes */
   what = "delete the previous checkpoint";
   if (old >= 0 && delete_if_exists(log->file, prev) < 0)
     goto out;
-  test_stop("deleted", epoch);
+  sli_test_stop("deleted", epoch);
   what = "flush";
   if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
     goto out;
