@@ -89,7 +89,15 @@ static int resume_run(const char *path, const sl_config *given, const cli_shared
     sl_runlog_reader_close(r);
     return cli_fail("--resume");
   }
+  double done;
+  int finished = sl_runlog_get_summary(r, "test_accuracy", &done) == SL_OK;
   sl_runlog_reader_close(r);
+  if (finished) {
+    fprintf(stderr, "spikeloop: --resume: '%s': the run finished (it has /summary): nothing to "
+                    "resume\n", path);
+    return 1;
+  }
+  sl_clear_error();
   if (cli_apply_threads(sh))
     return 1;
   printf("spikeloop %s: resuming %s after epoch %ld of %ld (backend %s, %d thread(s))\n",
