@@ -19,7 +19,7 @@ Usage:
                                           A and B hold the same final weights
                                           (/params, /mismatch), /metrics (all
                                           columns but seconds) and /summary
-                                          (all but seconds): bit-identical, or
+                                          (all but seconds*): bit-identical, or
                                           within X (max |a - b|) if given
 Exits 0 if the check holds, 1 with a message.
 """
@@ -89,10 +89,10 @@ def same(a, b, tol):
             if k not in fa or k not in fb:
                 sys.exit(f"no /summary in {a if k not in fa else b}")
             for n, v in fa[k].attrs.items():
-                if n != "seconds":
+                if not n.startswith("seconds"):
                     xa[f"summary@{n}"] = np.asarray(v)
             for n, v in fb[k].attrs.items():
-                if n != "seconds":
+                if not n.startswith("seconds"):
                     xb[f"summary@{n}"] = np.asarray(v)
     if sorted(xa) != sorted(xb):
         sys.exit(f"different contents: {sorted(set(xa) ^ set(xb))}")

@@ -17,6 +17,8 @@
 #   - mid-epoch, by time: some ms after an epoch's progress line (inside
 #     the next epoch's batches or evaluation), and a resumed run killed
 #     again and resumed a second time;
+#   - experiment yinyang_loop, stopped in its logged loop training's commit
+#     of epoch 2, resumed with `experiment yinyang_loop --resume`;
 #   - calibrate (bss2), stopped after its second round's state was written,
 #     resumed with `calibrate --resume`: the same words as an uninterrupted
 #     calibration.
@@ -177,6 +179,34 @@ for be in bss2 memristor; do
     || { no "$be run: $(cat "$T/${be}_ref.out")"; continue; }
   killed_at "${be}_k" committed:1 $BE && resumed_equal "${be}_k" "${be}_ref"
 done
+
+# --- an experiment (yinyang_loop: simulation, deployment, the logged loop
+# training): killed in the loop's epoch 2 commit, resumed with --resume
+if built bss2; then
+  EX="experiment yinyang_loop --set data.n_train=400 --set data.n_val=100 --set data.n_test=200
+--set net.hidden=30 --set train.epochs=3 --threads 1"
+  "$SL" $EX --log "$T/ex_ref.h5" >"$T/ex_ref.out" 2>&1 && ok "experiment: uninterrupted run" \
+    || no "experiment: $(tail -c 300 "$T/ex_ref.out")"
+  SPIKELOOP_TEST_STOP_AT=committed:2 "$SL" $EX --log "$T/ex.h5" >"$T/ex.out" 2>&1 &
+  pid=$!
+  if wait_stopped $pid; then
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    cp "$T/ex.h5" "$T/ex.killed.h5"
+    echo "killed $T/ex.killed.h5" >>"$T/checks"
+    "$SL" experiment twin_loop --resume "$T/ex.h5" >"$T/ex.bad" 2>&1 && no "experiment: another experiment resumed" \
+      || { grep -q "is the log of 'experiment yinyang_loop'" "$T/ex.bad" && ok "experiment: another experiment's log refused" \
+        || no "experiment: other experiment: $(cat "$T/ex.bad")"; }
+    if "$SL" experiment yinyang_loop --resume "$T/ex.h5" >>"$T/ex.out" 2>&1; then
+      ok "experiment: resumed"
+      echo "same $T/ex_ref.h5 $T/ex.h5" >>"$T/checks"
+    else
+      no "experiment: resume failed: $(tail -c 300 "$T/ex.out")"
+    fi
+  else
+    no "experiment: did not stop at committed:2: $(tail -c 300 "$T/ex.out")"
+  fi
+fi
 
 # --- calibrate: killed after a round, resumed from the state file
 if built bss2; then

@@ -212,8 +212,13 @@ static void test_checkpoints(void)
   sl_runlog *log = create_default_log("runlog_ckpt", path, sizeof path);
   sl_runlog_reader *r = NULL;
   long e = -1;
-  /* none yet: a clear error */
+  /* none yet: a clear error; /meta strings by name */
   CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
+  char cmd[64];
+  CU_ASSERT_EQUAL(sl_runlog_get_meta(r, "command", cmd, sizeof cmd), SL_OK);
+  CU_ASSERT_STRING_EQUAL(cmd, "train --config t.ini");
+  CU_ASSERT_EQUAL(sl_runlog_get_meta(r, "command", cmd, 5), SL_ERANGE);
+  CU_ASSERT_EQUAL(sl_runlog_get_meta(r, "absent", cmd, sizeof cmd), SL_EFORMAT);
   CU_ASSERT_EQUAL(sl_runlog_ckpt_epoch(r, &e), SL_EFORMAT);
   CU_ASSERT(strstr(sl_last_error(), "no checkpoint") != NULL);
   sl_runlog_reader_close(r);

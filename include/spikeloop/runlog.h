@@ -151,6 +151,9 @@ int sl_runlog_get_int(sl_runlog_reader *r, const char *path, int32_t *data, size
 /* A /summary attribute holding one number. Errors: SL_EFORMAT if absent (or
  * no /summary: the run did not finish) or an array of several, SL_ENUMERIC. */
 int sl_runlog_get_summary(sl_runlog_reader *r, const char *name, double *value);
+/* A string /meta attribute (e.g. "command") into buf[len]. Errors:
+ * SL_EFORMAT (absent, not a string), SL_ERANGE (longer than len - 1). */
+int sl_runlog_get_meta(sl_runlog_reader *r, const char *name, char *buf, size_t len);
 /* Number of complete epochs in /metrics (its attribute epochs_complete).
  * Errors: SL_EFORMAT if absent. */
 int sl_runlog_get_epochs(sl_runlog_reader *r, long *epochs);

@@ -45,7 +45,9 @@ long sl_session_epochs(const sl_session *s);
 
 /* Train `epochs` more epochs (continuing the learning-rate schedule and the
  * shuffling sequence), evaluating the test and validation sets after each;
- * append metrics to log if not NULL; call progress after each epoch. */
+ * append metrics to log if not NULL; call progress after each epoch.
+ * epochs == 0 evaluates instead, except right after sl_session_restore,
+ * when res gets the checkpoint's accuracies (the run had ended). */
 int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
                      void *user, sl_run_result *res);
 

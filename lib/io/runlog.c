@@ -941,6 +941,36 @@ int sl_runlog_get_summary(sl_runlog_reader *r, const char *name, double *value)
   return rc;
 }
 
+static int runlog_get_meta(sl_runlog_reader *r, const char *name, char *buf, size_t len)
+{
+  const char *fn = "sl_runlog_get_meta";
+  if (!r || !name || !buf || !len)
+    return sl_error(SL_EINVAL, "%s: NULL or empty argument", fn);
+  slh_file f = {r->file, r->path, fn};
+  hid_t g = -1;
+  int rc = slh_open_group(&f, "meta", &g);
+  char *v = NULL;
+  if (!rc)
+    rc = slh_get_attr_str(&f, g, "/meta", name, &v);
+  if (!rc && strlen(v) >= len)
+    rc = sl_error(SL_ERANGE, "%s: '%s': /meta@%s is longer than %zu characters", fn, r->path,
+                  name, len - 1);
+  if (!rc)
+    memcpy(buf, v, strlen(v) + 1);
+  free(v);
+  if (g >= 0)
+    H5Gclose(g);
+  return rc;
+}
+
+int sl_runlog_get_meta(sl_runlog_reader *r, const char *name, char *buf, size_t len)
+{
+  int rc;
+  H5E_BEGIN_TRY { rc = runlog_get_meta(r, name, buf, len); }
+  H5E_END_TRY;
+  return rc;
+}
+
 int sl_runlog_get_epochs(sl_runlog_reader *r, long *epochs)
 {
   if (!r || !epochs)

@@ -289,12 +289,17 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
     s->last[0] = train_acc;
     s->last[1] = s->val.n ? ev_val.accuracy : 0.0; /* finite: checkpoints refuse NaN */
     s->last[2] = m.test_accuracy;
+    s->restored = 0;
     if (!rc && log && s->checkpointing)
       rc = sl_session_checkpoint(s, log);
     if (progress && rank == 0)
       progress(&m, user);
   }
-  if (!rc && epochs == 0) {
+  if (!rc && epochs == 0 && s->restored) { /* a restored checkpoint's results stand */
+    train_acc = s->last[0];
+    ev_val.accuracy = s->last[1];
+    ev_test.accuracy = s->last[2];
+  } else if (!rc && epochs == 0) {
     rc = sl_session_evaluate(s, SL_SET_TEST, &ev_test);
     if (!rc && s->val.n)
       rc = sl_session_evaluate(s, SL_SET_VAL, &ev_val);
@@ -422,15 +427,11 @@ int sl_run_resume(const char *log_path, const sl_config *expect, sl_progress_fn 
   sl_runlog_reader_close(rd);
   if (!rc)
     rc = sl_runlog_reopen(&log, log_path, epoch);
-  if (!rc && epoch < cfg->epochs) {
+  /* killed after the last checkpoint: 0 epochs, whose results are the
+   * checkpoint's */
+  if (!rc) {
     sl_session_set_checkpointing(s, 1);
     rc = sl_session_train(s, cfg->epochs - epoch, log, progress, user, &r);
-  } else if (!rc) { /* killed after the last checkpoint: its results stand */
-    r.train_accuracy = s->last[0];
-    r.val_accuracy = s->last[1];
-    r.test_accuracy = s->last[2];
-    r.seconds = s->seconds_before;
-    r.epochs = s->epoch;
   }
   if (!rc)
     rc = finish_log(s, log, &r);

@@ -173,6 +173,7 @@ int sl_session_restore(sl_session *s, sl_runlog_reader *r)
     s->epoch = (long)epoch;
     memcpy(s->last, result, sizeof s->last);
     s->seconds_before = result[3];
+    s->restored = 1;
   }
   free(m);
   free(v);

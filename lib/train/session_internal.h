@@ -23,6 +23,7 @@ struct sl_session {
   double last[3];        /* train, val, test accuracy of the last epoch */
   double seconds_before; /* training seconds before the restored checkpoint */
   double t0;             /* start of the current sl_session_train */
+  int restored;          /* restored from a checkpoint, no epoch trained since */
 };
 
 #endif
