@@ -46,6 +46,31 @@ void exp_progress(const sl_epoch_metrics *m, void *user)
   fflush(stdout);
 }
 
+static const char *resume_path; /* exp_set_resume: the log to restore from */
+
+void exp_set_resume(const char *log_path) { resume_path = log_path; }
+
+int exp_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
+                      void *user, sl_run_result *res)
+{
+  if (log) {
+    sl_session_set_checkpointing(s, 1);
+    if (resume_path) {
+      sl_runlog_reader *r = NULL;
+      int rc = sl_runlog_open(&r, resume_path);
+      if (!rc)
+        rc = sl_session_restore(s, r);
+      sl_runlog_reader_close(r);
+      resume_path = NULL;
+      if (rc)
+        return rc;
+      printf("  (resumed after epoch %ld)\n", sl_session_epochs(s));
+      epochs = epochs > sl_session_epochs(s) ? epochs - sl_session_epochs(s) : 0;
+    }
+  }
+  return sl_session_train(s, epochs, log, progress, user, res);
+}
+
 int exp_train(const sl_config *cfg, const char *label, sl_runlog *log, sl_session **out,
               sl_run_result *res)
 {
@@ -56,7 +81,7 @@ int exp_train(const sl_config *cfg, const char *label, sl_runlog *log, sl_sessio
   sl_session *s = NULL;
   int rc = sl_session_create(&s, cfg);
   if (!rc)
-    rc = sl_session_train(s, cfg->epochs, log, exp_progress, (void *)label, res);
+    rc = exp_session_train(s, cfg->epochs, log, exp_progress, (void *)label, res);
   if (rc) {
     sl_session_free(s);
     return rc;

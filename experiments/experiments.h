@@ -40,6 +40,17 @@ void exp_progress(const sl_epoch_metrics *m, void *user);
 int exp_train(const sl_config *cfg, const char *label, sl_runlog *log, sl_session **out,
               sl_run_result *res);
 
+/* Train s `epochs` epochs as sl_session_train does; with a log, the
+ * session checkpoints into it after every epoch, and after
+ * exp_set_resume(path) the first logged session restores the checkpoint of
+ * path (the killed run's log, reopened as log) and trains only the epochs
+ * left of `epochs`. Experiments resume this way (experiment --resume):
+ * every phase without log is run again (seeded: the same result), the
+ * logged one continues. One logged session per experiment. */
+int exp_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
+                      void *user, sl_run_result *res);
+void exp_set_resume(const char *log_path);
+
 /* Test accuracy of the weights of `net` deployed on the backend of cfg
  * (no training there). */
 int exp_deploy(const sl_config *cfg, sl_net *net, double *accuracy);

@@ -451,7 +451,7 @@ static int train_four_ways(const sl_config *cfg, twin_run *st, sl_runlog *log)
     rc = sl_session_create(&st->d, cfg);
   }
   if (!rc)
-    rc = sl_session_train(st->d, cfg->epochs, log, track_epoch, &st->td, &st->rd);
+    rc = exp_session_train(st->d, cfg->epochs, log, track_epoch, &st->td, &st->rd);
   return rc;
 }
 

@@ -334,6 +334,45 @@ static void test_adam_quadratic(void)
   sl_optim_free(o);
 }
 
+/* Save the state after 3 of 5 steps, restore it into a fresh optimiser:
+ * the last 2 steps give bit-identical parameters (both optimisers). */
+static void test_state_roundtrip(void)
+{
+  static const char *const names[] = {"adam", "sgd"};
+  for (size_t k = 0; k < 2; k++) {
+    float w0[NP], g[STEPS][NP], wa[NP], wb[NP];
+    make_problem(w0, g, 11 + k);
+    sl_optim_params p = sl_optim_params_default();
+    p.lr = 0.05;
+    p.momentum = 0.9;
+    sl_optim *a = NULL, *b = NULL;
+    CU_ASSERT_FATAL(sl_optim_create(&a, names[k], NP, &p) == SL_OK);
+    CU_ASSERT_FATAL(sl_optim_create(&b, names[k], NP, &p) == SL_OK);
+    CU_ASSERT(sl_optim_num_moments(a) == (k == 0 ? 2u : 1u));
+    CU_ASSERT(sl_optim_num_params(a) == NP);
+    memcpy(wa, w0, sizeof wa);
+    for (size_t s = 0; s < 3; s++)
+      CU_ASSERT(sl_optim_step(a, wa, g[s]) == SL_OK);
+    size_t step = 0;
+    const float *m = NULL, *v = NULL;
+    CU_ASSERT(sl_optim_state(a, &step, &m, &v) == SL_OK);
+    CU_ASSERT(step == 3);
+    CU_ASSERT((v != NULL) == (k == 0));
+    CU_ASSERT(sl_optim_set_state(b, step, m, v) == SL_OK);
+    memcpy(wb, wa, sizeof wb);
+    for (size_t s = 3; s < STEPS; s++) {
+      CU_ASSERT(sl_optim_step(a, wa, g[s]) == SL_OK);
+      CU_ASSERT(sl_optim_step(b, wb, g[s]) == SL_OK);
+    }
+    CU_ASSERT(memcmp(wa, wb, sizeof wa) == 0);
+    CU_ASSERT(sl_optim_set_state(a, 0, NULL, NULL) == SL_EINVAL);
+    CU_ASSERT(sl_optim_set_state(NULL, 0, m, v) == SL_EINVAL);
+    sl_optim_free(a);
+    sl_optim_free(b);
+  }
+  CU_ASSERT(sl_optim_state(NULL, NULL, NULL, NULL) == SL_EINVAL);
+}
+
 int main(void)
 {
   static const sl_test_case cases[] = {{"adam vs PyTorch reference", test_adam},
@@ -343,6 +382,7 @@ int main(void)
                                        {"bad parameters", test_bad_params},
                                        {"lookup by name", test_names},
                                        {"adam minimises a quadratic", test_adam_quadratic},
+                                       {"state save and restore", test_state_roundtrip},
                                        {NULL, NULL}};
   return sl_test_run("optim", cases);
 }

@@ -149,6 +149,173 @@ static int configs_equal(const sl_config *a, const sl_config *b, int verbose)
   return 1;
 }
 
+/* ------------------------------------------------------------ checkpoints */
+
+/* Stage and commit a checkpoint of `epoch` whose arrays hold `epoch`. */
+static void put_checkpoint(sl_runlog *log, long epoch)
+{
+  float f[5];
+  double d[3];
+  uint8_t b[4];
+  for (size_t i = 0; i < 5; i++)
+    f[i] = (float)epoch + 0.125f * (float)i;
+  for (size_t i = 0; i < 3; i++)
+    d[i] = (double)epoch * 1e10 + (double)i;
+  for (size_t i = 0; i < 4; i++)
+    b[i] = (uint8_t)(epoch * 16 + (long)i);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_begin(log, epoch), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_float(log, "w", f, 5), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_double(log, "d", d, 3), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_bytes(log, "b", b, 4), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_count(log, "step", INT64_C(1) << 40 | epoch), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_commit(log), SL_OK);
+}
+
+/* The valid checkpoint is `epoch`'s, with the values put_checkpoint wrote. */
+static void check_checkpoint(const char *path, long epoch)
+{
+  sl_runlog_reader *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
+  long e = -1;
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_epoch(r, &e), SL_OK);
+  CU_ASSERT_EQUAL(e, epoch);
+  float f[5];
+  double d[3];
+  uint8_t b[4];
+  int64_t step = 0;
+  size_t n = 0;
+  int found = -1;
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_float(r, "w", f, 5), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_double(r, "d", d, 3), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_bytes(r, "b", b, 4), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_count(r, "step", &step), SL_OK);
+  CU_ASSERT_EQUAL(step, INT64_C(1) << 40 | epoch);
+  CU_ASSERT_EQUAL(f[4], (float)epoch + 0.5f);
+  CU_ASSERT_EQUAL(d[2], (double)epoch * 1e10 + 2.0);
+  CU_ASSERT_EQUAL(b[3], (uint8_t)(epoch * 16 + 3));
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_size(r, "w", &n, &found), SL_OK);
+  CU_ASSERT(n == 5 && found == 1);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_size(r, "absent", &n, &found), SL_OK);
+  CU_ASSERT(n == 0 && found == 0);
+  /* wrong length, missing, wrong type */
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_float(r, "w", f, 4), SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "/checkpoint/epoch_") != NULL);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_float(r, "absent", f, 1), SL_EFORMAT);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_bytes(r, "w", b, 5), SL_EFORMAT);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_count(r, "absent", &step), SL_EFORMAT);
+  sl_runlog_reader_close(r);
+}
+
+static void test_checkpoints(void)
+{
+  char path[512];
+  sl_runlog *log = create_default_log("runlog_ckpt", path, sizeof path);
+  sl_runlog_reader *r = NULL;
+  long e = -1;
+  /* none yet: a clear error; /meta strings by name */
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
+  char cmd[64];
+  CU_ASSERT_EQUAL(sl_runlog_get_meta(r, "command", cmd, sizeof cmd), SL_OK);
+  CU_ASSERT_STRING_EQUAL(cmd, "train --config t.ini");
+  CU_ASSERT_EQUAL(sl_runlog_get_meta(r, "command", cmd, 5), SL_ERANGE);
+  CU_ASSERT_EQUAL(sl_runlog_get_meta(r, "absent", cmd, sizeof cmd), SL_EFORMAT);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_epoch(r, &e), SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "no checkpoint") != NULL);
+  sl_runlog_reader_close(r);
+  sl_epoch_metrics m = {1, 0.5, 0.5, 0.5, 0.5, 0.1, 1.0};
+  CU_ASSERT_EQUAL(sl_runlog_append_epoch(log, &m), SL_OK);
+  put_checkpoint(log, 1);
+  check_checkpoint(path, 1);
+  m.epoch = 2;
+  CU_ASSERT_EQUAL(sl_runlog_append_epoch(log, &m), SL_OK);
+  put_checkpoint(log, 2);
+  check_checkpoint(path, 2);
+  /* the previous one is gone, no staging left */
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/checkpoint/epoch_1"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/checkpoint/.staging"), 0);
+  /* a begun but uncommitted checkpoint is invisible */
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_begin(log, 3), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_float(log, "w", (float[1]){9.0f}, 1), SL_OK);
+  check_checkpoint(path, 2);
+  /* validation */
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_float(log, "a/b", (float[1]){0}, 1), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_float(log, ".x", (float[1]){0}, 1), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_float(log, "", (float[1]){0}, 1), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_begin(log, -1), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_commit(NULL), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
+  check_checkpoint(path, 2);
+  remove(path);
+}
+
+static void test_reopen(void)
+{
+  char path[512];
+  sl_runlog *log = create_default_log("runlog_reopen", path, sizeof path);
+  sl_epoch_metrics m = {1, 0.5, 0.5, 0.5, 0.5, 0.1, 1.0};
+  for (long k = 1; k <= 3; k++) {
+    m.epoch = k;
+    m.loss = 1.0 / (double)k;
+    CU_ASSERT_EQUAL(sl_runlog_append_epoch(log, &m), SL_OK);
+    if (k == 2)
+      put_checkpoint(log, 2);
+  }
+  /* a half-staged checkpoint and staged arrays of a killed run */
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_begin(log, 3), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_put_float(log, "params/x", (float[2]){1, 2}, 2, 0), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
+
+  log = NULL;
+  CU_ASSERT_EQUAL(sl_runlog_reopen(&log, path, 4), SL_EFORMAT); /* only 3 rows */
+  CU_ASSERT(strstr(sl_last_error(), "fewer") != NULL);
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_reopen(&log, path, 2), SL_OK);
+  CU_ASSERT_EQUAL(h5_length(path, "/metrics/loss"), 2);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/checkpoint/.staging"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/.staging"), 0);
+  check_checkpoint(path, 2);
+  m.epoch = 3;
+  m.loss = 7.0;
+  CU_ASSERT_EQUAL(sl_runlog_append_epoch(log, &m), SL_OK);
+  put_checkpoint(log, 3);
+  CU_ASSERT_EQUAL(sl_runlog_finish(log, 0.5, 3, 1.0), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
+  check_checkpoint(path, 3);
+  CU_ASSERT_EQUAL(h5_length(path, "/metrics/loss"), 3);
+  sl_runlog_reader *r = NULL;
+  long e = -1;
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_get_epochs(r, &e), SL_OK);
+  CU_ASSERT_EQUAL(e, 3);
+  sl_runlog_reader_close(r);
+  /* a finished run is not resumed; missing and garbage files are errors */
+  CU_ASSERT_EQUAL(sl_runlog_reopen(&log, path, 3), SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "finished") != NULL);
+  CU_ASSERT_EQUAL(sl_runlog_reopen(&log, "/nonexistent/x.h5", 0), SL_EIO);
+  CU_ASSERT_EQUAL(sl_runlog_reopen(&log, path, -1), SL_EINVAL);
+  CU_ASSERT(log == NULL);
+  remove(path);
+}
+
+/* /checkpoint@epoch naming a missing group: a truncated or edited log. */
+static void test_checkpoint_dangling(void)
+{
+  char path[512];
+  sl_runlog *log = create_default_log("runlog_dangling", path, sizeof path);
+  put_checkpoint(log, 0);
+  CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  CU_ASSERT_FATAL(f >= 0);
+  CU_ASSERT(H5Ldelete(f, "/checkpoint/epoch_0", H5P_DEFAULT) >= 0);
+  H5Fclose(f);
+  sl_runlog_reader *r = NULL;
+  long e = -1;
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_epoch(r, &e), SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "missing") != NULL);
+  sl_runlog_reader_close(r);
+  remove(path);
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void test_round_trip(void)
@@ -890,6 +1057,9 @@ int main(void)
       {"read_config errors", test_read_config_errors},
       {"no HDF5 error stack on stderr", test_no_error_stack_printed},
       {"h5py schema check", test_h5py_schema},
+      {"checkpoints: commit, replace, staged invisible", test_checkpoints},
+      {"reopen a killed run's log", test_reopen},
+      {"checkpoint attribute naming a missing group", test_checkpoint_dangling},
       {NULL, NULL},
   };
   return sl_test_run("runlog", cases);

@@ -583,6 +583,94 @@ static void test_session_reproducible(void)
   sl_session_free(a);
 }
 
+/* Checkpoints: a session trained 1 epoch with a checkpoint, restored into a
+ * fresh session and trained 2 more, ends bit-identical (weights, master
+ * weights, accuracies) to one trained 3 epochs straight; in simulation, on
+ * the ideal backend's interface and (if built) in the memristor loop, whose
+ * programming noise and pulses come from its saved state. Restoring into
+ * another network, or from a log without checkpoint, is refused. */
+static void check_restore(const sl_config *c, const char *what)
+{
+  char path[512];
+  sl_test_tmpfile("session_ckpt", path, sizeof path);
+  sl_run_result ra, rb;
+  sl_session *a = trained_session(c, 3, &ra);
+  sl_session *b = NULL, *r = NULL;
+  sl_runlog *log = NULL;
+  sl_run_meta meta = {"test_session", c->seed, 1};
+  CU_ASSERT_FATAL(sl_session_create(&b, c) == SL_OK);
+  CU_ASSERT_FATAL(sl_runlog_create(&log, path, c, &meta) == SL_OK);
+  sl_session_set_checkpointing(b, 1);
+  CU_ASSERT_FATAL(sl_session_train(b, 1, log, NULL, NULL, NULL) == SL_OK);
+  CU_ASSERT(sl_runlog_close(log) == SL_OK);
+  sl_session_free(b);
+
+  sl_runlog_reader *rd = NULL;
+  CU_ASSERT_FATAL(sl_runlog_open(&rd, path) == SL_OK);
+  CU_ASSERT_FATAL(sl_session_create(&r, c) == SL_OK);
+  CU_ASSERT_FATAL(sl_session_restore(r, rd) == SL_OK);
+  sl_runlog_reader_close(rd);
+  CU_ASSERT(sl_session_epochs(r) == 1);
+  CU_ASSERT_FATAL(sl_session_train(r, 2, NULL, NULL, NULL, &rb) == SL_OK);
+  sl_net *na = sl_session_net(a), *nr = sl_session_net(r);
+  const size_t n = sl_net_num_params(na);
+  size_t d = n_bits_differ(sl_net_params(na), sl_net_params(nr), n);
+  size_t dm = n_bits_differ(sl_net_master(na), sl_net_master(nr), n);
+  printf("\n    %s: 3 epochs vs 1 + checkpoint + 2: %zu of %zu weights differ, %zu master ", what,
+         d, n, dm);
+  CU_ASSERT(d == 0);
+  CU_ASSERT(dm == 0);
+  CU_ASSERT(rb.epochs == 3);
+  CU_ASSERT(ra.test_accuracy == rb.test_accuracy);
+  CU_ASSERT(ra.train_accuracy == rb.train_accuracy);
+  sl_session_free(r);
+  sl_session_free(a);
+
+  /* another network: a clear error */
+  sl_config other = *c;
+  CU_ASSERT_FATAL(sl_config_set(&other, "net.hidden", "11") == SL_OK);
+  CU_ASSERT_FATAL(sl_session_create(&r, &other) == SL_OK);
+  CU_ASSERT_FATAL(sl_runlog_open(&rd, path) == SL_OK);
+  CU_ASSERT(sl_session_restore(r, rd) == SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "parameters") != NULL);
+  sl_runlog_reader_close(rd);
+  sl_session_free(r);
+  remove(path);
+}
+
+static void test_session_checkpoint_restore(void)
+{
+  sl_config c;
+  tiny_config(&c);
+  check_restore(&c, "simulation");
+  CU_ASSERT_FATAL(sl_config_set(&c, "backend.name", "ideal") == SL_OK);
+  CU_ASSERT_FATAL(sl_config_set(&c, "backend.options", NEUTRAL_IDEAL) == SL_OK);
+  check_restore(&c, "ideal backend");
+#if SL_WITH_MEMRISTOR
+  tiny_config(&c);
+  CU_ASSERT_FATAL(sl_config_set(&c, "backend.name", "memristor") == SL_OK);
+  check_restore(&c, "memristor loop");
+#endif
+  /* a log without checkpoint */
+  char path[512];
+  sl_test_tmpfile("session_nockpt", path, sizeof path);
+  sl_runlog *log = NULL;
+  sl_run_meta meta = {"test_session", c.seed, 1};
+  tiny_config(&c);
+  CU_ASSERT_FATAL(sl_runlog_create(&log, path, &c, &meta) == SL_OK);
+  CU_ASSERT(sl_runlog_close(log) == SL_OK);
+  sl_session *s = NULL;
+  sl_runlog_reader *rd = NULL;
+  CU_ASSERT_FATAL(sl_session_create(&s, &c) == SL_OK);
+  CU_ASSERT_FATAL(sl_runlog_open(&rd, path) == SL_OK);
+  CU_ASSERT(sl_session_restore(s, rd) == SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "no checkpoint") != NULL);
+  CU_ASSERT(sl_run_resume(path, NULL, NULL, NULL, NULL) == SL_EFORMAT);
+  sl_runlog_reader_close(rd);
+  sl_session_free(s);
+  remove(path);
+}
+
 /* set_weights: a fresh session given a trained session's weights
  * evaluates exactly as the trained one; another architecture is refused. */
 static void test_session_set_weights(void)
@@ -832,6 +920,7 @@ int main(void)
       {"weight units from a config", test_w_unit_from_config},
       {"backend and loop from a config", test_hw_from_config},
       {"session: create, train, evaluate", test_session_train_evaluate},
+      {"session: checkpoint and restore", test_session_checkpoint_restore},
       {"session: create refuses bad configs", test_session_create_refused},
       {"session: same seed, same weights; continued training", test_session_reproducible},
       {"session: set_weights", test_session_set_weights},

@@ -1,5 +1,5 @@
 /* cmd_calibrate.c -- `spikeloop calibrate --backend bss2 [--chip-seed S]
- * --target tau_mem=10e-6,tau_syn=5e-6,v_th=... --out calib.h5`: search each
+ * --target tau_mem=10e-6,tau_syn=5e-6,v_th=... --out calib.h5 [--resume]`: search each
  * circuit's DAC words (leak, reset, threshold, tau_mem, tau_syn, gain,
  * refractory time) so that its *measured* parameters meet the targets
  * (sl_calib_run: Newton / secant steps on characterisations, never the
@@ -23,6 +23,7 @@ static void usage(void)
 {
   printf("usage: spikeloop calibrate --backend bss2 [--chip-seed S] --target LIST --out CALIB.h5\n"
          "                           [--iterations N] [--neurons LIST] [--options K=V,...]\n"
+         "                           [--resume]\n"
          "\n"
          "Calibrate the neuron circuits of an emulated chip to common targets from\n"
          "measured responses only (characterised at 32 emulator substeps per step\n"
@@ -46,13 +47,18 @@ static void usage(void)
          "  --neurons LIST     calibrate only these circuits, e.g. 0-122 (default 0-511);\n"
          "                     the others keep their nominal words\n"
          "  --options K=V,...  further bss2 options (noise, noise_seed, ...; not calib)\n"
-         "  --out CALIB.h5     the calibration file to write (required)\n");
+         "  --out CALIB.h5     the calibration file to write (required)\n"
+         "  --resume           continue a killed calibration with the same options from\n"
+         "                     its last finished round (the state CALIB.h5.resume.h5 that\n"
+         "                     every round writes and a finished run removes); the words\n"
+         "                     written equal an uninterrupted run's\n");
 }
 
 int cmd_calibrate(int argc, char **argv)
 {
   const char *out = NULL, *target = NULL, *extra = "";
   long seed = 1, iterations = 5;
+  int resume = 0;
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
       CLI_SEED_OPTION("--chip-seed", &seed),
@@ -61,6 +67,7 @@ int cmd_calibrate(int argc, char **argv)
        .needs = "an integer in 1..100", .min = 1, .max = 100},
       {.name = "--options", .kind = CLI_TEXT, .out = &extra, .needs = "K=V,..."},
       {.name = "--out", .kind = CLI_TEXT, .out = &out, .needs = "a file name"},
+      {.name = "--resume", .kind = CLI_FLAG, .out = &resume},
       {0}};
   const cli_spec spec = {"calibrate", usage, CLI_BACKEND | CLI_NEURONS, 1, own, NULL};
   int rc = cli_parse(&spec, &sh, argc, argv);
@@ -93,7 +100,8 @@ int cmd_calibrate(int argc, char **argv)
   t.circuits = ids;
   const double tv[SL_BSS2_NPARAM] = {t.v_leak, t.v_reset, t.v_th,   t.tau_mem,
                                      t.tau_syn, t.gain,    t.refrac};
-  printf("calibrating %zu circuit(s) of bss2 chip %ld (%d rounds) to",
+  printf("%s %zu circuit(s) of bss2 chip %ld (%d rounds) to",
+         resume ? "resuming the calibration of" : "calibrating",
          ids ? t.n_circuits : (size_t)SL_BSS2_CIRCUITS, seed, t.iterations);
   for (int p = 0; p < SL_BSS2_NPARAM; p++) {
     if (isfinite(tv[p]))
@@ -104,7 +112,7 @@ int cmd_calibrate(int argc, char **argv)
   }
   fflush(stdout);
   sl_calib_report r;
-  rc = sl_calib_run(opts, &t, out, &r);
+  rc = resume ? sl_calib_resume(opts, &t, out, &r) : sl_calib_run(opts, &t, out, &r);
   free(ids);
   if (rc)
     return cli_fail("bss2");

@@ -1,5 +1,6 @@
 /* cmd_train.c -- `spikeloop train`: configure, train with per-epoch
- * progress, write the HDF5 run log, print the final accuracy. */
+ * progress, write the HDF5 run log, print the final accuracy; or, with
+ * --resume LOG.h5, continue a killed run from its last checkpoint. */
 #include "config.h"
 #include "cli.h"
 #include "commands.h"
@@ -14,8 +15,12 @@ static void usage(void)
          "                       [--backend NAME] [--record FILE.h5] [--calib FILE.h5]\n"
          "                       [--init RUN.h5] [--threads N]\n"
          "                       [--print-config] [--quiet]\n"
+         "       spikeloop train --resume LOG.h5 [--threads N] [--quiet]\n"
          "\n"
          "Train a spiking network as the configuration says and log the run to HDF5.\n"
+         "The log gets a checkpoint at the end of every epoch (weights, optimiser\n"
+         "state, the backend's state), so that a run killed at any point continues\n"
+         "with --resume.\n"
          "\n"
          "  --config FILE     read settings from an INI-style key=value file\n"
          "  --set key=value   override one setting (repeatable; applied after --config)\n"
@@ -31,6 +36,12 @@ static void usage(void)
          "                    --init apply on top) and its network (weights and\n"
          "                    per-neuron parameters), e.g. a log of spikeloop import\n"
          "  --threads N       OpenMP threads (default: all cores)\n"
+         "  --resume LOG.h5   continue the killed run of LOG.h5 from its last complete\n"
+         "                    epoch, with the configuration of the log, appending to it;\n"
+         "                    the result equals an uninterrupted run's (bit-identical on\n"
+         "                    the ideal, bss2 and memristor backends; see README.md).\n"
+         "                    --config/--set/--backend given as well must repeat the\n"
+         "                    logged configuration exactly\n"
          "  --print-config    print every setting with its help and exit\n"
          "  --quiet           no per-epoch progress lines\n"
          "\n"
@@ -70,13 +81,63 @@ static void progress(const sl_epoch_metrics *m, void *user)
   fflush(stdout);
 }
 
+/* Does cfg differ from the defaults in any key (were settings given)? */
+static int config_given(const sl_config *cfg)
+{
+  sl_config def;
+  sl_config_defaults(&def);
+  char a[4096], b[4096];
+  for (size_t i = 0; i < sl_config_num_keys(); i++)
+    if (sl_config_get_index(cfg, i, a, sizeof a) || sl_config_get_index(&def, i, b, sizeof b) ||
+        strcmp(a, b) != 0)
+      return 1;
+  return 0;
+}
+
+/* --resume LOG.h5: settings given on the command line must repeat the log's. */
+static int resume_run(const char *path, const sl_config *given, const cli_shared *sh, int quiet)
+{
+  static sl_config cfg; /* the log's: static, large */
+  sl_config_defaults(&cfg);
+  sl_runlog_reader *r = NULL;
+  long epoch = 0;
+  if (sl_runlog_open(&r, path) || sl_runlog_read_config(r, &cfg) ||
+      sl_runlog_ckpt_epoch(r, &epoch)) {
+    sl_runlog_reader_close(r);
+    return cli_fail("--resume");
+  }
+  double done;
+  int finished = sl_runlog_get_summary(r, "test_accuracy", &done) == SL_OK;
+  sl_runlog_reader_close(r);
+  if (finished) {
+    fprintf(stderr, "spikeloop: --resume: '%s': the run finished (it has /summary): nothing to "
+                    "resume\n", path);
+    return 1;
+  }
+  sl_clear_error();
+  if (cli_apply_threads(sh))
+    return 1;
+  printf("spikeloop %s: resuming %s after epoch %ld of %ld (backend %s, %d thread(s))\n",
+         sl_version(), path, epoch, cfg.epochs, cfg.backend, sl_get_num_threads());
+  fflush(stdout);
+  sl_run_result res;
+  if (sl_run_resume(path, config_given(given) ? given : NULL, quiet ? NULL : progress,
+                    &cfg.epochs, &res))
+    return cli_fail("--resume");
+  printf("final test accuracy %.2f%% (validation %.2f%%, %ld epochs, %.1f s); log written to %s\n",
+         100 * res.test_accuracy, 100 * res.val_accuracy, res.epochs, res.seconds, path);
+  return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
   sl_config cfg;
   sl_config_defaults(&cfg);
   int print_config = 0, quiet = 0;
-  cli_shared sh = {&cfg, "spikeloop_run.h5", NULL, NULL, NULL, 0};
+  const char *resume = NULL;
+  cli_shared sh = {&cfg, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
+      {.name = "--resume", .kind = CLI_TEXT, .out = &resume, .needs = "a run log (FILE.h5)"},
       {.name = "--record", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_record},
       {.name = "--init", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_init},
       {.name = "--print-config", .kind = CLI_FLAG, .out = &print_config},
@@ -88,7 +149,12 @@ int cmd_train(int argc, char **argv)
   int rc = cli_parse(&spec, &sh, argc, argv);
   if (rc != CLI_RUN)
     return rc;
-  const char *log_path = sh.log;
+  if (resume && sh.log && strcmp(sh.log, resume) != 0)
+    return cli_usage_error("train", "--resume appends to its own log: --log %s is another file",
+                           sh.log);
+  if (resume && !print_config)
+    return resume_run(resume, &cfg, &sh, quiet);
+  const char *log_path = sh.log ? sh.log : "spikeloop_run.h5";
   if (print_config)
     return sl_config_write(&cfg, stdout) ? cli_fail("print-config") : 0;
   if (sl_config_validate(&cfg))

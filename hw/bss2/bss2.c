@@ -1093,6 +1093,38 @@ static int bss2_read_config(void *vs, const char *key, char *buf, size_t len)
   return SL_OK;
 }
 
+/* Checkpoints: besides the weights (rewritten by the loop) and what open
+ * derives from the options, only the noise-stream counters change: the
+ * state is {tag, runs, stim_runs} as three native uint64. */
+#define BSS2_STATE_TAG UINT64_C(0x6273733273740001) /* "bss2st", layout 1 */
+
+static int bss2_save_state(void *vs, uint8_t *buf, size_t *len)
+{
+  const bss2_state *st = vs;
+  const uint64_t v[3] = {BSS2_STATE_TAG, st->runs, st->stim_runs};
+  if (buf) {
+    if (*len < sizeof v)
+      return sl_error(SL_ERANGE, "bss2: save_state: %zu bytes, need %zu", *len, sizeof v);
+    memcpy(buf, v, sizeof v);
+  }
+  *len = sizeof v;
+  return SL_OK;
+}
+
+static int bss2_load_state(void *vs, const uint8_t *buf, size_t len)
+{
+  bss2_state *st = vs;
+  uint64_t v[3];
+  if (len != sizeof v)
+    return sl_error(SL_EFORMAT, "bss2: a saved state of %zu bytes, expected %zu", len, sizeof v);
+  memcpy(v, buf, sizeof v);
+  if (v[0] != BSS2_STATE_TAG)
+    return sl_error(SL_EFORMAT, "bss2: the saved state is not a bss2 state (layout 1)");
+  st->runs = v[1];
+  st->stim_runs = v[2];
+  return SL_OK;
+}
+
 static const sl_backend bss2_backend = {
   .version = SL_BACKEND_VERSION,
   .name = "bss2",
@@ -1107,6 +1139,8 @@ static const sl_backend bss2_backend = {
   .read_config = bss2_read_config,
   .weight_levels = SL_BSS2_WEIGHT_MAX,
   .stimulate = bss2_stimulate,
+  .save_state = bss2_save_state,
+  .load_state = bss2_load_state,
 };
 
 const sl_backend *sl_bss2_backend(void)

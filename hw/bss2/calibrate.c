@@ -27,6 +27,16 @@
  * sl_calib_targets, replaced circuit by circuit by per_circuit, which
  * sl_calib_targets_from_hw reads from a bss2 instance opened for the
  * network (read_config target.<word>.<circuit>).
+ *
+ * Resuming (issue 16): after every round the search state (words so far,
+ * measurement words, every circuit's summed points, the "before" report,
+ * seconds) goes to "<out>.resume.h5", written whole or not at all
+ * (slh_write_file: a temporary file renamed over it), and is removed when
+ * the calibration file is written. Each round draws its noise from
+ * noise_seed and the round number only, so sl_calib_resume continues with
+ * the round after the last finished one and writes the very words an
+ * uninterrupted run writes. The state is stored as native-endian bytes: a
+ * resume file is for the machine that wrote it.
  */
 #include "config.h"
 #ifndef _POSIX_C_SOURCE
@@ -38,6 +48,7 @@
 #include "spikeloop/error.h"
 #include "bss2_internal.h"
 #include "io/h5.h"
+#include "base/teststop.h"
 
 #include <hdf5.h>
 
@@ -495,8 +506,117 @@ static void model_range(int p, double a, double b, double *lo, double *hi)
   }
 }
 
-int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *out_path,
-                 sl_calib_report *rep)
+/* ------------------------------------------------------------ resuming */
+
+#define RESUME_FORMAT "spikeloop-calib-resume"
+
+/* The search state after `done` rounds, for slh_write_file. */
+typedef struct {
+  const sl_bss2_words *w, *mw;
+  const circuit_state *cs;
+  const calib_plan *pl;
+  const sl_calib_report *r;
+  int done, rounds;
+  const char *options;
+  double seconds;
+} calib_state;
+
+#define N_CS ((size_t)SL_BSS2_NPARAM * SL_BSS2_CIRCUITS)
+
+static herr_t state_fill(hid_t f, const void *arg, const char **what)
+{
+  const calib_state *st = arg;
+  const struct {
+    const char *name;
+    const void *data;
+    size_t n;
+  } blobs[] = {{"words", st->w, sizeof *st->w},
+               {"measure_words", st->mw, sizeof *st->mw},
+               {"points", st->cs, N_CS * sizeof *st->cs},
+               {"targets", st->pl->target, N_CS * sizeof *st->pl->target},
+               {"report", st->r, sizeof *st->r}};
+  for (size_t i = 0; i < sizeof blobs / sizeof blobs[0]; i++) {
+    hsize_t n = blobs[i].n;
+    *what = blobs[i].name;
+    if (slh_dataset(f, blobs[i].name, H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &n, blobs[i].data,
+                    SLH_PLAIN) < 0)
+      return -1;
+  }
+  *what = "root attributes";
+  if (slh_attr_int(f, "/", "rounds_done", st->done) < 0 ||
+      slh_attr_int(f, "/", "rounds", st->rounds) < 0 ||
+      slh_attr_int(f, "/", "mask", (int)st->pl->mask) < 0 ||
+      slh_attr_double(f, "/", "seconds", st->seconds) < 0 ||
+      slh_attr_str(f, "/", "options", st->options ? st->options : "") < 0 ||
+      slh_attr_int(f, "/", "format_version", 1) < 0)
+    return -1;
+  return slh_attr_ascii(f, "/", "format", RESUME_FORMAT);
+}
+
+/* Read the state of `path` into w, mw, cs, r; check that it is of the same
+ * calibration (plan, rounds, options). Returns the rounds done in *done and
+ * the seconds spent in *seconds. */
+static int state_read(const char *path, const calib_plan *pl, int rounds, const char *options,
+                      sl_bss2_words *w, sl_bss2_words *mw, circuit_state *cs,
+                      sl_calib_report *r, int *done, double *seconds)
+{
+  slh_file f = {-1, path, "sl_calib_resume"};
+  int rc = slh_open_read(&f, "sl_calib_resume", path);
+  if (rc)
+    return rc;
+  char *opt = NULL;
+  double *target = malloc(N_CS * sizeof *target);
+  int got_rounds = 0, mask = 0;
+  if (!target)
+    rc = sl_error(SL_ENOMEM, "calibrate: out of memory");
+  if (!rc)
+    rc = slh_check_format(&f, RESUME_FORMAT, 1, "calibration resume file");
+  hid_t root = -1;
+  if (!rc && (root = H5Oopen(f.id, "/", H5P_DEFAULT)) < 0)
+    rc = sl_error(SL_EIO, "sl_calib_resume: '%s': cannot open its root group", path);
+  if (!rc)
+    rc = slh_get_attr(&f, root, "/", "rounds_done", H5T_NATIVE_INT, 1, done);
+  if (!rc)
+    rc = slh_get_attr(&f, root, "/", "rounds", H5T_NATIVE_INT, 1, &got_rounds);
+  if (!rc)
+    rc = slh_get_attr(&f, root, "/", "mask", H5T_NATIVE_INT, 1, &mask);
+  if (!rc)
+    rc = slh_get_attr(&f, root, "/", "seconds", H5T_NATIVE_DOUBLE, 1, seconds);
+  if (!rc)
+    rc = slh_get_attr_str(&f, root, "/", "options", &opt);
+  const struct {
+    const char *name;
+    void *data;
+    size_t n;
+  } blobs[] = {{"words", w, sizeof *w},
+               {"measure_words", mw, sizeof *mw},
+               {"points", cs, N_CS * sizeof *cs},
+               {"targets", target, N_CS * sizeof *target},
+               {"report", r, sizeof *r}};
+  for (size_t i = 0; !rc && i < sizeof blobs / sizeof blobs[0]; i++) {
+    hsize_t n = blobs[i].n;
+    rc = slh_read_exact(&f, blobs[i].name, H5T_INTEGER, H5T_NATIVE_UINT8, 1, &n, blobs[i].data);
+  }
+  if (!rc && (got_rounds != rounds || (unsigned)mask != pl->mask ||
+              strcmp(opt, options ? options : "") != 0 ||
+              memcmp(target, pl->target, N_CS * sizeof *target) != 0))
+    rc = sl_error(SL_EINVAL, "sl_calib_resume: '%s' is the state of another calibration (%s "
+                  "differ)", path,
+                  got_rounds != rounds ? "the rounds" : (unsigned)mask != pl->mask ? "the words"
+                  : strcmp(opt, options ? options : "") ? "the chip options" : "the targets");
+  if (!rc && (*done < 1 || *done > rounds))
+    rc = sl_error(SL_EFORMAT, "sl_calib_resume: '%s': rounds_done = %d outside 1..%d", path,
+                  *done, rounds);
+  if (root >= 0)
+    H5Oclose(root);
+  free(opt);
+  free(target);
+  slh_close(&f);
+  return rc;
+}
+
+static int calib_run(const char *options, const sl_calib_targets *tg, const char *out_path,
+                     sl_calib_report *rep, int resume)
 {
   if (!tg || !out_path)
     return sl_error(SL_EINVAL, "sl_calib_run: NULL argument");
@@ -518,15 +638,17 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
    * at a word whose PSP is large enough to fit) */
   sl_bss2_words *w = malloc(sizeof *w), *mw = malloc(sizeof *mw);
   circuit_state *cs = malloc(SL_BSS2_NPARAM * SL_BSS2_CIRCUITS * sizeof *cs);
-  char *tmp = malloc(strlen(out_path) + 32);
-  int rc = pl.target && w && mw && cs && tmp ? SL_OK
-                                               : sl_error(SL_ENOMEM, "calibrate: out of memory");
+  char *tmp = malloc(strlen(out_path) + 32), *state_path = malloc(strlen(out_path) + 16);
+  int rc = pl.target && w && mw && cs && tmp && state_path
+               ? SL_OK
+               : sl_error(SL_ENOMEM, "calibrate: out of memory");
   if (!rc)
     rc = plan_make(&pl, tg);
   if (rc) {
-    free(pl.target), free(w), free(mw), free(cs), free(tmp);
+    free(pl.target), free(w), free(mw), free(cs), free(tmp), free(state_path);
     return rc;
   }
+  sprintf(state_path, "%s.resume.h5", out_path);
   sprintf(tmp, "%s.words%ld.h5", out_path, (long)getpid());
   /* round 0: every calibrated circuit at the nominal words of its targets */
   sl_bss2_words_default(w);
@@ -550,7 +672,16 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
    * calibrated word gives a PSP of a few counts only) */
   const double psp_w = fabs(sl_charac_protocols_default().psp_weight);
   char opts[1200];
-  for (int it = 0; it <= rounds && !rc; it++) {
+  int first = 0;
+  double seconds_before = 0.0;
+  if (resume) {
+    rc = state_read(state_path, &pl, rounds, options, w, mw, cs, &r, &first, &seconds_before);
+    if (rc) {
+      free(pl.target), free(w), free(mw), free(cs), free(tmp), free(state_path);
+      return rc;
+    }
+  }
+  for (int it = first; it <= rounds && !rc; it++) {
     const int final = it == rounds;
     /* round 0 and the last measure the gain at the words chosen ("before",
      * "after"); the rounds between at the measurement words */
@@ -616,6 +747,14 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
     }
     sl_fit_result_free(&fit);
     sl_charac_free(&rec);
+    if (!rc && !final) { /* the state after this round, whole or not at all */
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      const calib_state st = {w, mw, cs, &pl, &r, it + 1, rounds, options,
+                              seconds_before + (double)(t1.tv_sec - t0.tv_sec) +
+                                  1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)};
+      rc = slh_write_file("calibrate", state_path, state_fill, &st);
+      sli_test_stop("round", it + 1);
+    }
   }
   remove(tmp);
   /* what each circuit can reach, from its measurements */
@@ -644,10 +783,25 @@ int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *ou
   }
   if (!rc)
     rc = write_words(w, &pl, pl.mask, 1, out_path);
+  if (!rc)
+    remove(state_path);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  r.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  r.seconds = seconds_before + (double)(t1.tv_sec - t0.tv_sec) +
+              1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   if (!rc && rep)
     *rep = r;
-  free(pl.target), free(w), free(mw), free(cs), free(tmp);
+  free(pl.target), free(w), free(mw), free(cs), free(tmp), free(state_path);
   return rc;
+}
+
+int sl_calib_run(const char *options, const sl_calib_targets *tg, const char *out_path,
+                 sl_calib_report *rep)
+{
+  return calib_run(options, tg, out_path, rep, 0);
+}
+
+int sl_calib_resume(const char *options, const sl_calib_targets *tg, const char *out_path,
+                    sl_calib_report *rep)
+{
+  return calib_run(options, tg, out_path, rep, 1);
 }

@@ -310,9 +310,29 @@ static int ideal_read_config(void *st, const char *key, char *buf, size_t len)
   return SL_OK;
 }
 
+/* Checkpoints: nothing but the weights changes between runs (mismatch is
+ * drawn from the options at open, no noise), so the state is empty. */
+static int ideal_save_state(void *st, uint8_t *buf, size_t *len)
+{
+  (void)st;
+  (void)buf;
+  *len = 0;
+  return SL_OK;
+}
+
+static int ideal_load_state(void *st, const uint8_t *buf, size_t len)
+{
+  (void)st;
+  (void)buf;
+  if (len)
+    return sl_error(SL_EFORMAT, "ideal backend: a saved state of %zu bytes (its state is empty)",
+                    len);
+  return SL_OK;
+}
+
 static const sl_backend ideal_backend = {
     SL_BACKEND_VERSION, "ideal", "the exact LIF simulator, observed without error",
     sizeof(ideal_state), ideal_open, ideal_close, ideal_caps, ideal_write, ideal_run,
-    ideal_read_config, 0, ideal_stimulate};
+    ideal_read_config, 0, ideal_stimulate, ideal_save_state, ideal_load_state};
 
 const sl_backend *slb_ideal_backend(void) { return &ideal_backend; }

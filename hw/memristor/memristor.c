@@ -407,10 +407,81 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
 
 /* weight_levels 0 in the table: the levels are an option, so the core asks
  * an opened instance (caps.weight_levels, 7 by default). */
+/* Checkpoints: {tag, written[0..L], pairs_reprogrammed, writes} as native
+ * uint64, then every crossbar's state (sl_cim_state_save), layer by layer. */
+#define MEM_STATE_TAG UINT64_C(0x6d656d7374000001) /* "memst", layout 1 */
+
+static size_t mem_state_bytes(const mem_state *ms)
+{
+  size_t n = (ms->L + 4) * sizeof(uint64_t);
+  for (size_t l = 0; l <= ms->L; l++)
+    n += sl_cim_state_size(ms->xb[l]);
+  return n;
+}
+
+static int mem_save_state(void *st, uint8_t *buf, size_t *len)
+{
+  const mem_state *ms = st;
+  const size_t need = mem_state_bytes(ms);
+  if (buf) {
+    if (*len < need)
+      return sl_error(SL_ERANGE, "memristor backend: save_state: %zu bytes, need %zu", *len, need);
+    uint64_t v = MEM_STATE_TAG;
+    memcpy(buf, &v, sizeof v);
+    buf += sizeof v;
+    for (size_t l = 0; l <= ms->L; l++, buf += sizeof v) {
+      v = (uint64_t)ms->written[l];
+      memcpy(buf, &v, sizeof v);
+    }
+    memcpy(buf, &ms->pairs_reprogrammed, sizeof v);
+    memcpy(buf + sizeof v, &ms->writes, sizeof v);
+    buf += 2 * sizeof v;
+    for (size_t l = 0; l <= ms->L; l++) {
+      sl_cim_state_save(ms->xb[l], buf);
+      buf += sl_cim_state_size(ms->xb[l]);
+    }
+  }
+  *len = need;
+  return SL_OK;
+}
+
+static int mem_load_state(void *st, const uint8_t *buf, size_t len)
+{
+  mem_state *ms = st;
+  if (len != mem_state_bytes(ms))
+    return sl_error(SL_EFORMAT, "memristor backend: a saved state of %zu bytes, this network's "
+                    "has %zu", len, mem_state_bytes(ms));
+  uint64_t v;
+  memcpy(&v, buf, sizeof v);
+  if (v != MEM_STATE_TAG)
+    return sl_error(SL_EFORMAT, "memristor backend: the saved state is not a memristor state");
+  buf += sizeof v;
+  int written[SL_MAX_LAYERS + 1];
+  for (size_t l = 0; l <= ms->L; l++, buf += sizeof v) {
+    memcpy(&v, buf, sizeof v);
+    written[l] = v != 0;
+  }
+  uint64_t pairs, writes;
+  memcpy(&pairs, buf, sizeof v);
+  memcpy(&writes, buf + sizeof v, sizeof v);
+  buf += 2 * sizeof v;
+  for (size_t l = 0; l <= ms->L; l++) {
+    int rc = sl_cim_state_load(ms->xb[l], buf, sl_cim_state_size(ms->xb[l]));
+    if (rc)
+      return rc;
+    buf += sl_cim_state_size(ms->xb[l]);
+  }
+  for (size_t l = 0; l <= ms->L; l++)
+    ms->written[l] = written[l];
+  ms->pairs_reprogrammed = pairs;
+  ms->writes = writes;
+  return SL_OK;
+}
+
 static const sl_backend memristor_backend = {
     SL_BACKEND_VERSION, "memristor",
     "weights on noisy memristor crossbar tiles (write-verify), digital LIF neurons",
     sizeof(mem_state), mem_open, mem_close, mem_caps, mem_write, mem_run, mem_read_config, 0,
-    NULL};
+    NULL, mem_save_state, mem_load_state};
 
 const sl_backend *sl_memristor_backend(void) { return &memristor_backend; }

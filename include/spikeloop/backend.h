@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 /* Version of the table layout this header describes. */
-#define SL_BACKEND_VERSION 2
+#define SL_BACKEND_VERSION 3
 
 enum { SL_OBS_SPIKES = 1u, SL_OBS_MEMBRANE = 2u };
 
@@ -175,6 +175,16 @@ struct sl_backend {
   /* Run one characterisation protocol (see sl_stimulus); NULL: not
    * supported (the core answers SL_EUNSUPPORTED). */
   int (*stimulate)(void *state, const sl_stimulus *stim, sl_observations *obs);
+  /* version 3 */
+  /* Checkpoints (sl_hw_save_state): the instance's mutable state besides the
+   * weights it was written -- noise-stream counters, programmed
+   * conductances, pulse counts -- as bytes. save_state with buf NULL sets
+   * *len to the size needed; with buf, writes *len bytes. load_state
+   * restores it into an instance opened with the same setup and options
+   * after the same weights were written, so that later runs and writes
+   * behave exactly as the saved instance's would. NULL: not supported. */
+  int (*save_state)(void *state, uint8_t *buf, size_t *len);
+  int (*load_state)(void *state, const uint8_t *buf, size_t len);
 };
 
 /* ------------------------------------------------------------ instances */
@@ -200,6 +210,14 @@ int sl_hw_read_config(sl_hw *hw, const char *key, char *buf, size_t len);
  * (bad stimulus: no neurons, a neuron index out of range, repeats 0,
  * duration <= 0, pre < 0, non-finite amplitude), the backend's own. */
 int sl_hw_stimulate(sl_hw *hw, const sl_stimulus *stim, sl_observations *obs);
+
+/* The instance's state for a checkpoint, in a fresh buffer *buf (free it)
+ * of *len bytes (*buf may be NULL when *len is 0), and restoring it (see the
+ * slots). Errors: SL_EUNSUPPORTED (a table older than version 3 or without
+ * the slots: the backend's runs cannot be continued exactly), SL_ENOMEM,
+ * the backend's own (SL_EFORMAT: a state of another size or setup). */
+int sl_hw_save_state(sl_hw *hw, uint8_t **buf, size_t *len);
+int sl_hw_load_state(sl_hw *hw, const uint8_t *buf, size_t len);
 
 /* Record every later write_weights and run of hw into path (a recording, spikeloop/recording.h) (replacing any
  * earlier recorder of hw). The weights hw holds at the time are recorded

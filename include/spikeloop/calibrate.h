@@ -140,6 +140,20 @@ typedef struct {
 int sl_calib_run(const char *options, const sl_calib_targets *t, const char *out_path,
                  sl_calib_report *report);
 
+/* Resuming: after every round sl_calib_run writes its search state to
+ * "<out_path>.resume.h5" (whole or not at all: a temporary file renamed),
+ * and removes it once out_path is written. sl_calib_resume, with the same
+ * options and targets, continues a killed sl_calib_run after its last
+ * finished round; it writes the same words as an uninterrupted run (every
+ * round's noise is seeded from noise_seed and the round number) and its
+ * report covers all rounds (seconds included). Errors: SL_EIO (no resume
+ * file: the run finished, or was killed in round 0; damaged file),
+ * SL_EFORMAT (not a resume file), SL_EINVAL (the state of another
+ * calibration: rounds, words, chip options or targets differ), and those of
+ * sl_calib_run. */
+int sl_calib_resume(const char *options, const sl_calib_targets *t, const char *out_path,
+                    sl_calib_report *report);
+
 /* Characterise circuits of a bss2 chip (options as for the backend;
  * characterise=1 is added, and substeps = SL_CALIB_SUBSTEPS with the noise
  * scaled unless the options set substeps) and fit them: a convenience for

@@ -158,6 +158,17 @@ typedef struct sl_cim sl_cim;
 int sl_cim_alloc(sl_cim **out, size_t n_in, size_t n_out, const sl_cim_params *p);
 void sl_cim_free(sl_cim *c); /* NULL is a no-op */
 
+/* The crossbar's mutable state, for checkpoints: conductances as programmed
+ * and as read, level-quantised targets, w_max, drift time and compensation,
+ * the programming-event and input-vector counters (the noise streams) and
+ * sl_cim_counters. sl_cim_state_save writes sl_cim_state_size(c) bytes;
+ * sl_cim_state_load restores them into a crossbar allocated with the same
+ * sizes and parameters, which then reads, drifts and reprograms exactly as
+ * the saved one would. Errors: SL_EFORMAT (another size or layout). */
+size_t sl_cim_state_size(const sl_cim *c);
+void sl_cim_state_save(const sl_cim *c, uint8_t *buf);
+int sl_cim_state_load(sl_cim *c, const uint8_t *buf, size_t len);
+
 size_t sl_cim_n_in(const sl_cim *c);
 size_t sl_cim_n_out(const sl_cim *c);
 const sl_cim_params *sl_cim_params_get(const sl_cim *c);

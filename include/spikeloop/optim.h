@@ -39,6 +39,19 @@ int sl_optim_step(sl_optim *o, float *params, const float *grads);
 void sl_optim_set_epoch(sl_optim *o, size_t epoch);
 double sl_optim_lr(const sl_optim *o);
 
+/* The optimiser's state, for checkpoints: the number of steps taken and its
+ * moment arrays (n_params floats each; Adam: m and v, SGD: m, v NULL).
+ * sl_optim_state gives read-only views; sl_optim_set_state copies step and
+ * the moments in (v ignored when the optimiser has none). With the same
+ * parameters and learning-rate epoch, the next step after set_state is
+ * bit-identical to the step the saved optimiser would have taken.
+ * Errors: SL_EINVAL (NULL optimiser, NULL m, or NULL v for Adam). */
+int sl_optim_state(const sl_optim *o, size_t *step, const float **m, const float **v);
+int sl_optim_set_state(sl_optim *o, size_t step, const float *m, const float *v);
+/* Number of moment arrays (Adam 2, SGD 1), 0 for NULL. */
+size_t sl_optim_num_moments(const sl_optim *o);
+size_t sl_optim_num_params(const sl_optim *o);
+
 /* NULL-terminated list of names. */
 const char *const *sl_optim_list(void);
 

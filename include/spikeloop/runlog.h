@@ -11,6 +11,10 @@
  *   /mismatch/<layer>/<param>    per-neuron arrays (float32; refrac int32)
  *   /metrics_nb/...              NeuroBench metrics (spikeloop/nbmetrics.h)
  *   /summary   attributes: test_accuracy, epochs, seconds (+ any put_summary)
+ *   /checkpoint          attribute epoch = E: the valid checkpoint is
+ *                        /checkpoint/epoch_E (what a resumed run needs;
+ *                        the session's contents: spikeloop/session.h)
+ *   /checkpoint/.staging a checkpoint being written: never read
  *
  * The file is flushed after every epoch, so a run killed mid-way leaves a
  * readable file with every completed epoch. Arrays put with
@@ -89,6 +93,41 @@ int sl_runlog_finish(sl_runlog *log, double test_accuracy, long epochs, double s
 /* Close (NULL is a no-op). Returns the first error of the final flush. */
 int sl_runlog_close(sl_runlog *log);
 
+/* ------------------------------------------------------------ checkpoints
+ *
+ * A checkpoint is a set of named arrays and counts, written at the end of an
+ * epoch so that a killed run can continue (sl_run_resume). It is written
+ * under /checkpoint/.staging, flushed, renamed to /checkpoint/epoch_E,
+ * /checkpoint@epoch set to E and flushed again; only then is the previous
+ * checkpoint deleted (and flushed). A kill at any instant between flushes
+ * leaves the file as of the last flush: readable, and /checkpoint@epoch
+ * naming a complete checkpoint (or none yet). Names are one path component
+ * without '/', not starting with '.'. */
+
+/* Start staging the checkpoint of `epoch` (>= 0), discarding one staged
+ * before and not committed. Errors: SL_EINVAL (NULL, epoch < 0, finished
+ * log), SL_EIO. */
+int sl_runlog_ckpt_begin(sl_runlog *log, long epoch);
+/* Stage a 1-D array or an int64 count. A name put again is replaced.
+ * Errors: SL_EINVAL (NULL, bad name, no checkpoint begun), SL_EIO. */
+int sl_runlog_ckpt_put_float(sl_runlog *log, const char *name, const float *data, size_t n);
+int sl_runlog_ckpt_put_double(sl_runlog *log, const char *name, const double *data, size_t n);
+int sl_runlog_ckpt_put_bytes(sl_runlog *log, const char *name, const uint8_t *data, size_t n);
+int sl_runlog_ckpt_put_count(sl_runlog *log, const char *name, int64_t value);
+/* Make the staged checkpoint the valid one (the sequence above) and delete
+ * the previous one. Errors: SL_EINVAL (NULL, nothing staged), SL_EIO (the
+ * previous checkpoint stays valid unless /checkpoint@epoch was flushed). */
+int sl_runlog_ckpt_commit(sl_runlog *log);
+
+/* Reopen the log of a killed run for writing, to continue after `epochs`
+ * complete epochs (its checkpoint's): /metrics rows past epochs are dropped
+ * (the next append writes row `epochs`), staged items and a half-written
+ * checkpoint are deleted, and the valid checkpoint stays until the next
+ * commit replaces it. Errors: SL_EINVAL (NULL, epochs < 0), SL_EIO (missing,
+ * damaged or locked file), SL_EFORMAT (the run finished: /summary exists;
+ * fewer than `epochs` complete /metrics rows). */
+int sl_runlog_reopen(sl_runlog **out, const char *path, long epochs);
+
 /* ------------------------------------------------------------ reading */
 typedef struct sl_runlog_reader sl_runlog_reader;
 
@@ -119,9 +158,26 @@ int sl_runlog_get_summary(sl_runlog_reader *r, const char *name, double *value);
  * exists in the log, else 0 (also for NULL arguments). */
 int sl_runlog_exists(sl_runlog_reader *r, const char *path);
 
+/* A string /meta attribute (e.g. "command") into buf[len]. Errors:
+ * SL_EFORMAT (absent, not a string), SL_ERANGE (longer than len - 1). */
+int sl_runlog_get_meta(sl_runlog_reader *r, const char *name, char *buf, size_t len);
 /* Number of complete epochs in /metrics (its attribute epochs_complete).
  * Errors: SL_EFORMAT if absent. */
 int sl_runlog_get_epochs(sl_runlog_reader *r, long *epochs);
+
+/* The epoch of the valid checkpoint (/checkpoint@epoch). Errors:
+ * SL_EFORMAT (no checkpoint: the message says so; the attribute names a
+ * group that is missing: truncated log). */
+int sl_runlog_ckpt_epoch(sl_runlog_reader *r, long *epoch);
+/* Length of checkpoint array `name` in *n (0 and SL_OK if absent, *found 0). */
+int sl_runlog_ckpt_size(sl_runlog_reader *r, const char *name, size_t *n, int *found);
+/* Read checkpoint array `name`, which must hold exactly n values (floats:
+ * finite), or the count `name`. Errors: SL_EFORMAT (missing, wrong length or
+ * type: the message names the path), SL_ENUMERIC, SL_EINVAL (NULL). */
+int sl_runlog_ckpt_get_float(sl_runlog_reader *r, const char *name, float *data, size_t n);
+int sl_runlog_ckpt_get_double(sl_runlog_reader *r, const char *name, double *data, size_t n);
+int sl_runlog_ckpt_get_bytes(sl_runlog_reader *r, const char *name, uint8_t *data, size_t n);
+int sl_runlog_ckpt_get_count(sl_runlog_reader *r, const char *name, int64_t *value);
 
 #ifdef __cplusplus
 }

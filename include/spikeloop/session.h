@@ -46,7 +46,9 @@ long sl_session_epochs(const sl_session *s);
 
 /* Train `epochs` more epochs (continuing the learning-rate schedule and the
  * shuffling sequence), evaluating the test and validation sets after each;
- * append metrics to log if not NULL; call progress after each epoch. */
+ * append metrics to log if not NULL; call progress after each epoch.
+ * epochs == 0 evaluates instead, except right after sl_session_restore,
+ * when res gets the checkpoint's accuracies (the run had ended). */
 int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
                      void *user, sl_run_result *res);
 
@@ -82,6 +84,52 @@ int sl_session_log_network(sl_session *s, sl_runlog *log);
  * training starts, so an unwritable path fails at once). */
 int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *meta,
                  sl_progress_fn progress, void *user, sl_run_result *res);
+
+/* ------------------------------------------------------------ checkpoints
+ *
+ * A session's checkpoint (in its run log, spikeloop/runlog.h) holds what
+ * the rest of the run depends on:
+ *   counts  epoch (epochs trained), n_params, optim_step (optimiser steps),
+ *           backend_exact (1: the backend's state is saved, or there is no
+ *           backend)
+ *   float32 master (the float master / shadow weights the optimiser steps),
+ *           params (the weights the network uses: in the loop, the
+ *           quantised master weights), optim_m, optim_v (Adam's moments;
+ *           SGD: optim_m only)
+ *   float64 result (train, validation, test accuracy of the last epoch and
+ *           the training seconds so far), pulses (per epoch, if counted)
+ *   uint8   backend_state (the backend's, sl_hw_save_state; absent if the
+ *           backend cannot save it)
+ * Shuffling and rate-coding noise are seeded from train.seed and the epoch,
+ * so they need no state. */
+
+/* Write the checkpoint of the session as it is now into log (staged and
+ * committed: sl_runlog_ckpt_*). Errors: SL_EINVAL, SL_ENOMEM, errors of the
+ * run log and of sl_hw_save_state (SL_EUNSUPPORTED is not one: the
+ * checkpoint then has backend_exact = 0). */
+int sl_session_checkpoint(sl_session *s, sl_runlog *log);
+/* on != 0: sl_session_train with a log writes a checkpoint after every
+ * epoch (sl_run_train and sl_run_resume switch it on). */
+void sl_session_set_checkpointing(sl_session *s, int on);
+/* Restore the valid checkpoint of r into s, a session built from the same
+ * configuration: weights (synced to the backend), optimiser, backend state,
+ * epoch count, pulses. The next sl_session_train continues as the saved
+ * session would have. Errors: SL_EFORMAT (no checkpoint, one of another
+ * network: its message names what differs), SL_EUNSUPPORTED (a saved
+ * backend state the backend cannot load), errors of the pieces. */
+int sl_session_restore(sl_session *s, sl_runlog_reader *r);
+
+/* Continue a killed sl_run_train (spikeloop train) from the last checkpoint
+ * of its log: the configuration comes from the log's /config; if expect is
+ * not NULL it must equal it key by key (SL_EINVAL naming the first key that
+ * differs). Trains the remaining epochs, appending to /metrics from the
+ * checkpoint's epoch on, and finishes the log as sl_run_train does. On the
+ * ideal backend the final weights, metrics (but seconds) and summary are
+ * bit-identical to an uninterrupted run's. res->epochs counts all epochs,
+ * res->seconds all training seconds. Errors: SL_EFORMAT (no checkpoint, a
+ * finished run, a truncated log), SL_EIO, errors of the session. */
+int sl_run_resume(const char *log_path, const sl_config *expect, sl_progress_fn progress,
+                  void *user, sl_run_result *res);
 
 /* Rebuild the final model of a complete run log and evaluate it on the
  * test set of its config, in simulation. Errors: SL_EIO, SL_EFORMAT. */

@@ -970,3 +970,74 @@ double sl_cim_energy_per_mvm(const sl_cim *c)
   k.prog_pulses = 0;
   return sl_cim_energy(&c->p, &k) / (double)k.mvms;
 }
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* Layout 1: tag, then the scalars, then the float arrays, native byte order. */
+#define CIM_STATE_TAG UINT64_C(0x63696d7374000001) /* "cimst", layout 1 */
+
+typedef struct {
+  uint64_t tag, n_cells, n_flat;
+  double w_max, t_now, comp;
+  int64_t programmed;
+  uint64_t prog_events, vec_index;
+  sl_cim_counters k;
+} cim_state_head;
+
+size_t sl_cim_state_size(const sl_cim *c)
+{
+  const size_t flat = c->n_in * c->n_out;
+  return sizeof(cim_state_head) + (5 * c->n_cells + 2 * flat) * sizeof(float);
+}
+
+void sl_cim_state_save(const sl_cim *c, uint8_t *buf)
+{
+  const size_t flat = c->n_in * c->n_out;
+  cim_state_head h;
+  memset(&h, 0, sizeof h);
+  h.tag = CIM_STATE_TAG;
+  h.n_cells = c->n_cells;
+  h.n_flat = flat;
+  h.w_max = c->w_max;
+  h.t_now = c->t_now;
+  h.comp = c->comp;
+  h.programmed = c->programmed;
+  h.prog_events = c->prog_events;
+  h.vec_index = c->vec_index;
+  h.k = c->k;
+  memcpy(buf, &h, sizeof h);
+  buf += sizeof h;
+  const float *cells[5] = {c->gp0, c->gm0, c->gp, c->gm, c->d};
+  for (size_t i = 0; i < 5; i++, buf += c->n_cells * sizeof(float))
+    memcpy(buf, cells[i], c->n_cells * sizeof(float));
+  memcpy(buf, c->dflat, flat * sizeof(float));
+  memcpy(buf + flat * sizeof(float), c->target, flat * sizeof(float));
+}
+
+int sl_cim_state_load(sl_cim *c, const uint8_t *buf, size_t len)
+{
+  if (!c || !buf)
+    return sl_error(SL_EINVAL, "sl_cim_state_load: NULL argument");
+  const size_t flat = c->n_in * c->n_out;
+  cim_state_head h;
+  if (len != sl_cim_state_size(c))
+    return sl_error(SL_EFORMAT, "cim: a saved state of %zu bytes, this crossbar's has %zu", len,
+                    sl_cim_state_size(c));
+  memcpy(&h, buf, sizeof h);
+  if (h.tag != CIM_STATE_TAG || h.n_cells != c->n_cells || h.n_flat != flat)
+    return sl_error(SL_EFORMAT, "cim: the saved state is of another crossbar or layout");
+  buf += sizeof h;
+  float *cells[5] = {c->gp0, c->gm0, c->gp, c->gm, c->d};
+  for (size_t i = 0; i < 5; i++, buf += c->n_cells * sizeof(float))
+    memcpy(cells[i], buf, c->n_cells * sizeof(float));
+  memcpy(c->dflat, buf, flat * sizeof(float));
+  memcpy(c->target, buf + flat * sizeof(float), flat * sizeof(float));
+  c->w_max = h.w_max;
+  c->t_now = h.t_now;
+  c->comp = h.comp;
+  c->programmed = (int)h.programmed;
+  c->prog_events = h.prog_events;
+  c->vec_index = h.vec_index;
+  c->k = h.k;
+  return SL_OK;
+}

@@ -215,3 +215,44 @@ int sl_hw_record(sl_hw *hw, const char *path)
   hw->rec = r;
   return SL_OK;
 }
+
+int sl_hw_save_state(sl_hw *hw, uint8_t **buf, size_t *len)
+{
+  if (!hw || !buf || !len)
+    return sl_error(SL_EINVAL, "sl_hw_save_state: NULL argument");
+  *buf = NULL;
+  *len = 0;
+  if (hw->b->version < 3 || !hw->b->save_state || !hw->b->load_state)
+    return sl_error(SL_EUNSUPPORTED, "backend '%s' cannot save its state (table version %d; "
+                    "checkpoints need version 3 with save_state and load_state)", hw->b->name,
+                    hw->b->version);
+  size_t n = 0;
+  int rc = hw->b->save_state(hw->state, NULL, &n);
+  if (rc || n == 0)
+    return rc;
+  uint8_t *b = malloc(n);
+  if (!b)
+    return sl_error(SL_ENOMEM, "sl_hw_save_state: out of memory for %zu bytes", n);
+  size_t got = n;
+  rc = hw->b->save_state(hw->state, b, &got);
+  if (!rc && got != n)
+    rc = sl_error(SL_EFORMAT, "backend '%s' saved %zu bytes of state, announced %zu",
+                  hw->b->name, got, n);
+  if (rc) {
+    free(b);
+    return rc;
+  }
+  *buf = b;
+  *len = n;
+  return SL_OK;
+}
+
+int sl_hw_load_state(sl_hw *hw, const uint8_t *buf, size_t len)
+{
+  if (!hw || (!buf && len))
+    return sl_error(SL_EINVAL, "sl_hw_load_state: NULL argument");
+  if (hw->b->version < 3 || !hw->b->save_state || !hw->b->load_state)
+    return sl_error(SL_EUNSUPPORTED, "backend '%s' cannot load a saved state (table version %d)",
+                    hw->b->name, hw->b->version);
+  return hw->b->load_state(hw->state, buf, len);
+}

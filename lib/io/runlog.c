@@ -44,6 +44,7 @@
 #include "spikeloop/version.h"
 
 #include "io/h5.h"
+#include "io/runlog_internal.h"
 
 #include <hdf5.h>
 
@@ -62,17 +63,6 @@
 #define VALUE_MAX_LEN 4096  /* longest config value text */
 #define METRICS_CHUNK 64    /* rows per chunk of a /metrics dataset */
 
-struct sl_runlog {
-  hid_t file;
-  char *path;
-  long epochs;  /* rows committed to /metrics */
-  int finished; /* sl_runlog_finish succeeded: no more writes */
-};
-
-struct sl_runlog_reader {
-  hid_t file;
-  char *path;
-};
 
 /* The /metrics columns: name, and the offset of the double in
  * sl_epoch_metrics (-1 for the int64 epoch column). */
@@ -298,6 +288,7 @@ static int runlog_create(sl_runlog **out, const char *path, const sl_config *cfg
     return sl_error(SL_ENOMEM, "sl_runlog_create: out of memory");
   }
   log->file = -1;
+  log->ckpt_epoch = -1;
   log->path = name;
 
   int rc = SL_EIO;
@@ -960,6 +951,36 @@ int sl_runlog_get_summary(sl_runlog_reader *r, const char *name, double *value)
   H5E_END_TRY;
   if (rc == SL_OK)
     *value = v;
+  return rc;
+}
+
+static int runlog_get_meta(sl_runlog_reader *r, const char *name, char *buf, size_t len)
+{
+  const char *fn = "sl_runlog_get_meta";
+  if (!r || !name || !buf || !len)
+    return sl_error(SL_EINVAL, "%s: NULL or empty argument", fn);
+  slh_file f = {r->file, r->path, fn};
+  hid_t g = -1;
+  int rc = slh_open_group(&f, "meta", &g);
+  char *v = NULL;
+  if (!rc)
+    rc = slh_get_attr_str(&f, g, "/meta", name, &v);
+  if (!rc && strlen(v) >= len)
+    rc = sl_error(SL_ERANGE, "%s: '%s': /meta@%s is longer than %zu characters", fn, r->path,
+                  name, len - 1);
+  if (!rc)
+    memcpy(buf, v, strlen(v) + 1);
+  free(v);
+  if (g >= 0)
+    H5Gclose(g);
+  return rc;
+}
+
+int sl_runlog_get_meta(sl_runlog_reader *r, const char *name, char *buf, size_t len)
+{
+  int rc;
+  H5E_BEGIN_TRY { rc = runlog_get_meta(r, name, buf, len); }
+  H5E_END_TRY;
   return rc;
 }
 

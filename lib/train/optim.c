@@ -153,3 +153,31 @@ void sl_optim_set_epoch(sl_optim *o, size_t epoch)
 }
 
 double sl_optim_lr(const sl_optim *o) { return o ? o->lr : 0.0; }
+
+int sl_optim_state(const sl_optim *o, size_t *step, const float **m, const float **v)
+{
+  if (!o)
+    return sl_error(SL_EINVAL, "sl_optim_state: NULL optimiser");
+  if (step)
+    *step = o->t;
+  if (m)
+    *m = o->m;
+  if (v)
+    *v = o->v;
+  return SL_OK;
+}
+
+int sl_optim_set_state(sl_optim *o, size_t step, const float *m, const float *v)
+{
+  if (!o || !m || (o->type->n_moments > 1 && !v))
+    return sl_error(SL_EINVAL, "sl_optim_set_state: NULL %s",
+                    !o ? "optimiser" : !m ? "first moment" : "second moment");
+  o->t = step;
+  memcpy(o->m, m, o->n * sizeof(float));
+  if (o->type->n_moments > 1)
+    memcpy(o->v, v, o->n * sizeof(float));
+  return SL_OK;
+}
+
+size_t sl_optim_num_moments(const sl_optim *o) { return o ? o->type->n_moments : 0; }
+size_t sl_optim_num_params(const sl_optim *o) { return o ? o->n : 0; }

@@ -15,6 +15,7 @@
 #include "spikeloop/version.h"
 #include "base/rng.h"
 #include "train_internal.h"
+#include "session_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -131,19 +132,6 @@ static int load_init(sl_net *net, const char *path)
 
 /* ------------------------------------------------------------ sessions */
 
-struct sl_session {
-  sl_config cfg;
-  sl_dataset train, val, test;
-  sl_encoder enc;
-  sl_net *net;
-  sl_trainer *tr;
-  sl_hw *hw;
-  sl_loop *loop;
-  sli_batch bb;
-  long epoch;
-  double *pulses;  /* programming pulses spent by the end of each epoch */
-  size_t n_pulses;
-};
 
 void sl_session_free(sl_session *s)
 {
@@ -315,6 +303,7 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
   if (!s)
     return sl_error(SL_EINVAL, "sl_session_train: NULL session");
   const double t0 = now_seconds();
+  s->t0 = t0;
   const sl_config *cfg = &s->cfg;
   const size_t T = s->enc.t_steps, batch = (size_t)cfg->batch;
   const size_t n_hidden = sli_hidden_neurons(sl_net_get_spec(s->net));
@@ -369,10 +358,20 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
       rc = sl_runlog_append_epoch(log, &m);
     if (!rc)
       rc = record_pulses(s);
+    s->last[0] = train_acc;
+    s->last[1] = s->val.n ? ev_val.accuracy : 0.0; /* finite: checkpoints refuse NaN */
+    s->last[2] = m.test_accuracy;
+    s->restored = 0;
+    if (!rc && log && s->checkpointing)
+      rc = sl_session_checkpoint(s, log);
     if (progress && rank == 0)
       progress(&m, user);
   }
-  if (!rc && epochs == 0) {
+  if (!rc && epochs == 0 && s->restored) { /* a restored checkpoint's results stand */
+    train_acc = s->last[0];
+    ev_val.accuracy = s->last[1];
+    ev_test.accuracy = s->last[2];
+  } else if (!rc && epochs == 0) {
     rc = sl_session_evaluate(s, SL_SET_TEST, &ev_test);
     if (!rc && s->val.n)
       rc = sl_session_evaluate(s, SL_SET_VAL, &ev_val);
@@ -381,7 +380,7 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
     res->test_accuracy = ev_test.accuracy;
     res->val_accuracy = s->val.n ? ev_val.accuracy : NAN;
     res->train_accuracy = train_acc;
-    res->seconds = now_seconds() - t0;
+    res->seconds = s->seconds_before + now_seconds() - t0;
     res->epochs = s->epoch;
   }
   return rc;
@@ -392,6 +391,21 @@ int sl_session_log_network(sl_session *s, sl_runlog *log)
   if (!s || !log)
     return sl_error(SL_EINVAL, "sl_session_log_network: NULL argument");
   return log_network(log, s->net);
+}
+
+/* The end of a logged run: stage the network and the summary, finish. */
+static int finish_log(sl_session *s, sl_runlog *log, const sl_run_result *r)
+{
+  int rc = log_network(log, s->net);
+  if (!rc)
+    rc = sl_session_log_nb_metrics(s, log);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_accuracy", s->val.n ? r->val_accuracy : 0.0);
+  if (!rc && s->n_pulses)
+    rc = sl_runlog_put_summary_array(log, "prog_pulses_per_epoch", s->pulses, s->n_pulses);
+  if (!rc)
+    rc = sl_runlog_finish(log, r->test_accuracy, r->epochs, r->seconds);
+  return rc;
 }
 
 int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *meta,
@@ -410,19 +424,12 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
   }
   if (sl_dist_any(rc != SL_OK) && !rc)
     rc = sl_error(SL_EIO, "another MPI rank failed to set up the run");
-  if (!rc)
+  if (!rc) {
+    sl_session_set_checkpointing(s, 1);
     rc = sl_session_train(s, cfg->epochs, log, progress, user, &r);
-  if (!rc && log) {
-    rc = log_network(log, s->net);
-    if (!rc)
-      rc = sl_session_log_nb_metrics(s, log);
-    if (!rc)
-      rc = sl_runlog_put_summary(log, "val_accuracy", s->val.n ? r.val_accuracy : 0.0);
-    if (!rc && s->n_pulses)
-      rc = sl_runlog_put_summary_array(log, "prog_pulses_per_epoch", s->pulses, s->n_pulses);
-    if (!rc)
-      rc = sl_runlog_finish(log, r.test_accuracy, r.epochs, r.seconds);
   }
+  if (!rc && log)
+    rc = finish_log(s, log, &r);
   if (log) {
     int rc2 = sl_runlog_close(log);
     if (!rc)
@@ -431,6 +438,87 @@ int sl_run_train(const sl_config *cfg, const char *log_path, const sl_run_meta *
   if (!rc && res)
     *res = r;
   sl_session_free(s);
+  return rc;
+}
+
+/* The first config key whose value differs between a and b, or NULL. */
+static const char *config_diff(const sl_config *a, const sl_config *b, char *va, char *vb,
+                               size_t len)
+{
+  for (size_t i = 0; i < sl_config_num_keys(); i++) {
+    if (sl_config_get_index(a, i, va, len) != SL_OK || sl_config_get_index(b, i, vb, len) != SL_OK)
+      return sl_config_key_name(i);
+    if (strcmp(va, vb) != 0)
+      return sl_config_key_name(i);
+  }
+  return NULL;
+}
+
+int sl_run_resume(const char *log_path, const sl_config *expect, sl_progress_fn progress,
+                  void *user, sl_run_result *res)
+{
+  if (!log_path)
+    return sl_error(SL_EINVAL, "sl_run_resume: NULL log path");
+  if (sl_dist_size() > 1)
+    return sl_error(SL_EUNSUPPORTED, "sl_run_resume: resuming over MPI ranks is not supported");
+  sl_runlog_reader *rd = NULL;
+  sl_runlog *log = NULL;
+  sl_session *s = NULL;
+  sl_run_result r = {0};
+  sl_config *cfg = malloc(sizeof *cfg);
+  char *va = malloc(8192), *vb = va ? va + 4096 : NULL;
+  long epoch = 0;
+  int rc = cfg && va ? SL_OK : sl_error(SL_ENOMEM, "sl_run_resume: out of memory");
+  if (!rc) {
+    sl_config_defaults(cfg);
+    rc = sl_runlog_open(&rd, log_path);
+  }
+  if (!rc)
+    rc = sl_runlog_read_config(rd, cfg);
+  double done;
+  if (!rc) {
+    if (sl_runlog_get_summary(rd, "test_accuracy", &done) == SL_OK)
+      rc = sl_error(SL_EFORMAT, "'%s': the run finished (it has /summary): nothing to resume",
+                    log_path);
+    else
+      sl_clear_error();
+  }
+  if (!rc)
+    rc = sl_runlog_ckpt_epoch(rd, &epoch);
+  if (!rc && expect) {
+    const char *key = config_diff(cfg, expect, va, vb, 4096);
+    if (key)
+      rc = sl_error(SL_EINVAL, "'%s': the configuration differs from the logged run's: %s is "
+                    "'%s' in the log, '%s' given", log_path, key, va, vb);
+  }
+  if (!rc && epoch > cfg->epochs)
+    rc = sl_error(SL_EFORMAT, "'%s': the checkpoint is of epoch %ld, past train.epochs = %ld",
+                  log_path, epoch, cfg->epochs);
+  if (!rc)
+    rc = sl_session_create(&s, cfg);
+  if (!rc)
+    rc = sl_session_restore(s, rd);
+  sl_runlog_reader_close(rd);
+  if (!rc)
+    rc = sl_runlog_reopen(&log, log_path, epoch);
+  /* killed after the last checkpoint: 0 epochs, whose results are the
+   * checkpoint's */
+  if (!rc) {
+    sl_session_set_checkpointing(s, 1);
+    rc = sl_session_train(s, cfg->epochs - epoch, log, progress, user, &r);
+  }
+  if (!rc)
+    rc = finish_log(s, log, &r);
+  if (log) {
+    int rc2 = sl_runlog_close(log);
+    if (!rc)
+      rc = rc2;
+  }
+  if (!rc && res)
+    *res = r;
+  sl_session_free(s);
+  free(cfg);
+  free(va);
   return rc;
 }
 

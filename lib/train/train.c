@@ -406,3 +406,5 @@ int sl_evaluate_loop(sl_loop *loop, const sl_encoder *enc, const sl_dataset *d, 
     return sl_error(SL_EINVAL, "sl_evaluate_loop: NULL loop");
   return sli_evaluate(sl_loop_net(loop), loop, enc, d, batch, loss_kind, res, NULL);
 }
+
+struct sl_optim *sli_trainer_optim(sl_trainer *tr) { return tr ? tr->opt : NULL; }

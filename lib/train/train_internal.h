@@ -29,6 +29,8 @@ int sli_evaluate(sl_net *net, sl_loop *loop, const sl_encoder *enc, const sl_dat
 size_t sli_hidden_neurons(const sl_net_spec *s);
 double sli_hidden_spike_total(sl_net *net);
 int sli_trainer_loss_kind(const sl_trainer *tr);
+/* The trainer's optimiser (for checkpoints). */
+struct sl_optim *sli_trainer_optim(sl_trainer *tr);
 /* The network's master weights into the weights it uses: copied, or with a
  * loop quantised and written to the backend (sl_loop_sync_weights). */
 int sli_sync_weights(sl_net *net, sl_loop *loop);
