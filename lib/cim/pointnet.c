@@ -650,6 +650,22 @@ int sl_pointnet_backward(sl_pointnet *p)
 
 /* ------------------------------------------------------------ epochs */
 
+/* The family's slu_step_fn. */
+static int pointnet_step(void *net, sl_optim *o, const float *x, const int32_t *y, size_t B,
+                      double *loss, size_t *hits)
+{
+  sl_pointnet *p = net;
+  sl_pointnet_zero_grad(p);
+  int rc = sl_pointnet_forward(p, x, B, 1);
+  if (!rc)
+    rc = sl_pointnet_loss(p, y, loss, hits);
+  if (!rc)
+    rc = sl_pointnet_backward(p);
+  if (!rc)
+    rc = sl_optim_step(o, p->params, p->grads);
+  return rc;
+}
+
 int sl_pointnet_train_epoch(sl_pointnet *p, sl_optim *o, const float *x, const int32_t *y,
                             size_t n, size_t batch, uint64_t seed, double *loss,
                             double *accuracy)
@@ -659,54 +675,8 @@ int sl_pointnet_train_epoch(sl_pointnet *p, sl_optim *o, const float *x, const i
   if (!n || !batch)
     return sl_error(SL_EINVAL, "pointnet_train_epoch: n = %zu, batch = %zu (need > 0)", n,
                     batch);
-  const size_t dim = p->spec.n_points * 3, bmax = batch < n ? batch : n;
-  size_t *idx = malloc(n * sizeof(size_t));
-  float *xb = malloc(bmax * dim * sizeof(float));
-  int32_t *yb = malloc(bmax * sizeof(int32_t));
-  if (!idx || !xb || !yb) {
-    free(idx), free(xb), free(yb);
-    return sl_error(SL_ENOMEM, "pointnet_train_epoch: out of memory");
-  }
-  sl_rng_state g;
-  sl_rng_seed(&g, sl_seed_mix(seed, 0xe90c));
-  for (size_t i = 0; i < n; i++)
-    idx[i] = i;
-  for (size_t i = n - 1; i > 0; i--) {
-    const size_t j = (size_t)(sl_rng_uniform(&g) * (double)(i + 1));
-    const size_t t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  double lsum = 0.0;
-  size_t hits = 0;
-  int rc = SL_OK;
-  for (size_t first = 0; !rc && first < n; first += bmax) {
-    const size_t B = n - first < bmax ? n - first : bmax;
-    for (size_t b = 0; b < B; b++) {
-      memcpy(xb + b * dim, x + idx[first + b] * dim, dim * sizeof(float));
-      yb[b] = y[idx[first + b]];
-    }
-    double l = 0.0;
-    size_t c = 0;
-    sl_pointnet_zero_grad(p);
-    rc = sl_pointnet_forward(p, xb, B, 1);
-    if (!rc)
-      rc = sl_pointnet_loss(p, yb, &l, &c);
-    if (!rc)
-      rc = sl_pointnet_backward(p);
-    if (!rc)
-      rc = sl_optim_step(o, p->params, p->grads);
-    lsum += l * (double)B;
-    hits += c;
-  }
-  free(idx), free(xb), free(yb);
-  if (rc)
-    return rc;
-  if (loss)
-    *loss = lsum / (double)n;
-  if (accuracy)
-    *accuracy = (double)hits / (double)n;
-  return SL_OK;
+  return slu_train_epoch("pointnet_train_epoch", p, o, pointnet_step, x, y, n,
+                         p->spec.n_points * 3, batch, seed, loss, accuracy);
 }
 
 int sl_pointnet_recalibrate(sl_pointnet *p, const float *x, size_t n, size_t batch)
@@ -743,13 +713,7 @@ int sl_pointnet_evaluate(sl_pointnet *p, const float *x, const int32_t *y, size_
     int rc = sl_pointnet_forward(p, x + first * dim, B, 0);
     if (rc)
       return rc;
-    for (size_t b = 0; b < B; b++) {
-      size_t arg = 0;
-      for (size_t j = 1; j < nc; j++)
-        if (p->logits[b * nc + j] > p->logits[b * nc + arg])
-          arg = j;
-      hits += (int32_t)arg == y[first + b];
-    }
+    hits += slu_count_hits(p->logits, y + first, B, nc);
   }
   *accuracy = (double)hits / (double)n;
   return SL_OK;

@@ -500,6 +500,22 @@ int sl_resnet_backward(sl_resnet *r)
 
 /* ------------------------------------------------------------ epochs */
 
+/* The family's slu_step_fn. */
+static int resnet_step(void *net, sl_optim *o, const float *x, const int32_t *y, size_t B,
+                      double *loss, size_t *hits)
+{
+  sl_resnet *r = net;
+  sl_resnet_zero_grad(r);
+  int rc = sl_resnet_forward(r, x, B, 1);
+  if (!rc)
+    rc = sl_resnet_loss(r, y, loss, hits);
+  if (!rc)
+    rc = sl_resnet_backward(r);
+  if (!rc)
+    rc = sl_optim_step(o, r->params, r->grads);
+  return rc;
+}
+
 int sl_resnet_train_epoch(sl_resnet *r, sl_optim *o, const float *x, const int32_t *y, size_t n,
                           size_t batch, uint64_t seed, double *loss, double *accuracy)
 {
@@ -507,54 +523,9 @@ int sl_resnet_train_epoch(sl_resnet *r, sl_optim *o, const float *x, const int32
     return sl_error(SL_EINVAL, "resnet_train_epoch: NULL argument");
   if (!n || !batch)
     return sl_error(SL_EINVAL, "resnet_train_epoch: n = %zu, batch = %zu (need > 0)", n, batch);
-  const size_t dim = r->spec.in_c * r->spec.in_h * r->spec.in_w, bmax = batch < n ? batch : n;
-  size_t *idx = malloc(n * sizeof(size_t));
-  float *xb = malloc(bmax * dim * sizeof(float));
-  int32_t *yb = malloc(bmax * sizeof(int32_t));
-  if (!idx || !xb || !yb) {
-    free(idx), free(xb), free(yb);
-    return sl_error(SL_ENOMEM, "resnet_train_epoch: out of memory");
-  }
-  sl_rng_state g;
-  sl_rng_seed(&g, sl_seed_mix(seed, 0xe90c));
-  for (size_t i = 0; i < n; i++)
-    idx[i] = i;
-  for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-    const size_t j = (size_t)(sl_rng_uniform(&g) * (double)(i + 1));
-    const size_t t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  double lsum = 0.0;
-  size_t hits = 0;
-  int rc = SL_OK;
-  for (size_t first = 0; !rc && first < n; first += bmax) {
-    const size_t B = n - first < bmax ? n - first : bmax;
-    for (size_t b = 0; b < B; b++) {
-      memcpy(xb + b * dim, x + idx[first + b] * dim, dim * sizeof(float));
-      yb[b] = y[idx[first + b]];
-    }
-    double l = 0.0;
-    size_t c = 0;
-    sl_resnet_zero_grad(r);
-    rc = sl_resnet_forward(r, xb, B, 1);
-    if (!rc)
-      rc = sl_resnet_loss(r, yb, &l, &c);
-    if (!rc)
-      rc = sl_resnet_backward(r);
-    if (!rc)
-      rc = sl_optim_step(o, r->params, r->grads);
-    lsum += l * (double)B;
-    hits += c;
-  }
-  free(idx), free(xb), free(yb);
-  if (rc)
-    return rc;
-  if (loss)
-    *loss = lsum / (double)n;
-  if (accuracy)
-    *accuracy = (double)hits / (double)n;
-  return SL_OK;
+  const size_t dim = r->spec.in_c * r->spec.in_h * r->spec.in_w;
+  return slu_train_epoch("resnet_train_epoch", r, o, resnet_step, x, y, n, dim, batch, seed, loss,
+                         accuracy);
 }
 
 int sl_resnet_recalibrate(sl_resnet *r, const float *x, size_t n, size_t batch)
@@ -590,13 +561,7 @@ int sl_resnet_evaluate(sl_resnet *r, const float *x, const int32_t *y, size_t n,
     int rc = sl_resnet_forward(r, x + first * dim, B, 0);
     if (rc)
       return rc;
-    for (size_t b = 0; b < B; b++) {
-      size_t arg = 0;
-      for (size_t j = 1; j < nc; j++)
-        if (r->logits[b * nc + j] > r->logits[b * nc + arg])
-          arg = j;
-      hits += (int32_t)arg == y[first + b];
-    }
+    hits += slu_count_hits(r->logits, y + first, B, nc);
   }
   *accuracy = (double)hits / (double)n;
   return SL_OK;

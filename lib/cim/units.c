@@ -362,3 +362,65 @@ int slu_calibration_pass(const sl_dyn_net *net, const float *x, size_t n)
   free(a), free(b), free(f), free(lg);
   return rc;
 }
+
+/* ------------------------------------------------------------ epochs */
+
+int slu_train_epoch(const char *who, void *net, sl_optim *o, slu_step_fn step, const float *x,
+                    const int32_t *y, size_t n, size_t dim, size_t batch, uint64_t seed,
+                    double *loss, double *accuracy)
+{
+  const size_t bmax = batch < n ? batch : n;
+  size_t *idx = malloc(n * sizeof(size_t));
+  float *xb = malloc(bmax * dim * sizeof(float));
+  int32_t *yb = malloc(bmax * sizeof(int32_t));
+  if (!idx || !xb || !yb) {
+    free(idx), free(xb), free(yb);
+    return sl_error(SL_ENOMEM, "%s: out of memory", who);
+  }
+  sl_rng_state g;
+  sl_rng_seed(&g, sl_seed_mix(seed, 0xe90c));
+  for (size_t i = 0; i < n; i++)
+    idx[i] = i;
+  for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+    const size_t j = (size_t)(sl_rng_uniform(&g) * (double)(i + 1));
+    const size_t t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+  }
+  double lsum = 0.0;
+  size_t hits = 0;
+  int rc = SL_OK;
+  for (size_t first = 0; !rc && first < n; first += bmax) {
+    const size_t B = n - first < bmax ? n - first : bmax;
+    for (size_t b = 0; b < B; b++) {
+      memcpy(xb + b * dim, x + idx[first + b] * dim, dim * sizeof(float));
+      yb[b] = y[idx[first + b]];
+    }
+    double l = 0.0;
+    size_t c = 0;
+    rc = step(net, o, xb, yb, B, &l, &c);
+    lsum += l * (double)B;
+    hits += c;
+  }
+  free(idx), free(xb), free(yb);
+  if (rc)
+    return rc;
+  if (loss)
+    *loss = lsum / (double)n;
+  if (accuracy)
+    *accuracy = (double)hits / (double)n;
+  return SL_OK;
+}
+
+size_t slu_count_hits(const float *logits, const int32_t *y, size_t B, size_t nc)
+{
+  size_t hits = 0;
+  for (size_t b = 0; b < B; b++) {
+    size_t arg = 0;
+    for (size_t j = 1; j < nc; j++)
+      if (logits[b * nc + j] > logits[b * nc + arg])
+        arg = j;
+    hits += (int32_t)arg == y[b];
+  }
+  return hits;
+}

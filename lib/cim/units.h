@@ -19,6 +19,7 @@
 #include "spikeloop/ann.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/dynexit.h"
+#include "spikeloop/optim.h"
 
 /* ------------------------------------------------------------ training */
 
@@ -146,6 +147,24 @@ double slu_layer_macs(const slu_layer *L);
 /* Counters of n layers added into *sum (not reset), energy (J) into *e. */
 void slu_layers_counters(const slu_layer *const *L, size_t n, sl_cim_counters *sum, double *e);
 void slu_layers_counters_reset(const slu_layer *const *L, size_t n);
+
+/* One training step of a network family on a batch of B samples: forward,
+ * loss (its sum over the batch is *loss times B; *hits right answers),
+ * backward and the optimiser's step. */
+typedef int (*slu_step_fn)(void *net, sl_optim *o, const float *x, const int32_t *y, size_t B,
+                           double *loss, size_t *hits);
+
+/* One epoch of n samples (x rows of dim floats) in shuffled mini-batches of
+ * batch (n, batch > 0): the order is a pure function of seed (Fisher-Yates
+ * on stream sl_seed_mix(seed, 0xe90c)). Mean loss and accuracy into *loss,
+ * *accuracy (either may be NULL). `who` prefixes the out-of-memory error. */
+int slu_train_epoch(const char *who, void *net, sl_optim *o, slu_step_fn step, const float *x,
+                    const int32_t *y, size_t n, size_t dim, size_t batch, uint64_t seed,
+                    double *loss, double *accuracy);
+
+/* The samples of a batch of B whose largest logit (B x nc, the first of
+ * ties) is their label y. */
+size_t slu_count_hits(const float *logits, const int32_t *y, size_t B, size_t nc);
 
 /* Run n samples x through every stage and the head of net (in batches),
  * discarding the results: with the network in its calibrating mode this
