@@ -189,24 +189,14 @@ int sl_pointnet_deploy(sl_pointnet_deployed **out, sl_pointnet *p,
   if (!out || !p || !dp)
     return sl_error(SL_EINVAL, "pointnet_deploy: NULL argument");
   *out = NULL;
-  if (dp->mapping != SL_RESNET_MAP_TERNARY && dp->mapping != SL_RESNET_MAP_FP)
-    return sl_error(SL_EINVAL, "pointnet_deploy: unknown mapping %d (0 ternary, 1 fp)",
-                    (int)dp->mapping);
-  if (dp->mapping == SL_RESNET_MAP_TERNARY && !p->spec.ternary)
-    return sl_error(SL_EINVAL, "pointnet_deploy: the ternary mapping needs a network trained "
-                    "ternary (sl_pointnet_set_ternary)");
-  if (dp->on_cim && (!calib_x || !n_calib))
-    return sl_error(SL_EINVAL, "pointnet_deploy: crossbars need a calibration batch");
-  if (dp->on_cim && !(dp->adc_margin >= 1.0))
-    return sl_error(SL_EINVAL, "pointnet_deploy: adc_margin = %g must be >= 1", dp->adc_margin);
-  int rc = dp->on_cim ? sl_cim_params_check(&dp->device) : SL_OK;
+  slu_deploy how;
+  int rc = slu_deploy_setup("pointnet_deploy", dp, p->spec.ternary, p->spec.ternary_t,
+                            "sl_pointnet_set_ternary", calib_x, n_calib, &how);
   if (rc)
     return rc;
   sl_pointnet_deployed *d = calloc(1, sizeof *d);
   if (!d)
     return sl_error(SL_ENOMEM, "pointnet_deploy: out of memory");
-  const slu_deploy how = {dp->on_cim, dp->mapping == SL_RESNET_MAP_TERNARY, dp->device,
-                          dp->adc_margin, p->spec.ternary_t, dp->chip_bn};
   d->how = how;
   d->spec = p->spec;
   for (size_t l = 0; l < SL_POINTNET_MAX_LEVELS; l++) {

@@ -208,17 +208,9 @@ int sl_resnet_deploy(sl_resnet_deployed **out, sl_resnet *r, const sl_resnet_dep
   if (!out || !r || !p)
     return sl_error(SL_EINVAL, "resnet_deploy: NULL argument");
   *out = NULL;
-  if (p->mapping != SL_RESNET_MAP_TERNARY && p->mapping != SL_RESNET_MAP_FP)
-    return sl_error(SL_EINVAL, "resnet_deploy: unknown mapping %d (0 ternary, 1 fp)",
-                    (int)p->mapping);
-  if (p->mapping == SL_RESNET_MAP_TERNARY && !r->spec.ternary)
-    return sl_error(SL_EINVAL, "resnet_deploy: the ternary mapping needs a network trained "
-                    "ternary (sl_resnet_set_ternary)");
-  if (p->on_cim && (!calib_x || !n_calib))
-    return sl_error(SL_EINVAL, "resnet_deploy: crossbars need a calibration batch");
-  if (p->on_cim && !(p->adc_margin >= 1.0))
-    return sl_error(SL_EINVAL, "resnet_deploy: adc_margin = %g must be >= 1", p->adc_margin);
-  int rc = p->on_cim ? sl_cim_params_check(&p->device) : SL_OK;
+  slu_deploy how;
+  int rc = slu_deploy_setup("resnet_deploy", p, r->spec.ternary, r->spec.ternary_t,
+                            "sl_resnet_set_ternary", calib_x, n_calib, &how);
   if (rc)
     return rc;
   sl_resnet_deployed *d = calloc(1, sizeof *d);
@@ -226,8 +218,6 @@ int sl_resnet_deploy(sl_resnet_deployed **out, sl_resnet *r, const sl_resnet_dep
     return sl_error(SL_ENOMEM, "resnet_deploy: out of memory");
   d->p = *p;
   d->spec = r->spec;
-  slu_deploy how = {p->on_cim, p->mapping == SL_RESNET_MAP_TERNARY, p->device, p->adc_margin,
-                    r->spec.ternary_t, p->chip_bn};
   d->how = how;
   rc = slr_effective(r);
   if (!rc)

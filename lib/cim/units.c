@@ -424,3 +424,27 @@ size_t slu_count_hits(const float *logits, const int32_t *y, size_t B, size_t nc
   }
   return hits;
 }
+
+/* ------------------------------------------------------------ deployment */
+
+int slu_deploy_setup(const char *who, const sl_resnet_deploy_params *p, int ternary,
+                     double ternary_t, const char *set_ternary, const float *calib_x,
+                     size_t n_calib, slu_deploy *how)
+{
+  if (p->mapping != SL_RESNET_MAP_TERNARY && p->mapping != SL_RESNET_MAP_FP)
+    return sl_error(SL_EINVAL, "%s: unknown mapping %d (0 ternary, 1 fp)", who, (int)p->mapping);
+  if (p->mapping == SL_RESNET_MAP_TERNARY && !ternary)
+    return sl_error(SL_EINVAL, "%s: the ternary mapping needs a network trained ternary (%s)",
+                    who, set_ternary);
+  if (p->on_cim && (!calib_x || !n_calib))
+    return sl_error(SL_EINVAL, "%s: crossbars need a calibration batch", who);
+  if (p->on_cim && !(p->adc_margin >= 1.0))
+    return sl_error(SL_EINVAL, "%s: adc_margin = %g must be >= 1", who, p->adc_margin);
+  int rc = p->on_cim ? sl_cim_params_check(&p->device) : SL_OK;
+  if (rc)
+    return rc;
+  const slu_deploy h = {p->on_cim, p->mapping == SL_RESNET_MAP_TERNARY, p->device,
+                        p->adc_margin, ternary_t, p->chip_bn};
+  *how = h;
+  return SL_OK;
+}

@@ -20,6 +20,7 @@
 #include "spikeloop/cim.h"
 #include "spikeloop/dynexit.h"
 #include "spikeloop/optim.h"
+#include "spikeloop/resnet.h" /* sl_resnet_deploy_params: the deploy parameters of both families */
 
 /* ------------------------------------------------------------ training */
 
@@ -104,6 +105,15 @@ typedef struct {
   double ternary_t;
   int chip_bn;         /* re-estimate the folded BNs on the chip (slu_layer_apply) */
 } slu_deploy;
+
+/* Check deployment parameters p of a network (trained ternary or not, whose
+ * ternary threshold is ternary_t; set_ternary names the call that makes it
+ * ternary) with its calibration batch, and fill *how. Errors name `who`:
+ * SL_EINVAL (unknown mapping, ternary mapping of a float network, crossbars
+ * without a calibration batch, adc_margin < 1), sl_cim_params_check's. */
+int slu_deploy_setup(const char *who, const sl_resnet_deploy_params *p, int ternary,
+                     double ternary_t, const char *set_ternary, const float *calib_x,
+                     size_t n_calib, slu_deploy *how);
 
 /* What slu_layer_apply does besides computing. */
 enum {
