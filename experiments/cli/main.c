@@ -102,6 +102,12 @@ static int dispatch(int argc, char **argv)
 int main(int argc, char **argv)
 {
   sl_clear_error();
+  /* a typo in SPIKELOOP_ISA, or a path this CPU lacks, is an error rather
+   * than a silent fallback: the figures measured would name the wrong path */
+  if (sl_isa_init()) {
+    fprintf(stderr, "spikeloop: %s\n", sl_last_error());
+    return 1;
+  }
 #ifdef HAVE_MPI
   /* `train` and `bench` started by mpirun train data-parallel (README
    * "Data-parallel training over MPI"); everything else, and both started
