@@ -246,21 +246,11 @@ static PyObject *cim_program(PyObject *self, PyObject *w_o)
   cim_obj *o = (cim_obj *)self;
   if (!slpy_usable(&o->h, "Cim"))
     return NULL;
-  sl_cim *c = CIM(o);
-  PyArrayObject *w = slpy_array_in(w_o, NPY_FLOAT32, 2, 2, "w");
+  PyArrayObject *w =
+      slpy_matrix_enter(&o->h, "Cim", "program", w_o, "w", sl_cim_n_in(CIM(o)), sl_cim_n_out(CIM(o)));
   if (!w)
     return NULL;
-  if ((size_t)PyArray_DIM(w, 0) != sl_cim_n_in(c) || (size_t)PyArray_DIM(w, 1) != sl_cim_n_out(c)) {
-    slpy_raise(sl_error(SL_ESHAPE, "program: w must be (%zu, %zu), got (%ld, %ld)", sl_cim_n_in(c),
-                        sl_cim_n_out(c), (long)PyArray_DIM(w, 0), (long)PyArray_DIM(w, 1)));
-    Py_DECREF(w);
-    return NULL;
-  }
-  if (slpy_enter(&o->h, "Cim") < 0) {
-    Py_DECREF(w);
-    return NULL;
-  }
-  c = CIM(o); /* the conversion ran Python code */
+  sl_cim *c = CIM(o);
   const float *wd = PyArray_DATA(w);
   int rc;
   Py_BEGIN_ALLOW_THREADS
@@ -283,20 +273,11 @@ static PyObject *cim_reprogram(PyObject *self, PyObject *args, PyObject *kw)
     return NULL;
   if (!slpy_usable(&o->h, "Cim"))
     return NULL;
-  sl_cim *c = CIM(o);
-  PyArrayObject *w = slpy_array_in(w_o, NPY_FLOAT32, 2, 2, "w");
+  PyArrayObject *w =
+      slpy_matrix_enter(&o->h, "Cim", "reprogram", w_o, "w", sl_cim_n_in(CIM(o)), sl_cim_n_out(CIM(o)));
   if (!w)
     return NULL;
-  if ((size_t)PyArray_DIM(w, 0) != sl_cim_n_in(c) || (size_t)PyArray_DIM(w, 1) != sl_cim_n_out(c)) {
-    slpy_raise(sl_error(SL_ESHAPE, "reprogram: w must be (%zu, %zu)", sl_cim_n_in(c), sl_cim_n_out(c)));
-    Py_DECREF(w);
-    return NULL;
-  }
-  if (slpy_enter(&o->h, "Cim") < 0) {
-    Py_DECREF(w);
-    return NULL;
-  }
-  c = CIM(o); /* the conversion ran Python code */
+  sl_cim *c = CIM(o);
   const float *wd = PyArray_DATA(w);
   size_t pairs = 0;
   int rc;
@@ -632,21 +613,11 @@ static PyObject *cam_store(PyObject *self, PyObject *v_o)
   cam_obj *o = (cam_obj *)self;
   if (!slpy_usable(&o->h, "Cam"))
     return NULL;
-  sl_cam *c = CAM(o);
-  PyArrayObject *v = slpy_array_in(v_o, NPY_FLOAT32, 2, 2, "vectors");
+  PyArrayObject *v =
+      slpy_matrix_enter(&o->h, "Cam", "store", v_o, "vectors", sl_cam_size(CAM(o)), sl_cam_dim(CAM(o)));
   if (!v)
     return NULL;
-  if ((size_t)PyArray_DIM(v, 0) != sl_cam_size(c) || (size_t)PyArray_DIM(v, 1) != sl_cam_dim(c)) {
-    slpy_raise(sl_error(SL_ESHAPE, "store: vectors must be (%zu, %zu), got (%ld, %ld)", sl_cam_size(c),
-                        sl_cam_dim(c), (long)PyArray_DIM(v, 0), (long)PyArray_DIM(v, 1)));
-    Py_DECREF(v);
-    return NULL;
-  }
-  if (slpy_enter(&o->h, "Cam") < 0) {
-    Py_DECREF(v);
-    return NULL;
-  }
-  c = CAM(o); /* the conversion ran Python code */
+  sl_cam *c = CAM(o);
   const float *vd = PyArray_DATA(v);
   int rc;
   Py_BEGIN_ALLOW_THREADS

@@ -203,6 +203,26 @@ PyArrayObject *slpy_array_in(PyObject *obj, int typenum, int nd_min, int nd_max,
   return c;
 }
 
+PyArrayObject *slpy_matrix_enter(slpy_handle *h, const char *what, const char *fn, PyObject *obj,
+                                 const char *name, size_t rows, size_t cols)
+{
+  PyArrayObject *a = slpy_array_in(obj, NPY_FLOAT32, 2, 2, name);
+  if (!a)
+    return NULL;
+  if ((size_t)PyArray_DIM(a, 0) != rows || (size_t)PyArray_DIM(a, 1) != cols) {
+    slpy_raise(sl_error(SL_ESHAPE, "%s: %s must be (%zu, %zu), got (%ld, %ld)", fn, name, rows, cols,
+                        (long)PyArray_DIM(a, 0), (long)PyArray_DIM(a, 1)));
+    Py_DECREF(a);
+    return NULL;
+  }
+  /* the conversion may have run Python code: the handle is checked only now */
+  if (slpy_enter(h, what) < 0) {
+    Py_DECREF(a);
+    return NULL;
+  }
+  return a;
+}
+
 PyObject *slpy_view(slpy_handle *h, void *data, int nd, const npy_intp *dims, int typenum)
 {
   if (!data) /* an empty list (no spikes): nothing to view */

@@ -81,6 +81,12 @@ PyObject *slpy_get_closed(PyObject *self, void *unused);
  * TypeError / ValueError naming `name`. */
 PyArrayObject *slpy_array_in(PyObject *obj, int typenum, int nd_min, int nd_max,
                              const char *name);
+/* A (rows, cols) float32 matrix argument of a call on handle h: converts
+ * obj, checks the shape (SL_ESHAPE naming `fn` and `name`) and enters h
+ * (slpy_enter). NULL: raised, h not entered; else the caller runs the call,
+ * then slpy_leave(h) and drops the array. */
+PyArrayObject *slpy_matrix_enter(slpy_handle *h, const char *what, const char *fn, PyObject *obj,
+                                 const char *name, size_t rows, size_t cols);
 /* A read-only view of data owned by handle h (pins h). */
 PyObject *slpy_view(slpy_handle *h, void *data, int nd, const npy_intp *dims, int typenum);
 /* An array that takes over malloc'ed data (freed with the array). On error
