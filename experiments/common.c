@@ -50,6 +50,8 @@ static const char *resume_path; /* exp_set_resume: the log to restore from */
 
 void exp_set_resume(const char *log_path) { resume_path = log_path; }
 
+const char *exp_resume_path(void) { return resume_path; }
+
 int exp_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
                       void *user, sl_run_result *res)
 {

@@ -118,9 +118,21 @@ int dx_check(const sl_config *cfg, const dx_arch *a, const char *who, const char
 
 /* ------------------------------------------------------------ training */
 
+/* Where a phase's epochs are logged: the run log (NULL: none), the epochs
+ * before the phase (the float ones, for the ternary phase), the networks a
+ * checkpoint holds (tern NULL in the float phase), and on --resume the
+ * killed run's checkpoint with the global epoch it was taken after. */
+typedef struct {
+  sl_runlog *log;
+  long offset;
+  void *fp, *tern;
+  sl_runlog_reader *resume;
+  long resume_epoch;
+} dx_trainlog;
+
 static int train_phase(const dx_arch *a, void *net, const sl_config *cfg, const dx_options *o,
                        const char *who, const char *phase, long epochs, double lr,
-                       const sl_dataset *train, const sl_dataset *val)
+                       const sl_dataset *train, const sl_dataset *val, const dx_trainlog *tl)
 {
   sl_optim_params op = sl_optim_params_default();
   op.lr = lr;
@@ -131,7 +143,13 @@ static int train_phase(const dx_arch *a, void *net, const sl_config *cfg, const 
   float *aug = augment ? malloc(train->n * train->dim * sizeof(float)) : NULL;
   if (!rc && augment && !aug)
     rc = sl_error(SL_ENOMEM, "%s: out of memory", who);
-  for (long e = 0; !rc && e < epochs; e++) {
+  /* resumed inside this phase: its optimiser continues from the checkpoint */
+  long first = 0;
+  if (!rc && tl->resume && tl->resume_epoch > tl->offset) {
+    first = tl->resume_epoch - tl->offset;
+    rc = dx_ckpt_restore_optim(tl->resume, opt);
+  }
+  for (long e = first; !rc && e < epochs; e++) {
     const double t0 = now();
     double loss = 0, acc = 0, vacc = 0;
     const uint64_t seed = cfg->seed * 1000 + (uint64_t)e;
@@ -149,20 +167,47 @@ static int train_phase(const dx_arch *a, void *net, const sl_config *cfg, const 
       printf("  [%s] %s epoch %2ld/%ld  loss %.4f  train %6.2f%%  val %6.2f%%  %.1fs\n", who,
              phase, e + 1, epochs, loss, 100 * acc, 100 * vacc, now() - t0);
     fflush(stdout);
+    if (!rc && tl->log) {
+      sl_epoch_metrics m = {tl->offset + e + 1, loss, acc, vacc, NAN, NAN, now() - t0};
+      rc = sl_runlog_append_epoch(tl->log, &m);
+      if (!rc)
+        rc = dx_ckpt_save(tl->log, tl->offset + e + 1, a, tl->fp, tl->tern, opt);
+    }
   }
   free(aug);
   sl_optim_free(opt);
   return rc;
 }
 
-/* fp trained in float, tern a copy fine-tuned ternary. */
-static int train_both(const sl_config *cfg, dx_setup *s, const char *who)
+/* fp trained in float, tern a copy fine-tuned ternary; with a log, every
+ * epoch is checkpointed, and on --resume (exp_resume_path) training
+ * continues after the checkpoint's epoch. */
+static int train_both(const sl_config *cfg, dx_setup *s, const char *who, sl_runlog *log)
 {
   const dx_arch *a = s->arch;
-  int rc = a->create(&s->fp, &s->o, &s->train, cfg->seed);
+  dx_trainlog tl = {log, 0, NULL, NULL, NULL, 0};
+  int rc = SL_OK;
+  int64_t phase = 0;
+  if (log && exp_resume_path()) {
+    rc = sl_runlog_open(&tl.resume, exp_resume_path());
+    if (!rc)
+      rc = sl_runlog_ckpt_epoch(tl.resume, &tl.resume_epoch);
+    if (!rc)
+      rc = sl_runlog_ckpt_get_count(tl.resume, "phase", &phase);
+    if (!rc && tl.resume_epoch > cfg->epochs + s->o.ternary_epochs)
+      rc = sl_error(SL_EFORMAT, "%s: the checkpoint is of epoch %ld, past the %ld epochs of "
+                    "this run", who, tl.resume_epoch, cfg->epochs + s->o.ternary_epochs);
+    if (!rc)
+      printf("  (resumed after epoch %ld)\n", tl.resume_epoch);
+  }
   if (!rc)
+    rc = a->create(&s->fp, &s->o, &s->train, cfg->seed);
+  tl.fp = s->fp;
+  if (!rc && tl.resume)
+    rc = dx_ckpt_restore_net(tl.resume, a, "fp", s->fp);
+  if (!rc && (!tl.resume || tl.resume_epoch < cfg->epochs))
     rc = train_phase(a, s->fp, cfg, &s->o, who, "float  ", cfg->epochs, cfg->lr, &s->train,
-                     &s->val);
+                     &s->val, &tl);
   if (!rc)
     rc = a->create(&s->tern, &s->o, &s->train, cfg->seed);
   if (!rc) {
@@ -170,13 +215,19 @@ static int train_both(const sl_config *cfg, dx_setup *s, const char *who)
     memcpy(a->stats(s->tern), a->stats(s->fp), a->num_stats(s->fp) * sizeof(float));
     rc = a->set_ternary(s->tern, 1);
   }
+  if (!rc && tl.resume && phase == 1)
+    rc = dx_ckpt_restore_net(tl.resume, a, "tern", s->tern);
+  tl.offset = cfg->epochs;
+  tl.tern = s->tern;
   if (!rc)
     rc = train_phase(a, s->tern, cfg, &s->o, who, "ternary", s->o.ternary_epochs,
-                     s->o.ternary_lr, &s->train, &s->val);
+                     s->o.ternary_lr, &s->train, &s->val, &tl);
+  sl_runlog_reader_close(tl.resume);
   return rc;
 }
 
-int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, dx_setup *s)
+int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, sl_runlog *log,
+               dx_setup *s)
 {
   memset(s, 0, sizeof *s);
   s->arch = a;
@@ -186,7 +237,7 @@ int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, dx_setup
   if (!rc) {
     printf("[%s] %s: %zu train, %zu validation, %zu test %s\n", who, s->dataset, s->train.n,
            s->val.n, s->test.n, a->items);
-    rc = train_both(cfg, s, who);
+    rc = train_both(cfg, s, who, log);
   }
   if (rc)
     dx_setup_free(s);

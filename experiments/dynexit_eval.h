@@ -82,8 +82,22 @@ typedef struct {
   void *fp, *tern;
 } dx_setup;
 
-int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, dx_setup *s);
+/* Load the data and train fp (float) and tern (its ternary fine-tuning).
+ * With a log, every epoch appends a /metrics row (loss, train and
+ * validation accuracy; epochs counted across both phases) and a checkpoint
+ * (dynexit_ckpt.c); after exp_set_resume(path), training restores path's
+ * checkpoint and runs only the epochs after it. */
+int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, sl_runlog *log,
+               dx_setup *s);
 void dx_setup_free(dx_setup *s);
+
+/* dynexit_ckpt.c: the checkpoint after global epoch `epoch` (tern NULL in
+ * the float phase), and the restoring of one network ("fp" or "tern") and
+ * of the optimiser from a killed run's checkpoint. */
+int dx_ckpt_save(sl_runlog *log, long epoch, const dx_arch *a, void *fp, void *tern,
+                 const sl_optim *opt);
+int dx_ckpt_restore_net(sl_runlog_reader *r, const dx_arch *a, const char *which, void *net);
+int dx_ckpt_restore_optim(sl_runlog_reader *r, sl_optim *opt);
 
 /* Results of one deployed network. */
 typedef struct {

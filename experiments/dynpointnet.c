@@ -284,7 +284,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   const char *who = "dynpointnet";
   const double t0 = now();
   dx_setup s;
-  int rc = dx_prepare(cfg, &dx_pointnet_arch, who, &s);
+  int rc = dx_prepare(cfg, &dx_pointnet_arch, who, log, &s);
   if (rc)
     return rc;
   dx_result r;

@@ -50,6 +50,9 @@ int exp_train(const sl_config *cfg, const char *label, sl_runlog *log, sl_sessio
 int exp_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn progress,
                       void *user, sl_run_result *res);
 void exp_set_resume(const char *log_path);
+/* The log given to exp_set_resume (NULL: not resuming), for experiments
+ * that checkpoint their own training (dynexit_ckpt.c). */
+const char *exp_resume_path(void);
 
 /* Test accuracy of the weights of `net` deployed on the backend of cfg
  * (no training there). */

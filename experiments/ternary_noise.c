@@ -52,7 +52,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   const char *who = "ternary_noise";
   const double t0 = now();
   dx_setup s;
-  int rc = dx_prepare(cfg, &dx_resnet_arch, who, &s);
+  int rc = dx_prepare(cfg, &dx_resnet_arch, who, log, &s);
   if (rc)
     return rc;
   double acc_t[N_LEVELS], acc_f[N_LEVELS], full_t[N_LEVELS], full_f[N_LEVELS], cmp_t[N_LEVELS],

@@ -17,7 +17,9 @@ Usage:
                                           (batch lines "files A B" too)
   check_resume_h5py.py same A.h5 B.h5 [--tol X]
                                           A and B hold the same final weights
-                                          (/params, /mismatch), /metrics (all
+                                          (/params, /mismatch; the dynamic-exit
+                                          experiments' /resnet, /pointnet),
+                                          /metrics (all
                                           columns but seconds) and /summary
                                           (all but seconds*): bit-identical, or
                                           within X (max |a - b|) if given
@@ -79,7 +81,7 @@ def same(a, b, tol):
     worst, where = 0.0, ""
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
         xa, xb = {}, {}
-        for top in ("params", "mismatch", "metrics"):
+        for top in ("params", "mismatch", "metrics", "resnet", "pointnet"):
             xa.update(arrays(fa, top))
             xb.update(arrays(fb, top))
         for k in ("metrics/seconds",):

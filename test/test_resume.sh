@@ -19,6 +19,8 @@
 #     again and resumed a second time;
 #   - experiment yinyang_loop, stopped in its logged loop training's commit
 #     of epoch 2, resumed with `experiment yinyang_loop --resume`;
+#   - experiment dynresnet (float then ternary training), killed after the
+#     checkpoints of epochs 1, 2 (the phase boundary) and 3 (the last);
 #   - calibrate (bss2), stopped after its second round's state was written,
 #     resumed with `calibrate --resume`: the same words as an uninterrupted
 #     calibration.
@@ -206,6 +208,37 @@ if built bss2; then
   else
     no "experiment: did not stop at committed:2: $(tail -c 300 "$T/ex.out")"
   fi
+fi
+
+# --- the dynamic-exit experiments (their own two-phase training, float then
+# ternary, epochs counted across both): killed inside the float phase, at
+# the phase boundary and after the last epoch, resumed with --resume; the
+# final networks, /metrics and /summary equal an uninterrupted run's
+if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  DX="experiment dynresnet --set data.dataset=fashion --set data.n_train=300 --set data.n_val=100
+--set data.n_test=100 --set train.epochs=2 --threads 1
+--set backend.options=ternary_epochs=1,tpe_trials=8,grid_points=3,centre_samples=200,calib_samples=32"
+  "$SL" $DX --log "$T/dx_ref.h5" >"$T/dx_ref.out" 2>&1 && ok "dynresnet: uninterrupted run" \
+    || no "dynresnet: $(tail -c 300 "$T/dx_ref.out")"
+  for at in 1 2 3; do
+    SPIKELOOP_TEST_STOP_AT=committed:$at "$SL" $DX --log "$T/dx$at.h5" >"$T/dx$at.out" 2>&1 &
+    pid=$!
+    if wait_stopped $pid; then
+      kill -9 $pid
+      wait $pid 2>/dev/null
+      if "$SL" experiment dynresnet --resume "$T/dx$at.h5" >>"$T/dx$at.out" 2>&1 &&
+         grep -q "(resumed after epoch $at)" "$T/dx$at.out"; then
+        ok "dynresnet: killed after epoch $at's checkpoint, resumed"
+        echo "same $T/dx_ref.h5 $T/dx$at.h5" >>"$T/checks"
+      else
+        no "dynresnet: resume after $at: $(tail -c 300 "$T/dx$at.out")"
+      fi
+    else
+      no "dynresnet: did not stop at committed:$at: $(tail -c 300 "$T/dx$at.out")"
+    fi
+  done
+else
+  echo "skip - dynresnet resume: no Fashion-MNIST (Debian package dataset-fashion-mnist)"
 fi
 
 # --- calibrate: killed after a round, resumed from the state file

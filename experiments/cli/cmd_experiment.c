@@ -28,8 +28,9 @@ static void usage(void)
          "(spikeloop calibrate) into the backend (calib=FILE in backend.options).\n"
          "--resume LOG.h5 continues the killed run NAME of LOG.h5: its phases without a\n"
          "log run again (seeded: the same results), its logged training continues from\n"
-         "the last checkpoint (yinyang_loop, fashion16_loop, twin_loop; the others\n"
-         "write no checkpoint). Settings given as well must repeat the logged ones.\n");
+         "the last checkpoint (yinyang_loop, fashion16_loop, twin_loop, dynresnet,\n"
+         "dynpointnet, ternary_noise; mismatch_sweep and mcnn_hybrid write none).\n"
+         "Settings given as well must repeat the logged ones.\n");
 }
 
 static void list(void)
