@@ -491,6 +491,10 @@ static int slice_make(batch_slice *s, const bench_data *d)
   s->lo = rank * B_TRAIN / ranks;
   s->B = (rank + 1) * B_TRAIN / ranks - s->lo;
   s->y = d->y_train + s->lo;
+  if (ranks == 1) { /* the whole batch: no copy (at T 1000, batch 256 it is 717 MB) */
+    s->x = d->x_train;
+    return 0;
+  }
   s->x = malloc((size_t)T_TRAIN * s->B * N_IN * sizeof(float));
   if (!s->x)
     return 1;
@@ -597,7 +601,9 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
   sl_spikes_free(sp);
   sl_trainer_free(tr);
   sl_net_free(net);
-  free(t_inf), free(t_train), free(t_dense), free(bs.x), free(logits);
+  if (bs.x != d->x_train)
+    free(bs.x);
+  free(t_inf), free(t_train), free(t_dense), free(logits);
   return rc;
 }
 
