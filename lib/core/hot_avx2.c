@@ -10,7 +10,8 @@
 
 #ifdef SLK_X86_PATHS
 #include <immintrin.h>
-#pragma GCC target("arch=x86-64,avx2,fma")
+/* added to the command line's target (see hot_avx512.c) */
+#pragma GCC target("avx2,fma")
 #define SLK_PATHS_TABLE slk_paths_avx2
 #define SLK_VEC 8
 #define SLK_GATHER_VECS 8

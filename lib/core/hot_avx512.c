@@ -8,9 +8,9 @@
 
 #ifdef SLK_X86_PATHS
 #include <immintrin.h>
-/* arch=x86-64 first: with --enable-native (-march=native) this file still
- * holds exactly the AVX-512F path */
-#pragma GCC target("arch=x86-64,avx512f")
+/* added to the command line's target: in a --enable-native build
+ * (-march=native) every path also uses whatever else the CPU has */
+#pragma GCC target("avx512f")
 #define SLK_PATHS_TABLE slk_paths_avx512
 #define SLK_VEC 16
 #define SLK_GATHER_VECS 4
