@@ -39,7 +39,10 @@
 #include <time.h>
 
 /* WORKLOADS.md constants */
-enum { N_IN = 700, N_HID = 256, N_OUT = 20, T_TRAIN = 100, B_TRAIN = 64, T_SIM = 10000 };
+enum { N_IN = 700, N_HID = 256, N_OUT = 20, T_SIM = 10000 };
+/* T and batch of W1/W2: the protocol's 100 and 64, or --steps / --batch
+ * (drawn inputs only), set once by bench_run */
+static size_t T_TRAIN = 100, B_TRAIN = 64;
 #define P_INPUT 0.02   /* input spike probability per channel and step */
 #define TAU_SYN 5e-3
 #define TAU_MEM 10e-3
@@ -68,6 +71,25 @@ static double peak_rss_mb(void)
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_maxrss / 1024.0; /* kB on Linux */
+}
+
+/* Where a figure was measured, for every line that carries one: the CPU
+ * model, the vector path of the kernels (SPIKELOOP_ISA lowers it) and the
+ * thread count, e.g. "[AMD EPYC, avx2, 2 threads]". */
+static const char *where(void)
+{
+  static char tag[192];
+  snprintf(tag, sizeof tag, "[%s, %s, %d thread%s]", sl_cpu_model(), sl_isa_name(sl_isa_active()),
+           sl_get_num_threads(), sl_get_num_threads() == 1 ? "" : "s");
+  return tag;
+}
+
+/* The same for the key=value summary lines: isa=... cpu="..." */
+static const char *where_keys(void)
+{
+  static char keys[192];
+  snprintf(keys, sizeof keys, "isa=%s cpu=\"%s\"", sl_isa_name(sl_isa_active()), sl_cpu_model());
+  return keys;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -398,7 +420,7 @@ static int reference_train(const sl_config *cfg, const bench_data *d, int recurr
     sl_net_free(net);
     return 1;
   }
-  float logits[B_TRAIN * N_OUT];
+  float logits[64 * N_OUT]; /* --data: the protocol's batch of 64 */
   double loss = 0.0;
   int rc = sl_net_forward(net, d->x_train, T_TRAIN, B_TRAIN) ||
            sl_loss_ce(SL_LOSS_MAX, T_TRAIN, B_TRAIN, N_OUT, sl_net_output(net), d->y_train, 0.0,
@@ -469,6 +491,10 @@ static int slice_make(batch_slice *s, const bench_data *d)
   s->lo = rank * B_TRAIN / ranks;
   s->B = (rank + 1) * B_TRAIN / ranks - s->lo;
   s->y = d->y_train + s->lo;
+  if (ranks == 1) { /* the whole batch: no copy (at T 1000, batch 256 it is 717 MB) */
+    s->x = d->x_train;
+    return 0;
+  }
   s->x = malloc((size_t)T_TRAIN * s->B * N_IN * sizeof(float));
   if (!s->x)
     return 1;
@@ -513,8 +539,8 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
   double *t_inf = calloc((size_t)R + 1, sizeof(double));
   double *t_train = calloc((size_t)R + 1, sizeof(double));
   double *t_dense = calloc((size_t)R + 1, sizeof(double));
-  float logits[B_TRAIN * N_OUT];
-  int rc = !t_inf || !t_train || !t_dense || slice_make(&bs, d) ||
+  float *logits = malloc(B_TRAIN * N_OUT * sizeof *logits);
+  int rc = !t_inf || !t_train || !t_dense || !logits || slice_make(&bs, d) ||
            make_net(cfg, d, recurrent, &net);
   if (!rc && (sl_trainer_create(&tr, net, cfg) ||
               sl_trainer_set_global_batch(tr, bs.ranks > 1 ? B_TRAIN : 0)))
@@ -544,9 +570,9 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
   } else if (R > 0) {
     stats3 si = summarise(t_inf, (size_t)R), stt = summarise(t_train, (size_t)R);
     stats3 std = summarise(t_dense, (size_t)R);
-    printf("%s %s: T %d, batch %d, %d-%d%s-%d; %ld warm-up + %ld timed steps, %d thread(s)\n",
-           label, recurrent ? "rec-shd" : "ff-shd", T_TRAIN, B_TRAIN, N_IN, N_HID,
-           recurrent ? "(rec)" : "", N_OUT, (long)WARMUP, R, sl_get_num_threads());
+    printf("%s %s: T %zu, batch %zu, %d-%d%s-%d; %ld warm-up + %ld timed steps %s\n", label,
+           recurrent ? "rec-shd" : "ff-shd", T_TRAIN, B_TRAIN, N_IN, N_HID,
+           recurrent ? "(rec)" : "", N_OUT, (long)WARMUP, R, where());
     if (bs.ranks > 1)
       printf("%s   data-parallel over %d MPI ranks: %zu samples per rank, gradients averaged "
              "with MPI_Allreduce every step (rank 0's figures)\n",
@@ -554,27 +580,30 @@ static int bench_train(const char *label, const sl_config *cfg, const bench_data
     printf("%s   input batch listed once as %zu events in %.3f ms\n", label, sl_spikes_count(sp),
            t_list);
     printf("%s   train step  median %8.3f ms  min %8.3f  max %8.3f  (CPU time, all threads: "
-           "%.3f ms per step)\n",
-           label, stt.median, stt.min, stt.max, cpu_train / (double)R);
+           "%.3f ms per step) %s\n",
+           label, stt.median, stt.min, stt.max, cpu_train / (double)R, where());
     printf("%s   train step from the dense raster (listed every step)  median %8.3f ms  min "
-           "%8.3f  max %8.3f\n",
-           label, std.median, std.min, std.max);
-    printf("%s   inference   median %8.3f ms  min %8.3f  max %8.3f\n", label, si.median, si.min,
-           si.max);
+           "%8.3f  max %8.3f %s\n",
+           label, std.median, std.min, std.max, where());
+    printf("%s   inference   median %8.3f ms  min %8.3f  max %8.3f %s\n", label, si.median,
+           si.min, si.max, where());
     const double state = (double)sl_net_state_bytes(net);
     printf("%s   training state held by the network %.1f MB = %.0f KB per sample\n", label,
            state / 1048576.0, state / 1024.0 / (double)bs.B);
     printf("%s   loss after %ld steps %.6f%s; peak RSS %.1f MB\n", label,
            WARMUP + 2 * R + WARMUP, loss_last, bs.ranks > 1 ? " (rank 0's slice)" : "",
            peak_rss_mb());
-    printf("%s train_ms=%.3f train_dense_ms=%.3f infer_ms=%.3f rss_mb=%.1f ranks=%d threads=%d\n",
+    printf("%s train_ms=%.3f train_dense_ms=%.3f infer_ms=%.3f rss_mb=%.1f ranks=%d threads=%d "
+           "%s\n",
            label, stt.median, std.median, si.median, peak_rss_mb(), bs.ranks,
-           sl_get_num_threads());
+           sl_get_num_threads(), where_keys());
   }
   sl_spikes_free(sp);
   sl_trainer_free(tr);
   sl_net_free(net);
-  free(t_inf), free(t_train), free(t_dense), free(bs.x);
+  if (bs.x != d->x_train)
+    free(bs.x);
+  free(t_inf), free(t_train), free(t_dense), free(logits);
   return rc;
 }
 
@@ -638,11 +667,11 @@ static int bench_sim(const sl_config *cfg, const bench_data *d, const bench_opti
   } else if (R > 0) {
     stats3 s = summarise(t, (size_t)R);
     const double ns = (double)(N_HID + N_OUT) * T_SIM;
-    printf("W3 sim-only: batch 1, T %d, forward only; 1 warm-up + %ld timed runs, %d thread(s)\n",
-           T_SIM, R, sl_get_num_threads());
+    printf("W3 sim-only: batch 1, T %d, forward only; 1 warm-up + %ld timed runs %s\n", T_SIM, R,
+           where());
     printf("W3   run  median %8.3f ms  min %8.3f  max %8.3f  -> %.1f M neuron-steps/s "
-           "(%.1f M at the best run)\n",
-           s.median, s.min, s.max, ns / s.median * 1e-3, ns / s.min * 1e-3);
+           "(%.1f M at the best run) %s\n",
+           s.median, s.min, s.max, ns / s.median * 1e-3, ns / s.min * 1e-3, where());
     printf("W3   CPU time, all threads: %.3f ms per run -> %.1f M neuron-steps per CPU-second\n",
            cpu_run / (double)R, ns / (cpu_run / (double)R) * 1e-3);
     printf("W3   input as %zu events, listed once in %.3f ms; one run from the dense float "
@@ -650,8 +679,9 @@ static int bench_sim(const sl_config *cfg, const bench_data *d, const bench_opti
            sl_spikes_count(sp), t_list, t_dense);
     printf("W3   hidden spikes %.0f; peak RSS %.1f MB (before the dense-raster run)\n",
            st.hidden_spikes, rss);
-    printf("W3 neuron_steps_per_s=%.4g hidden_spikes=%.0f run_ms=%.3f rss_mb=%.1f threads=%d\n",
-           ns / s.median * 1e3, st.hidden_spikes, s.median, rss, sl_get_num_threads());
+    printf("W3 neuron_steps_per_s=%.4g hidden_spikes=%.0f run_ms=%.3f rss_mb=%.1f threads=%d %s\n",
+           ns / s.median * 1e3, st.hidden_spikes, s.median, rss, sl_get_num_threads(),
+           where_keys());
   }
   sl_spikes_free(sp);
   sl_net_free(net);
@@ -676,6 +706,12 @@ int bench_run(const char *which, const bench_options *o)
     fprintf(stderr, "bench: unknown workload '%s' (W1, W2, W3, all)\n", which);
     return 2;
   }
+  if ((o->steps > 0 || o->batch > 0) && o->data_dir) {
+    fprintf(stderr, "bench: --steps and --batch change the drawn inputs; --data is T 100, batch 64\n");
+    return 2;
+  }
+  T_TRAIN = o->steps > 0 ? (size_t)o->steps : 100;
+  B_TRAIN = o->batch > 0 ? (size_t)o->batch : 64;
   if (o->threads > 0 && sl_set_num_threads(o->threads)) {
     fprintf(stderr, "bench: --threads: %s\n", sl_last_error());
     return 1;
@@ -686,9 +722,9 @@ int bench_run(const char *which, const bench_options *o)
   const int train = w[0] || w[1], sim = w[2];
   if (o->data_dir ? data_load(&d, o->data_dir, train, sim) : data_draw(&d, train, sim))
     return 1;
-  printf("bench: data %s (%.0f ms); baseline RSS %.1f MB; %d thread(s)\n",
+  printf("bench: data %s (%.0f ms); baseline RSS %.1f MB; %s\n",
          o->data_dir ? o->data_dir : "drawn here (same statistics, other numbers)",
-         now_ms() - t0, rss0, sl_get_num_threads());
+         now_ms() - t0, rss0, where());
   char *json = o->data_dir ? read_text(o->data_dir, "reference.json") : NULL;
   if (o->data_dir && !json)
     printf("bench: no reference.json in %s: figures printed without comparison\n",

@@ -9,6 +9,7 @@ typedef struct {
   int threads;          /* 0: leave the OpenMP default */
   long repeat;          /* timed steps (W1, W2) / runs (W3); < 0: the protocol's default */
   int check_only;       /* only the reference figures (needs data_dir), no timing */
+  long steps, batch;    /* W1/W2 T and batch with drawn inputs; 0: 100 and 64 */
 } bench_options;
 
 /* which: "W1", "W2", "W3" or "all". Prints figures and summary lines.

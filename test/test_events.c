@@ -106,11 +106,62 @@ static void test_dense_rows(void)
          all_same ? "bit-identical" : "DIFFER");
   CU_ASSERT(all_same);
 }
+/* Listing one row (slk_row_list, slk_row_events) against a plain loop, for
+ * lengths that leave every tail of 4-, 8- and 16-wide blocks, densities
+ * from empty to full, -0.0 (zero), and NaN / Inf (refused by row_events,
+ * a nonzero for row_list). */
+static void test_row_lists(void)
+{
+  int all_same = 1;
+  size_t listed = 0;
+  for (size_t K = 1; K <= 70; K++)
+    for (int kind = 0; kind < 5; kind++) {
+      sl_test_seed(1300 + 8 * K + (size_t)kind);
+      float *x = sl_test_falloc(K);
+      const double p = kind == 0 ? 0.0 : kind == 2 ? 0.5 : kind == 3 ? 1.0 : 0.05;
+      sl_test_fill_spikes(x, K, p);
+      for (size_t k = 0; k < K; k++)
+        if (x[k] == 0.0f && sl_test_urand() < 0.2)
+          x[k] = -0.0f;
+      if (kind == 4) { /* a NaN or an Inf somewhere */
+        x[(size_t)(sl_test_urand() * (double)K)] = K % 2 ? NAN : -INFINITY;
+      }
+      uint32_t *idx = malloc((K + SLK_ROW_PAD) * sizeof *idx), *want = malloc(K * sizeof *want);
+      float *val = sl_test_falloc(K);
+      size_t nw = 0;
+      int finite = 1;
+      for (size_t k = 0; k < K; k++) {
+        finite &= isfinite(x[k]) != 0;
+        if (x[k] != 0.0f || isnan(x[k]))
+          want[nw++] = (uint32_t)k;
+      }
+      size_t n = slk_row_list(x, K, idx);
+      int same = n == nw && memcmp(idx, want, n * sizeof *idx) == 0;
+      int ne = slk_row_events(x, K, idx, val);
+      if (!finite)
+        same &= ne == -1;
+      else {
+        same &= ne == (int)nw && memcmp(idx, want, nw * sizeof *idx) == 0;
+        for (int e = 0; same && e < ne; e++)
+          same &= val[e] == x[idx[e]];
+      }
+      if (!same)
+        printf("\n    row of %zu (kind %d): listed %zu / %d, want %zu", K, kind, n, ne, nw);
+      all_same &= same;
+      listed += n;
+      free(x), free(idx), free(want), free(val);
+    }
+  printf("\n    rows listed (%zu nonzeros) vs plain loop: %s ", listed, all_same ? "same" : "DIFFER");
+  CU_ASSERT(all_same);
+  CU_ASSERT(listed > 0);
+}
+
 int main(void)
 {
   static const sl_test_case cases[] = {
       {"event-driven products vs dense reference, bit-identical", test_events},
       {"dense row products (recurrent back-projection), bit-identical", test_dense_rows},
+      {"listing a row's nonzeros", test_row_lists},
       {NULL, NULL}};
-  return sl_test_run("events", cases);
+  return sl_test_run_paths("events", cases);
 }

@@ -344,5 +344,5 @@ int main(void)
       {"LI backward, parallel path without tau gradients", test_li_backward_paths},
       {"bad input", test_bad_input},
       {NULL, NULL}};
-  return sl_test_run("lif", cases);
+  return sl_test_run_paths("lif", cases);
 }

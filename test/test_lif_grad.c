@@ -313,5 +313,5 @@ int main(void)
       {"LI readout exact with Heaviside spikes", test_readout_exact},
       {"time-constant gradients", test_tau_gradients},
       {NULL, NULL}};
-  return sl_test_run("lif_grad", cases);
+  return sl_test_run_paths("lif_grad", cases);
 }

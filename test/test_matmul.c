@@ -140,5 +140,5 @@ int main(void)
       {"matmul_tn_acc, dense input, bit-identical", test_matmul_tn_dense},
       {"matmul_nt (CBLAS) within 1e-5", test_matmul_nt},
       {NULL, NULL}};
-  return sl_test_run("matmul", cases);
+  return sl_test_run_paths("matmul", cases);
 }

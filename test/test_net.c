@@ -516,5 +516,5 @@ int main(void)
       {"edited neurons: the next pass uses them", test_net_neurons_edited},
       {"bad input", test_bad_input},
       {NULL, NULL}};
-  return sl_test_run("net", cases);
+  return sl_test_run_paths("net", cases);
 }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "spikeloop/version.h"
+
 typedef struct {
   const char *name;
   void (*fn)(void);
@@ -37,6 +39,43 @@ static inline int sl_test_run(const char *suite_name, const sl_test_case *cases)
   if (run == 0)
     return 99;
   return failures ? 1 : 0;
+}
+
+/* The kernel suites: the same cases once per vector path the CPU has
+ * (sl_isa_set() in each suite's set-up), as suites "name [avx512]",
+ * "name [avx2]", "name [baseline]", so that every path is checked against
+ * the reference kernels on any machine that can run it. */
+static inline int sl_test_isa_baseline(void) { return sl_isa_set(SL_ISA_BASELINE) != 0; }
+static inline int sl_test_isa_avx2(void) { return sl_isa_set(SL_ISA_AVX2) != 0; }
+static inline int sl_test_isa_avx512(void) { return sl_isa_set(SL_ISA_AVX512) != 0; }
+
+static inline int sl_test_run_paths(const char *suite_name, const sl_test_case *cases)
+{
+  static int (*const set[])(void) = {sl_test_isa_baseline, sl_test_isa_avx2, sl_test_isa_avx512};
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    return 99;
+  int paths = 0;
+  for (int isa = (int)sl_isa_best(); isa >= 0; isa--, paths++) {
+    char name[128];
+    snprintf(name, sizeof name, "%s [%s]", suite_name, sl_isa_name((sl_isa)isa));
+    CU_pSuite suite = CU_add_suite(name, set[isa], NULL);
+    if (!suite)
+      return 99;
+    for (const sl_test_case *c = cases; c->name; c++)
+      if (!CU_add_test(suite, c->name, c->fn))
+        return 99;
+  }
+  printf("%s: %d vector path(s) on %s (best: %s)\n", suite_name, paths, sl_cpu_model(),
+         sl_isa_name(sl_isa_best()));
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  unsigned failures = CU_get_number_of_failures();
+  unsigned run = CU_get_number_of_tests_run();
+  unsigned suite_failures = CU_get_number_of_suites_failed();
+  CU_cleanup_registry();
+  if (run == 0)
+    return 99;
+  return failures || suite_failures ? 1 : 0;
 }
 
 /* Max |a-b| / max(|b|, floor) over n elements. */

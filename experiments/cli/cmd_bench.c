@@ -14,7 +14,7 @@
 static void usage(void)
 {
   printf("usage: spikeloop bench W1|W2|W3|all [--threads N] [--repeat R] [--data DIR]\n"
-         "                       [--check-only]\n"
+         "                       [--check-only] [--steps T] [--batch B]\n"
          "       spikeloop bench C1|C2 --data DIR\n"
          "\n"
          "Time the benchmark workloads of WORKLOADS.md with the library's own network,\n"
@@ -30,6 +30,8 @@ static void usage(void)
          "                 after 1..5 Adam steps with DIR/reference.json (exit 1 on a\n"
          "                 mismatch); without it, inputs of the same statistics are drawn\n"
          "  --check-only   with --data: only the reference comparison, no timing\n"
+         "  --steps T, --batch B   W1/W2 with T time steps and batch B (drawn inputs, not\n"
+         "                 --data; default 100 and 64): memory and time at other scales\n"
          "\n"
          "W1 and W2 train on the batch listed once as events (train_ms) and, for\n"
          "comparison, on the dense raster listed every step (train_dense_ms).\n"
@@ -37,7 +39,10 @@ static void usage(void)
          "batch with gradients averaged over the ranks; W3 is then skipped.\n"
          "\n"
          "Summary lines: 'W1 train_ms=... train_dense_ms=... infer_ms=... rss_mb=...\n"
-         "ranks=... threads=...' (W2 alike) and 'W3 neuron_steps_per_s=... hidden_spikes=...'.\n"
+         "ranks=... threads=... isa=... cpu=\"...\"' (W2 alike) and 'W3 neuron_steps_per_s=...\n"
+         "hidden_spikes=... ... threads=... isa=... cpu=\"...\"'; every line with a figure\n"
+         "names the CPU, the kernels' vector path and the thread count. SPIKELOOP_ISA=\n"
+         "baseline|avx2|avx512 forces a lower path than the CPU's best, to measure it.\n"
          "\n"
          "C1 and C2 are the crossbar workloads of CIM.md (784 x 256 on 7 x 16 tiles of\n"
          "112 x 16; C1 with 8-level devices, 5%% programming and 2%% read noise and\n"
@@ -46,7 +51,7 @@ static void usage(void)
 
 int cmd_bench(int argc, char **argv)
 {
-  bench_options o = {NULL, 0, -1, 0};
+  bench_options o = {NULL, 0, -1, 0, 0, 0};
   const char *which = NULL;
   cli_shared sh = {NULL, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
@@ -54,6 +59,10 @@ int cmd_bench(int argc, char **argv)
        .min = 1, .max = 100000},
       {.name = "--data", .kind = CLI_TEXT, .out = &o.data_dir, .needs = "a directory"},
       {.name = "--check-only", .kind = CLI_FLAG, .out = &o.check_only},
+      {.name = "--steps", .kind = CLI_LONG, .out = &o.steps, .needs = "a positive integer",
+       .min = 1, .max = 1000000},
+      {.name = "--batch", .kind = CLI_LONG, .out = &o.batch, .needs = "a positive integer",
+       .min = 1, .max = 1000000},
       {0}};
   const cli_spec spec = {"bench", usage, CLI_THREADS, 0, own, &which};
   int rc = cli_parse(&spec, &sh, argc, argv);

@@ -18,23 +18,20 @@
 #include "spikeloop/lif.h"
 #include "spikeloop/neurons.h"
 
-/* Hot loops are compiled for AVX-512, AVX2 and the baseline instruction set
- * and picked at load time (GCC target clones on x86-64 Linux). Files with
- * such loops start with SLK_VECTORIZE: loops are vectorised with the
- * dynamic cost model, and a*b + c is never fused into one FMA, so every
- * clone rounds exactly as the baseline and the reference loops do (the
+/* Files with hot loops start with SLK_VECTORIZE: loops are vectorised
+ * with the dynamic cost model, and a*b + c is never fused into one FMA, so
+ * every vector path rounds exactly as the reference loops do (the
  * bit-identity tests rely on it). Vectorising only ever runs independent
- * elements side by side; no sum is reordered (no -ffast-math). no-trapping-
- * math lets GCC compute both sides of a select (the AVX2 and baseline
- * clones have no masked lanes): it changes no value, only assumes that
- * floating-point exceptions do not trap. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+ * elements side by side; no sum is reordered (no -ffast-math).
+ * no-trapping-math lets GCC compute both sides of a select (the AVX2 and
+ * baseline paths have no masked lanes): it changes no value, only assumes
+ * that floating-point exceptions do not trap. The row kernels themselves
+ * are built once per vector path and chosen at each call (core/paths.h). */
+#if defined(__GNUC__) && !defined(__clang__)
 #define SLK_VECTORIZE _Pragma("GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\", \"no-trapping-math\")")
-#define SLK_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#define SLK_X86_CLONES 1
+#define SLK_GCC_PRAGMAS 1
 #else
 #define SLK_VECTORIZE
-#define SLK_HOT
 #endif
 
 /* y (R, N) = x (R, K) @ W (K, N)   (overwrites y) */

@@ -3,15 +3,16 @@
  * and the adjoint of the common case, and the per-neuron decay factors
  * they read (lib/core/lif_row.h).
  *
- * The rows are the hot loops of the library: written branch-free over
- * restrict arrays so that GCC vectorises them, and compiled for AVX-512,
- * AVX2 and the baseline (SLK_HOT). The decay factors are recomputed only
+ * The rows are the hot loops of the library: their bodies are in
+ * hot_body.h, built once per vector path; the entry points here call the
+ * active path's (core/paths.h). The decay factors are recomputed only
  * when the key they were computed from (dt, scale_input, the time
  * constants, compared bit for bit) has changed, so that a network can keep
  * them per layer even though its neurons may be edited at any time.
  */
 #include "config.h"
 #include "core/lif_row.h"
+#include "core/paths.h"
 #include "spikeloop/error.h"
 
 #include <math.h>
@@ -99,47 +100,12 @@ int slk_lif_check_args(const sl_neurons *p, const sl_lif_options *o, double dt, 
 
 /* ------------------------------------------------------------ forward rows */
 
-/* The branch-free row step (see lif_row.h): the selects compute both
- * sides, which costs nothing next to a mispredicted branch per neuron and
- * lets the loop run in vector registers. Every array is restrict (the
- * state is updated in place) and every load unconditional, so that GCC
- * can if-convert and vectorise the loop. */
-static inline __attribute__((always_inline)) void lif_row_value(const sl_neurons *restrict p, const slk_decay *restrict d, size_t N,
-                          const float *restrict h, const float *restrict i_prev,
-                          float *restrict i_out, float *restrict vp,
-                          int32_t *restrict left, float *restrict v, float *restrict s,
-                          int to_value)
+/* The hot rows run on the active vector path (core/paths.h, hot_body.h). */
+void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N, const float *h,
+                 const float *i_prev, float *i_out, float *vp, int32_t *left, float *v, float *s,
+                 uint8_t *clamp)
 {
-  const float *restrict a_s = d->a_syn, *restrict a_m = d->a_mem, *restrict k = d->k_in;
-  const float *restrict gain = p->gain, *restrict v_leak = p->v_leak, *restrict v_th = p->v_th;
-  const float *restrict v_reset = p->v_reset;
-  const int32_t *restrict refrac = p->refrac;
-  for (size_t n = 0; n < N; n++) {
-    const float cur = a_s[n] * i_prev[n] + gain[n] * h[n];         /* I[t] */
-    const float vm = v_leak[n] + a_m[n] * (vp[n] - v_leak[n]) + k[n] * cur; /* V[t] */
-    const float sv = vm - v_th[n] > 0.0f ? 1.0f : 0.0f;            /* S[t] = H(V - v_th) */
-    const float vr = v_reset[n];
-    const float vpost = to_value ? vm * (1.0f - sv) + vr * sv : vm - sv * (v_th[n] - vr);
-    const int32_t lf = left[n], rf = refrac[n];
-    const int cl = lf > 0; /* refractory: V = v_reset, no spike */
-    i_out[n] = cur;
-    v[n] = cl ? vr : vm;
-    s[n] = cl ? 0.0f : sv;
-    vp[n] = cl ? vr : vpost;
-    left[n] = cl ? lf - 1 : (sv != 0.0f ? rf : 0);
-  }
-}
-
-SLK_HOT void slk_lif_row(const sl_neurons *p, const slk_decay *d, int reset, size_t N,
-                         const float *h, const float *i_prev, float *i_out, float *vp,
-                         int32_t *left, float *v, float *s, uint8_t *clamp)
-{
-  for (size_t n = 0; n < N; n++) /* a narrow store of its own: keeps the main loop vectorisable */
-    clamp[n] = left[n] > 0;
-  if (reset == SL_RESET_TO_VALUE)
-    lif_row_value(p, d, N, h, i_prev, i_out, vp, left, v, s, 1);
-  else
-    lif_row_value(p, d, N, h, i_prev, i_out, vp, left, v, s, 0);
+  slk_path()->lif_row(p, d, reset, N, h, i_prev, i_out, vp, left, v, s, clamp);
 }
 
 /* The same step with smooth spikes (gradient checks; refrac is 0). */
@@ -169,68 +135,19 @@ void slk_lif_step(const sl_neurons *p, const slk_decay *d, const sl_lif_options 
     slk_lif_row(p, d, o->reset, N, h, i_prev, i_out, vp, left, v, s, clamp);
 }
 
-SLK_HOT void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h,
-                        float *restrict i, float *restrict v)
+void slk_li_row(const sl_neurons *p, const slk_decay *d, size_t N, const float *h, float *i,
+                float *v)
 {
-  for (size_t n = 0; n < N; n++) {
-    float cur = d->a_syn[n] * i[n] + p->gain[n] * h[n];
-    float vm = p->v_leak[n] + d->a_mem[n] * (v[n] - p->v_leak[n]) + d->k_in[n] * cur;
-    i[n] = cur;
-    v[n] = vm;
-  }
+  slk_path()->li_row(p, d, N, h, i, v);
 }
 
 /* ------------------------------------------------------------ adjoint row */
 
-/* One reverse step of one sample's row for the common case -- Heaviside
- * spikes, the SuperSpike surrogate 1 / (beta |V - v_th| + 1)^2, no tau
- * gradients -- written branch-free over restrict arrays so that it runs in
- * vector registers; the operations are those of the general loop in
- * backward_general, in the same order. clamp, nclamp: the clamp rows of
- * steps t and t+1 (ones after the last step) as int32, which unlike uint8
- * lets GCC vectorise the selects; ext: gv_ext row if has_ext (any valid
- * row otherwise); gvn, gin: gV, gI of step t+1 in, of step t out. */
-static inline __attribute__((always_inline)) void bwd_row_superspike(
-    const sl_neurons *restrict p, const slk_decay *restrict d, size_t N, float beta,
-    int to_value, int detach, int has_ext, const int32_t *restrict clamp,
-    const int32_t *restrict nclamp, const float *restrict gs, const float *restrict v,
-    const float *restrict s, const float *restrict ext, float *restrict gh, float *restrict gvn,
-    float *restrict gin)
+void slk_lif_bwd_row(const sl_neurons *p, const slk_decay *d, size_t N, float beta, int to_value,
+                     int detach, const int32_t *clamp, const int32_t *nclamp, const float *gs,
+                     const float *v, const float *s, const float *ext, float *gh, float *gvn,
+                     float *gin)
 {
-  const float *restrict a_m = d->a_mem, *restrict a_s = d->a_syn, *restrict k = d->k_in;
-  const float *restrict gain = p->gain, *restrict v_th = p->v_th, *restrict v_reset = p->v_reset;
-  for (size_t n = 0; n < N; n++) {
-    const float am = a_m[n], gn = gvn[n], kn = k[n]; /* loaded unconditionally */
-    const float gvp = nclamp[n] ? 0.0f : am * gn;    /* gVp[t] */
-    const float x = v[n] - v_th[n], sn = s[n], vr = v_reset[n], vt = v_th[n];
-    float gsv = gs[n];
-    if (!detach)
-      gsv += to_value ? gvp * (vr - v[n]) : -gvp * (vt - vr);
-    const float dvp_dv = to_value ? (sn != 0.0f ? 0.0f : 1.0f) : 1.0f;
-    const float dd = beta * fabsf(x) + 1.0f;
-    float gv = gvp * dvp_dv + gsv * (1.0f / (dd * dd)); /* gV[t] */
-    if (has_ext)
-      gv += ext[n];
-    const int cl = clamp[n];
-    gv = cl ? 0.0f : gv;
-    const float gi = a_s[n] * gin[n] + (cl ? 0.0f : kn * gv); /* gI[t] */
-    gh[n] = gain[n] * gi;
-    gvn[n] = gv;
-    gin[n] = gi;
-  }
-}
-
-SLK_HOT void slk_lif_bwd_row(const sl_neurons *p, const slk_decay *d, size_t N, float beta,
-                     int to_value, int detach, const int32_t *clamp, const int32_t *nclamp,
-                     const float *gs, const float *v, const float *s, const float *ext, float *gh,
-                     float *gvn, float *gin)
-{
-  /* constant flags, so that each variant is its own simple loop */
-  if (to_value && detach && !ext)
-    bwd_row_superspike(p, d, N, beta, 1, 1, 0, clamp, nclamp, gs, v, s, gs, gh, gvn, gin);
-  else if (to_value && detach)
-    bwd_row_superspike(p, d, N, beta, 1, 1, 1, clamp, nclamp, gs, v, s, ext, gh, gvn, gin);
-  else
-    bwd_row_superspike(p, d, N, beta, to_value, detach, ext != NULL, clamp, nclamp, gs, v, s,
-                       ext ? ext : gs, gh, gvn, gin);
+  slk_path()->lif_bwd_row(p, d, N, beta, to_value, detach, clamp, nclamp, gs, v, s, ext, gh, gvn,
+                          gin);
 }

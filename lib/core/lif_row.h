@@ -50,7 +50,7 @@ void slk_decay_free(slk_decay *d); /* leaves d empty */
 int slk_lif_check_args(const sl_neurons *p, const sl_lif_options *o, double dt, size_t T,
                        size_t B);
 
-#ifdef SLK_X86_CLONES
+#ifdef SLK_GCC_PRAGMAS
 #pragma GCC push_options
 SLK_VECTORIZE
 #endif
@@ -78,7 +78,7 @@ static inline float slk_post_reset(const sl_lif_options *o, float v, float s, fl
   return o->reset == SL_RESET_TO_VALUE ? v * (1.0f - s) + v_reset * s : v - s * (v_th - v_reset);
 }
 
-#ifdef SLK_X86_CLONES
+#ifdef SLK_GCC_PRAGMAS
 #pragma GCC pop_options
 #endif
 
