@@ -587,8 +587,9 @@ static void dac_level(const sl_cim *c, const mvm_setup *s, const float *x, float
 }
 
 /* One vector through every tile with read noise: parts (nrt x n_out). */
-static void mvm_noisy_vector(const sl_cim *c, const mvm_setup *s, const float *xm, float *xp,
-                             float *acc, double *parts, slc_vrng *rng)
+static void mvm_noisy_vector(const sl_cim *c, const mvm_setup *s, slc_tile_noisy_fn tile_noisy,
+                             const float *xm, float *xp, float *acc, double *parts,
+                             slc_vrng *rng)
 {
   const sl_cim_params *p = &c->p;
   int clamp = p->read_sd * SLC_NORMAL_MAX >= 1.0;
@@ -611,11 +612,8 @@ static void mvm_noisy_vector(const sl_cim *c, const mvm_setup *s, const float *x
       for (size_t t = 0; t < c->nct; t++) {
         size_t o = c->toff[r * c->nct + t], np = c->ncp[t];
         memset(acc, 0, np * sizeof *acc);
-        if (p->read_sd > 0.0)
-          slc_tile_noisy(acc, xin + c->rb[r], nr, np, c->d + o, c->gp + o, c->gm + o,
-                         (float)p->read_sd, clamp, rng);
-        else
-          slc_tile_ideal(acc, xin + c->rb[r], nr, np, c->d + o);
+        tile_noisy(acc, xin + c->rb[r], nr, np, c->d + o, c->gp + o, c->gm + o,
+                   (float)p->read_sd, clamp, rng);
         double *pr = parts + r * c->n_out + c->cb[t];
         for (size_t j = 0; j < c->cb[t + 1] - c->cb[t]; j++)
           pr[j] += wplane * adc(s, acc[j]);
@@ -664,6 +662,7 @@ static int mvm_read_noise(const sl_cim *c, const mvm_setup *s, const float *x, s
   const sl_cim_params *p = &c->p;
   const size_t n_in = c->n_in, n_out = c->n_out, nrt = c->nrt;
   const uint64_t vec0 = c->vec_index;
+  const slc_tile_noisy_fn tile_noisy = slc_tile_noisy_for(sl_isa_active());
   int fail = 0;
 #pragma omp parallel
   {
@@ -682,7 +681,7 @@ static int mvm_read_noise(const sl_cim *c, const mvm_setup *s, const float *x, s
         continue;
       dac_level(c, s, x + b * n_in, xm, n_in);
       slc_vrng_seed(rng, sl_seed_mix(p->noise_seed ^ TAG_READ, vec0 + b));
-      mvm_noisy_vector(c, s, xm, xp, acc, parts, rng);
+      mvm_noisy_vector(c, s, tile_noisy, xm, xp, acc, parts, rng);
       reduce_parts(parts, nrt, n_out, out_scale, parts_out ? parts_out + b * nrt * n_out : NULL,
                    y ? y + b * n_out : NULL);
     }
