@@ -695,16 +695,17 @@ static int mvm_read_noise(const sl_cim *c, const mvm_setup *s, const float *x, s
 }
 
 /* Exact periphery (no ADC, no DAC, one plane, sums only): y = sum over row
- * tiles of x_r D_r, the digital sum done by the sgemm's accumulation. */
+ * tiles of x_r D_r. Without an ADC between them the row tiles' partial sums
+ * are only added, so one sgemm over all n_in rows does the same arithmetic
+ * (in another order of the float additions). One call instead of one per
+ * row tile: the same multiply-adds (callgrind: -2% instructions for C2),
+ * but y is written once instead of read and written 7 times, and the BLAS
+ * threads are woken once, which on a busy machine is what costs. */
 static void mvm_exact(const sl_cim *c, const float *x, size_t batch, double out_scale, float *y)
 {
-  const size_t n_in = c->n_in, n_out = c->n_out;
-  for (size_t r = 0; r < c->nrt; r++) {
-    size_t r0 = c->rb[r], nr = c->rb[r + 1] - r0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)n_out, (int)nr,
-                (float)out_scale, x + r0, (int)n_in, c->dflat + r0 * n_out, (int)n_out,
-                r ? 1.0f : 0.0f, y, (int)n_out);
-  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)c->n_out,
+              (int)c->n_in, (float)out_scale, x, (int)c->n_in, c->dflat, (int)c->n_out, 0.0f, y,
+              (int)c->n_out);
 }
 
 /* Bit plane k of the DAC magnitudes xq: +-x_max where bit k of |m| is set. */
