@@ -107,6 +107,30 @@ static void test_bad_input(void)
   CU_ASSERT_EQUAL(sl_cim_reprogram(c, w, -1.0, NULL), SL_EINVAL);
   sl_cim_free(c);
   sl_cim_free(NULL);
+  /* the exact (sgemm) path looks at x only when y is not finite: the same
+   * codes and messages, in the second of 3 vectors and past the first 256 */
+  p = ideal_params(0);
+  static float xb[3 * 300], wb[300 * 2], yb[3 * 2];
+  for (int i = 0; i < 600; i++)
+    wb[i] = 0.001f * (float)(i % 7);
+  wb[2 * 271] = wb[2 * 272] = 1.0f;
+  CU_ASSERT_EQUAL_FATAL(sl_cim_alloc(&c, 300, 2, &p), SL_OK);
+  CU_ASSERT_EQUAL(sl_cim_program(c, wb), SL_OK);
+  const float bad[2] = {NAN, -INFINITY};
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < 900; i++)
+      xb[i] = 0.5f;
+    xb[300 + 271] = bad[k];
+    CU_ASSERT_EQUAL(sl_cim_mvm(c, xb, 3, yb), SL_ENUMERIC);
+    CU_ASSERT(contains(sl_last_error(), "x[571]"));
+  }
+  sl_cim_counters k0;
+  sl_cim_counters_get(c, &k0);
+  CU_ASSERT_EQUAL(k0.mvms, 0); /* a refused call counts nothing */
+  xb[571] = xb[572] = 3e38f; /* finite, the sum overflows: as before, no error */
+  CU_ASSERT_EQUAL(sl_cim_mvm(c, xb, 3, yb), SL_OK);
+  CU_ASSERT(isinf(yb[2]) && isfinite(yb[3]));
+  sl_cim_free(c);
 }
 
 static void test_tiling(void)

@@ -431,8 +431,31 @@ static void apply_drift(sl_cim *c)
     }
 }
 
+/* Nonzero if v[0..n) holds a NaN or an Inf (exponent bits all ones). Blocks
+ * of 256 are tested without branches, so the test vectorises. */
+static int any_nonfinite(const float *v, size_t n)
+{
+  size_t i = 0;
+  for (; i + 256 <= n; i += 256) {
+    uint32_t bad = 0;
+    for (size_t k = 0; k < 256; k++) {
+      uint32_t bits;
+      memcpy(&bits, v + i + k, sizeof bits);
+      bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    if (bad)
+      return 1;
+  }
+  for (; i < n; i++)
+    if (!isfinite(v[i]))
+      return 1;
+  return 0;
+}
+
 static int check_finite(const float *v, size_t n, const char *what)
 {
+  if (!any_nonfinite(v, n))
+    return SL_OK;
   for (size_t i = 0; i < n; i++)
     if (!isfinite(v[i]))
       return sl_error(SL_ENUMERIC, "cim: %s[%zu] = %g is not finite", what, i, (double)v[i]);
@@ -792,20 +815,27 @@ static int mvm(sl_cim *c, const float *x, size_t batch, float *y, float *parts_o
     return sl_error(SL_EINVAL, "cim_mvm: NULL argument");
   if (!c->programmed)
     return sl_error(SL_EINVAL, "cim_mvm: the crossbar is not programmed (call sl_cim_program)");
-  int rc = check_finite(x, batch * c->n_in, "x");
-  if (rc)
-    return rc;
   if (batch == 0)
     return SL_OK;
   const sl_cim_params *p = &c->p;
   mvm_setup s;
   setup_mvm(c, &s);
   const double out_scale = c->w_max / (p->g_max - p->g_min) * c->comp;
-  if (p->read_sd > 0.0) {
+  const int exact = !(p->read_sd > 0.0) && s.step == 0.0 && s.planes == 1 && !parts_out &&
+                    !p->dac_bits;
+  int rc = SL_OK;
+  if (exact) {
+    /* A NaN or Inf in x leaves its row of y not finite (W is finite), so x,
+     * a second pass over memory as long as the sgemm's, is read only when y
+     * (in cache) says so. Finite x that overflow stay an Inf in y, as before. */
+    mvm_exact(c, x, batch, out_scale, y);
+    if (any_nonfinite(y, batch * c->n_out) && (rc = check_finite(x, batch * c->n_in, "x")))
+      return rc;
+  } else if ((rc = check_finite(x, batch * c->n_in, "x")) != SL_OK) {
+    return rc;
+  } else if (p->read_sd > 0.0) {
     if (mvm_read_noise(c, &s, x, batch, out_scale, y, parts_out))
       return sl_error(SL_ENOMEM, "cim_mvm: out of memory for thread buffers");
-  } else if (s.step == 0.0 && s.planes == 1 && !parts_out && !p->dac_bits) {
-    mvm_exact(c, x, batch, out_scale, y);
   } else if ((rc = mvm_batched(c, &s, x, batch, out_scale, y, parts_out)) != SL_OK) {
     return rc;
   }
