@@ -12,10 +12,16 @@
  * call draws fresh read noise). rss_mb is the peak resident set of the
  * process so far. cpu_seconds_median (CPU time of the process over all
  * threads, per call) shows the work when the machine is shared.
+ *
+ * Every line ends with where it ran: the vector path of the kernels
+ * (isa=, lowered by SPIKELOOP_ISA), the OpenMP threads, the BLAS core that
+ * OpenBLAS chose (blas=, set by OPENBLAS_CORETYPE: C2 is one sgemm, so
+ * compare the numpy peer under the same core) and the CPU model.
  */
 #include "config.h"
 #include "bench_cim.h"
 #include "spikeloop/error.h"
+#include "spikeloop/version.h"
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
@@ -179,6 +185,18 @@ static int threads(void)
 #endif
 }
 
+/* " isa=... threads=... blas=... cpu=\"...\"": the tail of every line */
+static void print_where(FILE *out)
+{
+#ifdef HAVE_OPENBLAS
+  const char *blas = openblas_get_corename();
+#else
+  const char *blas = "gslcblas";
+#endif
+  fprintf(out, " isa=%s threads=%d blas=%s cpu=\"%s\"\n", sl_isa_name(sl_isa_active()), threads(),
+          blas ? blas : "unknown", sl_cpu_model());
+}
+
 typedef struct {
   double sec_median, cpu_median, rel_mean, rel_min, rel_max;
 } timing;
@@ -267,19 +285,19 @@ int sl_cim_bench(const char *id, const char *data_dir, FILE *out)
   sl_cim_counters_get(c, &k);
   fprintf(out,
           "%s mvm_per_s=%.0f rel_err=%.4f rss_mb=%.0f seconds_median=%.5f cpu_seconds_median=%.5f "
-          "rel_err_min=%.4f rel_err_max=%.4f tiles=%zux%zu threads=%d energy_per_mvm_nj=%.3f\n",
+          "rel_err_min=%.4f rel_err_max=%.4f tiles=%zux%zu energy_per_mvm_nj=%.3f",
           id, (double)d.batch / t.sec_median, t.rel_mean, rss_mb(), t.sec_median, t.cpu_median,
-          t.rel_min,
-          t.rel_max, sl_cim_row_tiles(c), sl_cim_col_tiles(c), threads(),
+          t.rel_min, t.rel_max, sl_cim_row_tiles(c), sl_cim_col_tiles(c),
           1e9 * sl_cim_energy_per_mvm(c));
+  print_where(out);
   if (strcmp(id, "C2") == 0) {
     timing g;
     time_sgemm(&d, y, &g);
     fprintf(out,
-            "C2-sgemm mvm_per_s=%.0f rel_err=%.2g seconds_median=%.5f "
-            "(C2 takes %.2fx the time of one float32 sgemm)\n",
+            "C2-sgemm mvm_per_s=%.0f rel_err=%.2g seconds_median=%.5f time_ratio_c2=%.2f",
             (double)d.batch / g.sec_median, g.rel_mean, g.sec_median,
             t.sec_median / g.sec_median);
+    print_where(out);
   }
 out:
   sl_cim_free(c);

@@ -8,6 +8,11 @@
  *   - DAC (level and bit-serial agree without ADC), ADC levels;
  *   - read noise: variance as modelled, fresh per read, independent of the
  *     thread count and of batch splitting; the fast normal approximation;
+ *   - the noisy tile kernel of every vector path this CPU has (each forced
+ *     in turn): the same noise as the plain reference, bit for bit on the
+ *     FMA paths (avx2, avx512) and within the rounding bound of
+ *     cim_internal.h on baseline; mean, variance and kurtosis of its draws;
+ *     the whole noisy MVM on every path;
  *   - write-verify, open-loop programming noise, stuck-at faults, drift and
  *     its compensation, threshold-gated reprogramming;
  *   - counters and the energy estimate; ADC calibration.
@@ -102,6 +107,30 @@ static void test_bad_input(void)
   CU_ASSERT_EQUAL(sl_cim_reprogram(c, w, -1.0, NULL), SL_EINVAL);
   sl_cim_free(c);
   sl_cim_free(NULL);
+  /* the exact (sgemm) path looks at x only when y is not finite: the same
+   * codes and messages, in the second of 3 vectors and past the first 256 */
+  p = ideal_params(0);
+  static float xb[3 * 300], wb[300 * 2], yb[3 * 2];
+  for (int i = 0; i < 600; i++)
+    wb[i] = 0.001f * (float)(i % 7);
+  wb[2 * 271] = wb[2 * 272] = 1.0f;
+  CU_ASSERT_EQUAL_FATAL(sl_cim_alloc(&c, 300, 2, &p), SL_OK);
+  CU_ASSERT_EQUAL(sl_cim_program(c, wb), SL_OK);
+  const float bad[2] = {NAN, -INFINITY};
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < 900; i++)
+      xb[i] = 0.5f;
+    xb[300 + 271] = bad[k];
+    CU_ASSERT_EQUAL(sl_cim_mvm(c, xb, 3, yb), SL_ENUMERIC);
+    CU_ASSERT(contains(sl_last_error(), "x[571]"));
+  }
+  sl_cim_counters k0;
+  sl_cim_counters_get(c, &k0);
+  CU_ASSERT_EQUAL(k0.mvms, 0); /* a refused call counts nothing */
+  xb[571] = xb[572] = 3e38f; /* finite, the sum overflows: as before, no error */
+  CU_ASSERT_EQUAL(sl_cim_mvm(c, xb, 3, yb), SL_OK);
+  CU_ASSERT(isinf(yb[2]) && isfinite(yb[3]));
+  sl_cim_free(c);
 }
 
 static void test_tiling(void)
@@ -293,9 +322,124 @@ static void test_normal_approximation(void)
   free(e);
 }
 
+
+/* the paths this CPU can run, and the one in force before a test forces them */
+static int n_paths(void) { return (int)sl_isa_best() + 1; }
+
+/* sum_i |x_i| (|Gp| + |Gm|) (1 + sd max|e|) per column: the scale of the
+ * rounding bound between the fused and unfused kernels */
+static double noisy_bound(const float *x, size_t nr, size_t ncp, size_t col, const float *Gp,
+                          const float *Gm, float sd)
+{
+  double s = 0.0;
+  for (size_t i = 0; i < nr; i++)
+    s += fabs(x[i]) * (fabs(Gp[i * ncp + col]) + fabs(Gm[i * ncp + col])) *
+         (1.0 + sd * SLC_NORMAL_MAX);
+  return s;
+}
+
+static void test_kernel_paths(void)
+{
+  const size_t nr = 37, ncp = 32; /* two 16-column blocks: lanes carry over */
+  float *gp = rand_matrix(nr * ncp, 51, 0.0, 1.0), *gm = rand_matrix(nr * ncp, 52, 0.0, 1.0);
+  float *d = malloc(nr * ncp * sizeof *d), *x = rand_matrix(nr, 53, -1.0, 1.0);
+  for (size_t q = 0; q < nr * ncp; q++)
+    d[q] = gp[q] - gm[q];
+  for (size_t i = 0; i < nr; i += 5)
+    x[i] = 0.0f; /* rows without input draw no noise */
+  const float sds[2] = {0.05f, 0.4f}; /* the second needs the floor at 0 */
+  for (int path = 0; path < n_paths(); path++) {
+    slc_tile_noisy_fn f = slc_tile_noisy_for((sl_isa)path);
+    for (int clamp = 0; clamp < 2; clamp++) {
+      float acc[32], ref[32], other[32];
+      for (size_t j = 0; j < ncp; j++)
+        acc[j] = ref[j] = other[j] = 0.25f * (float)j; /* the kernel adds */
+      slc_vrng r, rr, ro;
+      slc_vrng_seed(&r, 99);
+      rr = r;
+      slc_vrng_seed(&ro, 100);
+      /* twice in a row: the generator state carries over between calls */
+      for (int call = 0; call < 2; call++) {
+        f(acc, x, nr, ncp, d, gp, gm, sds[clamp], clamp, &r);
+        slc_tile_noisy_ref(ref, x, nr, ncp, d, gp, gm, sds[clamp], clamp, path > 0, &rr);
+        slc_tile_noisy_ref(other, x, nr, ncp, d, gp, gm, sds[clamp], clamp, path > 0, &ro);
+      }
+      double worst = 0.0, other_best = INFINITY;
+      for (size_t j = 0; j < ncp; j++) {
+        double b = 2.0 * noisy_bound(x, nr, ncp, j, gp, gm, sds[clamp]);
+        worst = fmax(worst, fabs((double)acc[j] - ref[j]) / b);
+        other_best = fmin(other_best, fabs((double)other[j] - ref[j]) / b);
+      }
+      printf("\n  %s clamp %d: max |kernel - reference| %.2e of the bound's scale%s; "
+             "other noise differs by >= %.2e ",
+             sl_isa_name((sl_isa)path), clamp, worst,
+             memcmp(acc, ref, sizeof acc) == 0 ? " (bit-identical)" : "", other_best);
+      CU_ASSERT(memcmp(&r, &rr, sizeof r) == 0); /* the same draws */
+      if (path > 0)
+        CU_ASSERT(memcmp(acc, ref, sizeof acc) == 0);
+      CU_ASSERT(worst <= 1e-5);
+      CU_ASSERT(other_best > 1e-4); /* the bound tells other noise apart */
+    }
+  }
+  free(gp);
+  free(gm);
+  free(d);
+  free(x);
+}
+
+/* The kernel's own draws on every path: one device pair per column with
+ * x = 1, Gp = 1, Gm = 0, sd = 1 gives acc = 1 + e1; Gp = 0, Gm = 1 gives
+ * acc = -1 - e2. */
+static void test_kernel_noise_stats(void)
+{
+  const size_t calls = 1 << 15, n = calls * SLC_LANES;
+  float *e = malloc(n * sizeof *e);
+  for (int path = 0; path < n_paths(); path++) {
+    slc_tile_noisy_fn f = slc_tile_noisy_for((sl_isa)path);
+    for (int dev = 0; dev < 2; dev++) {
+      float one[16], zero[16], dd[16], xin = 1.0f;
+      for (int j = 0; j < 16; j++) {
+        one[j] = 1.0f;
+        zero[j] = 0.0f;
+        dd[j] = dev ? -1.0f : 1.0f;
+      }
+      slc_vrng r;
+      slc_vrng_seed(&r, 11 + (uint64_t)dev);
+      for (size_t k = 0; k < calls; k++) {
+        float acc[16] = {0};
+        f(acc, &xin, 1, 16, dd, dev ? zero : one, dev ? one : zero, 1.0f, 0, &r);
+        for (int j = 0; j < 16; j++)
+          e[k * 16 + j] = dev ? -1.0f - acc[j] : acc[j] - 1.0f;
+      }
+      double m = 0, v = 0, k4 = 0, mx = 0, lag = 0;
+      for (size_t i = 0; i < n; i++) {
+        m += e[i];
+        v += (double)e[i] * e[i];
+        k4 += (double)e[i] * e[i] * e[i] * e[i];
+        mx = fmax(mx, fabs(e[i]));
+        if (i >= 16)
+          lag += (double)e[i] * e[i - 16]; /* a lane's consecutive draws */
+      }
+      m /= n;
+      v /= n;
+      k4 /= n;
+      lag /= n - 16;
+      printf("\n  %s e%d: mean %.4f var %.4f kurtosis %.3f max %.3f lag-1 corr %.4f ",
+             sl_isa_name((sl_isa)path), dev + 1, m, v, k4 / (v * v), mx, lag / v);
+      CU_ASSERT(fabs(m) < 0.01); /* sd of the mean: 1/sqrt(n) = 0.0017 */
+      CU_ASSERT(fabs(v - 1.0) < 0.015);
+      CU_ASSERT(fabs(k4 / (v * v) - 2.7) < 0.05);
+      CU_ASSERT(mx <= SLC_NORMAL_MAX + 1e-5);
+      CU_ASSERT(fabs(lag / v) < 0.01);
+    }
+  }
+  free(e);
+}
+
 static void test_read_noise(void)
 {
-  /* one column, inputs x, exact programming: var(y) = sd^2 s^2 sum x^2 (G+^2 + G-^2) */
+  /* one column, inputs x, exact programming: var(y) = sd^2 s^2 sum x^2 (G+^2 + G-^2),
+   * through the whole MVM on every path; the paths draw the same noise */
   const size_t n_in = 100, R = 4000;
   float w[100], x[100];
   for (size_t i = 0; i < n_in; i++) {
@@ -305,31 +449,49 @@ static void test_read_noise(void)
   sl_cim_params p = ideal_params(0);
   p.read_sd = 0.05;
   p.w_max = 1.0;
-  sl_cim *c;
-  CU_ASSERT_EQUAL_FATAL(sl_cim_alloc(&c, n_in, 1, &p), SL_OK);
-  sl_cim_program(c, w);
   float *xs = malloc(R * n_in * sizeof *xs), *y = malloc(R * sizeof *y);
+  float *y_first = malloc(R * sizeof *y);
   for (size_t r = 0; r < R; r++)
     memcpy(xs + r * n_in, x, sizeof x);
-  CU_ASSERT_EQUAL(sl_cim_mvm(c, xs, R, y), SL_OK);
-  double mean = 0, var = 0, expect_var = 0, exact = 0, grange = 0.9;
+  double expect_var = 0, exact = 0, grange = 0.9;
   for (size_t i = 0; i < n_in; i++) {
     double gp = 0.1 + (w[i] > 0 ? 0.9 * w[i] : 0), gm = 0.1 + (w[i] < 0 ? -0.9 * w[i] : 0);
     expect_var += x[i] * x[i] * (gp * gp + gm * gm);
     exact += x[i] * w[i];
   }
   expect_var *= 0.05 * 0.05 / (grange * grange);
-  for (size_t r = 0; r < R; r++)
-    mean += y[r] / R;
-  for (size_t r = 0; r < R; r++)
-    var += (y[r] - mean) * (y[r] - mean) / (R - 1);
-  printf("\n  mean %.4f (exact %.4f), var %.3e (model %.3e) ", mean, exact, var, expect_var);
-  CU_ASSERT(fabs(mean - exact) < 4 * sqrt(expect_var / R) + 1e-4);
-  CU_ASSERT(fabs(var / expect_var - 1.0) < 0.1);
-  CU_ASSERT(y[0] != y[1]); /* fresh per read */
+  const sl_isa before = sl_isa_active();
+  for (int path = n_paths() - 1; path >= 0; path--) {
+    CU_ASSERT_EQUAL_FATAL(sl_isa_set((sl_isa)path), SL_OK);
+    sl_cim *c;
+    CU_ASSERT_EQUAL_FATAL(sl_cim_alloc(&c, n_in, 1, &p), SL_OK);
+    sl_cim_program(c, w);
+    CU_ASSERT_EQUAL(sl_cim_mvm(c, xs, R, y), SL_OK);
+    sl_cim_free(c);
+    double mean = 0, var = 0, diff = 0;
+    for (size_t r = 0; r < R; r++)
+      mean += y[r] / R;
+    for (size_t r = 0; r < R; r++)
+      var += (y[r] - mean) * (y[r] - mean) / (R - 1);
+    if (path == n_paths() - 1)
+      memcpy(y_first, y, R * sizeof *y);
+    for (size_t r = 0; r < R; r++)
+      diff = fmax(diff, fabs((double)y[r] - y_first[r]));
+    printf("\n  %s: mean %.4f (exact %.4f), var %.3e (model %.3e), max diff to %s %.1e ",
+           sl_isa_name((sl_isa)path), mean, exact, var, expect_var,
+           sl_isa_name(sl_isa_best()), diff);
+    CU_ASSERT(fabs(mean - exact) < 4 * sqrt(expect_var / R) + 1e-4);
+    CU_ASSERT(fabs(var / expect_var - 1.0) < 0.1);
+    CU_ASSERT(y[0] != y[1]); /* fresh per read */
+    /* same noise: only rounding (FMA or not) between paths, |y| ~ 5 */
+    CU_ASSERT(diff < 1e-4);
+    if (path > 0)
+      CU_ASSERT(diff == 0.0); /* the FMA paths are bit-identical */
+  }
+  sl_isa_set(before);
   free(xs);
   free(y);
-  sl_cim_free(c);
+  free(y_first);
 }
 
 static void test_determinism(void)
@@ -596,6 +758,8 @@ int main(void)
       {"ideal tiled MVM = reference = quantised product", test_ideal_equals_reference},
       {"DAC and ADC", test_dac_adc},
       {"normal approximation", test_normal_approximation},
+      {"noisy kernel of every path = reference", test_kernel_paths},
+      {"noise statistics of every path", test_kernel_noise_stats},
       {"read noise", test_read_noise},
       {"determinism", test_determinism},
       {"programming", test_programming},

@@ -202,7 +202,8 @@ int sl_cim_calibrate_adc(sl_cim *c, const float *x, size_t batch, double margin)
 
 /* The noisy tiled MVM: y (batch x n_out) = x (batch x n_in) W as the
  * hardware computes it (steps 6-10 above). Fresh read noise per call.
- * Errors: SL_EINVAL not programmed / NULL, SL_ENUMERIC NaN/Inf in x. */
+ * Errors: SL_EINVAL not programmed / NULL, SL_ENUMERIC NaN/Inf in x (y
+ * may have been written then). */
 int sl_cim_mvm(sl_cim *c, const float *x, size_t batch, float *y);
 
 /* As sl_cim_mvm, but returns the digital partial sum of every row tile
