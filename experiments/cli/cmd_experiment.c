@@ -13,7 +13,8 @@
 static const experiment *const all[] = {&exp_yinyang_loop, &exp_mismatch_sweep,
                                         &exp_fashion16_loop, &exp_shd_loop, &exp_twin_loop,
                                         &exp_mcnn_hybrid, &exp_dynresnet,
-                                        &exp_ternary_noise, &exp_dynpointnet, NULL};
+                                        &exp_ternary_noise, &exp_dynpointnet,
+                                        &exp_memristor_twin, NULL};
 
 static void usage(void)
 {

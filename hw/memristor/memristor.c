@@ -32,7 +32,13 @@
  * read needs the previous step's spikes: caps.recurrent = 0).
  *
  * Drift: the option drift_time = t (s) reads every array t seconds after its
- * last programming (power-law drift, global compensation as in cim.h).
+ * last programming (power-law drift, global compensation as in cim.h;
+ * drift_nu_sd spreads the exponent from device to device).
+ *
+ * Characterisation and twin (issue 13, spikeloop/xbar.h): the stimulate
+ * slot runs SL_STIM_DEVICE on the crossbars (sl_cim_program_devices,
+ * sl_cim_read_devices); with the option twin=MAP.h5 every write is deployed
+ * through the map (sl_xbar_choose, then sl_cim_program_devices).
  *
  * Observations are those of the ideal backend, and made by its helpers
  * (hw/ideal/ideal.h): model units (membrane_gain 1, time_scale 1), sample 0
@@ -77,7 +83,7 @@ typedef struct {
 static const char *const known_keys[] = {
     "levels", "prog_sd", "verify_tol", "max_pulses", "read_sd", "g_min", "g_max", "drift_nu", "drift_nu_sd",
     "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed", "tile_rows",
-    "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold", "twin", NULL};
+    "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold", "twin", "emulate", NULL};
 
 /* Option key as a finite number (unchanged if absent). */
 static int opt_num(const char *options, const char *key, double *out)
@@ -264,6 +270,42 @@ static int open_twin(mem_state *ms, const char *options)
   return SL_OK;
 }
 
+/* Option emulate=MAP.h5: the crossbars take the stuck devices and drift
+ * exponents of a crossbar map instead of the chip seed's (a map-device not
+ * characterised works): a chip that behaves as the map says, to train
+ * through the twin's forward model. Noise and everything else as options. */
+static int open_emulated(mem_state *ms, const char *options)
+{
+  char path[512];
+  if (!sl_backend_option(options, "emulate", path, sizeof path))
+    return SL_OK;
+  sl_xbar_twin t;
+  int rc = sl_xbar_twin_read(&t, path);
+  if (rc)
+    return rc;
+  if (t.geo.n_layers != ms->L + 1)
+    rc = sl_error(SL_EINVAL, "memristor backend: emulate map '%s' has %zu crossbar layers, the "
+                  "network %zu", path, t.geo.n_layers, ms->L + 1);
+  for (size_t l = 0; !rc && l <= ms->L; l++) {
+    const size_t n = sl_cim_n_in(ms->xb[l]) * sl_cim_n_out(ms->xb[l]);
+    if (t.geo.n_in[l] != sl_cim_n_in(ms->xb[l]) || t.geo.n_out[l] != sl_cim_n_out(ms->xb[l])) {
+      rc = sl_error(SL_EINVAL, "memristor backend: emulate map '%s' layer %zu is %zu x %zu, the "
+                    "network's %zu x %zu", path, l, t.geo.n_in[l], t.geo.n_out[l],
+                    sl_cim_n_in(ms->xb[l]), sl_cim_n_out(ms->xb[l]));
+      break;
+    }
+    for (size_t q = 0; q < 2 * n; q++) {
+      if (t.stuck[l][q] == SL_XBAR_UNKNOWN)
+        t.stuck[l][q] = 0;
+      if (!(t.nu[l][q] >= 0))
+        t.nu[l][q] = 0.0f;
+    }
+    rc = sl_cim_set_devices(ms->xb[l], t.stuck[l], t.stuck[l] + n, t.nu[l], t.nu[l] + n);
+  }
+  sl_xbar_twin_free(&t);
+  return rc;
+}
+
 static int mem_open(void *st, const sl_backend_setup *s)
 {
   mem_state *ms = st;
@@ -302,6 +344,8 @@ static int mem_open(void *st, const sl_backend_setup *s)
       rc = sl_error(SL_ENOMEM, "memristor backend: out of memory for %zu x %zu states", TB, N);
     ms->n_total += N;
   }
+  if (!rc)
+    rc = open_emulated(ms, s->options);
   if (!rc)
     rc = open_twin(ms, s->options);
   if (rc)

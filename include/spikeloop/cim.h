@@ -265,6 +265,15 @@ int sl_cim_read_devices(sl_cim *c, float *gp, float *gm);
 int sl_cim_device_truth(const sl_cim *c, uint8_t *stuck_p, uint8_t *stuck_m, float *nu_p,
                         float *nu_m);
 
+/* Replace the chip's device properties (n_in x n_out each; NULL leaves
+ * one as it is): stuck states (0, 1 on, 2 off; they act from the next
+ * programming) and drift exponents (from now). What a crossbar emulating
+ * another chip's map takes (the memristor backend's emulate=MAP.h5).
+ * Errors: SL_EINVAL (a code above 2, a negative or non-finite nu, naming the
+ * device), SL_ENOMEM. */
+int sl_cim_set_devices(sl_cim *c, const uint8_t *stuck_p, const uint8_t *stuck_m,
+                       const float *nu_p, const float *nu_m);
+
 /* The global drift compensation factor in effect (step 5; 1 without). */
 double sl_cim_compensation(const sl_cim *c);
 

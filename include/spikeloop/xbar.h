@@ -26,7 +26,8 @@
  *    the crossbar holds at `age` (sl_xbar_predict: stuck devices at g_stuck,
  *    every device times its drift gain, the global drift compensation as the
  *    chip computes it), and chooses, for weights to deploy, the device
- *    levels whose predicted weight is nearest (sl_xbar_choose: both devices
+ *    levels whose predicted weight is nearest, read noise counted
+ *    (sl_xbar_choose: both devices
  *    of a pair free, so a stuck-on device is cancelled by its partner and a
  *    drifting one compensated to the nearest level). The memristor backend
  *    deploys through it with option twin=MAP.h5.
@@ -156,8 +157,10 @@ int sl_xbar_predict(const sl_xbar_twin *t, size_t layer, double w_max, const flo
 
 /* The device conductances gp, gm (n_in x n_out, on the levels) to program
  * for weights w (n_in x n_out, weight units, |w| <= w_max) so that the
- * predicted weight of every pair is the nearest the pair can hold (ties:
- * the pair of lower total conductance). Levels must be >= 2 (a search over
+ * expected squared error of every pair's weight at the age is the least
+ * the pair can reach: the predicted error squared plus the pair's read
+ * noise (read_sd x conductance: of two pairs that hold the same weight the
+ * one of lower conductance reads less noise; ties: lower levels). Levels must be >= 2 (a search over
  * levels^2 pairs; the plain loop is the reference). Errors: SL_EINVAL,
  * SL_EUNSUPPORTED (continuous devices). */
 int sl_xbar_choose(const sl_xbar_twin *t, size_t layer, double w_max, const float *w, float *gp,

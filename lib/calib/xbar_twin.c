@@ -342,13 +342,20 @@ static void choose_pass(const sl_xbar_twin *t, size_t l, double w_max, const flo
     const double ap = gain_of(t, l, k, mg), am = gain_of(t, l, nio + k, mg);
     const int sp = t->stuck[l][k] == 1 || t->stuck[l][k] == 2;
     const int sm = t->stuck[l][nio + k] == 1 || t->stuck[l][nio + k] == 2;
+    /* read noise, relative to the conductance read (0 where not measured) */
+    const double rp = isfinite(t->read_sd[l][k]) ? t->read_sd[l][k] : 0.0;
+    const double rm = isfinite(t->read_sd[l][nio + k]) ? t->read_sd[l][nio + k] : 0.0;
     double best = INFINITY;
     int bp = 0, bm = 0;
     for (int i = 0; i < (sp ? 1 : L); i++)      /* a stuck device: any level, it holds */
       for (int j = 0; j < (sm ? 1 : L); j++) {  /* its own; level 0 costs least */
         double g1 = held(t, l, k, gmin + i * step), g2 = held(t, l, nio + k, gmin + j * step);
-        double e = fabs((g1 * ap - g2 * am) * scale - (double)w[k]);
-        if (e < best - 1e-12 || (e < best + 1e-12 && i + j < bp + bm)) {
+        /* expected squared error: the predicted one plus the read noise of
+         * the pair (the programming noise is the same for every level) */
+        double e = (g1 * ap - g2 * am) * scale - (double)w[k];
+        double n1 = rp * g1 * ap * scale, n2 = rm * g2 * am * scale;
+        e = e * e + n1 * n1 + n2 * n2;
+        if (e < best * (1 - 1e-12) || (e <= best * (1 + 1e-12) && i + j < bp + bm)) {
           best = e;
           bp = i;
           bm = j;

@@ -1140,3 +1140,45 @@ int sl_cim_device_truth(const sl_cim *c, uint8_t *stuck_p, uint8_t *stuck_m, flo
 }
 
 double sl_cim_compensation(const sl_cim *c) { return c ? c->comp : 1.0; }
+
+int sl_cim_set_devices(sl_cim *c, const uint8_t *stuck_p, const uint8_t *stuck_m,
+                       const float *nu_p, const float *nu_m)
+{
+  if (!c)
+    return sl_error(SL_EINVAL, "cim_set_devices: NULL crossbar");
+  const size_t n = c->n_in * c->n_out;
+  for (size_t k = 0; k < n; k++)
+    if ((stuck_p && stuck_p[k] > STUCK_OFF) || (stuck_m && stuck_m[k] > STUCK_OFF) ||
+        (nu_p && !(nu_p[k] >= 0 && isfinite(nu_p[k]))) ||
+        (nu_m && !(nu_m[k] >= 0 && isfinite(nu_m[k]))))
+      return sl_error(SL_EINVAL, "cim_set_devices: device (%zu, %zu): stuck must be 0, 1 or 2 "
+                      "and nu finite and >= 0", k / c->n_out, k % c->n_out);
+  if ((nu_p || nu_m) && !c->nu_p) {
+    size_t fb = c->n_cells * sizeof(float);
+    c->nu_p = zalloc64(fb);
+    c->nu_m = zalloc64(fb);
+    if (!c->nu_p || !c->nu_m) {
+      free(c->nu_p);
+      free(c->nu_m);
+      c->nu_p = c->nu_m = NULL;
+      return sl_error(SL_ENOMEM, "cim_set_devices: out of memory");
+    }
+    for (size_t q = 0; q < c->n_cells; q++)
+      c->nu_p[q] = c->nu_m[q] = (float)c->p.drift_nu;
+  }
+  for (size_t i = 0; i < c->n_in; i++)
+    for (size_t j = 0; j < c->n_out; j++) {
+      size_t q = cell_index(c, i, j), k = i * c->n_out + j;
+      if (stuck_p)
+        c->stuck_p[q] = stuck_p[k];
+      if (stuck_m)
+        c->stuck_m[q] = stuck_m[k];
+      if (nu_p)
+        c->nu_p[q] = nu_p[k];
+      if (nu_m)
+        c->nu_m[q] = nu_m[k];
+    }
+  if (c->programmed)
+    apply_drift(c);
+  return SL_OK;
+}
