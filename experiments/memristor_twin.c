@@ -15,12 +15,17 @@
  *   (d) train (a) 5 more epochs in the loop on a crossbar that emulates the
  *       map (backend option emulate=MAP: its stuck devices and drift
  *       exponents, deployed through it as well) -- through the twin's
- *       forward model, without the chip -- and deploy that through the map.
+ *       forward model, without the chip -- and deploy that through the map;
+ *   (e) the control of (d): the same 5 epochs in the loop on a crossbar
+ *       without faults (no stuck device, every device drifting by the map's
+ *       median exponent), deployed naively and through the map: what the
+ *       loop gains by itself (it adapts to the 15 levels and the noise).
  * Weights are deployed with each layer's largest |w| at the largest level.
  * The map goes to a temporary file for the backend (removed afterwards) and
  * into the log: /xbar/<l>/stuck int32 (2 n_in n_out: G+ then G-, each
  * n_in x n_out row-major) and /xbar/<l>/drift_gain float32 (2 n_in, n_out).
- * /summary: acc_ideal, acc_naive, acc_twin, acc_twin_trained (test accuracies), stuck_on,
+ * /summary: acc_ideal, acc_naive, acc_twin, acc_twin_trained, acc_control_naive,
+ * acc_control_twin (test accuracies), stuck_on,
  * stuck_off (devices the fit found), devices, map_prog_sd, map_read_sd,
  * map_drift_gain_sd (medians / sd over the working devices), and the
  * seconds of training, characterisation and fit. /params are (a)'s.
@@ -142,13 +147,50 @@ static int deploy_units(sl_net *net, char *out, size_t len)
   return SL_OK;
 }
 
+/* The map of a faultless chip like the one at map_path: no stuck device,
+ * every device drifting by that map's median exponent (over its working
+ * devices), written to path. */
+static int write_clean_map(const char *map_path, const char *path)
+{
+  sl_xbar_twin t;
+  int rc = sl_xbar_twin_read(&t, map_path);
+  if (rc)
+    return rc;
+  size_t n = 0, k = 0;
+  for (size_t l = 0; l < t.geo.n_layers; l++)
+    n += 2 * t.geo.n_in[l] * t.geo.n_out[l];
+  double *nu = malloc(n * sizeof *nu);
+  if (!nu) {
+    sl_xbar_twin_free(&t);
+    return sl_error(SL_ENOMEM, "memristor_twin: out of memory");
+  }
+  for (size_t l = 0; l < t.geo.n_layers; l++)
+    for (size_t q = 0; q < 2 * t.geo.n_in[l] * t.geo.n_out[l]; q++)
+      if (t.stuck[l][q] == 0)
+        nu[k++] = t.nu[l][q];
+  qsort(nu, k, sizeof *nu, cmp_double);
+  const double med = k ? nu[k / 2] : 0.0;
+  free(nu);
+  const double lr = t.geo.age > t.geo.drift_t0 ? log(t.geo.age / t.geo.drift_t0) : 0.0;
+  for (size_t l = 0; l < t.geo.n_layers; l++)
+    for (size_t q = 0; q < 2 * t.geo.n_in[l] * t.geo.n_out[l]; q++) {
+      t.stuck[l][q] = 0;
+      t.g_stuck[l][q] = NAN;
+      t.nu[l][q] = (float)med;
+      t.drift_gain[l][q] = (float)exp(-med * lr);
+    }
+  rc = sl_xbar_twin_write(&t, path, "experiment memristor_twin: a faultless chip");
+  sl_xbar_twin_free(&t);
+  return rc;
+}
+
 static int run(const sl_config *cfg, sl_runlog *log)
 {
   const double t0 = now();
   sl_config sim = exp_simulation(cfg);
-  sl_session *a = NULL, *chip = NULL, *d = NULL;
-  sl_run_result ra, rd;
-  double acc_twin_trained = 0;
+  sl_session *a = NULL, *chip = NULL, *d = NULL, *e = NULL;
+  sl_run_result ra, rd, re;
+  double acc_twin_trained = 0, acc_control_naive = 0, acc_control_twin = 0;
   double acc_naive = 0, acc_twin = 0, t_char = 0, t_fit = 0;
   sl_xbar_charac rec;
   sl_xbar_twin map;
@@ -160,6 +202,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
   const char *tmp = getenv("TMPDIR");
   snprintf(map_path, sizeof map_path, "%s/spikeloop_memristor_twin_%ld.h5",
            tmp && *tmp ? tmp : "/tmp", (long)getpid());
+  char clean_path[sizeof map_path + 16];
+  snprintf(clean_path, sizeof clean_path, "%s.clean.h5", map_path);
   char w_unit[128];
   sl_config dep = *cfg;
   int rc = exp_train(&sim, "a: ideal", NULL, &a, &ra);
@@ -225,6 +269,31 @@ static int run(const sl_config *cfg, sl_runlog *log)
       rc = exp_session_train(d, TWIN_EPOCHS, NULL, exp_progress, (void *)"d: twin-trained", &rd);
     if (!rc)
       rc = exp_deploy(&tc, sl_session_net(d), &acc_twin_trained);
+    /* (e) the control of (d): the same loop on a crossbar without the map's
+     * faults (no stuck device, every device drifting by the map's median
+     * exponent), deployed naively and through the map */
+    if (!rc)
+      rc = write_clean_map(map_path, clean_path);
+    sl_config cl = dep;
+    len = strlen(cl.backend_options);
+    n = snprintf(cl.backend_options + len, sizeof cl.backend_options - len, ",emulate=%s",
+                 clean_path);
+    if (!rc && (n < 0 || (size_t)n >= sizeof cl.backend_options - len))
+      rc = sl_error(SL_EINVAL, "memristor_twin: backend.options too long for emulate=");
+    if (!rc) {
+      printf("[e: control] (a) trained %d epochs in the loop on a crossbar without faults\n",
+             TWIN_EPOCHS);
+      fflush(stdout);
+      rc = sl_session_create(&e, &cl);
+    }
+    if (!rc)
+      rc = sl_session_set_weights(e, sl_session_net(a));
+    if (!rc)
+      rc = exp_session_train(e, TWIN_EPOCHS, NULL, exp_progress, (void *)"e: control", &re);
+    if (!rc)
+      rc = exp_deploy(&dep, sl_session_net(e), &acc_control_naive);
+    if (!rc)
+      rc = exp_deploy(&tc, sl_session_net(e), &acc_control_twin);
   }
   if (!rc) {
     printf("\n  %-34s %8s\n", "memristor_twin", "test acc");
@@ -232,11 +301,15 @@ static int run(const sl_config *cfg, sl_runlog *log)
     printf("  %-34s %7.2f%%\n", "(b) deployed naively", 100 * acc_naive);
     printf("  %-34s %7.2f%%\n", "(c) deployed through the twin", 100 * acc_twin);
     printf("  %-34s %7.2f%%\n", "(d) trained through the twin", 100 * acc_twin_trained);
+    printf("  %-34s %7.2f%%\n", "(e) loop without faults, naive", 100 * acc_control_naive);
+    printf("  %-34s %7.2f%%\n", "(e) loop without faults, twin", 100 * acc_control_twin);
     const char *names[] = {"acc_ideal",   "acc_naive",   "acc_twin", "acc_twin_trained",
+                           "acc_control_naive", "acc_control_twin",
                            "stuck_on",    "stuck_off",   "devices",
                            "map_prog_sd", "map_read_sd", "map_drift_gain_sd",
                            "seconds_ideal", "seconds_characterise", "seconds_fit"};
-    const double values[] = {ra.test_accuracy, acc_naive, acc_twin, acc_twin_trained, mf.on, mf.off, mf.devices,
+    const double values[] = {ra.test_accuracy, acc_naive, acc_twin, acc_twin_trained,
+                             acc_control_naive, acc_control_twin, mf.on, mf.off, mf.devices,
                              mf.prog_sd, mf.read_sd, mf.gain_sd, ra.seconds, t_char, t_fit};
     for (size_t k = 0; !rc && k < sizeof values / sizeof values[0]; k++)
       rc = sl_runlog_put_summary(log, names[k], values[k]);
@@ -268,6 +341,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
   sl_xbar_charac_free(&rec);
   sl_session_free(chip);
   sl_session_free(d);
+  sl_session_free(e);
+  remove(clean_path);
   sl_session_free(a);
   return rc;
 }

@@ -245,8 +245,8 @@ static int ideal_stimulate(void *st, const sl_stimulus *stim, sl_observations *o
 {
   ideal_state *is = st;
   if (stim->protocol == SL_STIM_DEVICE)
-    return sl_error(SL_EUNSUPPORTED, "ideal backend: no crossbar devices to characterise (the device "
-                    "protocol is the memristor backend's)");
+    return sl_error(SL_EUNSUPPORTED, "ideal backend: no crossbar devices to characterise "
+                    "(the device protocol is the memristor backend's)");
   const double dt = is->setup.dt;
   const size_t P = (size_t)ceil(stim->pre / dt - 1e-9), D = (size_t)ceil(stim->duration / dt - 1e-9);
   const size_t n = stim->n_neurons, B = stim->repeats, ns = P + D + 1;

@@ -81,9 +81,10 @@ typedef struct {
 } mem_state;
 
 static const char *const known_keys[] = {
-    "levels", "prog_sd", "verify_tol", "max_pulses", "read_sd", "g_min", "g_max", "drift_nu", "drift_nu_sd",
-    "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed", "tile_rows",
-    "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold", "twin", "emulate", NULL};
+    "levels", "prog_sd", "verify_tol", "max_pulses", "read_sd", "g_min", "g_max", "drift_nu",
+    "drift_nu_sd", "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed",
+    "tile_rows", "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold",
+    "twin", "emulate", NULL};
 
 /* Option key as a finite number (unchanged if absent). */
 static int opt_num(const char *options, const char *key, double *out)

@@ -160,8 +160,8 @@ int sl_xbar_predict(const sl_xbar_twin *t, size_t layer, double w_max, const flo
  * expected squared error of every pair's weight at the age is the least
  * the pair can reach: the predicted error squared plus the pair's read
  * noise (read_sd x conductance: of two pairs that hold the same weight the
- * one of lower conductance reads less noise; ties: lower levels). Levels must be >= 2 (a search over
- * levels^2 pairs; the plain loop is the reference). Errors: SL_EINVAL,
+ * one of lower conductance reads less noise; ties: lower levels). Levels
+ * must be >= 2 (a search over levels^2 pairs). Errors: SL_EINVAL,
  * SL_EUNSUPPORTED (continuous devices). */
 int sl_xbar_choose(const sl_xbar_twin *t, size_t layer, double w_max, const float *w, float *gp,
                    float *gm);

@@ -380,11 +380,15 @@ int sl_xbar_choose(const sl_xbar_twin *t, size_t layer, double w_max, const floa
   const size_t l = layer;
   const double mg = mean_gain(t, l);
   /* the compensation depends on the choice: start from the mean gain's,
-   * then choose again under the one the first choice gives */
-  double comp = mg > 0 ? 1.0 / mg : 1.0;
-  for (int pass = 0; pass < 2; pass++) {
+   * then choose again under the one the last choice gives, until it stays
+   * (a few passes; the choice is discrete, so stop after 6 in any case) */
+  double comp = t->geo.compensation && mg > 0 ? 1.0 / mg : 1.0;
+  for (int pass = 0; pass < 6; pass++) {
     choose_pass(t, l, w_max, w, comp, mg, gp, gm);
-    comp = compensation(t, l, gp, gm, mg);
+    double next = compensation(t, l, gp, gm, mg);
+    if (fabs(next - comp) <= 1e-12 * comp)
+      break;
+    comp = next;
   }
   return SL_OK;
 }
