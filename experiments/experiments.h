@@ -21,7 +21,7 @@ typedef struct {
 
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop, exp_shd_loop;
 extern const experiment exp_mcnn_hybrid;
-extern const experiment exp_twin_loop;
+extern const experiment exp_twin_loop, exp_memristor_twin;
 extern const experiment exp_dynresnet, exp_ternary_noise, exp_dynpointnet;
 
 /* One key of a "key=value,..." options string (backend.options) as a

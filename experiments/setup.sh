@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libgsl-dev libhdf5-dev \
 libcunit1-dev libopenblas-dev zlib1g-dev python3-h5py python3-numpy dataset-fashion-mnist libopenmpi-dev openmpi-bin \
-valgrind python3-dev python3-matplotlib python3-pytest"
+valgrind python3-dev python3-matplotlib python3-pytest hdf5-tools"
 
 missing=""
 for p in $PACKAGES; do

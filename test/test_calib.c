@@ -81,7 +81,7 @@ static void test_version1_unsupported(void)
   sl_observations o;
   sl_obs_init(&o);
   uint32_t id = 0;
-  sl_stimulus s = {SL_STIM_DECAY, &id, 1, 1, 0, 1e-3, 0.5, 0, 0};
+  sl_stimulus s = {SL_STIM_DECAY, &id, 1, 1, 0, 1e-3, 0.5, 0, 0, 0, 0};
   CU_ASSERT_EQUAL(sl_hw_stimulate(hw, &s, &o), SL_EUNSUPPORTED);
   sl_hw_close(hw);
   /* the ideal backend supports it, and checks the stimulus */

@@ -226,3 +226,24 @@ int cli_apply_threads(const cli_shared *sh)
 {
   return sh->threads && sl_set_num_threads((int)sh->threads) ? cli_fail("--threads") : 0;
 }
+
+int cli_parse_seeds(const char *command, const char *text, uint32_t **seeds, size_t *n)
+{
+  if (sl_calib_parse_neurons(text, UINT32_MAX, seeds, n))
+    return cli_usage_error(command, "--chip-seed needs seeds such as 1, 1-8 or 1,3,5-6: %s",
+                           sl_last_error());
+  return 0;
+}
+
+void cli_chip_path(const char *path, uint32_t seed, size_t n_chips, char *buf, size_t len)
+{
+  size_t k = strlen(path);
+  if (n_chips <= 1) {
+    snprintf(buf, len, "%s", path);
+    return;
+  }
+  if (k > 3 && strcmp(path + k - 3, ".h5") == 0)
+    snprintf(buf, len, "%.*s.chip%u.h5", (int)(k - 3), path, (unsigned)seed);
+  else
+    snprintf(buf, len, "%s.chip%u", path, (unsigned)seed);
+}

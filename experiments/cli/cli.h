@@ -13,6 +13,7 @@
 #include "spikeloop/config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Print "spikeloop: <context>: <library message>" to stderr (the context
  * left out when the message starts with it); return 1. */
@@ -111,6 +112,14 @@ int cli_first(void (*usage)(void), int argc, char **argv);
  * extra into opts[size]; 0, or a usage error (2) if extra names chip_seed. */
 int cli_need_bss2(const char *command, const char *backend, const char *other);
 int cli_chip_options(const char *command, long seed, const char *extra, char *opts, size_t size);
+
+/* Several chips in one run (characterise, fit: --chip-seed LIST).
+ * cli_parse_seeds: "3", "1-8", "1,3,5-6" into a fresh array (free it); 0, or
+ * a usage error (2). cli_chip_path: the file of chip `seed` in a run over
+ * n_chips: path itself for one chip, else "<path without .h5>.chip<seed>.h5"
+ * (rec.h5 -> rec.chip3.h5). */
+int cli_parse_seeds(const char *command, const char *text, uint32_t **seeds, size_t *n);
+void cli_chip_path(const char *path, uint32_t seed, size_t n_chips, char *buf, size_t len);
 
 /* Apply --threads N when it was given (sh->threads > 0). Returns 0, or 1
  * after printing the library's message ("spikeloop: --threads: ..."). */

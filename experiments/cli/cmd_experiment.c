@@ -13,7 +13,8 @@
 static const experiment *const all[] = {&exp_yinyang_loop, &exp_mismatch_sweep,
                                         &exp_fashion16_loop, &exp_shd_loop, &exp_twin_loop,
                                         &exp_mcnn_hybrid, &exp_dynresnet,
-                                        &exp_ternary_noise, &exp_dynpointnet, NULL};
+                                        &exp_ternary_noise, &exp_dynpointnet,
+                                        &exp_memristor_twin, NULL};
 
 static void usage(void)
 {
@@ -29,7 +30,8 @@ static void usage(void)
          "--resume LOG.h5 continues the killed run NAME of LOG.h5: its phases without a\n"
          "log run again (seeded: the same results), its logged training continues from\n"
          "the last checkpoint (yinyang_loop, fashion16_loop, twin_loop, dynresnet,\n"
-         "dynpointnet, ternary_noise; mismatch_sweep and mcnn_hybrid write none).\n"
+         "dynpointnet, ternary_noise; mismatch_sweep, mcnn_hybrid and memristor_twin\n"
+         "write none).\n"
          "Settings given as well must repeat the logged ones.\n");
 }
 

@@ -17,7 +17,8 @@ typedef struct {
   const char *name;
   int (*fn)(int argc, char **argv);
   const char *help;  /* its line in the top-level --help */
-  int data_parallel; /* started by mpirun, it trains over MPI */
+  int data_parallel; /* started by mpirun, it runs over MPI (trains data-parallel, or
+                        splits the chips of characterise / fit --chip-seed LIST) */
 } command;
 
 static const command commands[] = {
@@ -30,8 +31,8 @@ static const command commands[] = {
     {"bench", cmd_bench,
      "time the benchmark workloads: W1, W2, W3 (WORKLOADS.md), C1, C2 (CIM.md)", 1},
     {"characterise", cmd_characterise,
-     "record how each neuron of a chip responds (calibration protocols)", 0},
-    {"fit", cmd_fit, "fit every neuron of a characterisation recording: a digital twin", 0},
+     "record how each neuron (bss2) or device (memristor) of a chip responds", 1},
+    {"fit", cmd_fit, "fit a characterisation recording: a digital twin (or crossbar map)", 1},
     {"twin", cmd_twin, "merge twins of disjoint neuron sets (twin merge A.h5 B.h5 --out T.h5)", 0},
     {"calibrate", cmd_calibrate, "search each neuron's configuration so that it meets common targets",
      0},
@@ -110,8 +111,9 @@ int main(int argc, char **argv)
   }
 #ifdef HAVE_MPI
   /* `train` and `bench` started by mpirun train data-parallel (README
-   * "Data-parallel training over MPI"); everything else, and both started
-   * without mpirun, run without initialising MPI */
+   * "Data-parallel training over MPI"), `characterise` and `fit` split their
+   * chips over the ranks; everything else, and these started without
+   * mpirun, run without initialising MPI */
   const command *c = argc < 2 ? NULL : find(argv[1]);
   int train = argc < 2 || (c && c->data_parallel) || argv[1][0] == '-';
   int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");

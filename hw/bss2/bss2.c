@@ -938,6 +938,9 @@ static inline double noise_z(sl_rng_state *r)
 static int bss2_stimulate(void *vs, const sl_stimulus *stim, sl_observations *obs)
 {
   bss2_state *st = vs;
+  if (stim->protocol == SL_STIM_DEVICE)
+    return sl_error(SL_EUNSUPPORTED, "bss2 backend: no crossbar devices to characterise "
+                    "(the device protocol is the memristor backend's)");
   const double h = st->h, per = st->sample_period;
   const size_t n = stim->n_neurons, B = stim->repeats;
   const double P = ceil(stim->pre / h - 1e-9), D = ceil(stim->duration / h - 1e-9);

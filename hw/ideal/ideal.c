@@ -244,6 +244,9 @@ static size_t ideal_locate(const ideal_state *is, size_t g, size_t *j)
 static int ideal_stimulate(void *st, const sl_stimulus *stim, sl_observations *obs)
 {
   ideal_state *is = st;
+  if (stim->protocol == SL_STIM_DEVICE)
+    return sl_error(SL_EUNSUPPORTED, "ideal backend: no crossbar devices to characterise "
+                    "(the device protocol is the memristor backend's)");
   const double dt = is->setup.dt;
   const size_t P = (size_t)ceil(stim->pre / dt - 1e-9), D = (size_t)ceil(stim->duration / dt - 1e-9);
   const size_t n = stim->n_neurons, B = stim->repeats, ns = P + D + 1;

@@ -32,7 +32,13 @@
  * read needs the previous step's spikes: caps.recurrent = 0).
  *
  * Drift: the option drift_time = t (s) reads every array t seconds after its
- * last programming (power-law drift, global compensation as in cim.h).
+ * last programming (power-law drift, global compensation as in cim.h;
+ * drift_nu_sd spreads the exponent from device to device).
+ *
+ * Characterisation and twin (issue 13, spikeloop/xbar.h): the stimulate
+ * slot runs SL_STIM_DEVICE on the crossbars (sl_cim_program_devices,
+ * sl_cim_read_devices); with the option twin=MAP.h5 every write is deployed
+ * through the map (sl_xbar_choose, then sl_cim_program_devices).
  *
  * Observations are those of the ideal backend, and made by its helpers
  * (hw/ideal/ideal.h): model units (membrane_gain 1, time_scale 1), sample 0
@@ -44,6 +50,7 @@
 #include "spikeloop/memristor.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/error.h"
+#include "spikeloop/xbar.h"
 #include "ideal/ideal.h"
 
 #include <errno.h>
@@ -67,12 +74,17 @@ typedef struct {
   float *h[SL_MAX_LAYERS + 1], *i_syn[SL_MAX_LAYERS + 1], *v[SL_MAX_LAYERS + 1],
       *s[SL_MAX_LAYERS + 1];
   uint8_t *clamp[SL_MAX_LAYERS + 1];
+  /* deployment through a crossbar twin (option twin=MAP.h5) */
+  sl_xbar_twin twin;
+  int has_twin;
+  float *gp, *gm; /* the largest layer's device targets */
 } mem_state;
 
 static const char *const known_keys[] = {
     "levels", "prog_sd", "verify_tol", "max_pulses", "read_sd", "g_min", "g_max", "drift_nu",
-    "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed", "tile_rows",
-    "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold", NULL};
+    "drift_nu_sd", "drift_time", "drift_compensation", "stuck_on", "stuck_off", "seed",
+    "tile_rows", "tile_cols", "max_tiles", "adc_bits", "adc_range", "w_max", "update_threshold",
+    "twin", "emulate", NULL};
 
 /* Option key as a finite number (unchanged if absent). */
 static int opt_num(const char *options, const char *key, double *out)
@@ -133,6 +145,8 @@ static int parse_options(mem_state *ms, const char *o)
     rc = opt_num(o, "g_max", &p->g_max);
   if (!rc)
     rc = opt_num(o, "drift_nu", &p->drift_nu);
+  if (!rc)
+    rc = opt_num(o, "drift_nu_sd", &p->drift_nu_sd);
   if (!rc)
     rc = opt_num(o, "drift_time", &ms->drift_time);
   if (!rc)
@@ -205,6 +219,92 @@ static void mem_close(void *st)
     ms->h[l] = ms->i_syn[l] = ms->v[l] = ms->s[l] = NULL;
     ms->clamp[l] = NULL;
   }
+  sl_xbar_twin_free(&ms->twin);
+  ms->has_twin = 0;
+  free(ms->gp);
+  free(ms->gm);
+  ms->gp = ms->gm = NULL;
+}
+
+/* Option twin=MAP.h5: deploy every write through the crossbar twin (the
+ * map `spikeloop fit` makes of this chip's characterisation). The map must
+ * describe this network's crossbars, devices and deployment age. */
+static int open_twin(mem_state *ms, const char *options)
+{
+  char path[512];
+  if (!sl_backend_option(options, "twin", path, sizeof path))
+    return SL_OK;
+  int rc = sl_xbar_twin_read(&ms->twin, path);
+  if (rc)
+    return rc;
+  ms->has_twin = 1;
+  const sl_xbar_geometry *g = &ms->twin.geo;
+  const sl_cim_params *p = &ms->cp;
+  if (g->n_layers != ms->L + 1)
+    return sl_error(SL_EINVAL, "memristor backend: twin '%s' has %zu crossbar layers, the "
+                    "network %zu", path, g->n_layers, ms->L + 1);
+  size_t most = 1;
+  for (size_t l = 0; l <= ms->L; l++) {
+    if (g->n_in[l] != sl_cim_n_in(ms->xb[l]) || g->n_out[l] != sl_cim_n_out(ms->xb[l]))
+      return sl_error(SL_EINVAL, "memristor backend: twin '%s' layer %zu is %zu x %zu, the "
+                      "network's %zu x %zu", path, l, g->n_in[l], g->n_out[l],
+                      sl_cim_n_in(ms->xb[l]), sl_cim_n_out(ms->xb[l]));
+    if (g->n_in[l] * g->n_out[l] > most)
+      most = g->n_in[l] * g->n_out[l];
+  }
+  if (g->levels != (int)p->levels || fabs(g->g_min - p->g_min) > 1e-12 ||
+      fabs(g->g_max - p->g_max) > 1e-12)
+    return sl_error(SL_EINVAL, "memristor backend: twin '%s' is of devices with %d levels on "
+                    "[%g, %g], these have %u on [%g, %g]", path, g->levels, g->g_min, g->g_max,
+                    p->levels, p->g_min, p->g_max);
+  double age = ms->drift_time > p->drift_t0 ? ms->drift_time : p->drift_t0;
+  double tage = g->age > g->drift_t0 ? g->age : g->drift_t0;
+  if (fabs(age - tage) > 1e-9 * tage || g->compensation != p->drift_compensation)
+    return sl_error(SL_EINVAL, "memristor backend: twin '%s' predicts the devices %g s after "
+                    "programming (compensation %d); this backend reads them at drift_time = %g "
+                    "s (compensation %d): set drift_time=%g", path, g->age, g->compensation,
+                    ms->drift_time, p->drift_compensation, g->age);
+  ms->gp = malloc(most * sizeof(float));
+  ms->gm = malloc(most * sizeof(float));
+  if (!ms->gp || !ms->gm)
+    return sl_error(SL_ENOMEM, "memristor backend: out of memory for the twin");
+  return SL_OK;
+}
+
+/* Option emulate=MAP.h5: the crossbars take the stuck devices and drift
+ * exponents of a crossbar map instead of the chip seed's (a map-device not
+ * characterised works): a chip that behaves as the map says, to train
+ * through the twin's forward model. Noise and everything else as options. */
+static int open_emulated(mem_state *ms, const char *options)
+{
+  char path[512];
+  if (!sl_backend_option(options, "emulate", path, sizeof path))
+    return SL_OK;
+  sl_xbar_twin t;
+  int rc = sl_xbar_twin_read(&t, path);
+  if (rc)
+    return rc;
+  if (t.geo.n_layers != ms->L + 1)
+    rc = sl_error(SL_EINVAL, "memristor backend: emulate map '%s' has %zu crossbar layers, the "
+                  "network %zu", path, t.geo.n_layers, ms->L + 1);
+  for (size_t l = 0; !rc && l <= ms->L; l++) {
+    const size_t n = sl_cim_n_in(ms->xb[l]) * sl_cim_n_out(ms->xb[l]);
+    if (t.geo.n_in[l] != sl_cim_n_in(ms->xb[l]) || t.geo.n_out[l] != sl_cim_n_out(ms->xb[l])) {
+      rc = sl_error(SL_EINVAL, "memristor backend: emulate map '%s' layer %zu is %zu x %zu, the "
+                    "network's %zu x %zu", path, l, t.geo.n_in[l], t.geo.n_out[l],
+                    sl_cim_n_in(ms->xb[l]), sl_cim_n_out(ms->xb[l]));
+      break;
+    }
+    for (size_t q = 0; q < 2 * n; q++) {
+      if (t.stuck[l][q] == SL_XBAR_UNKNOWN)
+        t.stuck[l][q] = 0;
+      if (!(t.nu[l][q] >= 0))
+        t.nu[l][q] = 0.0f;
+    }
+    rc = sl_cim_set_devices(ms->xb[l], t.stuck[l], t.stuck[l] + n, t.nu[l], t.nu[l] + n);
+  }
+  sl_xbar_twin_free(&t);
+  return rc;
 }
 
 static int mem_open(void *st, const sl_backend_setup *s)
@@ -245,6 +345,10 @@ static int mem_open(void *st, const sl_backend_setup *s)
       rc = sl_error(SL_ENOMEM, "memristor backend: out of memory for %zu x %zu states", TB, N);
     ms->n_total += N;
   }
+  if (!rc)
+    rc = open_emulated(ms, s->options);
+  if (!rc)
+    rc = open_twin(ms, s->options);
   if (rc)
     mem_close(ms);
   return rc;
@@ -282,7 +386,11 @@ static int mem_write(void *st, size_t layer, int which, const float *w, size_t r
                       ms->levels);
   }
   int rc;
-  if (!ms->written[layer]) {
+  if (ms->has_twin) { /* every pair to the levels the twin predicts nearest */
+    rc = sl_xbar_choose(&ms->twin, layer, (double)ms->levels, w, ms->gp, ms->gm);
+    if (!rc)
+      rc = sl_cim_program_devices(c, ms->gp, ms->gm);
+  } else if (!ms->written[layer]) {
     rc = sl_cim_program(c, w);
   } else {
     size_t pairs = 0;
@@ -338,6 +446,99 @@ static int mem_run(void *st, const float *x, size_t T, size_t B, sl_observations
   return rc;
 }
 
+/* SL_STIM_DEVICE (backend.h): program every device of the layers holding
+ * the listed neurons to the level, read the listed neurons' input columns
+ * at the instants, `repeats` times. Only the device protocol: the neurons
+ * are the library's own kernels, there is nothing analog to characterise. */
+static int mem_stimulate(void *st, const sl_stimulus *stim, sl_observations *obs)
+{
+  mem_state *ms = st;
+  if (stim->protocol != SL_STIM_DEVICE)
+    return sl_error(SL_EUNSUPPORTED, "memristor backend: its neurons are digital (the "
+                    "library's kernels): only the crossbar device protocol is characterised");
+  if (!(stim->level >= 0 && stim->level <= 1))
+    return sl_error(SL_EINVAL, "memristor backend: device level %g must be a fraction of the "
+                    "window in [0, 1]", stim->level);
+  const size_t reads = stim->reads ? stim->reads : 1, times = stim->times ? stim->times : 1;
+  const sl_backend_setup *su = &ms->setup;
+  size_t layer_of[SL_MAX_LAYERS + 2] = {0}, n_dev = 0;
+  int touched[SL_MAX_LAYERS + 1] = {0};
+  for (size_t l = 0, base = 0; l <= ms->L; base += su->size[l], l++)
+    layer_of[l + 1] = base + su->size[l];
+  for (size_t k = 0; k < stim->n_neurons; k++) {
+    size_t l = 0;
+    while (stim->neurons[k] >= layer_of[l + 1])
+      l++;
+    touched[l] = 1;
+    n_dev += 2 * sl_cim_n_in(ms->xb[l]);
+  }
+  const size_t ns = times * reads, B = stim->repeats;
+  int rc = sl_obs_reset(obs, B, n_dev, ns);
+  if (rc)
+    return rc;
+  obs->sample_t0 = 0.0;
+  obs->sample_period = times > 1 ? stim->duration / (double)(times - 1) : stim->duration;
+  const double g = ms->cp.g_min + stim->level * (ms->cp.g_max - ms->cp.g_min);
+  size_t most = 1;
+  for (size_t l = 0; l <= ms->L; l++)
+    if (sl_cim_n_in(ms->xb[l]) * sl_cim_n_out(ms->xb[l]) > most)
+      most = sl_cim_n_in(ms->xb[l]) * sl_cim_n_out(ms->xb[l]);
+  float *level = malloc(most * sizeof(float)), *rp = malloc(most * sizeof(float)),
+        *rm = malloc(most * sizeof(float));
+  if (!level || !rp || !rm)
+    rc = sl_error(SL_ENOMEM, "memristor backend: out of memory for %zu devices", most);
+  for (size_t i = 0; !rc && i < most; i++)
+    level[i] = (float)g;
+  for (size_t b = 0; b < B && !rc; b++) {
+    for (size_t l = 0; l <= ms->L && !rc; l++)
+      if (touched[l]) {
+        rc = sl_cim_program_devices(ms->xb[l], level, level);
+        ms->written[l] = 0; /* the weights are gone: the next write programs anew */
+      }
+    for (size_t t = 0; t < times && !rc; t++) {
+      double at = times > 1 ? stim->duration * (double)t / (double)(times - 1) : 0.0;
+      for (size_t l = 0; l <= ms->L && !rc; l++)
+        if (touched[l])
+          rc = sl_cim_set_time(ms->xb[l], at);
+      for (size_t r = 0; r < reads && !rc; r++) {
+        float *out = obs->membrane + ((t * reads + r) * B + b) * n_dev;
+        for (size_t l = 0; l <= ms->L && !rc; l++) {
+          if (!touched[l])
+            continue;
+          rc = sl_cim_read_devices(ms->xb[l], rp, rm);
+          if (rc)
+            break;
+          /* the listed neurons of this layer, in the order listed */
+          const size_t n_in = sl_cim_n_in(ms->xb[l]), n_out = sl_cim_n_out(ms->xb[l]);
+          size_t d = 0;
+          for (size_t k = 0; k < stim->n_neurons; k++) {
+            size_t lk = 0;
+            while (stim->neurons[k] >= layer_of[lk + 1])
+              lk++;
+            const size_t fan = 2 * sl_cim_n_in(ms->xb[lk]);
+            if (lk == l) {
+              const size_t j = stim->neurons[k] - layer_of[l];
+              for (size_t i = 0; i < n_in; i++) {
+                out[d + 2 * i] = rp[i * n_out + j];
+                out[d + 2 * i + 1] = rm[i * n_out + j];
+              }
+            }
+            d += fan;
+          }
+        }
+      }
+    }
+  }
+  /* back to the deployment's clock */
+  for (size_t l = 0; l <= ms->L && !rc; l++)
+    if (touched[l])
+      rc = sl_cim_set_time(ms->xb[l], ms->drift_time);
+  free(level);
+  free(rp);
+  free(rm);
+  return rc;
+}
+
 static int mem_read_config(void *st, const char *key, char *buf, size_t len)
 {
   mem_state *ms = st;
@@ -383,6 +584,18 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
     n = snprintf(buf, len, "%.17g", energy);
   else if (strcmp(key, "weight_levels") == 0)
     n = snprintf(buf, len, "%d", ms->levels);
+  else if (strcmp(key, "levels") == 0)
+    n = snprintf(buf, len, "%u", ms->cp.levels);
+  else if (strcmp(key, "g_min") == 0)
+    n = snprintf(buf, len, "%.17g", ms->cp.g_min);
+  else if (strcmp(key, "g_max") == 0)
+    n = snprintf(buf, len, "%.17g", ms->cp.g_max);
+  else if (strcmp(key, "drift_t0") == 0)
+    n = snprintf(buf, len, "%.17g", ms->cp.drift_t0);
+  else if (strcmp(key, "drift_time") == 0)
+    n = snprintf(buf, len, "%.17g", ms->drift_time);
+  else if (strcmp(key, "drift_compensation") == 0)
+    n = snprintf(buf, len, "%d", ms->cp.drift_compensation);
   else if (strncmp(key, "pulses.", 7) == 0) {
     char *e;
     errno = 0;
@@ -398,7 +611,8 @@ static int mem_read_config(void *st, const char *key, char *buf, size_t len)
                     "pulses, pulses.<layer>, cells_programmed, pairs_reprogrammed, writes, "
                     "reads, read_pulses, dac_conversions, adc_conversions, stuck_on, stuck_off, "
                     "energy, "
-                    "weight_levels, time_scale, volt_at_zero, volt_per_unit, "
+                    "weight_levels, levels, g_min, g_max, drift_t0, drift_time, "
+                    "drift_compensation, time_scale, volt_at_zero, volt_per_unit, "
                     "spike_delay)", key);
   if ((size_t)n >= len)
     return sl_error(SL_ERANGE, "memristor backend: read_config: buffer too small for '%s'", key);
@@ -482,6 +696,6 @@ static const sl_backend memristor_backend = {
     SL_BACKEND_VERSION, "memristor",
     "weights on noisy memristor crossbar tiles (write-verify), digital LIF neurons",
     sizeof(mem_state), mem_open, mem_close, mem_caps, mem_write, mem_run, mem_read_config, 0,
-    NULL, mem_save_state, mem_load_state};
+    mem_stimulate, mem_save_state, mem_load_state};
 
 const sl_backend *sl_memristor_backend(void) { return &memristor_backend; }

@@ -134,8 +134,32 @@ int sl_obs_add_spike(sl_observations *o, size_t sample, size_t neuron, double t_
  * n_neurons = stim->n_neurons (the k-th listed neuron is column k, and a
  * spike's neuron index is k), membrane samples in the backend's units on
  * the grid sample_t0 + j * sample_period (sample_t0 <= 0 when pre > 0),
- * spike times in hardware s relative to the onset. */
-enum { SL_STIM_DECAY = 1, SL_STIM_PSP = 2, SL_STIM_CURRENT = 3 };
+ * spike times in hardware s relative to the onset.
+ *
+ * Crossbar devices (appended with issue 13; backends whose synapses are
+ * memristor devices, spikeloop/xbar.h):
+ *
+ *   SL_STIM_DEVICE   every device of the crossbar layers holding the listed
+ *                    neurons' input columns is programmed by write-verify to
+ *                    the conductance `level` (a fraction of the device
+ *                    window: 0 = g_min, 1 = g_max, put on the nearest device
+ *                    level), then the devices of the listed neurons' columns
+ *                    -- every row of the column, G+ and G- -- are read
+ *                    `reads` times at each of `times` instants t_k = k
+ *                    duration / (times - 1) after the programming (drift
+ *                    runs in between; times 1: at t = 0 only). Each repeat
+ *                    programs anew (fresh programming noise). Gives the
+ *                    programming error, the read noise, stuck devices and
+ *                    the drift of every device. The weights the layers held
+ *                    are gone: write them again after characterising.
+ *
+ * Observations of SL_STIM_DEVICE: B = repeats; n_neurons = the devices,
+ * 2 x fan-in per listed neuron, neuron by neuron, row by row, G+ before G-;
+ * n_samples = times x reads (read r at instant k is sample k reads + r),
+ * the conductance in the crossbar model's units (g_min .. g_max) as read,
+ * without drift compensation; sample_t0 = 0, sample_period = the spacing of
+ * the instants. pre, weight and current are unused. */
+enum { SL_STIM_DECAY = 1, SL_STIM_PSP = 2, SL_STIM_CURRENT = 3, SL_STIM_DEVICE = 4 };
 
 typedef struct {
   int protocol;            /* SL_STIM_* */
@@ -147,6 +171,9 @@ typedef struct {
   double level;            /* DECAY: clamp level, model units */
   double weight;           /* PSP: input weight, hardware weight units */
   double current;          /* CURRENT: model units per model second */
+  /* appended with issue 13 (0 in older callers' zero-initialised structs) */
+  size_t reads;            /* DEVICE: reads per instant (0 counts as 1) */
+  size_t times;            /* DEVICE: read instants over [0, duration] (0 counts as 1) */
 } sl_stimulus;
 
 typedef struct sl_backend sl_backend;

@@ -240,6 +240,44 @@ double sl_cim_energy(const sl_cim_params *p, const sl_cim_counters *k);
 /* Read (MVM) energy per input vector so far, joules (0 before any MVM). */
 double sl_cim_energy_per_mvm(const sl_cim *c);
 
+/* ---------------------------------------- device-level access (issue 13)
+ * What a characterisation drives (spikeloop/xbar.h): single devices rather
+ * than weights. Conductances are in the model's units (g_min .. g_max). */
+
+/* Program every device to its own conductance: gp and gm (n_in x n_out,
+ * row-major) are the targets of G+ and G-, each put on the nearest level
+ * (step 2) and written by write-verify (step 3; stuck cells stay stuck);
+ * the drift clock restarts at 0 and the target weights become
+ * (gp_q - gm_q) w_max / Grange (w_max: that of the last program, else
+ * p.w_max, else 1). Errors: SL_EINVAL (NULL), SL_ENUMERIC (NaN/Inf),
+ * SL_ERANGE (a target outside [g_min, g_max], naming it). */
+int sl_cim_program_devices(sl_cim *c, const float *gp, const float *gm);
+
+/* One read of every device at the current drift time, read noise fresh
+ * (step 6): the raw conductances G+ into gp and G- into gm (n_in x n_out
+ * each), without drift compensation. Counts one read of every device.
+ * Errors: SL_EINVAL (NULL, not programmed). */
+int sl_cim_read_devices(sl_cim *c, float *gp, float *gm);
+
+/* The chip's hidden device properties (n_in x n_out each; a pointer may be
+ * NULL): stuck state (0 none, 1 stuck on, 2 stuck off) and drift exponent
+ * nu of G+ and G-. For tests and for checking a characterisation; nothing
+ * that trains or deploys reads them. Errors: SL_EINVAL (NULL crossbar). */
+int sl_cim_device_truth(const sl_cim *c, uint8_t *stuck_p, uint8_t *stuck_m, float *nu_p,
+                        float *nu_m);
+
+/* Replace the chip's device properties (n_in x n_out each; NULL leaves
+ * one as it is): stuck states (0, 1 on, 2 off; they act from the next
+ * programming) and drift exponents (from now). What a crossbar emulating
+ * another chip's map takes (the memristor backend's emulate=MAP.h5).
+ * Errors: SL_EINVAL (a code above 2, a negative or non-finite nu, naming the
+ * device), SL_ENOMEM. */
+int sl_cim_set_devices(sl_cim *c, const uint8_t *stuck_p, const uint8_t *stuck_m,
+                       const float *nu_p, const float *nu_m);
+
+/* The global drift compensation factor in effect (step 5; 1 without). */
+double sl_cim_compensation(const sl_cim *c);
+
 #ifdef __cplusplus
 }
 #endif

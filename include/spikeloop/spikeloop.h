@@ -41,6 +41,7 @@
 #include "spikeloop/memristor.h"
 #include "spikeloop/charac.h"
 #include "spikeloop/fit.h"
+#include "spikeloop/xbar.h"
 #include "spikeloop/calibrate.h"
 #include "spikeloop/cim.h"
 #include "spikeloop/cam.h"

@@ -209,13 +209,13 @@ int sl_charac_run(sl_hw *hw, const uint32_t *neurons, size_t n, const sl_charac_
     sl_stimulus s;
   } runs[4] = {
     {"decay_hi", {SL_STIM_DECAY, neurons, n, p.repeats, p.pre * ts, p.duration * ts,
-                  p.decay_levels[0], 0, 0}},
+                  p.decay_levels[0], 0, 0, 0, 0}},
     {"decay_lo", {SL_STIM_DECAY, neurons, n, p.repeats, p.pre * ts, p.duration * ts,
-                  p.decay_levels[1], 0, 0}},
+                  p.decay_levels[1], 0, 0, 0, 0}},
     {"psp", {SL_STIM_PSP, neurons, n, p.repeats, p.pre * ts, p.duration * ts, 0, p.psp_weight,
-             0}},
+             0, 0, 0}},
     {"current", {SL_STIM_CURRENT, neurons, n, p.repeats, p.pre * ts, p.current_duration * ts, 0,
-                 0, p.current}},
+                 0, p.current, 0, 0}},
   };
   sl_observations o;
   sl_obs_init(&o);

@@ -1071,3 +1071,144 @@ int sl_cim_state_load(sl_cim *c, const uint8_t *buf, size_t len)
   c->k = h.k;
   return SL_OK;
 }
+
+/* ------------------------------------------------- device-level access */
+
+int sl_cim_program_devices(sl_cim *c, const float *gp, const float *gm)
+{
+  if (!c || !gp || !gm)
+    return sl_error(SL_EINVAL, "cim_program_devices: NULL argument");
+  const sl_cim_params *p = &c->p;
+  const size_t n = c->n_in * c->n_out;
+  int rc = check_finite(gp, n, "gp");
+  if (!rc)
+    rc = check_finite(gm, n, "gm");
+  if (rc)
+    return rc;
+  const double tol = 1e-6 * (p->g_max - p->g_min);
+  for (size_t k = 0; k < 2 * n; k++) {
+    double g = k < n ? gp[k] : gm[k - n];
+    if (g < p->g_min - tol || g > p->g_max + tol)
+      return sl_error(SL_ERANGE, "cim_program_devices: %s[%zu] = %g is outside the window "
+                      "[%g, %g]", k < n ? "gp" : "gm", k % n, g, p->g_min, p->g_max);
+  }
+  if (!c->programmed || c->w_max == 0.0)
+    c->w_max = p->w_max > 0.0 ? p->w_max : 1.0;
+  const double grange = p->g_max - p->g_min;
+  uint64_t ev = c->prog_events++;
+  uint64_t pulses = 0;
+#pragma omp parallel for schedule(static) reduction(+ : pulses)
+  for (size_t i = 0; i < c->n_in; i++) {
+    sl_rng_state rs;
+    sl_rng_seed(&rs, sl_seed_mix(p->noise_seed ^ TAG_PROG, ev * 0x100000001ull + i));
+    for (size_t j = 0; j < c->n_out; j++) {
+      size_t idx = i * c->n_out + j, q = cell_index(c, i, j);
+      double t[2] = {gp[idx], gm[idx]};
+      for (int s = 0; s < 2; s++) { /* step 2: onto the levels */
+        t[s] = t[s] < p->g_min ? p->g_min : t[s] > p->g_max ? p->g_max : t[s];
+        if (p->levels >= 2) {
+          double L = (double)(p->levels - 1);
+          t[s] = p->g_min + rint((t[s] - p->g_min) * L / grange) * grange / L;
+        }
+      }
+      c->target[idx] = (float)((t[0] - t[1]) * c->w_max / grange);
+      c->gp0[q] = (float)program_device(p, t[0], c->stuck_p[q], &rs, &pulses);
+      c->gm0[q] = (float)program_device(p, t[1], c->stuck_m[q], &rs, &pulses);
+    }
+  }
+  c->k.prog_pulses += pulses;
+  c->k.cells_programmed += 2 * (uint64_t)n;
+  c->t_now = 0.0;
+  apply_drift(c);
+  c->programmed = 1;
+  return SL_OK;
+}
+
+int sl_cim_read_devices(sl_cim *c, float *gp, float *gm)
+{
+  if (!c || !gp || !gm)
+    return sl_error(SL_EINVAL, "cim_read_devices: NULL argument");
+  if (!c->programmed)
+    return sl_error(SL_EINVAL, "cim_read_devices: the crossbar is not programmed");
+  const sl_cim_params *p = &c->p;
+  uint64_t v = c->vec_index++;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < c->n_in; i++) {
+    sl_rng_state rs;
+    sl_rng_seed(&rs, sl_seed_mix(p->noise_seed ^ TAG_WREAD, v * 0x100000001ull + i));
+    for (size_t j = 0; j < c->n_out; j++) {
+      size_t q = cell_index(c, i, j);
+      double a = c->gp[q] * (1.0 + p->read_sd * sl_rng_normal(&rs));
+      double b = c->gm[q] * (1.0 + p->read_sd * sl_rng_normal(&rs));
+      gp[i * c->n_out + j] = (float)(a > 0.0 ? a : 0.0);
+      gm[i * c->n_out + j] = (float)(b > 0.0 ? b : 0.0);
+    }
+  }
+  c->k.tile_reads += c->nrt * c->nct;
+  c->k.cell_reads += 2 * (uint64_t)c->n_in * c->n_out;
+  return SL_OK;
+}
+
+int sl_cim_device_truth(const sl_cim *c, uint8_t *stuck_p, uint8_t *stuck_m, float *nu_p,
+                        float *nu_m)
+{
+  if (!c)
+    return sl_error(SL_EINVAL, "cim_device_truth: NULL crossbar");
+  for (size_t i = 0; i < c->n_in; i++)
+    for (size_t j = 0; j < c->n_out; j++) {
+      size_t q = cell_index(c, i, j), idx = i * c->n_out + j;
+      if (stuck_p)
+        stuck_p[idx] = c->stuck_p[q];
+      if (stuck_m)
+        stuck_m[idx] = c->stuck_m[q];
+      if (nu_p)
+        nu_p[idx] = c->nu_p ? c->nu_p[q] : (float)c->p.drift_nu;
+      if (nu_m)
+        nu_m[idx] = c->nu_m ? c->nu_m[q] : (float)c->p.drift_nu;
+    }
+  return SL_OK;
+}
+
+double sl_cim_compensation(const sl_cim *c) { return c ? c->comp : 1.0; }
+
+int sl_cim_set_devices(sl_cim *c, const uint8_t *stuck_p, const uint8_t *stuck_m,
+                       const float *nu_p, const float *nu_m)
+{
+  if (!c)
+    return sl_error(SL_EINVAL, "cim_set_devices: NULL crossbar");
+  const size_t n = c->n_in * c->n_out;
+  for (size_t k = 0; k < n; k++)
+    if ((stuck_p && stuck_p[k] > STUCK_OFF) || (stuck_m && stuck_m[k] > STUCK_OFF) ||
+        (nu_p && !(nu_p[k] >= 0 && isfinite(nu_p[k]))) ||
+        (nu_m && !(nu_m[k] >= 0 && isfinite(nu_m[k]))))
+      return sl_error(SL_EINVAL, "cim_set_devices: device (%zu, %zu): stuck must be 0, 1 or 2 "
+                      "and nu finite and >= 0", k / c->n_out, k % c->n_out);
+  if ((nu_p || nu_m) && !c->nu_p) {
+    size_t fb = c->n_cells * sizeof(float);
+    c->nu_p = zalloc64(fb);
+    c->nu_m = zalloc64(fb);
+    if (!c->nu_p || !c->nu_m) {
+      free(c->nu_p);
+      free(c->nu_m);
+      c->nu_p = c->nu_m = NULL;
+      return sl_error(SL_ENOMEM, "cim_set_devices: out of memory");
+    }
+    for (size_t q = 0; q < c->n_cells; q++)
+      c->nu_p[q] = c->nu_m[q] = (float)c->p.drift_nu;
+  }
+  for (size_t i = 0; i < c->n_in; i++)
+    for (size_t j = 0; j < c->n_out; j++) {
+      size_t q = cell_index(c, i, j), k = i * c->n_out + j;
+      if (stuck_p)
+        c->stuck_p[q] = stuck_p[k];
+      if (stuck_m)
+        c->stuck_m[q] = stuck_m[k];
+      if (nu_p)
+        c->nu_p[q] = nu_p[k];
+      if (nu_m)
+        c->nu_m[q] = nu_m[k];
+    }
+  if (c->programmed)
+    apply_drift(c);
+  return SL_OK;
+}

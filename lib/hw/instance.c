@@ -180,7 +180,7 @@ int sl_hw_stimulate(sl_hw *hw, const sl_stimulus *stim, sl_observations *obs)
   size_t n_total = 0;
   for (size_t l = 0; l <= hw->setup.n_layers; l++)
     n_total += hw->setup.size[l];
-  if (stim->protocol < SL_STIM_DECAY || stim->protocol > SL_STIM_CURRENT)
+  if (stim->protocol < SL_STIM_DECAY || stim->protocol > SL_STIM_DEVICE)
     return sl_error(SL_EINVAL, "sl_hw_stimulate: unknown protocol %d", stim->protocol);
   if (!stim->neurons || stim->n_neurons == 0 || stim->repeats == 0)
     return sl_error(SL_EINVAL, "sl_hw_stimulate: no neurons or no repeats");
