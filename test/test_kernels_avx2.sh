@@ -8,6 +8,10 @@
 # checks their memory accesses). Skipped without valgrind.
 set -u
 B=$(cd "${top_builddir:-.}" && pwd)
+if [ -n "${SL_SANITIZERS:-}" ]; then
+  echo "SKIP: a sanitizer build (configure --enable-sanitizers): valgrind cannot run ASan programs"
+  exit 77
+fi
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "SKIP: no valgrind"
   exit 77
