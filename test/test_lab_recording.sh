@@ -15,6 +15,7 @@
 # problem; experiments/lab_recording_example.py must run. Uses Debian's /usr/bin/python3; skips (77) without h5py or numpy.
 set -u
 PY=${SL_PYTHON:-/usr/bin/python3}
+[ "$PY" = ":" ] && PY=/usr/bin/python3 # configure --disable-python: h5py may be there
 src=$(cd "${srcdir:-.}" && pwd)
 SL="$(cd "${top_builddir:-.}" && pwd)/spikeloop"
 [ -x "$SL" ] || { echo "SKIP: no $SL"; exit 77; }

@@ -438,7 +438,9 @@ static void test_read_back(void)
   CU_ASSERT(sl_nb_num_static(r) == 1);
   CU_ASSERT(strcmp(sl_nb_static_at(r, 0, &v), "hw.stuck_off_devices") == 0 && v == 3);
   remove(path);
+  sl_nb_free(r); /* (the call below sets r to NULL first: it would leak the table) */
   CU_ASSERT(sl_nb_read(path, &r, &st2, &acc) == SL_EIO); /* no file */
+  CU_ASSERT(r == NULL);
   sl_nb_free(r);
   sl_nb_free(m);
   sl_net_free(net);

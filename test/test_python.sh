@@ -6,6 +6,7 @@
 # matplotlib or pytest (experiments/setup.sh installs them).
 set -u
 PY=${SL_PYTHON:-/usr/bin/python3}
+[ "$PY" = ":" ] && PY=/usr/bin/python3 # configure --disable-python: h5py may be there
 src=$(cd "${srcdir:-.}" && pwd)
 B=$(cd "${top_builddir:-.}" && pwd)
 if [ ! -x "$PY" ]; then

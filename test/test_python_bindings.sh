@@ -11,6 +11,10 @@ S="${top_srcdir:-.}"
 PY="${SL_PYTHON:-/usr/bin/python3}"
 [ "$PY" = ":" ] && PY=/usr/bin/python3
 pkg="$B/bindings/python/spikeloop"
+if [ -n "${SL_SANITIZERS:-}" ]; then
+  echo "SKIP: a sanitizer build: the extension needs the ASan runtime loaded first, and $PY is not built with it"
+  exit 77
+fi
 if ! ls "$pkg"/_core*.so >/dev/null 2>&1; then
   echo "SKIP: the Python extension was not built (configure --enable-python; needs python3-dev python3-numpy)"
   exit 77

@@ -11,6 +11,7 @@ B="${top_builddir:-.}"
 S="${srcdir:-.}"
 SL="$B/spikeloop"
 PY="${SL_PYTHON:-/usr/bin/python3}"
+[ "$PY" = ":" ] && PY=/usr/bin/python3 # configure --disable-python: h5py may be there
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/sl_shd.XXXXXX")
 trap 'rm -rf "$T"' EXIT

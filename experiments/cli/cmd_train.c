@@ -7,6 +7,7 @@
 #include "spikeloop/spikeloop.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(void)
@@ -14,7 +15,7 @@ static void usage(void)
   printf("usage: spikeloop train [--config FILE] [--set key=value ...] [--log FILE.h5]\n"
          "                       [--backend NAME] [--record FILE.h5] [--calib FILE.h5]\n"
          "                       [--init RUN.h5] [--threads N]\n"
-         "                       [--print-config] [--quiet]\n"
+         "                       [--mem-limit BYTES] [--dry-run] [--print-config] [--quiet]\n"
          "       spikeloop train --resume LOG.h5 [--threads N] [--quiet]\n"
          "\n"
          "Train a spiking network as the configuration says and log the run to HDF5.\n"
@@ -42,7 +43,15 @@ static void usage(void)
          "                    the ideal, bss2 and memristor backends; see README.md).\n"
          "                    --config/--set/--backend given as well must repeat the\n"
          "                    logged configuration exactly\n"
-         "  --print-config    print every setting with its help and exit\n"
+         "  --mem-limit BYTES refuse to start when the estimated peak memory exceeds\n"
+         "                    BYTES (suffix K, M, G, T: powers of 1024; default: the\n"
+         "                    MemAvailable of /proc/meminfo)\n"
+         "  --dry-run         print the estimate of peak memory (weights, optimiser\n"
+         "                    moments, states over steps x batch x neurons kept for\n"
+         "                    backpropagation, data) and whether it fits, then exit\n"
+         "                    (status 1 if it does not fit)\n"
+         "  --print-config    print every setting with its help and exit (with the\n"
+         "                    memory estimate as comments at the end)\n"
          "  --quiet           no per-epoch progress lines\n"
          "\n"
          "Progress: one line per epoch with loss, train / validation / test accuracy,\n"
@@ -69,6 +78,79 @@ static int set_init(void *cfg, const char *value, const char *command)
   if (!rc)
     rc = sl_config_set(cfg, "train.init", value);
   return rc ? cli_fail("--init") : 0;
+}
+
+/* --mem-limit BYTES: a byte count with an optional K/M/G/T suffix (1024^k) */
+static int set_mem_limit(void *out, const char *value, const char *command)
+{
+  char *end = NULL;
+  double v = strtod(value, &end);
+  double scale = 1.0;
+  switch (end && *end ? *end : 0) {
+  case 0: break;
+  case 'K': case 'k': scale = 1024.0; end++; break;
+  case 'M': case 'm': scale = 1024.0 * 1024; end++; break;
+  case 'G': case 'g': scale = 1024.0 * 1024 * 1024; end++; break;
+  case 'T': case 't': scale = 1024.0 * 1024 * 1024 * 1024; end++; break;
+  default: end = NULL;
+  }
+  if (end == value || !end || (*end && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0) ||
+      !(v > 0) || !(v * scale < 1e21))
+    return cli_usage_error(command, "--mem-limit needs a positive byte count such as 2G or "
+                           "512M (found '%s')", value);
+  *(double *)out = v * scale;
+  return 0;
+}
+
+/* The memory estimate of cfg against the limit (--mem-limit, else
+ * MemAvailable): printed with --dry-run (to out), and a one-line refusal on
+ * stderr when it does not fit. Returns 0 if the run fits (or the memory
+ * available is unknown), 1 if not or on error. */
+static int check_memory(const sl_config *cfg, double limit, FILE *out)
+{
+  sl_mem_estimate e;
+  if (sl_mem_estimate_config(cfg, &e))
+    return cli_fail("memory estimate");
+  const char *source = "--mem-limit";
+  if (!(limit > 0)) {
+    source = "MemAvailable in /proc/meminfo";
+    if (sl_mem_available(&limit)) {
+      if (out)
+        fprintf(out, "memory available: unknown (%s)\n", sl_last_error());
+      sl_clear_error();
+      limit = 0;
+    }
+  }
+  char a[32], b[32], c[32], d[32], g[32], h[32], k[32], t[32];
+  if (out) {
+    fprintf(out, "memory estimate (peak resident): %s (%.0f bytes)\n",
+            sl_mem_format(e.total, t, sizeof t), e.total);
+    fprintf(out, "  states kept for BPTT  %s  (%zu steps x %zu samples x %zu neurons)\n",
+            sl_mem_format(e.states, a, sizeof a), e.steps, e.batch_size, e.neurons);
+    fprintf(out, "  weights               %s  (%zu parameters: values, gradients, master copy)\n",
+            sl_mem_format(e.weights, b, sizeof b), e.n_params);
+    fprintf(out, "  optimiser moments     %s\n", sl_mem_format(e.optimiser, c, sizeof c));
+    fprintf(out, "  input raster          %s  (%zu steps x %zu samples x %zu inputs)\n",
+            sl_mem_format(e.batch, d, sizeof d), e.steps, e.batch_size, e.n_in);
+    fprintf(out, "  data sets             %s\n", sl_mem_format(e.data, g, sizeof g));
+    if (e.backend > 0)
+      fprintf(out, "  backend observations  %s\n", sl_mem_format(e.backend, h, sizeof h));
+    fprintf(out, "  process baseline      %s\n", sl_mem_format(e.baseline, k, sizeof k));
+    if (limit > 0)
+      fprintf(out, "memory available: %s (%s): %s\n", sl_mem_format(limit, a, sizeof a), source,
+              e.total <= limit ? "fits" : "does NOT fit");
+  }
+  if (limit > 0 && e.total > limit) {
+    fprintf(stderr,
+            "spikeloop: train: the run needs an estimated %s (states over %zu steps x %zu "
+            "samples x %zu neurons: %s) but %s is available (%s); lower train.batch, "
+            "encoder.t_steps or net.hidden%s\n",
+            sl_mem_format(e.total, t, sizeof t), e.steps, e.batch_size, e.neurons,
+            sl_mem_format(e.states, a, sizeof a), sl_mem_format(limit, b, sizeof b), source,
+            strcmp(source, "--mem-limit") == 0 ? ", or raise --mem-limit" : "");
+    return 1;
+  }
+  return 0;
 }
 
 static void progress(const sl_epoch_metrics *m, void *user)
@@ -133,7 +215,8 @@ int cmd_train(int argc, char **argv)
 {
   sl_config cfg;
   sl_config_defaults(&cfg);
-  int print_config = 0, quiet = 0;
+  int print_config = 0, quiet = 0, dry_run = 0;
+  double mem_limit = 0;
   const char *resume = NULL;
   cli_shared sh = {&cfg, NULL, NULL, NULL, NULL, 0};
   const cli_option own[] = {
@@ -141,6 +224,9 @@ int cmd_train(int argc, char **argv)
       {.name = "--record", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_record},
       {.name = "--init", .kind = CLI_CALL, .out = &cfg, .needs = "a value", .call = set_init},
       {.name = "--print-config", .kind = CLI_FLAG, .out = &print_config},
+      {.name = "--dry-run", .kind = CLI_FLAG, .out = &dry_run},
+      {.name = "--mem-limit", .kind = CLI_CALL, .out = &mem_limit, .needs = "a byte count",
+       .call = set_mem_limit},
       {.name = "--quiet", .kind = CLI_FLAG, .out = &quiet},
       {0}};
   const cli_spec spec = {"train", usage,
@@ -155,10 +241,23 @@ int cmd_train(int argc, char **argv)
   if (resume && !print_config)
     return resume_run(resume, &cfg, &sh, quiet);
   const char *log_path = sh.log ? sh.log : "spikeloop_run.h5";
-  if (print_config)
-    return sl_config_write(&cfg, stdout) ? cli_fail("print-config") : 0;
+  if (print_config) {
+    if (sl_config_write(&cfg, stdout))
+      return cli_fail("print-config");
+    sl_mem_estimate e; /* a comment: the output stays a valid config file */
+    char t[32];
+    if (sl_mem_estimate_config(&cfg, &e) == SL_OK)
+      printf("\n# memory estimate (peak resident, spikeloop train --dry-run for the parts): %s\n",
+             sl_mem_format(e.total, t, sizeof t));
+    sl_clear_error();
+    return 0;
+  }
   if (sl_config_validate(&cfg))
     return cli_fail("config");
+  if (dry_run)
+    return check_memory(&cfg, mem_limit, stdout);
+  if (check_memory(&cfg, mem_limit, NULL))
+    return 1;
   if (cli_apply_threads(&sh))
     return 1;
   char hidden[256];

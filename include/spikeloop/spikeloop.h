@@ -32,6 +32,7 @@
 #include "spikeloop/fromconfig.h"
 #include "spikeloop/train.h"
 #include "spikeloop/session.h"
+#include "spikeloop/memest.h"
 #include "spikeloop/backend.h"
 #include "spikeloop/registry.h"
 #include "spikeloop/loop.h"

@@ -405,8 +405,7 @@ static void apply_drift(sl_cim *c)
   double ratio = (c->t_now > p->drift_t0 ? c->t_now : p->drift_t0) / p->drift_t0;
   double lr = log(ratio);
   double f_uniform = exp(-p->drift_nu * lr);
-  double s0 = 0.0, s1 = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : s0, s1)
+#pragma omp parallel for schedule(static)
   for (size_t q = 0; q < c->n_cells; q++) {
     float fp = (float)f_uniform, fm = fp;
     if (c->nu_p) {
@@ -418,6 +417,12 @@ static void apply_drift(sl_cim *c)
     c->gp[q] = c->gp0[q] * fp;
     c->gm[q] = c->gm0[q] * fm;
     c->d[q] = c->gp[q] - c->gm[q];
+  }
+  /* the compensation's sums in cell order, not as an OpenMP reduction: a
+   * reduction adds per-thread partial sums, so the factor (and every read
+   * after it) would change in its last bits with the number of threads */
+  double s0 = 0.0, s1 = 0.0;
+  for (size_t q = 0; p->drift_compensation && q < c->n_cells; q++) {
     s0 += (double)c->gp0[q] + c->gm0[q];
     s1 += (double)c->gp[q] + c->gm[q];
   }
