@@ -27,7 +27,8 @@ $(OBJ)/%.o: $(SRCDIR)/%.c
 
 fuzz-build/libslfuzz.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $(LIB_OBJS)
+	@echo "  AR       $@"
+	@ar rcs $@ $(LIB_OBJS)
 
 fuzz-build/fuzz_%: $(OBJ)/test/fuzz/fuzz_%.o $(OBJ)/test/fuzz/h5mut.o fuzz-build/libslfuzz.a
 	@echo "  LINK     $@"

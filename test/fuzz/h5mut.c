@@ -455,8 +455,9 @@ static void apply_op(hid_t file, const targets *ts, prog *g)
     int rank = kind == 6 ? 1 + (int)(arg % 3) : (int)(arg % 5) - 1; /* -1: null space */
     for (int i = 0; i < rank && i < 4; i++)
       dims[i] = byte(g) % 10;
-    if (kind == 6)
-      dims[0] = 1 + (u16(g) << (arg % 5));
+    if (kind == 6) /* datasets: up to 2^41 (storage never allocated); attributes are
+                      stored whole, so HDF5 itself would write them: a few thousand */
+      dims[0] = 1 + (t->attr[0] ? u16(g) % 4096 : (hsize_t)u16(g) << (arg % 26));
     type = target_type(file, t);
     remove_target(file, t);
     create_target(file, t, type, rank, dims, c.vals, c.n, "x", kind == 2);

@@ -46,9 +46,8 @@ const char *fz_template_dir(void);
  * when it is missing: a harness without its template is misconfigured). */
 const fz_blob *fz_named_template(const char *name);
 
-
-
 /* Once per process: HDF5's error stack printing off (the readers' errors
  * are expected), nothing else. */
 void fz_init(void);
+
 #endif
