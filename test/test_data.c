@@ -619,6 +619,18 @@ static void test_h5_load_errors(void)
   CU_ASSERT(msg_has("sample 1"));
   CU_ASSERT_PTR_NULL(d.x);
 
+  /* Without the attribute, a label of INT32_MAX would make n_classes overflow
+   * int32 (signed overflow before: found by test/fuzz/fuzz_dataset). */
+  const int ybig[3] = {0, INT32_MAX, 1};
+  write_fixture(path, x, 3, 2, ybig, 3, -1);
+  CU_ASSERT_EQUAL(sl_dataset_load_h5(&d, path), SL_EFORMAT);
+  CU_ASSERT(msg_has("label 2147483647 of sample 1 is too large"));
+  CU_ASSERT_PTR_NULL(d.x);
+  const int ybig1[3] = {0, INT32_MAX - 1, 1}; /* the largest that fits */
+  write_fixture(path, x, 3, 2, ybig1, 3, -1);
+  load_expect(path, &d, 3, 2, (size_t)INT32_MAX);
+  sl_dataset_free(&d);
+
   /* No n_classes attribute: max(y) + 1. */
   const int y01[3] = {0, 1, 1};
   write_fixture(path, x, 3, 2, y01, 3, -1);
