@@ -321,6 +321,14 @@ static void test_bad_recordings(void)
   H5Ldelete(f, "/protocols/psp/membrane", H5P_DEFAULT);
   H5Fclose(f);
   expect_read_error(path, SL_EFORMAT, "/protocols/psp/membrane");
+  /* adc_bits beyond any ADC (1 << 256 was undefined behaviour in the
+   * saturation checks: found by test/fuzz/fuzz_charac) */
+  CU_ASSERT_FATAL(sl_charac_write(&rec, path) == SL_OK);
+  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  int bits = 256;
+  H5LTset_attribute_int(f, "/", "adc_bits", &bits, 1);
+  H5Fclose(f);
+  expect_read_error(path, SL_EFORMAT, "adc_bits = 256");
   /* truncated file */
   CU_ASSERT_FATAL(sl_charac_write(&rec, path) == SL_OK);
   CU_ASSERT_EQUAL(truncate(path, 2000), 0);

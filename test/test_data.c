@@ -619,6 +619,18 @@ static void test_h5_load_errors(void)
   CU_ASSERT(msg_has("sample 1"));
   CU_ASSERT_PTR_NULL(d.x);
 
+  /* Without the attribute, a label of INT32_MAX would make n_classes overflow
+   * int32 (signed overflow before: found by test/fuzz/fuzz_dataset). */
+  const int ybig[3] = {0, INT32_MAX, 1};
+  write_fixture(path, x, 3, 2, ybig, 3, -1);
+  CU_ASSERT_EQUAL(sl_dataset_load_h5(&d, path), SL_EFORMAT);
+  CU_ASSERT(msg_has("label 2147483647 of sample 1 is too large"));
+  CU_ASSERT_PTR_NULL(d.x);
+  const int ybig1[3] = {0, INT32_MAX - 1, 1}; /* the largest that fits */
+  write_fixture(path, x, 3, 2, ybig1, 3, -1);
+  load_expect(path, &d, 3, 2, (size_t)INT32_MAX);
+  sl_dataset_free(&d);
+
   /* No n_classes attribute: max(y) + 1. */
   const int y01[3] = {0, 1, 1};
   write_fixture(path, x, 3, 2, y01, 3, -1);
@@ -628,6 +640,55 @@ static void test_h5_load_errors(void)
   sl_dataset_free(&a);
   remove(path);
   CU_ASSERT_EQUAL(sl_dataset_load_h5(NULL, path), SL_EINVAL);
+}
+
+/* A dataset declared but never written (or, chunked, written in part) is
+ * refused before anything is allocated: HDF5 would answer the read with
+ * fill values, so a file of a few KB could make the loader allocate and
+ * fill gigabytes (found by test/fuzz/fuzz_dataset). */
+static void test_h5_unwritten(void)
+{
+  char path[512];
+  sl_test_tmpfile("data_unwritten", path, sizeof path);
+  sl_dataset d = {0};
+  const float x[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+  const int y[2] = {0, 1};
+  for (int c = 0; c < 3; c++) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    hsize_t big[2] = {(hsize_t)1 << 24, 2}, two[2] = {2, 2}, four[2] = {4, 2}, chunk[2] = {1, 2};
+    hsize_t ny[1] = {c == 2 ? 4 : c == 1 ? 2 : big[0]};
+    const char *bad = c == 1 ? "/y" : "/x";
+    hid_t space = H5Screate_simple(2, c == 0 ? big : c == 2 ? four : two, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (c == 2)
+      H5Pset_chunk(dcpl, 2, chunk);
+    hid_t ds = H5Dcreate2(f, "/x", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (c == 1) /* /x whole, /y never written */
+      H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    if (c == 2) { /* rows 0 and 1 of 4 */
+      hsize_t start[2] = {0, 0};
+      hid_t mem = H5Screate_simple(2, two, NULL);
+      H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, two, NULL);
+      H5Dwrite(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, x);
+      H5Sclose(mem);
+    }
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    hid_t ys = H5Screate_simple(1, ny, NULL);
+    ds = H5Dcreate2(f, "/y", H5T_NATIVE_INT, ys, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (c != 1 && ny[0] == 2)
+      H5Dwrite(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, y);
+    H5Dclose(ds);
+    H5Sclose(ys);
+    H5Fclose(f);
+    CU_ASSERT_EQUAL(sl_dataset_load_h5(&d, path), SL_EFORMAT);
+    CU_ASSERT(msg_has(bad));
+    CU_ASSERT(msg_has(c == 2 ? "holds only some of them" : "holds none of them"));
+    CU_ASSERT_PTR_NULL(d.x);
+  }
+  remove(path);
 }
 
 int main(void)
@@ -646,6 +707,7 @@ int main(void)
       {"encode bad input", test_encode_bad_input},
       {"hdf5 round trip", test_h5_round_trip},
       {"hdf5 load errors", test_h5_load_errors},
+      {"hdf5 load: data declared but not written", test_h5_unwritten},
       {NULL, NULL},
   };
   int rc = sl_test_run("data", cases);

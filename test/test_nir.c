@@ -159,6 +159,36 @@ static void test_without_extras(void)
   CU_ASSERT_PTR_NULL(b);
 }
 
+/* A field declared but never written (HDF5 would read fill values: a file
+ * of a few KB could declare gigabytes) is refused, naming node and field
+ * (found by test/fuzz/fuzz_nir). */
+static void test_unwritten_field(void)
+{
+  sl_config cfg;
+  static const char *const sets[] = {"net.hidden=6", NULL};
+  sl_net *a = make_net(&cfg, sets), *b = NULL;
+  char path[256];
+  sl_test_tmpfile("nir_unwritten", path, sizeof path);
+  CU_ASSERT_EQUAL_FATAL(sl_nir_write(path, a, &cfg), SL_OK);
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  CU_ASSERT_FATAL(f >= 0);
+  CU_ASSERT(H5Ldelete(f, "/node/nodes/hidden0_w_in/weight", H5P_DEFAULT) >= 0);
+  hsize_t dims[2] = {(hsize_t)1 << 20, 5};
+  hid_t s = H5Screate_simple(2, dims, NULL);
+  hid_t d = H5Dcreate2(f, "/node/nodes/hidden0_w_in/weight", H5T_IEEE_F32LE, s, H5P_DEFAULT,
+                       H5P_DEFAULT, H5P_DEFAULT);
+  CU_ASSERT(d >= 0);
+  H5Dclose(d);
+  H5Sclose(s);
+  H5Fclose(f);
+  CU_ASSERT_EQUAL(sl_nir_read(path, &cfg, 1, &b), SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "node 'hidden0_w_in': field 'weight'") != NULL);
+  CU_ASSERT(strstr(sl_last_error(), "holds none of them") != NULL);
+  CU_ASSERT_PTR_NULL(b);
+  sl_net_free(a);
+  remove(path);
+}
+
 int main(void)
 {
   static const sl_test_case cases[] = {
@@ -166,6 +196,7 @@ int main(void)
       {"round trip: two layers, refrac, scale_input", test_two_layers_refrac_scale},
       {"round trip: reset by subtraction", test_subtract_reset},
       {"a graph without /spikeloop", test_without_extras},
+      {"a field declared but not written", test_unwritten_field},
       {NULL, NULL}};
   return sl_test_run("nir", cases);
 }

@@ -849,6 +849,10 @@ static int read_root(reader *r)
     rc = slh_get_attr_opt(f, root, "/", "spike_delay", H5T_NATIVE_DOUBLE, 1, &c->spike_delay);
   if (rc == SL_OK && !(c->time_scale > 0))
     rc = sl_error(SL_EFORMAT, WHO ": '%s': time_scale must be > 0", f->path);
+  /* informative, but it marks the saturated codes (2^bits - 1) */
+  if (rc == SL_OK && (c->adc_bits < 0 || c->adc_bits > 24))
+    rc = sl_error(SL_EFORMAT, WHO ": '%s': root attribute adc_bits = %d: expected 0 (exact) to 24",
+                  f->path, c->adc_bits);
   /* a known readout: volts, or ADC codes with their mapping to volts */
   if (rc == SL_OK)
     rc = slh_get_attr_opt(f, root, "/", "adc_volts_per_code", H5T_NATIVE_DOUBLE, 1,

@@ -176,7 +176,7 @@ static void check_protocol(report *r, const sl_charac *c, const sl_charac_protoc
   }
   /* saturated ADC samples */
   if (!strcmp(c->membrane_units, "adc") && c->adc_bits > 0) {
-    const float top = (float)((1 << c->adc_bits) - 1);
+    const float top = (float)(ldexp(1.0, c->adc_bits) - 1.0); /* no shift: any adc_bits */
     size_t rail = 0, total = p->n_rows * p->repeats * p->n_samples;
     for (size_t k = 0; k < total; k++)
       rail += p->membrane[k] <= 0.0f || p->membrane[k] >= top;

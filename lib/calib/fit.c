@@ -272,7 +272,7 @@ static int saturated(const sl_charac *c, float x)
 {
   if (c->adc_bits <= 0)
     return 0;
-  return x <= 0.0f || x >= (float)((1 << c->adc_bits) - 1);
+  return x <= 0.0f || x >= (float)(ldexp(1.0, c->adc_bits) - 1.0); /* no shift: any adc_bits */
 }
 
 static int has_spike(const sl_charac_protocol *p, size_t row, double tmin)

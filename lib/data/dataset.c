@@ -177,10 +177,16 @@ int sl_dataset_load_h5(sl_dataset *d, const char *path)
                       path, (long)c, i);
       goto fail;
     }
+    if (nc <= 0 && c == INT32_MAX) { /* n_classes = max + 1 must fit int32, as the attribute */
+      rc = sl_error(SL_EFORMAT, "sl_dataset_load_h5: '%s': label %ld of sample %zu is too large "
+                    "(without the n_classes attribute, the largest label + 1 must be at most %ld)",
+                    path, (long)c, i, (long)INT32_MAX);
+      goto fail;
+    }
     if (c > ymax)
       ymax = c;
   }
-  tmp.n_classes = nc > 0 ? (size_t)nc : (size_t)(ymax + 1);
+  tmp.n_classes = nc > 0 ? (size_t)nc : (size_t)ymax + 1;
   for (size_t i = 0; i < tmp.n; i++)
     for (size_t j = 0; j < tmp.dim; j++)
       if (!isfinite(tmp.x[i * tmp.dim + j])) {

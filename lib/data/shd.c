@@ -174,9 +174,11 @@ out:
 static int read_slab(const slh_file *f, hid_t d, const char *path, hid_t mem_type, size_t first,
                      size_t count, void *buf)
 {
-  hid_t fs = H5Dget_space(d), ms = -1;
   hsize_t start = first, cnt = count;
-  int rc = SL_OK;
+  int rc = slh_check_stored(f, d, path, count); /* not fill values of a dataset never written */
+  if (rc != SL_OK)
+    return rc;
+  hid_t fs = H5Dget_space(d), ms = -1;
   if (fs < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL) < 0 ||
       (ms = H5Screate_simple(1, &cnt, NULL)) < 0 ||
       H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf) < 0)

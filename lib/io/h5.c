@@ -463,8 +463,58 @@ int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *
                   exp);
 }
 
+/* Of a chunked dataset: 0 no chunk stored, 1 some, 2 all; -1 on failure.
+ * (H5Dget_space_status cannot tell: for chunked datasets it compares the
+ * bytes stored with the bytes declared, so a compressed dataset written
+ * whole reads as partly allocated.) */
+static int chunks_stored(hid_t dset, hid_t dcpl)
+{
+  hsize_t chunk[H5S_MAX_RANK], dims[H5S_MAX_RANK], stored = 0;
+  int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk);
+  hid_t space = H5Dget_space(dset);
+  int ok = rank >= 0 && space >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) == rank &&
+           H5Dget_num_chunks(dset, space, &stored) >= 0;
+  if (space >= 0)
+    H5Sclose(space);
+  if (!ok)
+    return -1;
+  double want = 1; /* chunks the extent covers (double: no overflow) */
+  for (int i = 0; i < rank; i++)
+    want *= chunk[i] ? (double)((dims[i] + chunk[i] - 1) / chunk[i]) : 0.0;
+  return stored == 0 ? 0 : (double)stored >= want ? 2 : 1;
+}
+
+int slh_check_stored(const slh_file *f, hid_t dset, const char *path, size_t n)
+{
+  if (n == 0)
+    return SL_OK;
+  int held = -1; /* 0 none, 1 some, 2 all */
+  hid_t dcpl = H5Dget_create_plist(dset);
+  H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  H5D_space_status_t st;
+  if (layout == H5D_CHUNKED)
+    held = chunks_stored(dset, dcpl);
+  else if (layout == H5D_COMPACT || layout == H5D_VIRTUAL)
+    held = 2;
+  else if (layout == H5D_CONTIGUOUS && H5Dget_space_status(dset, &st) >= 0)
+    held = st == H5D_SPACE_STATUS_ALLOCATED ? 2 : 0;
+  if (dcpl >= 0)
+    H5Pclose(dcpl);
+  if (held < 0)
+    return sl_error(SL_EIO, "%s: '%s': cannot read %s (damaged or truncated file?)", f->who,
+                    f->path, path);
+  if (held < 2)
+    return sl_error(SL_EFORMAT, "%s: '%s': %s declares %zu values but the file holds %s of them "
+                    "(never written, or a damaged file)", f->who, f->path, path, n,
+                    held ? "only some" : "none");
+  return SL_OK;
+}
+
 int slh_read(const slh_file *f, hid_t dset, const char *path, hid_t mem_type, size_t n, void *buf)
 {
+  int rc = slh_check_stored(f, dset, path, n);
+  if (rc != SL_OK)
+    return rc;
   if (n && H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     return sl_error(SL_EIO, "%s: '%s': cannot read %s (damaged or truncated file?)", f->who,
                     f->path, path);
@@ -488,6 +538,8 @@ int slh_read_alloc(const slh_file *f, const char *path, H5T_class_t cls, hid_t m
     }
     n *= (size_t)dims[i];
   }
+  if ((rc = slh_check_stored(f, dset, path, n)) != SL_OK)
+    goto out;
   /* calloc checks n * size; one element at least, so the pointer is valid */
   if (!(buf = calloc(n ? n : 1, H5Tget_size(mem_type)))) {
     rc = sl_error(SL_ENOMEM, "%s: '%s': out of memory reading %s", f->who, f->path, path);

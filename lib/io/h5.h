@@ -160,7 +160,17 @@ int slh_open_dataset_any(const slh_file *f, const char *path, H5T_class_t cls, i
 int slh_bad_shape(const slh_file *f, const char *path, int rank, const hsize_t *dims,
                   const hsize_t *want);
 
-/* Read all n elements of the open dataset dset (named path) as mem_type. */
+/* SL_OK if the file holds the values of dset (named path; n of them, 0:
+ * nothing to check); else raises SL_EFORMAT "<path> declares n values but
+ * the file holds none (or only some) of them". HDF5 answers a read of a
+ * dataset that was never written (or, chunked, only partly) with fill
+ * values, so a file of a few hundred bytes could declare gigabytes that a
+ * reader would allocate and HDF5 fill (found by test/fuzz). Every writer of
+ * the library and h5py write their datasets whole. */
+int slh_check_stored(const slh_file *f, hid_t dset, const char *path, size_t n);
+
+/* Read all n elements of the open dataset dset (named path) as mem_type
+ * (slh_check_stored first). */
 int slh_read(const slh_file *f, hid_t dset, const char *path, hid_t mem_type, size_t n,
              void *buf);
 
@@ -168,7 +178,8 @@ int slh_read(const slh_file *f, hid_t dset, const char *path, hid_t mem_type, si
  * (returned), as mem_type into a fresh buffer *out (free it) of at least one
  * element. Values convert as HDF5 converts them (any integer width; with
  * cls H5T_NO_CLASS, which takes integers or floats, also between the two);
- * checking dims and values is the caller's. */
+ * checking dims and values is the caller's. A dataset whose values the file
+ * does not hold is refused before allocating (slh_check_stored). */
 int slh_read_alloc(const slh_file *f, const char *path, H5T_class_t cls, hid_t mem_type, int rank,
                    hsize_t *dims, void **out);
 

@@ -213,8 +213,19 @@ static int read_field(graph *g, node *nd, hid_t loc, const char *name)
                   g->file->path, nd->name, name);
     goto out;
   }
-  for (int i = 0; i < fl.rank; i++)
+  for (int i = 0; i < fl.rank; i++) {
+    if (fl.dims[i] > SIZE_MAX || (fl.dims[i] && fl.n > SIZE_MAX / (size_t)fl.dims[i])) {
+      rc = sl_error(SL_EFORMAT, "%s: '%s': node '%s': field '%s' is too large to read", WHO,
+                    g->file->path, nd->name, name);
+      goto out;
+    }
     fl.n *= (size_t)fl.dims[i];
+  }
+  /* a field declared but not written would be read as fill values */
+  char what[192];
+  snprintf(what, sizeof what, "node '%s': field '%s'", nd->name, name);
+  if ((rc = slh_check_stored(g->file, d, what, fl.n)) != SL_OK)
+    goto out;
   field *nf = realloc(nd->f, (nd->nf + 1) * sizeof *nf);
   if (!nf || !(fl.v = calloc(fl.n ? fl.n : 1, sizeof(double)))) {
     if (nf)
