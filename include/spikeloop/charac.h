@@ -39,8 +39,8 @@
  *                     host's step; also gives gain_nominal's default) [0];
  *                     [opt] spike_delay (hardware s from the threshold
  *                     crossing to a spike's stamp) [0]; [opt] adc_bits (0:
- *                     exact; else codes <= 0 or >= 2^bits - 1 are saturated
- *                     and unused) [0]; volt_at_zero, volt_per_unit (V = volt_at_zero
+ *                     exact; 1..24: codes <= 0 or >= 2^bits - 1 are
+ *                     saturated and unused; other values are refused) [0]; volt_at_zero, volt_per_unit (V = volt_at_zero
  *                     + volt_per_unit * model units: required as soon as
  *                     anything is in volts, informative otherwise) [0, 1];
  *                     [opt] adc_volts_per_code, adc_offset (V per code, V at
