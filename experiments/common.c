@@ -162,3 +162,27 @@ int exp_compare_run(const sl_config *cfg, sl_runlog *log, const exp_compare *x)
   sl_session_free(l);
   return rc;
 }
+
+int exp_deploy_units(sl_net *net, double w_max, const char *who, char *out, size_t len)
+{
+  const sl_net_spec *sp = sl_net_get_spec(net);
+  double mx[SL_MAX_LAYERS + 1] = {0};
+  for (size_t i = 0; i < sl_net_num_tensors(net); i++) {
+    sl_tensor t;
+    int rc = sl_net_tensor(net, i, &t);
+    if (rc)
+      return rc;
+    for (size_t j = 0; j < t.rows * t.cols; j++)
+      mx[t.layer_index] = fmax(mx[t.layer_index], fabs(t.data[j]));
+  }
+  size_t pos = 0;
+  for (size_t l = 0; l <= sp->n_layers; l++) {
+    if (!(mx[l] > 0))
+      return sl_error(SL_EINVAL, "%s: layer %zu of (a) has only zero weights", who, l);
+    int k = snprintf(out + pos, len - pos, "%s%.9g", l ? "," : "", mx[l] / w_max);
+    if (k < 0 || (size_t)k >= len - pos)
+      return sl_error(SL_EINVAL, "%s: weight units too long", who);
+    pos += (size_t)k;
+  }
+  return SL_OK;
+}

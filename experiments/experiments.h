@@ -54,6 +54,13 @@ void exp_set_resume(const char *log_path);
  * that checkpoint their own training (dynexit_ckpt.c). */
 const char *exp_resume_path(void);
 
+/* Weight units that map each layer's largest |w| of net to the largest
+ * hardware weight w_max, as loop.w_unit text ("u0,u1,..."): the deployment
+ * of Cramer et al., so that no trained weight is clipped (twin_loop on bss2,
+ * memristor_twin on the crossbar's levels). Errors name `who`: SL_EINVAL
+ * for a layer of only zero weights or a text longer than len. */
+int exp_deploy_units(sl_net *net, double w_max, const char *who, char *out, size_t len);
+
 /* Test accuracy of the weights of `net` deployed on the backend of cfg
  * (no training there). */
 int exp_deploy(const sl_config *cfg, sl_net *net, double *accuracy);

@@ -119,34 +119,6 @@ static int figures(const sl_xbar_twin *t, map_figures *f)
   return SL_OK;
 }
 
-/* Weight units that map each layer's largest |w| of net to the largest
- * level (7 with 8-level devices), as loop.w_unit text: the deployment of
- * Cramer et al. (twin_loop does the same for bss2), so that no trained
- * weight is clipped. */
-static int deploy_units(sl_net *net, char *out, size_t len)
-{
-  const sl_net_spec *sp = sl_net_get_spec(net);
-  double mx[SL_MAX_LAYERS + 1] = {0};
-  for (size_t i = 0; i < sl_net_num_tensors(net); i++) {
-    sl_tensor t;
-    int rc = sl_net_tensor(net, i, &t);
-    if (rc)
-      return rc;
-    for (size_t j = 0; j < t.rows * t.cols; j++)
-      mx[t.layer_index] = fmax(mx[t.layer_index], fabs(t.data[j]));
-  }
-  size_t pos = 0;
-  for (size_t l = 0; l <= sp->n_layers; l++) {
-    if (!(mx[l] > 0))
-      return sl_error(SL_EINVAL, "memristor_twin: layer %zu of (a) has only zero weights", l);
-    int k = snprintf(out + pos, len - pos, "%s%.9g", l ? "," : "", mx[l] / LEVELS);
-    if (k < 0 || (size_t)k >= len - pos)
-      return sl_error(SL_EINVAL, "memristor_twin: weight units too long");
-    pos += (size_t)k;
-  }
-  return SL_OK;
-}
-
 /* The map of a faultless chip like the one at map_path: no stuck device,
  * every device drifting by that map's median exponent (over its working
  * devices), written to path. */
@@ -208,7 +180,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   sl_config dep = *cfg;
   int rc = exp_train(&sim, "a: ideal", NULL, &a, &ra);
   if (!rc)
-    rc = deploy_units(sl_session_net(a), w_unit, sizeof w_unit);
+    rc = exp_deploy_units(sl_session_net(a), LEVELS, "memristor_twin", w_unit, sizeof w_unit);
   if (!rc)
     rc = sl_config_set(&dep, "loop.w_unit", w_unit);
   if (!rc) {

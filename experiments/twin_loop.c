@@ -455,40 +455,14 @@ static int train_four_ways(const sl_config *cfg, twin_run *st, sl_runlog *log)
   return rc;
 }
 
-/* The weight unit of each layer that maps the largest |w| of net to the
- * largest hardware weight (Cramer et al.: largest |w| -> 63), as
- * loop.w_unit text. */
-static int deploy_units(sl_net *net, char *out, size_t len)
-{
-  const sl_net_spec *sp = sl_net_get_spec(net);
-  double mx[SL_MAX_LAYERS + 1] = {0};
-  for (size_t i = 0; i < sl_net_num_tensors(net); i++) {
-    sl_tensor t;
-    int rc = sl_net_tensor(net, i, &t);
-    if (rc)
-      return rc;
-    for (size_t j = 0; j < t.rows * t.cols; j++)
-      mx[t.layer_index] = fmax(mx[t.layer_index], fabs(t.data[j]));
-  }
-  size_t pos = 0;
-  for (size_t l = 0; l <= sp->n_layers; l++) {
-    if (!(mx[l] > 0))
-      return sl_error(SL_EINVAL, "twin_loop: layer %zu of (a) has only zero weights", l);
-    int k = snprintf(out + pos, len - pos, "%s%.9g", l ? "," : "", mx[l] / SL_BSS2_WEIGHT_MAX);
-    if (k < 0 || (size_t)k >= len - pos)
-      return sl_error(SL_EINVAL, "twin_loop: weight units too long");
-    pos += (size_t)k;
-  }
-  return SL_OK;
-}
-
 /* (e) calibrate every circuit to the targets of (a)'s network as deployed
  * (largest |w| -> 63 per layer), then deploy (a) on the uncalibrated chip,
  * on the calibrated one, and with one calibrated word at a time. */
 static int calibrate_deploy(const sl_config *cfg, twin_run *st, sl_runlog *log)
 {
   sl_config dep = *cfg;
-  int rc = deploy_units(sl_session_net(st->a), st->w_unit, sizeof st->w_unit);
+  int rc = exp_deploy_units(sl_session_net(st->a), SL_BSS2_WEIGHT_MAX, "twin_loop", st->w_unit,
+                            sizeof st->w_unit);
   if (!rc)
     rc = sl_config_set(&dep, "loop.w_unit", st->w_unit);
   sl_session *s = NULL;
