@@ -21,15 +21,16 @@ static double now(void)
 /* ------------------------------------------------------------ options */
 
 static const char *const option_keys[] = {
-    "ternary_epochs", "ternary_lr", "lambda", "tpe_trials", "grid_points", "centre_samples",
+    "ternary_epochs", "ternary_lr", "lambda", "max_loss", "tpe_trials", "grid_points", "centre_samples",
     "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn", "max_pulses", "adc_bits", "dac_bits",
-    "exit_weight", "ternary_prototypes", "centre", "augment", "seed", NULL};
+    "exit_weight", "ternary_prototypes", "centre", "augment", "seed", "exit_score", "exit_pool", NULL};
 
 static int dx_options_parse(const char *opts, const char *who, dx_options *o)
 {
   o->ternary_epochs = 5;
   o->ternary_lr = 1e-3;
   o->lambda = 0.005;
+  o->max_loss = -1.0;
   o->tpe_trials = 150;
   o->grid_points = 11;
   o->centre_samples = 2000;
@@ -46,13 +47,30 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   o->centre = 1;
   o->augment = 1;
   o->seed = 1;
+  o->exit_score = SL_SEMANTIC_COSINE;
   int rc = sl_backend_check_options(opts, option_keys, who);
+  char word[32];
+  if (!rc && sl_backend_option(opts, "exit_score", word, sizeof word)) {
+    if (!strcmp(word, "cosine") || !strcmp(word, "margin"))
+      o->exit_score = !strcmp(word, "margin") ? SL_SEMANTIC_MARGIN : SL_SEMANTIC_COSINE;
+    else
+      rc = sl_error(SL_EINVAL, "%s: exit_score = '%s' (cosine or margin)", who, word);
+  }
+  o->exit_pool_max = 0;
+  if (!rc && sl_backend_option(opts, "exit_pool", word, sizeof word)) {
+    if (!strcmp(word, "mean") || !strcmp(word, "max"))
+      o->exit_pool_max = !strcmp(word, "max");
+    else
+      rc = sl_error(SL_EINVAL, "%s: exit_pool = '%s' (mean or max)", who, word);
+  }
   if (!rc)
     rc = exp_option_long(opts, who, "ternary_epochs", &o->ternary_epochs, 0, 1000);
   if (!rc)
     rc = exp_option(opts, who, "ternary_lr", &o->ternary_lr, 1e-8, 1);
   if (!rc)
     rc = exp_option(opts, who, "lambda", &o->lambda, 0, 100);
+  if (!rc)
+    rc = exp_option(opts, who, "max_loss", &o->max_loss, 0, 1);
   if (!rc)
     rc = exp_option_long(opts, who, "tpe_trials", &o->tpe_trials, 2, 100000);
   if (!rc)
@@ -113,6 +131,9 @@ int dx_check(const sl_config *cfg, const dx_arch *a, const char *who, const char
   if (!rc && cfg->n_val < 1)
     rc = sl_error(SL_EINVAL, "%s: data.n_val must be >= 1 (the thresholds are tuned on the "
                   "validation split)", who);
+  if (!rc && o.exit_pool_max && a != &dx_pointnet_arch)
+    rc = sl_error(SL_EINVAL, "%s: exit_pool=max is dynpointnet's (the ResNet's exits average "
+                  "their feature maps)", who);
   return rc ? rc : a->check(cfg, who, name);
 }
 
@@ -371,6 +392,7 @@ static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dat
   sp.cam.device.chip_seed = (uint64_t)o->seed + 500;
   sp.cam.device.noise_seed = (uint64_t)o->seed * 1000 + 500;
   sp.centre = (int)o->centre;
+  sp.score = o->exit_score;
   float *feats[SL_DYN_MAX_STAGES] = {0};
   int rc = sl_semantic_create(mem, E, net->feat_dim, net->n_classes, &sp);
   for (size_t e = 0; !rc && e < E; e++)
@@ -385,10 +407,13 @@ static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dat
   return rc;
 }
 
-/* The search objective on the validation table. */
+/* The search objective on the validation table: accuracy - lambda *
+ * compute, or with max_loss >= 0 the least compute whose accuracy is at
+ * least the static network's (acc_full) minus max_loss (ties to the more
+ * accurate; thresholds that lose more score below every one that does not). */
 typedef struct {
   const sl_dyn_table *t;
-  double lambda;
+  double lambda, max_loss, acc_full;
   int verbose;
   const char *who;
   size_t trial;
@@ -401,7 +426,12 @@ static int score(const double *x, void *user, double *v)
   int rc = sl_dyn_evaluate(ob->t, x, &r);
   if (rc)
     return rc;
-  *v = r.accuracy - ob->lambda * r.compute;
+  if (ob->max_loss < 0.0)
+    *v = r.accuracy - ob->lambda * r.compute;
+  else if (r.accuracy >= ob->acc_full - ob->max_loss - 1e-12)
+    *v = 1.0 - r.compute + 1e-3 * r.accuracy;
+  else
+    *v = -1.0 - (ob->acc_full - ob->max_loss - r.accuracy);
   if (ob->verbose) {
     printf("  [%s] TPE trial %3zu  thresholds", ob->who, ++ob->trial);
     for (size_t e = 0; e < ob->t->n_exits; e++)
@@ -449,8 +479,9 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   const size_t E = net->n_stages - 1;
   double lo[SL_DYN_MAX_STAGES], hi[SL_DYN_MAX_STAGES];
   for (size_t e = 0; e < E; e++)
-    lo[e] = 0.0, hi[e] = 1.0; /* cosine; 1 never exits */
-  objective ob = {t, o->lambda, 0, who, 0};
+    /* a cosine is <= 1 (1 never exits), a margin between two cosines <= 2 */
+    lo[e] = 0.0, hi[e] = o->exit_score == SL_SEMANTIC_MARGIN ? 2.0 : 1.0;
+  objective ob = {t, o->lambda, o->max_loss, r->val_acc_full, 0, who, 0};
   sl_search_trials grid = {0}, tpe = {0};
   int rc = sl_grid_maximise(E, lo, hi, (size_t)o->grid_points, score, &ob, &grid);
   sl_tpe_params tp = sl_tpe_params_default();

@@ -16,6 +16,8 @@ typedef struct {
   long ternary_epochs;   /* 5: ternary fine-tuning after train.epochs in float */
   double ternary_lr;     /* 1e-3 (decaying as train.lr_decay) */
   double lambda;         /* 0.005: objective = accuracy - lambda * compute (fractions) */
+  double max_loss;       /* -1 (unset); >= 0: instead the least compute at validation
+                            accuracy >= the static network's - max_loss (a fraction) */
   long tpe_trials;       /* 150 */
   long grid_points;      /* 11 per threshold */
   long centre_samples;   /* 2000: training samples whose features make the centres */
@@ -33,6 +35,10 @@ typedef struct {
   long centre;           /* 1: centres relative to the mean feature (semantic.h) */
   long augment;          /* 1: random shifts of up to 2 pixels in training */
   long seed;             /* 1: device and search seeds */
+  sl_semantic_score exit_score; /* exit_score=cosine (the default) or margin: what an exit's
+                                   threshold is compared with (semantic.h) */
+  long exit_pool_max;    /* exit_pool=mean (0, the default) or max (1): how dynpointnet's
+                            levels pool their centres into the semantic feature */
 } dx_options;
 
 /* A network family: its data and the calls the shared steps make. */

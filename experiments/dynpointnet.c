@@ -182,6 +182,7 @@ static int pn_create(void **net, const dx_options *o, const sl_dataset *train, u
   s.n_points = train->dim / 3;
   s.n_classes = train->n_classes;
   s.exit_weight = o->exit_weight;
+  s.exit_pool = o->exit_pool_max ? SL_POINTNET_POOL_MAX : SL_POINTNET_POOL_MEAN;
   s.ternary_prototypes = (int)o->ternary_prototypes;
   return sl_pointnet_create((sl_pointnet **)net, &s, seed);
 }

@@ -1,6 +1,7 @@
 /* test_dynexit.c -- semantic memory (lib/cim/semantic.c) and dynamic
  * inference with exits (lib/cim/dynexit.c): centres, offsets and codes of
- * hand-made features; cosine answers of a noise-free ternary CAM; the exit
+ * hand-made features; cosine answers of a noise-free ternary CAM and their
+ * margins over the second best; the exit
  * logic and compute accounting of early-exit inference (with batch
  * compaction, several batch sizes) against a per-sample reference; the
  * exit table scored for any threshold gives the same decisions; the Pareto
@@ -84,6 +85,50 @@ static void test_centres_and_query(void)
     CU_ASSERT(k.mvms == n && e > 0.0);
     sl_semantic_free(m);
   }
+}
+
+/* score = margin: the best class as before, the score its cosine minus the
+ * second best's, against cosines computed here for every class */
+static void test_margin_score(void)
+{
+  const size_t dim = 4, n = 12;
+  float f[48];
+  int32_t y[12];
+  hand_features(f, y, n);
+  for (size_t i = 0; i < n; i++) /* some samples lean towards another class */
+    f[i * dim + (i + 1) % 3] += 0.3f * (float)(i % 4);
+  sl_semantic *m = NULL;
+  sl_semantic_params p = quiet_params(1);
+  p.score = SL_SEMANTIC_MARGIN;
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 1, &dim, 3, &p) == SL_OK);
+  CU_ASSERT_FATAL(sl_semantic_build(m, 0, f, y, n) == SL_OK);
+  const float *o = sl_semantic_offset(m, 0), *c = sl_semantic_stored(m, 0);
+  int32_t cls[12];
+  float sim[12];
+  CU_ASSERT_FATAL(sl_semantic_query(m, 0, f, n, cls, sim) == SL_OK);
+  for (size_t i = 0; i < n; i++) {
+    double cosk[3], best = -2.0, second = -2.0;
+    size_t arg = 0;
+    for (size_t k = 0; k < 3; k++) {
+      double dot = 0, uu = 0, cc = 0;
+      for (size_t d = 0; d < dim; d++) {
+        const double u = f[i * dim + d] - o[d], q = c[k * dim + d];
+        dot += u * q, uu += u * u, cc += q * q;
+      }
+      cosk[k] = dot / sqrt(uu * cc);
+      if (cosk[k] > best)
+        second = best, best = cosk[k], arg = k;
+      else if (cosk[k] > second)
+        second = cosk[k];
+    }
+    CU_ASSERT(cls[i] == (int32_t)arg);
+    if (!(fabs(sim[i] - (best - second)) < 0.03))
+      printf("\n    sample %zu: margin %g, want %g ", i, sim[i], best - second);
+    CU_ASSERT(fabs(sim[i] - (best - second)) < 0.03);
+  }
+  sl_semantic_free(m);
+  p.score = (sl_semantic_score)7;
+  CU_ASSERT(sl_semantic_create(&m, 1, &dim, 3, &p) == SL_EINVAL && m == NULL);
 }
 
 /* ------------------------------------------------------------ a staged network */
@@ -288,6 +333,7 @@ int main(void)
 {
   static const sl_test_case cases[] = {
       {"centres, offsets, codes and cosine answers on hand-made features", test_centres_and_query},
+      {"margin score: best cosine minus the second best", test_margin_score},
       {"early exit and compute vs a per-sample reference; table agrees", test_exits_vs_reference},
       {"Pareto front", test_pareto},
       {"bad input", test_bad_input},

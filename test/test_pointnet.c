@@ -95,6 +95,9 @@ static void test_ball_query(void)
 
 enum { NP = 24, NC = 3 };
 
+/* how the small network's exits pool their centres (the tests try both) */
+static sl_pointnet_pool exit_pool = SL_POINTNET_POOL_MEAN;
+
 static sl_pointnet_spec small_spec(void)
 {
   sl_pointnet_spec s = sl_pointnet_spec_default();
@@ -107,6 +110,7 @@ static sl_pointnet_spec small_spec(void)
   s.level[0] = l0, s.level[1] = l1, s.level[2] = l2;
   s.exit_weight = 0.7;
   s.exit_scale = 4.0;
+  s.exit_pool = exit_pool;
   return s;
 }
 
@@ -143,7 +147,7 @@ static double loss_at(sl_pointnet *p, const float *x, const int32_t *y, size_t B
 
 /* Every parameter's gradient against central differences (the max
  * pooling's and ReLUs' kinks make the error fall with the step). */
-static void test_gradients_fd(void)
+static void gradients_fd(void)
 {
   const size_t B = 5;
   float x[5 * NP * 3];
@@ -171,10 +175,20 @@ static void test_gradients_fd(void)
   }
   const double rel = sqrt(num / den);
   if (!(rel < 2e-2))
-    printf("\n    normwise |fd - analytic| / |fd| = %g over %zu parameters ", rel, n);
+    printf("\n    exit_pool %d: normwise |fd - analytic| / |fd| = %g over %zu parameters ",
+           (int)exit_pool, rel, n);
   CU_ASSERT(rel < 2e-2 && den > 0.0);
   free(g);
   sl_pointnet_free(p);
+}
+
+static void test_gradients_fd(void)
+{
+  for (int pool = SL_POINTNET_POOL_MEAN; pool <= SL_POINTNET_POOL_MAX; pool++) {
+    exit_pool = (sl_pointnet_pool)pool;
+    gradients_fd();
+  }
+  exit_pool = SL_POINTNET_POOL_MEAN;
 }
 
 static void test_straight_through(void)
@@ -214,6 +228,19 @@ static double compare_deployed(sl_pointnet *p, sl_pointnet_deployed *d, const fl
   double worst = sl_test_max_rel_diff(lg, sl_pointnet_logits(p), B * NC, 1.0);
   for (size_t s = 0; s < 3; s++)
     worst = fmax(worst, sl_test_max_rel_diff(f[s], sl_pointnet_features(p, s), B * C[s], 1.0));
+  /* an exit level's feature pools the centres' features of its output
+   * (per cloud: np centres' xyz, then their C features) by exit_pool */
+  const size_t npt[2] = {8, 4};
+  for (size_t s = 0; s < 2; s++)
+    for (size_t b = 0; b < B; b++)
+      for (size_t c = 0; c < C[s]; c++) {
+        const float *pooled = outs[s] + b * npt[s] * (3 + C[s]) + npt[s] * 3 + c;
+        double want = exit_pool == SL_POINTNET_POOL_MAX ? -INFINITY : 0.0;
+        for (size_t i = 0; i < npt[s]; i++)
+          want = exit_pool == SL_POINTNET_POOL_MAX ? fmax(want, pooled[i * C[s]])
+                                                   : want + pooled[i * C[s]] / (double)npt[s];
+        worst = fmax(worst, fabs(f[s][b * C[s] + c] - want) / fmax(1.0, fabs(want)));
+      }
   return worst;
 }
 
@@ -223,7 +250,9 @@ static void test_deployment(void)
   float x[8 * NP * 3];
   int32_t y[8];
   batch(x, y, B, 13);
-  for (int ternary = 0; ternary < 2; ternary++) {
+  for (int run = 0; run < 3; run++) { /* float, ternary, float with exits pooled by max */
+    const int ternary = run == 1;
+    exit_pool = run == 2 ? SL_POINTNET_POOL_MAX : SL_POINTNET_POOL_MEAN;
     sl_pointnet *p = small_net(ternary, 0.1, 9);
     sl_resnet_deploy_params dp = sl_resnet_deploy_params_default();
     dp.mapping = ternary ? SL_RESNET_MAP_TERNARY : SL_RESNET_MAP_FP;
@@ -251,6 +280,7 @@ static void test_deployment(void)
     sl_pointnet_deployed_free(d);
     sl_pointnet_free(p);
   }
+  exit_pool = SL_POINTNET_POOL_MEAN;
 }
 
 /* Programming errors shift every column's output; re-estimating the

@@ -76,6 +76,9 @@ typedef struct {
   size_t mlp[SL_POINTNET_MAX_MLP]; /* their output channels */
 } sl_sa_spec;
 
+/* How a level's semantic feature pools its centres' pooled features. */
+typedef enum { SL_POINTNET_POOL_MEAN = 0, SL_POINTNET_POOL_MAX = 1 } sl_pointnet_pool;
+
 typedef struct {
   size_t n_points;  /* 512 */
   size_t n_classes; /* 10 */
@@ -90,6 +93,8 @@ typedef struct {
   double bn_momentum;      /* 0.1 */
   double exit_weight;      /* 0.5 */
   double exit_scale;       /* 10 */
+  sl_pointnet_pool exit_pool; /* SL_POINTNET_POOL_MEAN: a level's semantic feature is the
+                                 mean over its centres (or, POOL_MAX, the maximum) */
 } sl_pointnet_spec;
 
 sl_pointnet_spec sl_pointnet_spec_default(void);

@@ -14,7 +14,11 @@
  * non-negative, so without it a ternary centre can only say "on"/"off" per
  * channel; with it, -1 marks the channels a class keeps below average.
  * A query subtracts the same offset (digitally), then searches the CAM:
- * one noisy cosine read against every centre of that exit. A class without
+ * one noisy cosine read against every centre of that exit. Its score, the
+ * value an exit threshold is compared with, is the best cosine
+ * (SL_SEMANTIC_COSINE, Zhang et al.) or the best minus the second best
+ * (SL_SEMANTIC_MARGIN: the CAM's winner-take-all reports its two leaders;
+ * a sample close to two centres is then not taken for sure). A class without
  * samples gets a zero centre (cosine 0: it never passes a threshold >= 0)
  * and is left out of the offset.
  *
@@ -33,11 +37,14 @@
 extern "C" {
 #endif
 
+typedef enum { SL_SEMANTIC_COSINE = 0, SL_SEMANTIC_MARGIN = 1 } sl_semantic_score;
+
 typedef struct {
   sl_cam_params cam; /* sl_cam_params_default(): ternary cosine CAM */
   int ternary;       /* 1: store ternary codes (cam.device.levels should be 2) */
   double ternary_t;  /* 0.7 */
   int centre;        /* 1: subtract the offset (see above) */
+  sl_semantic_score score; /* SL_SEMANTIC_COSINE */
 } sl_semantic_params;
 
 sl_semantic_params sl_semantic_params_default(void);
@@ -58,8 +65,9 @@ size_t sl_semantic_num_classes(const sl_semantic *m);
 int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t *labels,
                       size_t n);
 
-/* Best class and its cosine similarity for B features (B, dim[e]); sim may
- * be NULL. Errors: SL_EINVAL if exit e was never built. */
+/* Best class and its score (above: the cosine, or its margin over the
+ * second best) for B features (B, dim[e]); sim may be NULL. Errors:
+ * SL_EINVAL if exit e was never built. */
 int sl_semantic_query(sl_semantic *m, size_t e, const float *feat, size_t B, int32_t *cls,
                       float *sim);
 

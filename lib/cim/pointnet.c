@@ -167,6 +167,8 @@ static int spec_check(const sl_pointnet_spec *s)
       !(s->exit_weight >= 0.0) || !(s->exit_scale > 0.0) || !(s->ternary_t >= 0.0))
     return sl_error(SL_EINVAL, "pointnet: bn_eps > 0, bn_momentum in [0, 1], exit_weight >= 0, "
                     "exit_scale > 0 and ternary_t >= 0 are required");
+  if (s->exit_pool != SL_POINTNET_POOL_MEAN && s->exit_pool != SL_POINTNET_POOL_MAX)
+    return sl_error(SL_EINVAL, "pointnet: exit_pool %d (mean 0, max 1)", (int)s->exit_pool);
   return SL_OK;
 }
 
@@ -189,6 +191,7 @@ static void layout(sl_pointnet *p)
     }
     L->cout = c;
     L->is_exit = !L->global;
+    L->feat_max = s->exit_pool == SL_POINTNET_POOL_MAX;
     if (L->is_exit) {
       L->proto = np;
       np += s->n_classes * c;
@@ -235,8 +238,8 @@ static void level_free(slp_level *L)
     L->act[j] = NULL;
   }
   free(L->gidx), free(L->cxyz), free(L->rows), free(L->amax), free(L->pooled), free(L->feat);
-  free(L->exit_logits), free(L->dexit), free(L->dpooled), free(L->dfeat);
-  L->gidx = NULL, L->amax = NULL;
+  free(L->exit_logits), free(L->dexit), free(L->dpooled), free(L->dfeat), free(L->fmax);
+  L->gidx = NULL, L->amax = L->fmax = NULL;
   L->cxyz = L->rows = L->pooled = L->feat = L->exit_logits = L->dexit = L->dpooled = L->dfeat =
       NULL;
 }
@@ -286,6 +289,7 @@ static int ensure_batch(sl_pointnet *p, size_t B)
     ALLOC(L->dpooled, B * L->np * L->cout);
     ALLOC(L->feat, B * L->cout);
     ALLOC(L->dfeat, B * L->cout);
+    ALLOC(L->fmax, B * L->cout);
     if (L->is_exit) {
       ALLOC(L->exit_logits, B * nc);
       ALLOC(L->dexit, B * nc);
@@ -469,9 +473,18 @@ void slp_pool(slp_level *L, const float *act, size_t B)
   }
   for (size_t b = 0; b < B; b++)
     for (size_t c = 0; c < C; c++) {
+      const float *pc = L->pooled + b * np * C + c;
+      if (L->feat_max) {
+        uint32_t at = 0;
+        for (size_t i = 1; i < np; i++)
+          at = pc[i * C] > pc[at * C] ? (uint32_t)i : at;
+        L->feat[b * C + c] = pc[at * C];
+        L->fmax[b * C + c] = at;
+        continue;
+      }
       double s = 0.0;
       for (size_t i = 0; i < np; i++)
-        s += L->pooled[(b * np + i) * C + c];
+        s += pc[i * C];
       L->feat[b * C + c] = (float)(s / (double)np);
     }
 }
@@ -583,7 +596,10 @@ static int level_backward(sl_pointnet *p, slp_level *L, float *dfeat_in, size_t 
                            p->spec.exit_scale, L->dfeat);
     for (size_t q = 0; !rc && q < B * np; q++)
       for (size_t j = 0; j < C; j++)
-        L->dpooled[q * C + j] += L->dfeat[(q / np) * C + j] / (float)np;
+        if (!L->feat_max)
+          L->dpooled[q * C + j] += L->dfeat[(q / np) * C + j] / (float)np;
+        else if (L->fmax[(q / np) * C + j] == q % np)
+          L->dpooled[q * C + j] += L->dfeat[(q / np) * C + j];
   }
   if (rc)
     return rc;

@@ -25,6 +25,8 @@ struct sl_pointnet_deployed {
 static void level_buffers_free(slp_level *L)
 {
   free(L->gidx), free(L->cxyz), free(L->rows), free(L->amax), free(L->pooled), free(L->feat);
+  free(L->fmax);
+  L->fmax = NULL;
   L->gidx = NULL, L->amax = NULL;
   L->cxyz = L->rows = L->pooled = L->feat = NULL;
 }
@@ -60,6 +62,7 @@ static int ensure(sl_pointnet_deployed *d, size_t B)
     ALLOC(L->amax, B * L->np * L->cout);
     ALLOC(L->pooled, B * L->np * L->cout);
     ALLOC(L->feat, B * L->cout);
+    ALLOC(L->fmax, B * L->cout);
     for (size_t j = 0; j < L->sp.n_mlp; j++)
       act = rows * L->sp.mlp[j] > act ? rows * L->sp.mlp[j] : act;
     in = B * L->pin * (3 + L->cin) > in ? B * L->pin * (3 + L->cin) : in;
@@ -202,7 +205,7 @@ int sl_pointnet_deploy(sl_pointnet_deployed **out, sl_pointnet *p,
   for (size_t l = 0; l < SL_POINTNET_MAX_LEVELS; l++) {
     d->lv[l] = p->lv[l]; /* geometry; the buffers are made anew */
     memset(d->lv[l].act, 0, sizeof d->lv[l].act);
-    d->lv[l].gidx = NULL, d->lv[l].amax = NULL;
+    d->lv[l].gidx = NULL, d->lv[l].amax = d->lv[l].fmax = NULL;
     d->lv[l].cxyz = d->lv[l].rows = d->lv[l].pooled = d->lv[l].feat = NULL;
     d->lv[l].exit_logits = d->lv[l].dexit = d->lv[l].dpooled = d->lv[l].dfeat = NULL;
     for (size_t j = 0; j < SL_POINTNET_MAX_MLP; j++) {

@@ -23,9 +23,11 @@ typedef struct {
   float *cxyz;      /* (B, np, 3): the centres */
   float *rows;      /* (B np k, 3 + cin): grouped rows */
   float *act[SL_POINTNET_MAX_MLP]; /* ReLU outputs (B np k, mlp[j]) */
+  int feat_max;     /* the spec's exit_pool is SL_POINTNET_POOL_MAX */
   uint32_t *amax;   /* (B np, cout): the row of each group's maximum */
+  uint32_t *fmax;   /* (B, cout): with feat_max, the group of each maximum */
   float *pooled;    /* (B, np, cout) */
-  float *feat;      /* (B, cout): mean of pooled over np */
+  float *feat;      /* (B, cout): mean (or max) of pooled over np */
   float *exit_logits, *dexit;
   float *dpooled, *dfeat;
 } slp_level;
@@ -49,7 +51,8 @@ struct sl_pointnet {
  * first level). Buffers are the level's own (capacity >= B). */
 int slp_group(slp_level *L, const float *xyz, const float *feat, size_t B);
 /* Max-pool level l's last activations (B np k, cout) over each group into
- * pooled and amax; then feat = mean of pooled over the groups. */
+ * pooled and amax; then feat = mean of pooled over the groups (with
+ * feat_max: their maximum, the group of each in fmax). */
 void slp_pool(slp_level *L, const float *act, size_t B);
 int slp_effective(sl_pointnet *p);
 

@@ -18,7 +18,8 @@ typedef struct {
   float *offset; /* (dim) */
   float *query;  /* scratch, (cap, dim) */
   size_t cap;
-  size_t *idx;   /* scratch, (cap) */
+  size_t *idx;   /* scratch, (cap, 2) */
+  float *top;    /* scratch, (cap, 2): the two best cosines */
   int built;
 } exit_memory;
 
@@ -36,6 +37,7 @@ sl_semantic_params sl_semantic_params_default(void)
   p.ternary = 1;
   p.ternary_t = SL_TERNARY_T;
   p.centre = 1;
+  p.score = SL_SEMANTIC_COSINE;
   return p;
 }
 
@@ -46,6 +48,7 @@ void sl_semantic_free(sl_semantic *m)
   for (size_t e = 0; m->ex && e < m->n_exits; e++) {
     sl_cam_free(m->ex[e].cam);
     free(m->ex[e].stored), free(m->ex[e].offset), free(m->ex[e].query), free(m->ex[e].idx);
+    free(m->ex[e].top);
   }
   free(m->ex);
   free(m);
@@ -62,6 +65,8 @@ int sl_semantic_create(sl_semantic **out, size_t n_exits, const size_t *dim, siz
                     n_classes);
   if (!(p->ternary_t >= 0.0) || !isfinite(p->ternary_t))
     return sl_error(SL_EINVAL, "semantic: ternary_t = %g must be >= 0", p->ternary_t);
+  if (p->score != SL_SEMANTIC_COSINE && p->score != SL_SEMANTIC_MARGIN)
+    return sl_error(SL_EINVAL, "semantic: unknown score %d (cosine 0, margin 1)", (int)p->score);
   sl_semantic *m = calloc(1, sizeof *m);
   if (!m || !(m->ex = calloc(n_exits, sizeof *m->ex))) {
     free(m);
@@ -195,19 +200,24 @@ int sl_semantic_query(sl_semantic *m, size_t e, const float *feat, size_t B, int
   exit_memory *x = &m->ex[e];
   const size_t D = x->dim;
   if (B > x->cap) {
-    free(x->query), free(x->idx);
+    free(x->query), free(x->idx), free(x->top);
     x->query = malloc(B * D * sizeof(float));
-    x->idx = malloc(B * sizeof(size_t));
-    x->cap = x->query && x->idx ? B : 0;
+    x->idx = malloc(2 * B * sizeof(size_t));
+    x->top = malloc(2 * B * sizeof(float));
+    x->cap = x->query && x->idx && x->top ? B : 0;
     if (!x->cap)
       return sl_error(SL_ENOMEM, "semantic_query: out of memory for %zu queries", B);
   }
   for (size_t b = 0; b < B; b++)
     for (size_t d = 0; d < D; d++)
       x->query[b * D + d] = feat[b * D + d] - x->offset[d];
-  int rc = sl_cam_search(x->cam, x->query, B, 1, x->idx, sim);
-  for (size_t b = 0; !rc && b < B; b++)
-    cls[b] = (int32_t)x->idx[b];
+  const size_t k = m->p.score == SL_SEMANTIC_MARGIN ? 2 : 1;
+  int rc = sl_cam_search(x->cam, x->query, B, k, x->idx, x->top);
+  for (size_t b = 0; !rc && b < B; b++) {
+    cls[b] = (int32_t)x->idx[b * k];
+    if (sim)
+      sim[b] = k == 2 ? x->top[2 * b] - x->top[2 * b + 1] : x->top[b];
+  }
   return rc;
 }
 
