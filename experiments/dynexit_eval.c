@@ -21,11 +21,12 @@ static double now(void)
 /* ------------------------------------------------------------ options */
 
 static const char *const option_keys[] = {
-    "ternary_epochs", "ternary_lr", "lambda", "max_loss", "tpe_trials", "grid_points", "centre_samples",
-    "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn", "max_pulses", "adc_bits", "dac_bits",
-    "exit_weight", "ternary_prototypes", "centre", "augment", "seed", "exit_score", "exit_pool", NULL};
+    "ternary_epochs", "ternary_lr", "lambda", "max_loss", "tpe_trials", "grid_points",
+    "centre_samples", "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn",
+    "max_pulses", "adc_bits", "dac_bits", "exit_weight", "ternary_prototypes", "centre",
+    "augment", "seed", "exit_score", "exit_pool", NULL};
 
-static int dx_options_parse(const char *opts, const char *who, dx_options *o)
+static void dx_options_default(dx_options *o)
 {
   o->ternary_epochs = 5;
   o->ternary_lr = 1e-3;
@@ -48,6 +49,12 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   o->augment = 1;
   o->seed = 1;
   o->exit_score = SL_SEMANTIC_COSINE;
+  o->exit_pool_max = 0;
+}
+
+/* the options opts names, over what o holds */
+static int dx_options_read(const char *opts, const char *who, dx_options *o)
+{
   int rc = sl_backend_check_options(opts, option_keys, who);
   char word[32];
   if (!rc && sl_backend_option(opts, "exit_score", word, sizeof word)) {
@@ -56,7 +63,6 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
     else
       rc = sl_error(SL_EINVAL, "%s: exit_score = '%s' (cosine or margin)", who, word);
   }
-  o->exit_pool_max = 0;
   if (!rc && sl_backend_option(opts, "exit_pool", word, sizeof word)) {
     if (!strcmp(word, "mean") || !strcmp(word, "max"))
       o->exit_pool_max = !strcmp(word, "max");
@@ -106,6 +112,14 @@ static int dx_options_parse(const char *opts, const char *who, dx_options *o)
   return rc;
 }
 
+/* the defaults, then the family's (a->options), then the user's opts */
+static int dx_options_parse(const dx_arch *a, const char *opts, const char *who, dx_options *o)
+{
+  dx_options_default(o);
+  int rc = a->options ? dx_options_read(a->options, who, o) : SL_OK;
+  return rc ? rc : dx_options_read(opts, who, o);
+}
+
 static sl_cim_params dx_device(const dx_options *o)
 {
   sl_cim_params d = sl_cim_params_default();
@@ -127,7 +141,7 @@ static sl_cim_params dx_device(const dx_options *o)
 int dx_check(const sl_config *cfg, const dx_arch *a, const char *who, const char **name)
 {
   dx_options o;
-  int rc = dx_options_parse(cfg->backend_options, who, &o);
+  int rc = dx_options_parse(a, cfg->backend_options, who, &o);
   if (!rc && cfg->n_val < 1)
     rc = sl_error(SL_EINVAL, "%s: data.n_val must be >= 1 (the thresholds are tuned on the "
                   "validation split)", who);
@@ -252,7 +266,7 @@ int dx_prepare(const sl_config *cfg, const dx_arch *a, const char *who, sl_runlo
 {
   memset(s, 0, sizeof *s);
   s->arch = a;
-  int rc = dx_options_parse(cfg->backend_options, who, &s->o);
+  int rc = dx_options_parse(a, cfg->backend_options, who, &s->o);
   if (!rc && !(rc = dx_check(cfg, a, who, &s->dataset)))
     rc = a->load(cfg, who, &s->train, &s->val, &s->test, &s->dataset);
   if (!rc) {

@@ -45,6 +45,8 @@ typedef struct {
 typedef struct {
   const char *items; /* "images", "clouds": for messages */
   int chip_bn;       /* the default of option chip_bn */
+  const char *options; /* the family's own defaults of the options below, applied before
+                          the user's backend.options (NULL: none) */
   /* the data set cfg names (*name), checked before the log exists; load it */
   int (*check)(const sl_config *cfg, const char *who, const char **name);
   int (*load)(const sl_config *cfg, const char *who, sl_dataset *train, sl_dataset *val,
