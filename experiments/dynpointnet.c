@@ -325,4 +325,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_dynpointnet = {
     "dynpointnet",
     "Zhang et al.'s dynamic PointNet++: point clouds, ternary CIM, CAM exits after SA levels",
-    defaults, run, check};
+    defaults, run, check, 0};

@@ -271,4 +271,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_dynresnet = {
     "dynresnet",
     "Zhang et al.'s semantic-memory dynamic ResNet: ternary CIM, CAM early exits, TPE thresholds",
-    defaults, run, check};
+    defaults, run, check, 0};

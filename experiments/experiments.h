@@ -17,6 +17,10 @@ typedef struct {
   /* Check cfg's experiment-specific settings (options, data set) before
    * the log is created, so that refused input leaves no file; NULL: none. */
   int (*check)(const sl_config *cfg);
+  /* 1: a multi-phase experiment (phase_ckpt.c): its log has no /metrics
+   * rows, and --resume needs no epoch checkpoint (stored phases suffice;
+   * with none, the run starts over). */
+  int phased;
 } experiment;
 
 extern const experiment exp_yinyang_loop, exp_mismatch_sweep, exp_fashion16_loop, exp_shd_loop;
@@ -53,6 +57,34 @@ void exp_set_resume(const char *log_path);
 /* The log given to exp_set_resume (NULL: not resuming), for experiments
  * that checkpoint their own training (dynexit_ckpt.c). */
 const char *exp_resume_path(void);
+
+/* ------------------------------------------------------------ phases
+ * Multi-phase experiments (phase_ckpt.c): a phase's results are staged
+ * with sl_runlog_phase_begin and sl_runlog_ckpt_put_*, stored with
+ * sl_runlog_phase_commit(log, name). When resuming, exp_phase_find gives a
+ * reader on the stored results of phase `name` in *done (close it with
+ * sl_runlog_reader_close), or *done NULL: run the phase. exp_phase_reset
+ * before a run (the CLI's resume). */
+void exp_phase_reset(void);
+int exp_phase_find(const char *name, sl_runlog_reader **done);
+/* The first call of a resumed run: *ckpt a reader on the log's epoch
+ * checkpoint (close it), the training in progress at the kill, or NULL if
+ * there is none; later calls and runs not resumed: NULL. For phases that
+ * train without a session (exp_phase_train uses it). */
+int exp_phase_resume_ckpt(sl_runlog_reader **ckpt);
+/* A session's network (master and params) into the staged phase / back
+ * from a stored one (the session built from the same configuration). */
+int exp_phase_put_net(sl_runlog *log, sl_session *s);
+int exp_phase_get_net(sl_runlog_reader *r, sl_session *s);
+/* Train s `epochs` epochs with progress under `label`, checkpointing into
+ * log after every epoch (no /metrics rows); the first call of a resumed run
+ * restores the log's epoch checkpoint (the phase in progress at the kill)
+ * and trains only the epochs left. */
+int exp_phase_train(sl_session *s, long epochs, sl_runlog *log, const char *label,
+                    sl_run_result *res);
+/* exp_train with exp_phase_train: a new session from cfg, cfg->epochs. */
+int exp_phase_train_new(const sl_config *cfg, const char *label, sl_runlog *log, sl_session **out,
+                        sl_run_result *res);
 
 /* Weight units that map each layer's largest |w| of net to the largest
  * hardware weight w_max, as loop.w_unit text ("u0,u1,..."): the deployment

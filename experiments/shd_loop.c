@@ -53,4 +53,4 @@ const experiment exp_shd_loop = {
     "shd_loop",
     "Spiking Heidelberg Digits, 70-186(recurrent)-20, sum-over-time loss, software vs in the "
     "loop on an emulated chip (data.file=SHD.h5)",
-    defaults, run, check};
+    defaults, run, check, 0};

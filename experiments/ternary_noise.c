@@ -107,4 +107,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_ternary_noise = {
     "ternary_noise",
     "ternary vs full-precision mapping of the dynamic ResNet under 0-30% write noise",
-    defaults, run, check};
+    defaults, run, check, 0};

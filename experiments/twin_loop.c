@@ -628,4 +628,4 @@ const experiment exp_twin_loop = {
     "twin_loop",
     "Yin-Yang on a bss2 chip: ideal, twin, twin+loop, loop; software weights on the "
     "uncalibrated and the calibrated chip",
-    defaults, run, NULL};
+    defaults, run, NULL, 0};

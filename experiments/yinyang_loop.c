@@ -32,4 +32,4 @@ static int run(const sl_config *cfg, sl_runlog *log)
 const experiment exp_yinyang_loop = {
     "yinyang_loop",
     "Yin-Yang on an emulated BrainScaleS-2 chip: ideal vs deployed vs trained in the loop",
-    defaults, run, NULL};
+    defaults, run, NULL, 0};

@@ -12,16 +12,22 @@ Usage:
                                           for many checks); prints "ok   - " or
                                           "FAIL - " per line, exits 1 if any
                                           failed
+  check_resume_h5py.py phases LOG.h5      the log of a killed multi-phase run
+                                          opens; every stored phase
+                                          (/checkpoint/phases/<name>) holds
+                                          finite arrays; prints their names
+                                          (batch lines "phases LOG" too)
   check_resume_h5py.py files A.h5 B.h5    every dataset of A and B (names and
                                           values) is the same: calibration files
                                           (batch lines "files A B" too)
   check_resume_h5py.py same A.h5 B.h5 [--tol X]
                                           A and B hold the same final weights
                                           (/params, /mismatch; the dynamic-exit
-                                          experiments' /resnet, /pointnet),
-                                          /metrics (all
-                                          columns but seconds) and /summary
-                                          (all but seconds*): bit-identical, or
+                                          experiments' /resnet, /pointnet;
+                                          memristor_twin's /xbar), /metrics (all
+                                          columns but seconds), /metrics_nb and
+                                          /summary (all but the times seconds*,
+                                          *_seconds): bit-identical, or
                                           within X (max |a - b|) if given
 Exits 0 if the check holds, 1 with a message.
 """
@@ -69,6 +75,22 @@ def killed(path):
         print(e)
 
 
+def phases(path):
+    with h5py.File(path, "r") as f:
+        for g in ("config", "meta", "metrics"):
+            if g not in f:
+                sys.exit(f"{path}: no /{g}")
+        stored = f["checkpoint/phases"] if "checkpoint/phases" in f else {}
+        for name, g in stored.items():
+            if len(g) == 0:
+                sys.exit(f"{path}: phase {name} holds nothing")
+            for a, d in g.items():
+                v = d[()]
+                if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                    sys.exit(f"{path}: phase {name}: {a} is not finite")
+        print(" ".join(stored) if stored else "none")
+
+
 def arrays(f, top):
     out = {}
     if top in f:
@@ -77,11 +99,16 @@ def arrays(f, top):
     return out
 
 
+def timing(name):
+    """A /summary attribute of wall-clock time: seconds*, *_seconds."""
+    return name.startswith("seconds") or name.endswith("_seconds")
+
+
 def same(a, b, tol):
     worst, where = 0.0, ""
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
         xa, xb = {}, {}
-        for top in ("params", "mismatch", "metrics", "resnet", "pointnet"):
+        for top in ("params", "mismatch", "metrics", "metrics_nb", "xbar", "resnet", "pointnet"):
             xa.update(arrays(fa, top))
             xb.update(arrays(fb, top))
         for k in ("metrics/seconds",):
@@ -91,10 +118,10 @@ def same(a, b, tol):
             if k not in fa or k not in fb:
                 sys.exit(f"no /summary in {a if k not in fa else b}")
             for n, v in fa[k].attrs.items():
-                if not n.startswith("seconds"):
+                if not timing(n):
                     xa[f"summary@{n}"] = np.asarray(v)
             for n, v in fb[k].attrs.items():
-                if not n.startswith("seconds"):
+                if not timing(n):
                     xb[f"summary@{n}"] = np.asarray(v)
     if sorted(xa) != sorted(xb):
         sys.exit(f"different contents: {sorted(set(xa) ^ set(xb))}")
@@ -144,11 +171,15 @@ def batch(path):
                     killed(words[1])
                 elif words[0] == "files":
                     files(words[1], words[2])
+                elif words[0] == "phases":
+                    phases(words[1])
                 else:
                     same(words[1], words[2], None)
             what = out.getvalue().strip()
             if words[0] == "killed":
                 print(f"ok   - {words[1]}: h5py opens it, checkpoint epoch {what}")
+            elif words[0] == "phases":
+                print(f"ok   - {words[1]}: h5py opens it, stored phases: {what}")
             else:
                 print(f"ok   - {words[2]} equals {words[1]}: {what}")
         except SystemExit as e:
@@ -165,6 +196,8 @@ def main(argv):
         batch(argv[2])
     elif len(argv) == 3 and argv[1] == "killed":
         killed(argv[2])
+    elif len(argv) == 3 and argv[1] == "phases":
+        phases(argv[2])
     elif len(argv) == 4 and argv[1] == "files":
         files(argv[2], argv[3])
     elif len(argv) in (4, 6) and argv[1] == "same":

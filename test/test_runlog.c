@@ -248,6 +248,61 @@ static void test_checkpoints(void)
   remove(path);
 }
 
+/* Phases: stored under /checkpoint/phases/<name>, read back by name; a
+ * phase's commit drops the epoch checkpoint; a name is stored once. */
+static void test_phases(void)
+{
+  char path[512];
+  sl_runlog *log = create_default_log("runlog_phases", path, sizeof path);
+  const double res[3] = {0.25, 1e-300, -7.5};
+  const float w[4] = {1.5f, -2.0f, 0.0f, 3.25f};
+  put_checkpoint(log, 1); /* the first phase's training */
+  CU_ASSERT_EQUAL(sl_runlog_phase_begin(log), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_double(log, "results", res, 3), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_float(log, "w", w, 4), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_put_count(log, "epochs", 5), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_phase_commit(log, "first"), SL_OK);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/checkpoint/phases/first"), 1);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/checkpoint/epoch_1"), 0);
+  CU_ASSERT_EQUAL(sl_test_h5_has(path, "/checkpoint/.staging"), 0);
+  /* a name is stored once; commit needs something staged */
+  CU_ASSERT_EQUAL(sl_runlog_phase_begin(log), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_phase_commit(log, "first"), SL_EINVAL);
+  CU_ASSERT(strstr(sl_last_error(), "'first' is already stored") != NULL);
+  CU_ASSERT_EQUAL(sl_runlog_phase_commit(log, "bad/name"), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_phase_commit(log, "second"), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_phase_commit(log, "third"), SL_EINVAL); /* nothing staged */
+  /* the next phase's training checkpoints from epoch 1 again */
+  put_checkpoint(log, 1);
+  CU_ASSERT_EQUAL(sl_runlog_close(log), SL_OK);
+
+  sl_runlog_reader *r = NULL;
+  CU_ASSERT_EQUAL_FATAL(sl_runlog_open(&r, path), SL_OK);
+  int found = -1;
+  double got[3] = {0};
+  float gw[4] = {0};
+  int64_t epochs = 0;
+  CU_ASSERT_EQUAL(sl_runlog_phase_select(r, "first", &found), SL_OK);
+  CU_ASSERT_EQUAL(found, 1);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_double(r, "results", got, 3), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_float(r, "w", gw, 4), SL_OK);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_count(r, "epochs", &epochs), SL_OK);
+  CU_ASSERT(memcmp(got, res, sizeof res) == 0 && memcmp(gw, w, sizeof w) == 0 && epochs == 5);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_float(r, "w", gw, 3), SL_EFORMAT);
+  CU_ASSERT(strstr(sl_last_error(), "/checkpoint/phases/first/w") != NULL);
+  CU_ASSERT_EQUAL(sl_runlog_phase_select(r, "second", &found), SL_OK);
+  CU_ASSERT_EQUAL(found, 1);
+  CU_ASSERT_EQUAL(sl_runlog_ckpt_get_double(r, "results", got, 3), SL_EFORMAT);
+  /* absent: reads take the epoch checkpoint, which is the later one */
+  CU_ASSERT_EQUAL(sl_runlog_phase_select(r, "third", &found), SL_OK);
+  CU_ASSERT_EQUAL(found, 0);
+  CU_ASSERT_EQUAL(sl_runlog_phase_select(r, "../x", &found), SL_EINVAL);
+  CU_ASSERT_EQUAL(sl_runlog_phase_select(r, NULL, &found), SL_OK);
+  sl_runlog_reader_close(r);
+  check_checkpoint(path, 1);
+  remove(path);
+}
+
 static void test_reopen(void)
 {
   char path[512];
@@ -1058,6 +1113,7 @@ int main(void)
       {"no HDF5 error stack on stderr", test_no_error_stack_printed},
       {"h5py schema check", test_h5py_schema},
       {"checkpoints: commit, replace, staged invisible", test_checkpoints},
+      {"phases: stored by name, drop the epoch checkpoint", test_phases},
       {"reopen a killed run's log", test_reopen},
       {"checkpoint attribute naming a missing group", test_checkpoint_dangling},
       {NULL, NULL},

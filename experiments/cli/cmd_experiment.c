@@ -1,6 +1,7 @@
 /* cmd_experiment.c -- `spikeloop experiment NAME [--log FILE.h5] [--set ...]`,
  * `spikeloop experiment NAME --resume LOG.h5` (continue a killed run: its
- * logged training session restores its checkpoint, exp_session_train) and
+ * logged training session restores its checkpoint, exp_session_train; a
+ * multi-phase experiment reads its stored phases back, phase_ckpt.c) and
  * `spikeloop experiment --list`. */
 #include "config.h"
 #include "cli.h"
@@ -30,8 +31,9 @@ static void usage(void)
          "--resume LOG.h5 continues the killed run NAME of LOG.h5: its phases without a\n"
          "log run again (seeded: the same results), its logged training continues from\n"
          "the last checkpoint (yinyang_loop, fashion16_loop, twin_loop, dynresnet,\n"
-         "dynpointnet, ternary_noise; mismatch_sweep, mcnn_hybrid and memristor_twin\n"
-         "write none).\n"
+         "dynpointnet, ternary_noise); mismatch_sweep, mcnn_hybrid and memristor_twin\n"
+         "read their finished phases back from the log and run the one in progress\n"
+         "again, its training from its last checkpoint.\n"
          "Settings given as well must repeat the logged ones.\n");
 }
 
@@ -84,8 +86,10 @@ static int resume_experiment(const experiment *e, const char *path, const sl_con
                     "resume\n", path);
     return 1;
   }
-  if (no_ckpt)
+  if (no_ckpt && !e->phased)
     return cli_fail("--resume");
+  if (e->phased)
+    epoch = 0; /* its trainings log no /metrics rows */
   sl_clear_error();
   const char *key = config_diff(cfg, given0, va, vb, sizeof va) ? config_diff(cfg, &logged, va,
                                                                                vb, sizeof va)
@@ -100,9 +104,15 @@ static int resume_experiment(const experiment *e, const char *path, const sl_con
   sl_runlog *log = NULL;
   if (sl_runlog_reopen(&log, path, epoch))
     return cli_fail("--resume");
-  printf("spikeloop %s: experiment %s resumed after epoch %ld of its logged training, %d "
-         "thread(s); log %s\n", sl_version(), e->name, epoch, sl_get_num_threads(), path);
+  if (e->phased)
+    printf("spikeloop %s: experiment %s resumed: stored phases read back, the phase in progress "
+           "run again (its training from its last checkpoint), %d thread(s); log %s\n",
+           sl_version(), e->name, sl_get_num_threads(), path);
+  else
+    printf("spikeloop %s: experiment %s resumed after epoch %ld of its logged training, %d "
+           "thread(s); log %s\n", sl_version(), e->name, epoch, sl_get_num_threads(), path);
   fflush(stdout);
+  exp_phase_reset();
   exp_set_resume(path);
   int rc = e->run(&logged, log);
   exp_set_resume(NULL);

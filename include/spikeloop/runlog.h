@@ -15,6 +15,9 @@
  *                        /checkpoint/epoch_E (what a resumed run needs;
  *                        the session's contents: spikeloop/session.h)
  *   /checkpoint/.staging a checkpoint being written: never read
+ *   /checkpoint/phases/<name>  the results of a finished phase of a
+ *                        multi-phase experiment (arrays and counts as in
+ *                        a checkpoint)
  *
  * The file is flushed after every epoch, so a run killed mid-way leaves a
  * readable file with every completed epoch. Arrays put with
@@ -178,6 +181,30 @@ int sl_runlog_ckpt_get_float(sl_runlog_reader *r, const char *name, float *data,
 int sl_runlog_ckpt_get_double(sl_runlog_reader *r, const char *name, double *data, size_t n);
 int sl_runlog_ckpt_get_bytes(sl_runlog_reader *r, const char *name, uint8_t *data, size_t n);
 int sl_runlog_ckpt_get_count(sl_runlog_reader *r, const char *name, int64_t *value);
+
+/* ------------------------------------------------------------ phases
+ *
+ * A multi-phase run (several trainings, characterisations, ...) stores what
+ * each finished phase produced, so that a resumed run reads it back instead
+ * of running the phase again. A phase is staged like a checkpoint
+ * (sl_runlog_phase_begin, then sl_runlog_ckpt_put_*), and
+ * sl_runlog_phase_commit flushes it, moves it to /checkpoint/phases/<name>
+ * and drops the epoch checkpoint (that of the phase's own training) in one
+ * further flush: after a kill, a valid epoch checkpoint belongs to the
+ * first phase not stored. */
+
+/* Start staging a phase's results (discarding anything staged before).
+ * Errors as sl_runlog_ckpt_begin. */
+int sl_runlog_phase_begin(sl_runlog *log);
+/* Store the staged results as phase `name` (one path component). Errors:
+ * SL_EINVAL (NULL, bad name, nothing staged, a phase of that name already
+ * stored), SL_EIO. */
+int sl_runlog_phase_commit(sl_runlog *log, const char *name);
+/* Make the sl_runlog_ckpt_get_* and _size reads of r take phase `name`'s
+ * results; *found is 0 (and reads take the epoch checkpoint) if no such
+ * phase is stored. name NULL: back to the epoch checkpoint. Errors:
+ * SL_EINVAL (NULL, bad name), SL_ENOMEM. */
+int sl_runlog_phase_select(sl_runlog_reader *r, const char *name, int *found);
 
 #ifdef __cplusplus
 }

@@ -111,6 +111,10 @@ int sl_session_checkpoint(sl_session *s, sl_runlog *log);
 /* on != 0: sl_session_train with a log writes a checkpoint after every
  * epoch (sl_run_train and sl_run_resume switch it on). */
 void sl_session_set_checkpointing(sl_session *s, int on);
+/* on == 0: sl_session_train with a log appends no /metrics rows (it only
+ * checkpoints, if checkpointing is on): a training that is one phase of a
+ * multi-phase run, not "the" run of the log. Default on. */
+void sl_session_set_log_metrics(sl_session *s, int on);
 /* Restore the valid checkpoint of r into s, a session built from the same
  * configuration: weights (synced to the backend), optimiser, backend state,
  * epoch count, pulses. The next sl_session_train continues as the saved

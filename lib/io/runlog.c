@@ -785,6 +785,7 @@ void sl_runlog_reader_close(sl_runlog_reader *r)
   H5E_BEGIN_TRY { H5Fclose(r->file); }
   H5E_END_TRY;
   free(r->path);
+  free(r->phase);
   free(r);
 }
 

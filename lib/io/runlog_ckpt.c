@@ -26,7 +26,13 @@
  *   (before the first flush), "flushed" (before the rename), "renamed"
  *   (before the second flush), "committed" (before deleting the previous
  *   one), "deleted" (before the last flush). Unset, it costs one getenv per
- *   commit.
+ *   commit. Phase commits stop at "phase_staged", "phase_flushed" and
+ *   "phase_committed" with the phase's ordinal (1 for the first stored).
+ * - Phases (multi-phase experiments): a finished phase's results are
+ *   staged in the same /checkpoint/.staging and, after a flush, moved to
+ *   /checkpoint/phases/<name> in one flush that also drops the epoch
+ *   checkpoint (it belonged to that phase's training): so a valid epoch
+ *   checkpoint always belongs to the first phase not yet stored.
  */
 #include "config.h"
 #ifndef _POSIX_C_SOURCE
@@ -49,6 +55,7 @@
 
 #define CKPT "/checkpoint"
 #define CKPT_STAGING "/checkpoint/.staging"
+#define CKPT_PHASES "/checkpoint/phases"
 #define NAME_MAX_LEN 128
 
 static int check_name(const char *fn, const char *name)
@@ -472,16 +479,31 @@ int sl_runlog_ckpt_epoch(sl_runlog_reader *r, long *epoch)
   return rc;
 }
 
-/* "/checkpoint/epoch_E/<name>" of the valid checkpoint into buf. */
+/* The group reads take: the selected phase's, or "/checkpoint/epoch_E" of
+ * the valid checkpoint, into buf. */
+static int ckpt_group(sl_runlog_reader *r, char *buf, size_t len)
+{
+  if (r->phase) {
+    snprintf(buf, len, "%s", r->phase);
+    return SL_OK;
+  }
+  long e = 0;
+  int rc = ckpt_epoch(r, &e);
+  if (!rc)
+    snprintf(buf, len, CKPT "/epoch_%ld", e);
+  return rc;
+}
+
+/* "<group>/<name>" of ckpt_group into buf. */
 static int ckpt_path(const char *fn, sl_runlog_reader *r, const char *name, char *buf,
                      size_t len)
 {
-  long e = 0;
+  char group[NAME_MAX_LEN + 32];
   int rc = check_name(fn, name);
   if (!rc)
-    rc = ckpt_epoch(r, &e);
+    rc = ckpt_group(r, group, sizeof group);
   if (!rc)
-    snprintf(buf, len, CKPT "/epoch_%ld/%s", e, name);
+    snprintf(buf, len, "%s/%s", group, name);
   return rc;
 }
 
@@ -490,7 +512,7 @@ static int ckpt_size(sl_runlog_reader *r, const char *name, size_t *n, int *foun
   const char *fn = "sl_runlog_ckpt_size";
   if (!r || !n || !found)
     return sl_error(SL_EINVAL, "%s: NULL argument", fn);
-  char path[NAME_MAX_LEN + 64];
+  char path[2 * NAME_MAX_LEN + 64];
   int rc = ckpt_path(fn, r, name, path, sizeof path);
   if (rc)
     return rc;
@@ -522,7 +544,7 @@ static int ckpt_get(const char *fn, sl_runlog_reader *r, const char *name, H5T_c
 {
   if (!r || !data)
     return sl_error(SL_EINVAL, "%s: %s is NULL", fn, r ? "data" : "reader");
-  char path[NAME_MAX_LEN + 64];
+  char path[2 * NAME_MAX_LEN + 64];
   int rc = ckpt_path(fn, r, name, path, sizeof path);
   if (rc)
     return rc;
@@ -569,14 +591,12 @@ static int ckpt_get_count(sl_runlog_reader *r, const char *name, int64_t *value)
   const char *fn = "sl_runlog_ckpt_get_count";
   if (!r || !value)
     return sl_error(SL_EINVAL, "%s: %s is NULL", fn, r ? "value" : "reader");
-  long e = 0;
+  char path[NAME_MAX_LEN + 32];
   int rc = check_name(fn, name);
   if (!rc)
-    rc = ckpt_epoch(r, &e);
+    rc = ckpt_group(r, path, sizeof path);
   if (rc)
     return rc;
-  char path[64];
-  snprintf(path, sizeof path, CKPT "/epoch_%ld", e);
   slh_file f = {r->file, r->path, fn};
   hid_t g = H5Gopen2(r->file, path, H5P_DEFAULT);
   if (g < 0)
@@ -590,6 +610,124 @@ int sl_runlog_ckpt_get_count(sl_runlog_reader *r, const char *name, int64_t *val
 {
   int rc;
   H5E_BEGIN_TRY { rc = ckpt_get_count(r, name, value); }
+  H5E_END_TRY;
+  return rc;
+}
+
+/* ------------------------------------------------------------ phases */
+
+int sl_runlog_phase_begin(sl_runlog *log)
+{
+  int rc;
+  H5E_BEGIN_TRY { rc = ckpt_begin(log, 0); }
+  H5E_END_TRY;
+  return rc;
+}
+
+/* Number of stored phases, or -1 on a read error. */
+static long count_phases(hid_t file)
+{
+  slh_file f = {file, "", ""};
+  if (!slh_exists(&f, CKPT_PHASES))
+    return 0;
+  H5G_info_t info;
+  hid_t g = H5Gopen2(file, CKPT_PHASES, H5P_DEFAULT);
+  long n = g >= 0 && H5Gget_info(g, &info) >= 0 ? (long)info.nlinks : -1;
+  if (g >= 0)
+    H5Gclose(g);
+  return n;
+}
+
+static int phase_commit(sl_runlog *log, const char *name)
+{
+  const char *fn = "sl_runlog_phase_commit";
+  int rc = check_staging(fn, log);
+  if (!rc)
+    rc = check_name(fn, name);
+  if (rc)
+    return rc;
+  char dst[NAME_MAX_LEN + 32], old_path[64];
+  snprintf(dst, sizeof dst, CKPT_PHASES "/%s", name);
+  slh_file f = {log->file, log->path, fn};
+  if (slh_exists(&f, dst))
+    return sl_error(SL_EINVAL, "%s: '%s': phase '%s' is already stored", fn, log->path, name);
+  const long ordinal = count_phases(log->file) + 1, old = current_epoch(log->file);
+  const char *what = "read " CKPT;
+  if (ordinal < 1 || old == -2)
+    goto fail;
+  sli_test_stop("phase_staged", ordinal);
+  /* (1) the staged results are complete on disk, under a name no reader
+   * takes */
+  what = "flush the staged phase";
+  if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
+    goto fail;
+  sli_test_stop("phase_flushed", ordinal);
+  /* (2) in one flush: the phase is stored, and the epoch checkpoint of its
+   * training (if any) is no longer valid */
+  what = "create " CKPT_PHASES;
+  if (!slh_exists(&f, CKPT_PHASES)) {
+    hid_t g = slh_group(log->file, CKPT_PHASES);
+    if (g < 0)
+      goto fail;
+    H5Gclose(g);
+  }
+  what = "move " CKPT_STAGING " to the phase";
+  if (H5Lmove(log->file, CKPT_STAGING, log->file, dst, H5P_DEFAULT, H5P_DEFAULT) < 0)
+    goto fail;
+  if (old >= 0) {
+    what = "drop the epoch checkpoint";
+    snprintf(old_path, sizeof old_path, CKPT "/epoch_%ld", old);
+    if (H5Adelete_by_name(log->file, CKPT, "epoch", H5P_DEFAULT) < 0 ||
+        delete_if_exists(log->file, old_path) < 0)
+      goto fail;
+  }
+  what = "flush the stored phase";
+  if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
+    goto fail;
+  log->ckpt_epoch = -1;
+  sli_test_stop("phase_committed", ordinal);
+  return SL_OK;
+fail:
+  return sl_error(SL_EIO, "%s: '%s': cannot %s (phase '%s')", fn, log->path, what, name);
+}
+
+int sl_runlog_phase_commit(sl_runlog *log, const char *name)
+{
+  int rc;
+  H5E_BEGIN_TRY { rc = phase_commit(log, name); }
+  H5E_END_TRY;
+  return rc;
+}
+
+static int phase_select(sl_runlog_reader *r, const char *name, int *found)
+{
+  const char *fn = "sl_runlog_phase_select";
+  if (!r || !found)
+    return sl_error(SL_EINVAL, "%s: %s is NULL", fn, r ? "found" : "reader");
+  *found = 0;
+  free(r->phase);
+  r->phase = NULL;
+  if (!name)
+    return SL_OK;
+  int rc = check_name(fn, name);
+  if (rc)
+    return rc;
+  char path[NAME_MAX_LEN + 32];
+  snprintf(path, sizeof path, CKPT_PHASES "/%s", name);
+  slh_file f = {r->file, r->path, fn};
+  if (!slh_exists(&f, path))
+    return SL_OK;
+  r->phase = strdup(path);
+  if (!r->phase)
+    return sl_error(SL_ENOMEM, "%s: out of memory", fn);
+  *found = 1;
+  return SL_OK;
+}
+
+int sl_runlog_phase_select(sl_runlog_reader *r, const char *name, int *found)
+{
+  int rc;
+  H5E_BEGIN_TRY { rc = phase_select(r, name, found); }
   H5E_END_TRY;
   return rc;
 }

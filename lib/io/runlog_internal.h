@@ -17,6 +17,7 @@ struct sl_runlog {
 struct sl_runlog_reader {
   hid_t file;
   char *path;
+  char *phase; /* sl_runlog_phase_select: the group checkpoint reads use, NULL: the epoch's */
 };
 
 #endif

@@ -354,7 +354,7 @@ int sl_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn 
                           ev_test.accuracy,
                           seen ? spikes / ((double)seen * (double)n_hidden) : 0.0,
                           now_seconds() - te};
-    if (log)
+    if (log && !s->no_metrics)
       rc = sl_runlog_append_epoch(log, &m);
     if (!rc)
       rc = record_pulses(s);

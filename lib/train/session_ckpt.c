@@ -31,6 +31,12 @@ void sl_session_set_checkpointing(sl_session *s, int on)
     s->checkpointing = on != 0;
 }
 
+void sl_session_set_log_metrics(sl_session *s, int on)
+{
+  if (s)
+    s->no_metrics = on == 0;
+}
+
 static double now_seconds(void)
 {
   struct timespec ts;

@@ -20,6 +20,7 @@ struct sl_session {
   double *pulses;  /* programming pulses spent by the end of each epoch */
   size_t n_pulses;
   int checkpointing;     /* sl_session_train checkpoints into its log */
+  int no_metrics;        /* sl_session_train appends no /metrics rows */
   double last[3];        /* train, val, test accuracy of the last epoch */
   double seconds_before; /* training seconds before the restored checkpoint */
   double t0;             /* start of the current sl_session_train */
