@@ -24,7 +24,7 @@ static const char *const option_keys[] = {
     "ternary_epochs", "ternary_lr", "lambda", "max_loss", "tpe_trials", "grid_points",
     "centre_samples", "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn",
     "max_pulses", "adc_bits", "dac_bits", "exit_weight", "ternary_prototypes", "centre",
-    "augment", "seed", "exit_score", "exit_pool", NULL};
+    "augment", "seed", "exit_score", "exit_pool", "max_changed", NULL};
 
 static void dx_options_default(dx_options *o)
 {
@@ -32,6 +32,7 @@ static void dx_options_default(dx_options *o)
   o->ternary_lr = 1e-3;
   o->lambda = 0.005;
   o->max_loss = -1.0;
+  o->max_changed = -1.0;
   o->tpe_trials = 150;
   o->grid_points = 11;
   o->centre_samples = 2000;
@@ -76,7 +77,9 @@ static int dx_options_read(const char *opts, const char *who, dx_options *o)
   if (!rc)
     rc = exp_option(opts, who, "lambda", &o->lambda, 0, 100);
   if (!rc)
-    rc = exp_option(opts, who, "max_loss", &o->max_loss, 0, 1);
+    rc = exp_option(opts, who, "max_loss", &o->max_loss, -1, 1);
+  if (!rc)
+    rc = exp_option(opts, who, "max_changed", &o->max_changed, -1, 1);
   if (!rc)
     rc = exp_option_long(opts, who, "tpe_trials", &o->tpe_trials, 2, 100000);
   if (!rc)
@@ -422,12 +425,14 @@ static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dat
 }
 
 /* The search objective on the validation table: accuracy - lambda *
- * compute, or with max_loss >= 0 the least compute whose accuracy is at
- * least the static network's (acc_full) minus max_loss (ties to the more
- * accurate; thresholds that lose more score below every one that does not). */
+ * compute; or the least compute whose exits change at most max_changed of
+ * the static network's answers (max_changed >= 0), or else whose accuracy
+ * is at least the static network's (acc_full) minus max_loss (max_loss >=
+ * 0). Ties go to the more accurate; thresholds outside the bound score
+ * below every one inside it. */
 typedef struct {
   const sl_dyn_table *t;
-  double lambda, max_loss, acc_full;
+  double lambda, max_loss, max_changed, acc_full;
   int verbose;
   const char *who;
   size_t trial;
@@ -440,12 +445,15 @@ static int score(const double *x, void *user, double *v)
   int rc = sl_dyn_evaluate(ob->t, x, &r);
   if (rc)
     return rc;
-  if (ob->max_loss < 0.0)
+  const double over = ob->max_changed >= 0.0 ? r.changed - ob->max_changed
+                     : ob->max_loss >= 0.0     ? ob->acc_full - ob->max_loss - r.accuracy
+                                               : 0.0;
+  if (ob->max_changed < 0.0 && ob->max_loss < 0.0)
     *v = r.accuracy - ob->lambda * r.compute;
-  else if (r.accuracy >= ob->acc_full - ob->max_loss - 1e-12)
+  else if (over <= 1e-12)
     *v = 1.0 - r.compute + 1e-3 * r.accuracy;
   else
-    *v = -1.0 - (ob->acc_full - ob->max_loss - r.accuracy);
+    *v = -1.0 - over;
   if (ob->verbose) {
     printf("  [%s] TPE trial %3zu  thresholds", ob->who, ++ob->trial);
     for (size_t e = 0; e < ob->t->n_exits; e++)
@@ -495,7 +503,7 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   for (size_t e = 0; e < E; e++)
     /* a cosine is <= 1 (1 never exits), a margin between two cosines <= 2 */
     lo[e] = 0.0, hi[e] = o->exit_score == SL_SEMANTIC_MARGIN ? 2.0 : 1.0;
-  objective ob = {t, o->lambda, o->max_loss, r->val_acc_full, 0, who, 0};
+  objective ob = {t, o->lambda, o->max_loss, o->max_changed, r->val_acc_full, 0, who, 0};
   sl_search_trials grid = {0}, tpe = {0};
   int rc = sl_grid_maximise(E, lo, hi, (size_t)o->grid_points, score, &ob, &grid);
   sl_tpe_params tp = sl_tpe_params_default();

@@ -16,8 +16,11 @@ typedef struct {
   long ternary_epochs;   /* 5: ternary fine-tuning after train.epochs in float */
   double ternary_lr;     /* 1e-3 (decaying as train.lr_decay) */
   double lambda;         /* 0.005: objective = accuracy - lambda * compute (fractions) */
-  double max_loss;       /* -1 (unset); >= 0: instead the least compute at validation
+  double max_loss;       /* -1 (< 0: unset); >= 0: instead the least compute at validation
                             accuracy >= the static network's - max_loss (a fraction) */
+  double max_changed;    /* -1 (< 0: unset); >= 0: the least compute whose exits change at most
+                            this fraction of the static network's validation answers (right
+                            or wrong; takes precedence over max_loss) */
   long tpe_trials;       /* 150 */
   long grid_points;      /* 11 per threshold */
   long centre_samples;   /* 2000: training samples whose features make the centres */

@@ -269,6 +269,12 @@ static void test_exits_vs_reference(void)
     CU_ASSERT_FATAL(sl_dyn_infer(&net, m, thr_sets[t], x, y, N, N, NULL, NULL, &r) == SL_OK);
     CU_ASSERT(q.accuracy == r.accuracy && fabs(q.macs - r.macs) < 1e-9);
     CU_ASSERT(memcmp(q.decided, r.decided, sizeof q.decided) == 0);
+    size_t changed = 0; /* exits that answered other than the head */
+    for (size_t i = 0; i < N; i++)
+      changed += pr[i] != tab.head[i];
+    CU_ASSERT(fabs(q.changed - (double)changed / N) < 1e-12);
+    if (t < 2)
+      CU_ASSERT(changed > 0);
     sl_dyn_table_free(&tab);
   }
   /* threshold 1: no cosine exceeds it, every sample reaches the head */

@@ -128,6 +128,12 @@ fi
 [ $? -eq 1 ] && grep -q "nosuch" "$T/e" && ok "unknown option refused" || no "unknown option: $(cat "$T/e")"
 "$SL" experiment dynresnet $TINY --set backend.options=lambda=-1 --log "$T/x.h5" >"$T/o" 2>"$T/e"
 [ $? -eq 1 ] && grep -q "lambda" "$T/e" && ok "bad lambda refused" || no "bad lambda: $(cat "$T/e")"
+"$SL" experiment dynpointnet --set backend.options=exit_score=best --log "$T/x.h5" >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "exit_score = 'best' (cosine or margin)" "$T/e" && ok "bad exit_score refused" \
+  || no "bad exit_score: $(cat "$T/e")"
+"$SL" experiment dynresnet $TINY --set backend.options=exit_pool=max --log "$T/x.h5" >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "exit_pool=max is dynpointnet's" "$T/e" && ok "exit_pool refused by dynresnet" \
+  || no "exit_pool on dynresnet: $(cat "$T/e")"
 "$SL" experiment dynresnet --set data.dataset=fashion16 --log "$T/x.h5" >"$T/o" 2>"$T/e"
 [ $? -eq 1 ] && grep -q "28x28" "$T/e" && ok "16x16 data refused" || no "fashion16: $(cat "$T/e")"
 "$SL" experiment dynpointnet --set data.file="$T/none.h5,$T/none_test.h5" --log "$T/x.h5" \

@@ -68,6 +68,9 @@ typedef struct {
                                           the network's hardware and the CAMs */
   size_t decided[SL_DYN_MAX_STAGES];   /* samples decided at stage s (last: the head) */
   size_t n;
+  double changed;                      /* sl_dyn_evaluate: the fraction of samples whose
+                                          exit answered other than the head would (0 from
+                                          sl_dyn_infer, which never runs the head on them) */
 } sl_dyn_result;
 
 /* Early-exit inference of n samples x (n, in_dim), at most `batch` at a

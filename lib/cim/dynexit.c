@@ -276,7 +276,7 @@ int sl_dyn_evaluate(const sl_dyn_table *t, const double *thresholds, sl_dyn_resu
   for (size_t s = 0; s <= E; s++)
     full += t->stage_macs[s];
   double macs = 0.0;
-  size_t hits = 0;
+  size_t hits = 0, changed = 0;
   for (size_t i = 0; i < t->n; i++) {
     double m = 0.0;
     int32_t cls = t->head[i];
@@ -293,12 +293,14 @@ int sl_dyn_evaluate(const sl_dyn_table *t, const double *thresholds, sl_dyn_resu
       m += t->stage_macs[E] + t->head_macs;
     macs += m;
     hits += cls == t->label[i];
+    changed += cls != t->head[i];
     res->decided[at]++;
   }
   res->n = t->n;
   res->macs = macs / (double)t->n;
   res->compute = res->macs / full;
   res->accuracy = (double)hits / (double)t->n;
+  res->changed = (double)changed / (double)t->n;
   return SL_OK;
 }
 
