@@ -218,15 +218,15 @@ static int pn_dyn(void *d, sl_dyn_net *out) { return sl_pointnet_deployed_dyn(d,
 static void pn_deployed_free(void *d) { sl_pointnet_deployed_free(d); }
 
 /* The exits of a point cloud's early levels are weaker classifiers than a
- * ResNet block's: they need more of the training's weight (exit_weight),
- * prototypes trained as the CAM will hold them (ternary_prototypes), the
- * margin over the second-best class to say when they are sure, and
- * thresholds that keep the static network's answers (max_changed) rather
- * than the accuracy - lambda compute trade (README, dynpointnet). */
+ * ResNet block's: the margin over the second-best class says better when
+ * they are sure than the best cosine, and thresholds that keep the static
+ * network's answers (max_changed) generalise from the validation split to
+ * the test split better than the accuracy - lambda compute trade (README,
+ * dynpointnet). */
 const dx_arch dx_pointnet_arch = {
     .items = "clouds",
     .chip_bn = 1,
-    .options = "exit_weight=1.5,ternary_prototypes=1,exit_score=margin,max_changed=0.005",
+    .options = "exit_score=margin,max_changed=0.005",
     .check = clouds_check,
     .load = clouds_load,
     .create = pn_create,
