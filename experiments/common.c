@@ -73,15 +73,21 @@ int exp_session_train(sl_session *s, long epochs, sl_runlog *log, sl_progress_fn
   return sl_session_train(s, epochs, log, progress, user, res);
 }
 
+int exp_session_new(const sl_config *cfg, const char *label, sl_session **out)
+{
+  printf("[%s] backend %s%s%s, %ld epochs\n", label, cfg->backend,
+         cfg->backend_options[0] ? " " : "", cfg->backend_options, cfg->epochs);
+  fflush(stdout);
+  *out = NULL;
+  return sl_session_create(out, cfg);
+}
+
 int exp_train(const sl_config *cfg, const char *label, sl_runlog *log, sl_session **out,
               sl_run_result *res)
 {
   *out = NULL;
-  printf("[%s] backend %s%s%s, %ld epochs\n", label, cfg->backend,
-         cfg->backend_options[0] ? " " : "", cfg->backend_options, cfg->epochs);
-  fflush(stdout);
   sl_session *s = NULL;
-  int rc = sl_session_create(&s, cfg);
+  int rc = exp_session_new(cfg, label, &s);
   if (!rc)
     rc = exp_session_train(s, cfg->epochs, log, exp_progress, (void *)label, res);
   if (rc) {

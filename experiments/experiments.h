@@ -38,6 +38,10 @@ int exp_option_long(const char *opts, const char *who, const char *key, long *v,
 /* Progress line of one epoch; user is a label (const char *). */
 void exp_progress(const sl_epoch_metrics *m, void *user);
 
+/* A session from cfg, after a line naming `label`, the backend and the
+ * epochs (what every training of an experiment prints first). */
+int exp_session_new(const sl_config *cfg, const char *label, sl_session **out);
+
 /* Create a session from cfg and train it cfg->epochs epochs, printing
  * progress under `label`; metrics go to log if not NULL. The caller frees
  * *out. */

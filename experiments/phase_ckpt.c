@@ -95,11 +95,8 @@ int exp_phase_train_new(const sl_config *cfg, const char *label, sl_runlog *log,
                         sl_run_result *res)
 {
   *out = NULL;
-  printf("[%s] backend %s%s%s, %ld epochs\n", label, cfg->backend,
-         cfg->backend_options[0] ? " " : "", cfg->backend_options, cfg->epochs);
-  fflush(stdout);
   sl_session *s = NULL;
-  int rc = sl_session_create(&s, cfg);
+  int rc = exp_session_new(cfg, label, &s);
   if (!rc)
     rc = exp_phase_train(s, cfg->epochs, log, label, res);
   if (rc) {
