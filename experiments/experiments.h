@@ -89,6 +89,16 @@ int exp_phase_train(sl_session *s, long epochs, sl_runlog *log, const char *labe
 /* exp_train with exp_phase_train: a new session from cfg, cfg->epochs. */
 int exp_phase_train_new(const sl_config *cfg, const char *label, sl_runlog *log, sl_session **out,
                         sl_run_result *res);
+/* A phase whose results are n doubles ("result"): *done 1 and v read back
+ * if phase `name` is stored, else *done 0; store them when it ends. */
+int exp_phase_result(const char *name, double *v, size_t n, int *done);
+int exp_phase_store_result(sl_runlog *log, const char *name, const double *v, size_t n);
+/* Phase `name`: a session trained from cfg (exp_phase_train_new, progress
+ * under `label`); stored: its network and res = {test accuracy, seconds,
+ * epochs}. A resumed run with the phase stored builds the session from cfg
+ * and reads both back. */
+int exp_phase_session(const sl_config *cfg, const char *name, const char *label, sl_runlog *log,
+                      sl_session **out, double res[3]);
 
 /* Weight units that map each layer's largest |w| of net to the largest
  * hardware weight w_max, as loop.w_unit text ("u0,u1,..."): the deployment

@@ -189,57 +189,6 @@ static int spill(const char *path, const uint8_t *buf, size_t len)
   return bad ? sl_error(SL_EIO, "memristor_twin: cannot write '%s'", path) : SL_OK;
 }
 
-/* A stored phase's results, or NULL: run it. */
-static int stored(const char *name, double *v, size_t n, int *done)
-{
-  sl_runlog_reader *r = NULL;
-  int rc = exp_phase_find(name, &r);
-  *done = r != NULL;
-  if (!rc && r)
-    rc = sl_runlog_ckpt_get_double(r, "result", v, n);
-  sl_runlog_reader_close(r);
-  return rc;
-}
-
-static int store(sl_runlog *log, const char *name, const double *v, size_t n)
-{
-  int rc = sl_runlog_phase_begin(log);
-  if (!rc)
-    rc = sl_runlog_ckpt_put_double(log, "result", v, n);
-  return rc ? rc : sl_runlog_phase_commit(log, name);
-}
-
-/* Phase a_ideal: (a) in the ideal simulator; stored: its network and
- * {test accuracy, seconds, epochs}. */
-static int phase_a(const sl_config *sim, sl_runlog *log, sl_session **a, double ra[3])
-{
-  sl_runlog_reader *done = NULL;
-  sl_run_result r;
-  int rc = exp_phase_find("a_ideal", &done);
-  if (!rc && done) {
-    rc = sl_session_create(a, sim);
-    if (!rc)
-      rc = exp_phase_get_net(done, *a);
-    if (!rc)
-      rc = sl_runlog_ckpt_get_double(done, "result", ra, 3);
-    sl_runlog_reader_close(done);
-    return rc;
-  }
-  if (!rc)
-    rc = exp_phase_train_new(sim, "a: ideal", log, a, &r);
-  if (rc)
-    return rc;
-  ra[0] = r.test_accuracy;
-  ra[1] = r.seconds;
-  ra[2] = (double)r.epochs;
-  rc = sl_runlog_phase_begin(log);
-  if (!rc)
-    rc = exp_phase_put_net(log, *a);
-  if (!rc)
-    rc = sl_runlog_ckpt_put_double(log, "result", ra, 3);
-  return rc ? rc : sl_runlog_phase_commit(log, "a_ideal");
-}
-
 /* Phase c_twin: characterise the chip, fit the map into map_path, deploy
  * (a) through it; stored: the map file and {acc_twin, t_char, t_fit}. The
  * map is read back from its file either way. */
@@ -349,7 +298,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
   char w_unit[128];
   sl_config dep = *cfg, tc, em, cl;
   int done = 0;
-  int rc = phase_a(&sim, log, &a, ra);
+  int rc = exp_phase_session(&sim, "a_ideal", "a: ideal", log, &a, ra);
   if (!rc)
     rc = exp_deploy_units(sl_session_net(a), LEVELS, "memristor_twin", w_unit, sizeof w_unit);
   if (!rc)
@@ -363,13 +312,13 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc)
     rc = with_option(&cl, "emulate", clean_path);
   if (!rc)
-    rc = stored("b_naive", b, 1, &done);
+    rc = exp_phase_result("b_naive", b, 1, &done);
   if (!rc && !done) {
     printf("[b: naive] weights of (a) on memristor %s, weight units %s\n", cfg->backend_options,
            w_unit);
     rc = exp_deploy(&dep, sl_session_net(a), &b[0]);
     if (!rc)
-      rc = store(log, "b_naive", b, 1);
+      rc = exp_phase_store_result(log, "b_naive", b, 1);
   }
   if (!rc)
     rc = phase_c(&dep, &tc, a, map_path, log, &map, c);
@@ -386,7 +335,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
    * crossbar that has the map's stuck devices and drift, then deployed
    * through the map on the chip */
   if (!rc)
-    rc = stored("d_twin_trained", dd, 1, &done);
+    rc = exp_phase_result("d_twin_trained", dd, 1, &done);
   if (!rc && !done) {
     printf("[d: through the twin] (a) trained %d epochs in the loop on a crossbar emulating "
            "the map\n", TWIN_EPOCHS);
@@ -395,13 +344,13 @@ static int run(const sl_config *cfg, sl_runlog *log)
     if (!rc)
       rc = exp_deploy(&tc, sl_session_net(d), &dd[0]);
     if (!rc)
-      rc = store(log, "d_twin_trained", dd, 1);
+      rc = exp_phase_store_result(log, "d_twin_trained", dd, 1);
   }
   /* (e) the control of (d): the same loop on a crossbar without the map's
    * faults (no stuck device, every device drifting by the map's median
    * exponent), deployed naively and through the map */
   if (!rc)
-    rc = stored("e_control", ee, 2, &done);
+    rc = exp_phase_result("e_control", ee, 2, &done);
   if (!rc && !done) {
     rc = write_clean_map(map_path, clean_path);
     if (!rc) {
@@ -415,7 +364,7 @@ static int run(const sl_config *cfg, sl_runlog *log)
     if (!rc)
       rc = exp_deploy(&tc, sl_session_net(e), &ee[1]);
     if (!rc)
-      rc = store(log, "e_control", ee, 2);
+      rc = exp_phase_store_result(log, "e_control", ee, 2);
   }
   if (!rc) {
     printf("\n  %-34s %8s\n", "memristor_twin", "test acc");

@@ -20,41 +20,6 @@ static const char *const defaults[] = {"backend.name=ideal", NULL};
 
 #define N_SIGMA 6
 
-/* Phase "nominal": (a) trained on the nominal model; stored: its network
- * and {test accuracy, seconds, epochs}. */
-static int nominal_phase(const sl_config *sim, sl_runlog *log, sl_session **out, double *seconds)
-{
-  sl_runlog_reader *done = NULL;
-  sl_run_result r;
-  double res[3];
-  int rc = exp_phase_find("nominal", &done);
-  if (!rc && done) {
-    rc = sl_session_create(out, sim);
-    if (!rc)
-      rc = exp_phase_get_net(done, *out);
-    if (!rc)
-      rc = sl_runlog_ckpt_get_double(done, "result", res, 3);
-    sl_runlog_reader_close(done);
-    *seconds += res[1];
-    return rc;
-  }
-  if (!rc)
-    rc = exp_phase_train_new(sim, "nominal", log, out, &r);
-  res[0] = r.test_accuracy;
-  res[1] = r.seconds;
-  res[2] = (double)r.epochs;
-  if (!rc)
-    rc = sl_runlog_phase_begin(log);
-  if (!rc)
-    rc = exp_phase_put_net(log, *out);
-  if (!rc)
-    rc = sl_runlog_ckpt_put_double(log, "result", res, 3);
-  if (!rc)
-    rc = sl_runlog_phase_commit(log, "nominal");
-  *seconds += res[1];
-  return rc;
-}
-
 /* Phase "sigma_K": the nominal weights deployed on the chip of sigma, and
  * the training in the loop on it; stored: {acc_deployed, acc_loop,
  * seconds, epochs} in res. */
@@ -63,13 +28,10 @@ static int sigma_phase(const sl_config *cfg, size_t k, double sigma, sl_session 
 {
   char name[32], label[32];
   snprintf(name, sizeof name, "sigma_%zu", k);
-  sl_runlog_reader *done = NULL;
-  int rc = exp_phase_find(name, &done);
-  if (!rc && done) {
-    rc = sl_runlog_ckpt_get_double(done, "result", res, 4);
-    sl_runlog_reader_close(done);
+  int done = 0;
+  int rc = exp_phase_result(name, res, 4, &done);
+  if (rc || done)
     return rc;
-  }
   sl_config chip = *cfg;
   strcpy(chip.backend, "ideal");
   snprintf(chip.backend_options, sizeof chip.backend_options,
@@ -88,10 +50,7 @@ static int sigma_phase(const sl_config *cfg, size_t k, double sigma, sl_session 
   res[1] = r.test_accuracy;
   res[2] = r.seconds;
   res[3] = (double)r.epochs;
-  rc = sl_runlog_phase_begin(log);
-  if (!rc)
-    rc = sl_runlog_ckpt_put_double(log, "result", res, 4);
-  return rc ? rc : sl_runlog_phase_commit(log, name);
+  return exp_phase_store_result(log, name, res, 4);
 }
 
 static int run(const sl_config *cfg, sl_runlog *log)
@@ -100,7 +59,9 @@ static int run(const sl_config *cfg, sl_runlog *log)
   double acc_dep[N_SIGMA] = {0}, acc_loop[N_SIGMA] = {0}, seconds = 0.0;
   sl_config sim = exp_simulation(cfg);
   sl_session *nominal = NULL;
-  int rc = nominal_phase(&sim, log, &nominal, &seconds);
+  double res_nominal[3] = {0}; /* phase "nominal": test accuracy, seconds, epochs */
+  int rc = exp_phase_session(&sim, "nominal", "nominal", log, &nominal, res_nominal);
+  seconds += res_nominal[1];
   long epochs = 0;
   for (size_t k = 0; k < N_SIGMA && !rc; k++) {
     double res[4];

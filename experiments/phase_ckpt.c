@@ -106,3 +106,52 @@ int exp_phase_train_new(const sl_config *cfg, const char *label, sl_runlog *log,
   *out = s;
   return SL_OK;
 }
+
+int exp_phase_result(const char *name, double *v, size_t n, int *done)
+{
+  sl_runlog_reader *r = NULL;
+  int rc = exp_phase_find(name, &r);
+  *done = r != NULL;
+  if (!rc && r)
+    rc = sl_runlog_ckpt_get_double(r, "result", v, n);
+  sl_runlog_reader_close(r);
+  return rc;
+}
+
+int exp_phase_store_result(sl_runlog *log, const char *name, const double *v, size_t n)
+{
+  int rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", v, n);
+  return rc ? rc : sl_runlog_phase_commit(log, name);
+}
+
+int exp_phase_session(const sl_config *cfg, const char *name, const char *label, sl_runlog *log,
+                      sl_session **out, double res[3])
+{
+  sl_runlog_reader *done = NULL;
+  int rc = exp_phase_find(name, &done);
+  if (!rc && done) {
+    rc = sl_session_create(out, cfg);
+    if (!rc)
+      rc = exp_phase_get_net(done, *out);
+    if (!rc)
+      rc = sl_runlog_ckpt_get_double(done, "result", res, 3);
+    sl_runlog_reader_close(done);
+    return rc;
+  }
+  sl_run_result r;
+  if (!rc)
+    rc = exp_phase_train_new(cfg, label, log, out, &r);
+  if (rc)
+    return rc;
+  res[0] = r.test_accuracy;
+  res[1] = r.seconds;
+  res[2] = (double)r.epochs;
+  rc = sl_runlog_phase_begin(log);
+  if (!rc)
+    rc = exp_phase_put_net(log, *out);
+  if (!rc)
+    rc = sl_runlog_ckpt_put_double(log, "result", res, 3);
+  return rc ? rc : sl_runlog_phase_commit(log, name);
+}
