@@ -38,6 +38,24 @@ int exp_option_long(const char *opts, const char *who, const char *key, long *v,
   return SL_OK;
 }
 
+int exp_option_word(const char *opts, const char *who, const char *key,
+                    const char *const *words, long *v)
+{
+  char buf[64];
+  if (!sl_backend_option(opts, key, buf, sizeof buf))
+    return SL_OK;
+  for (long i = 0; words[i]; i++)
+    if (!strcmp(buf, words[i])) {
+      *v = i;
+      return SL_OK;
+    }
+  char list[256] = ""; /* "a or b", "a, b or c" */
+  for (long i = 0; words[i]; i++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+             !i ? "" : words[i + 1] ? ", " : " or ", words[i]);
+  return sl_error(SL_EINVAL, "%s: %s = '%s' (%s)", who, key, buf, list);
+}
+
 void exp_progress(const sl_epoch_metrics *m, void *user)
 {
   printf("  [%s] epoch %3ld  loss %.4f  train %6.2f%%  test %6.2f%%  spikes/neuron %.3f  %.2fs\n",

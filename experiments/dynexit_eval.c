@@ -56,20 +56,15 @@ static void dx_options_default(dx_options *o)
 /* the options opts names, over what o holds */
 static int dx_options_read(const char *opts, const char *who, dx_options *o)
 {
+  static const char *const scores[] = {"cosine", "margin", NULL}; /* sl_semantic_score */
+  static const char *const pools[] = {"mean", "max", NULL};
+  long score = (long)o->exit_score;
   int rc = sl_backend_check_options(opts, option_keys, who);
-  char word[32];
-  if (!rc && sl_backend_option(opts, "exit_score", word, sizeof word)) {
-    if (!strcmp(word, "cosine") || !strcmp(word, "margin"))
-      o->exit_score = !strcmp(word, "margin") ? SL_SEMANTIC_MARGIN : SL_SEMANTIC_COSINE;
-    else
-      rc = sl_error(SL_EINVAL, "%s: exit_score = '%s' (cosine or margin)", who, word);
-  }
-  if (!rc && sl_backend_option(opts, "exit_pool", word, sizeof word)) {
-    if (!strcmp(word, "mean") || !strcmp(word, "max"))
-      o->exit_pool_max = !strcmp(word, "max");
-    else
-      rc = sl_error(SL_EINVAL, "%s: exit_pool = '%s' (mean or max)", who, word);
-  }
+  if (!rc)
+    rc = exp_option_word(opts, who, "exit_score", scores, &score);
+  o->exit_score = (sl_semantic_score)score;
+  if (!rc)
+    rc = exp_option_word(opts, who, "exit_pool", pools, &o->exit_pool_max);
   if (!rc)
     rc = exp_option_long(opts, who, "ternary_epochs", &o->ternary_epochs, 0, 1000);
   if (!rc)
@@ -445,15 +440,13 @@ static int score(const double *x, void *user, double *v)
   int rc = sl_dyn_evaluate(ob->t, x, &r);
   if (rc)
     return rc;
-  const double over = ob->max_changed >= 0.0 ? r.changed - ob->max_changed
-                     : ob->max_loss >= 0.0     ? ob->acc_full - ob->max_loss - r.accuracy
-                                               : 0.0;
-  if (ob->max_changed < 0.0 && ob->max_loss < 0.0)
+  if (ob->max_changed < 0.0 && ob->max_loss < 0.0) {
     *v = r.accuracy - ob->lambda * r.compute;
-  else if (over <= 1e-12)
-    *v = 1.0 - r.compute + 1e-3 * r.accuracy;
-  else
-    *v = -1.0 - over;
+  } else { /* how far the thresholds are beyond the bound */
+    const double over = ob->max_changed >= 0.0 ? r.changed - ob->max_changed
+                                               : ob->acc_full - ob->max_loss - r.accuracy;
+    *v = over <= 1e-12 ? 1.0 - r.compute + 1e-3 * r.accuracy : -1.0 - over;
+  }
   if (ob->verbose) {
     printf("  [%s] TPE trial %3zu  thresholds", ob->who, ++ob->trial);
     for (size_t e = 0; e < ob->t->n_exits; e++)

@@ -34,6 +34,11 @@ extern const experiment exp_dynresnet, exp_ternary_noise, exp_dynpointnet;
 int exp_option(const char *opts, const char *who, const char *key, double *v, double lo,
                double hi);
 int exp_option_long(const char *opts, const char *who, const char *key, long *v, long lo, long hi);
+/* A word option: *v = the index of its value in the NULL-terminated words;
+ * absent: *v unchanged; another value: SL_EINVAL "who: key = 'value' (a or
+ * b)". */
+int exp_option_word(const char *opts, const char *who, const char *key,
+                    const char *const *words, long *v);
 
 /* Progress line of one epoch; user is a label (const char *). */
 void exp_progress(const sl_epoch_metrics *m, void *user);

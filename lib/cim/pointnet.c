@@ -594,12 +594,14 @@ static int level_backward(sl_pointnet *p, slp_level *L, float *dfeat_in, size_t 
     memset(L->dfeat, 0, B * C * sizeof(float));
     rc = slu_exit_backward(&c, L->proto, L->offset, L->feat, L->dexit, B, C, p->spec.n_classes,
                            p->spec.exit_scale, L->dfeat);
-    for (size_t q = 0; !rc && q < B * np; q++)
-      for (size_t j = 0; j < C; j++)
-        if (!L->feat_max)
+    if (!rc && L->feat_max) /* the maximum's group takes the gradient */
+      for (size_t b = 0; b < B; b++)
+        for (size_t j = 0; j < C; j++)
+          L->dpooled[(b * np + L->fmax[b * C + j]) * C + j] += L->dfeat[b * C + j];
+    else
+      for (size_t q = 0; !rc && q < B * np; q++)
+        for (size_t j = 0; j < C; j++)
           L->dpooled[q * C + j] += L->dfeat[(q / np) * C + j] / (float)np;
-        else if (L->fmax[(q / np) * C + j] == q % np)
-          L->dpooled[q * C + j] += L->dfeat[(q / np) * C + j];
   }
   if (rc)
     return rc;
