@@ -907,6 +907,22 @@ int sl_cim_calibrate_adc(sl_cim *c, const float *x, size_t batch, double margin)
   return SL_OK;
 }
 
+/* One read of row i's devices in crossbar read v: its noise stream, then
+ * each pair's conductances with read noise (clipped at 0), in column order.
+ * What sl_cim_weights(SL_CIM_READ) and sl_cim_read_devices both read. */
+static void read_stream(const sl_cim *c, uint64_t v, size_t i, sl_rng_state *rs)
+{
+  sl_rng_seed(rs, sl_seed_mix(c->p.noise_seed ^ TAG_WREAD, v * 0x100000001ull + i));
+}
+
+static void read_pair(const sl_cim *c, size_t q, sl_rng_state *rs, double *gp, double *gm)
+{
+  const double a = c->gp[q] * (1.0 + c->p.read_sd * sl_rng_normal(rs));
+  const double b = c->gm[q] * (1.0 + c->p.read_sd * sl_rng_normal(rs));
+  *gp = a > 0.0 ? a : 0.0;
+  *gm = b > 0.0 ? b : 0.0;
+}
+
 int sl_cim_weights(sl_cim *c, sl_cim_weight_kind kind, float *w)
 {
   if (!c || !w)
@@ -929,13 +945,10 @@ int sl_cim_weights(sl_cim *c, sl_cim_weight_kind kind, float *w)
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < c->n_in; i++) {
       sl_rng_state rs;
-      sl_rng_seed(&rs, sl_seed_mix(p->noise_seed ^ TAG_WREAD, v * 0x100000001ull + i));
+      read_stream(c, v, i, &rs);
       for (size_t j = 0; j < c->n_out; j++) {
-        size_t q = cell_index(c, i, j);
-        double gp = c->gp[q] * (1.0 + p->read_sd * sl_rng_normal(&rs));
-        double gm = c->gm[q] * (1.0 + p->read_sd * sl_rng_normal(&rs));
-        gp = gp > 0.0 ? gp : 0.0;
-        gm = gm > 0.0 ? gm : 0.0;
+        double gp, gm;
+        read_pair(c, cell_index(c, i, j), &rs, &gp, &gm);
         w[i * c->n_out + j] = (float)((gp - gm) * scale * c->comp);
       }
     }
@@ -1135,18 +1148,16 @@ int sl_cim_read_devices(sl_cim *c, float *gp, float *gm)
     return sl_error(SL_EINVAL, "cim_read_devices: NULL argument");
   if (!c->programmed)
     return sl_error(SL_EINVAL, "cim_read_devices: the crossbar is not programmed");
-  const sl_cim_params *p = &c->p;
   uint64_t v = c->vec_index++;
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < c->n_in; i++) {
     sl_rng_state rs;
-    sl_rng_seed(&rs, sl_seed_mix(p->noise_seed ^ TAG_WREAD, v * 0x100000001ull + i));
+    read_stream(c, v, i, &rs);
     for (size_t j = 0; j < c->n_out; j++) {
-      size_t q = cell_index(c, i, j);
-      double a = c->gp[q] * (1.0 + p->read_sd * sl_rng_normal(&rs));
-      double b = c->gm[q] * (1.0 + p->read_sd * sl_rng_normal(&rs));
-      gp[i * c->n_out + j] = (float)(a > 0.0 ? a : 0.0);
-      gm[i * c->n_out + j] = (float)(b > 0.0 ? b : 0.0);
+      double a, b;
+      read_pair(c, cell_index(c, i, j), &rs, &a, &b);
+      gp[i * c->n_out + j] = (float)a;
+      gm[i * c->n_out + j] = (float)b;
     }
   }
   c->k.tile_reads += c->nrt * c->nct;
