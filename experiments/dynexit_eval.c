@@ -24,7 +24,7 @@ static const char *const option_keys[] = {
     "ternary_epochs", "ternary_lr", "lambda", "max_loss", "tpe_trials", "grid_points",
     "centre_samples", "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn",
     "max_pulses", "adc_bits", "dac_bits", "exit_weight", "ternary_prototypes", "centre",
-    "augment", "seed", "exit_score", "exit_pool", "max_changed", NULL};
+    "augment", "seed", "exit_score", "exit_pool", "max_changed", "exit_centres", NULL};
 
 static void dx_options_default(dx_options *o)
 {
@@ -51,6 +51,7 @@ static void dx_options_default(dx_options *o)
   o->seed = 1;
   o->exit_score = SL_SEMANTIC_COSINE;
   o->exit_pool_max = 0;
+  o->exit_centres = 1;
 }
 
 /* the options opts names, over what o holds */
@@ -107,6 +108,9 @@ static int dx_options_read(const char *opts, const char *who, dx_options *o)
     rc = exp_option_long(opts, who, "augment", &o->augment, 0, 1);
   if (!rc)
     rc = exp_option_long(opts, who, "seed", &o->seed, 0, 1000000000);
+  if (!rc)
+    rc = exp_option_long(opts, who, "exit_centres", &o->exit_centres, 1,
+                         SL_SEMANTIC_MAX_PER_CLASS);
   return rc;
 }
 
@@ -405,6 +409,7 @@ static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dat
   sp.cam.device.noise_seed = (uint64_t)o->seed * 1000 + 500;
   sp.centre = (int)o->centre;
   sp.score = o->exit_score;
+  sp.per_class = (size_t)o->exit_centres;
   float *feats[SL_DYN_MAX_STAGES] = {0};
   int rc = sl_semantic_create(mem, E, net->feat_dim, net->n_classes, &sp);
   for (size_t e = 0; !rc && e < E; e++)

@@ -42,6 +42,8 @@ typedef struct {
                                    threshold is compared with (semantic.h) */
   long exit_pool_max;    /* exit_pool=mean (0, the default) or max (1): how dynpointnet's
                             levels pool their centres into the semantic feature */
+  long exit_centres;     /* 1: centres per class in each exit's CAM (k-means within the
+                            class when > 1; semantic.h) */
 } dx_options;
 
 /* A network family: its data and the calls the shared steps make. */

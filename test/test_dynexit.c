@@ -1,7 +1,8 @@
 /* test_dynexit.c -- semantic memory (lib/cim/semantic.c) and dynamic
  * inference with exits (lib/cim/dynexit.c): centres, offsets and codes of
  * hand-made features; cosine answers of a noise-free ternary CAM and their
- * margins over the second best; the exit
+ * margins over the second best; several centres per class (k-means of
+ * clustered classes against their cluster means); the exit
  * logic and compute accounting of early-exit inference (with batch
  * compaction, several batch sizes) against a per-sample reference; the
  * exit table scored for any threshold gives the same decisions; the Pareto
@@ -84,6 +85,93 @@ static void test_centres_and_query(void)
     sl_semantic_counters(m, &k, &e);
     CU_ASSERT(k.mvms == n && e > 0.0);
     sl_semantic_free(m);
+  }
+}
+
+/* per_class = 2: each class's samples lie in two clusters, (3, 1) or
+ * (1, 3) on its own two channels, with per-sample jitter on channel 4.
+ * Stored without ternary codes, a class's two rows are its clusters' means
+ * minus the offset (k-means recovers these clusters exactly), scaled by the
+ * largest magnitude. With ternary codes, a sample's second best row is its
+ * class's other cluster; the margin must be taken against the best row of
+ * the other class. */
+static void test_centres_per_class(void)
+{
+  const size_t dim = 5, n = 24, P = 2;
+  float f[24 * 5];
+  int32_t y[24];
+  for (size_t i = 0; i < n; i++) { /* cluster g = i % 4 of class g / 2 */
+    const size_t g = i % 4, k = g / 2;
+    y[i] = (int32_t)k;
+    for (size_t d = 0; d < dim; d++)
+      f[i * dim + d] = d == 4 ? 0.2f * (float)(i % 3)
+                       : d / 2 != k ? 0.0f
+                       : d == g ? 3.0f : 1.0f;
+  }
+  sl_semantic *m = NULL;
+  sl_semantic_params p = quiet_params(1);
+  p.score = SL_SEMANTIC_MARGIN;
+  p.per_class = P;
+  p.ternary = 0;
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 1, &dim, 2, &p) == SL_OK);
+  CU_ASSERT_FATAL(sl_semantic_build(m, 0, f, y, n) == SL_OK);
+  const float *o = sl_semantic_offset(m, 0), *c = sl_semantic_stored(m, 0);
+  double ref[4 * 5], big = 0.0; /* the cluster means minus the offset */
+  for (size_t g = 0; g < 4; g++)
+    for (size_t d = 0; d < dim; d++) {
+      double s = 0.0;
+      for (size_t i = g; i < n; i += 4)
+        s += f[i * dim + d];
+      ref[g * dim + d] = s / (double)(n / 4) - o[d];
+      big = fmax(big, fabs(ref[g * dim + d]));
+    }
+  for (size_t k = 0; k < 2; k++) { /* class k's rows: clusters 2k and 2k + 1, either order */
+    const float *r0 = c + (k * P) * dim, *r1 = c + (k * P + 1) * dim;
+    const double *a = ref + 2 * k * dim, *b = ref + (2 * k + 1) * dim;
+    int same = 1, swapped = 1;
+    for (size_t d = 0; d < dim; d++) {
+      same &= fabs(r0[d] - a[d] / big) < 1e-5 && fabs(r1[d] - b[d] / big) < 1e-5;
+      swapped &= fabs(r0[d] - b[d] / big) < 1e-5 && fabs(r1[d] - a[d] / big) < 1e-5;
+    }
+    CU_ASSERT(same || swapped);
+  }
+  sl_semantic_free(m);
+  p.ternary = 1;
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 1, &dim, 2, &p) == SL_OK);
+  CU_ASSERT_FATAL(sl_semantic_build(m, 0, f, y, n) == SL_OK);
+  o = sl_semantic_offset(m, 0), c = sl_semantic_stored(m, 0);
+  int32_t cls[24];
+  float sim[24];
+  CU_ASSERT_FATAL(sl_semantic_query(m, 0, f, n, cls, sim) == SL_OK);
+  for (size_t i = 0; i < n; i++) {
+    double best[2] = {-2.0, -2.0}; /* per class, the best cosine of its rows */
+    for (size_t r = 0; r < 2 * P; r++) {
+      double dot = 0, uu = 0, cc = 0;
+      for (size_t d = 0; d < dim; d++) {
+        const double u = f[i * dim + d] - o[d], q = c[r * dim + d];
+        dot += u * q, uu += u * u, cc += q * q;
+      }
+      best[r / P] = fmax(best[r / P], dot / sqrt(uu * cc));
+    }
+    CU_ASSERT(cls[i] == y[i]);
+    const double want = fabs(best[0] - best[1]);
+    if (!(fabs(sim[i] - want) < 0.03))
+      printf("\n    sample %zu: margin %g, want %g ", i, sim[i], want);
+    CU_ASSERT(fabs(sim[i] - want) < 0.03);
+  }
+  sl_semantic_free(m);
+  /* a class with fewer samples than centres: its rows repeat its one sample */
+  p.per_class = 3;
+  CU_ASSERT_FATAL(sl_semantic_create(&m, 1, &dim, 2, &p) == SL_OK);
+  int32_t one[2] = {0, 1};
+  CU_ASSERT_FATAL(sl_semantic_build(m, 0, f + 4 * dim, one, 2) == SL_OK);
+  c = sl_semantic_stored(m, 0);
+  for (size_t r = 1; r < 3; r++)
+    CU_ASSERT(memcmp(c + r * dim, c, dim * sizeof(float)) == 0);
+  sl_semantic_free(m);
+  for (size_t bad = 0; bad <= SL_SEMANTIC_MAX_PER_CLASS + 1; bad += SL_SEMANTIC_MAX_PER_CLASS + 1) {
+    p.per_class = bad;
+    CU_ASSERT(sl_semantic_create(&m, 1, &dim, 2, &p) == SL_EINVAL && m == NULL);
   }
 }
 
@@ -340,6 +428,8 @@ int main(void)
   static const sl_test_case cases[] = {
       {"centres, offsets, codes and cosine answers on hand-made features", test_centres_and_query},
       {"margin score: best cosine minus the second best", test_margin_score},
+      {"several centres per class: k-means codes, margin against other classes",
+       test_centres_per_class},
       {"early exit and compute vs a per-sample reference; table agrees", test_exits_vs_reference},
       {"Pareto front", test_pareto},
       {"bad input", test_bad_input},

@@ -7,6 +7,12 @@
  *   offset o  = the mean over classes of the class means (kept digitally);
  *   centre c_k = mean over the samples of class k of (f - o)   (centre = 1)
  *             or mean over the samples of class k of f         (centre = 0);
+ *             with per_class > 1, class k has per_class centres instead:
+ *             its samples' (f - o) split by spherical k-means (k-means++
+ *             seeding from a fixed seed per exit and class; 25 rounds at
+ *             most), each centre the mean of its part, so a class whose
+ *             features lie in several clusters (poses, sub-shapes) is not
+ *             one blurred mean;
  *   stored    = ternary codes of c_k (spikeloop/ternary.h, factor
  *               ternary_t over each centre) on a ternary CAM, or c_k / max|c|
  *               on a CAM of more levels (ternary = 0).
@@ -17,8 +23,9 @@
  * one noisy cosine read against every centre of that exit. Its score, the
  * value an exit threshold is compared with, is the best cosine
  * (SL_SEMANTIC_COSINE, Zhang et al.) or the best minus the second best
- * (SL_SEMANTIC_MARGIN: the CAM's winner-take-all reports its two leaders;
- * a sample close to two centres is then not taken for sure). A class without
+ * (SL_SEMANTIC_MARGIN: the CAM's winner-take-all reports its leaders;
+ * the margin is the best centre's cosine minus that of the best centre of
+ * another class, so a sample close to two classes is not taken for sure). A class without
  * samples gets a zero centre (cosine 0: it never passes a threshold >= 0)
  * and is left out of the offset.
  *
@@ -45,7 +52,11 @@ typedef struct {
   double ternary_t;  /* 0.7 */
   int centre;        /* 1: subtract the offset (see above) */
   sl_semantic_score score; /* SL_SEMANTIC_COSINE */
+  size_t per_class;  /* 1: centres per class, 1..SL_SEMANTIC_MAX_PER_CLASS (CAM rows:
+                        n_classes * per_class) */
 } sl_semantic_params;
+
+#define SL_SEMANTIC_MAX_PER_CLASS 16
 
 sl_semantic_params sl_semantic_params_default(void);
 
@@ -71,7 +82,8 @@ int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t
 int sl_semantic_query(sl_semantic *m, size_t e, const float *feat, size_t B, int32_t *cls,
                       float *sim);
 
-/* What exit e stores: the values written to its CAM (n_classes, dim) and
+/* What exit e stores: the values written to its CAM (n_classes *
+ * per_class, dim; class k's centres are rows k * per_class onwards) and
  * its offset (dim); NULL before it is built. */
 const float *sl_semantic_stored(const sl_semantic *m, size_t e);
 const float *sl_semantic_offset(const sl_semantic *m, size_t e);

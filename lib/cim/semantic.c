@@ -1,11 +1,14 @@
 /* semantic.c -- class centres per exit in a CAM (spikeloop/semantic.h).
  * The class means are summed in double; the offset and the query
  * subtraction are digital; the similarity is the CAM's noisy cosine.
+ * With several centres per class, each class's offset features are split
+ * by spherical k-means (k-means++ seeding, seeded by exit and class).
  */
 #include "config.h"
 #include "spikeloop/semantic.h"
 #include "spikeloop/error.h"
 #include "spikeloop/ternary.h"
+#include "../base/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,12 +17,12 @@
 typedef struct {
   size_t dim;
   sl_cam *cam;
-  float *stored; /* (n_classes, dim) */
+  float *stored; /* (n_classes * per_class, dim): class k's centres are rows k * per_class.. */
   float *offset; /* (dim) */
   float *query;  /* scratch, (cap, dim) */
   size_t cap;
-  size_t *idx;   /* scratch, (cap, 2) */
-  float *top;    /* scratch, (cap, 2): the two best cosines */
+  size_t *idx;   /* scratch, (cap, per_class + 1) */
+  float *top;    /* scratch, (cap, per_class + 1): the best cosines */
   int built;
 } exit_memory;
 
@@ -38,6 +41,7 @@ sl_semantic_params sl_semantic_params_default(void)
   p.ternary_t = SL_TERNARY_T;
   p.centre = 1;
   p.score = SL_SEMANTIC_COSINE;
+  p.per_class = 1;
   return p;
 }
 
@@ -67,6 +71,9 @@ int sl_semantic_create(sl_semantic **out, size_t n_exits, const size_t *dim, siz
     return sl_error(SL_EINVAL, "semantic: ternary_t = %g must be >= 0", p->ternary_t);
   if (p->score != SL_SEMANTIC_COSINE && p->score != SL_SEMANTIC_MARGIN)
     return sl_error(SL_EINVAL, "semantic: unknown score %d (cosine 0, margin 1)", (int)p->score);
+  if (p->per_class < 1 || p->per_class > SL_SEMANTIC_MAX_PER_CLASS)
+    return sl_error(SL_EINVAL, "semantic: per_class = %zu centres (1..%d)", p->per_class,
+                    SL_SEMANTIC_MAX_PER_CLASS);
   sl_semantic *m = calloc(1, sizeof *m);
   if (!m || !(m->ex = calloc(n_exits, sizeof *m->ex))) {
     free(m);
@@ -87,9 +94,9 @@ int sl_semantic_create(sl_semantic **out, size_t n_exits, const size_t *dim, siz
     cp.device.noise_seed += e;
     cp.device.chip_seed += e;
     cp.query_seed += e;
-    rc = sl_cam_alloc(&x->cam, dim[e], n_classes, &cp);
+    rc = sl_cam_alloc(&x->cam, dim[e], n_classes * p->per_class, &cp);
     if (!rc) {
-      x->stored = calloc(n_classes * dim[e], sizeof(float));
+      x->stored = calloc(n_classes * p->per_class * dim[e], sizeof(float));
       x->offset = calloc(dim[e], sizeof(float));
       if (!x->stored || !x->offset)
         rc = sl_error(SL_ENOMEM, "semantic: out of memory");
@@ -120,6 +127,127 @@ const float *sl_semantic_offset(const sl_semantic *m, size_t e)
   return m && e < m->n_exits && m->ex[e].built ? m->ex[e].offset : NULL;
 }
 
+/* Spherical k-means of one class's n offset features x (n, D) into K
+ * centres c (K, D): directions u_i = x_i / |x_i|; k-means++ seeding on
+ * 1 - cosine; then up to 25 rounds of "each sample to its most similar
+ * centre, each centre the mean of its members' x" (a centre without members
+ * stays). With n < K the centres past n repeat the class mean. */
+static void class_kmeans(const double *x, size_t n, size_t D, size_t K, uint64_t seed,
+                         double *u, double *dist, size_t *who, double *c)
+{
+  for (size_t i = 0; i < n; i++) {
+    double nn = 0.0;
+    for (size_t d = 0; d < D; d++)
+      nn += x[i * D + d] * x[i * D + d];
+    nn = nn > 0.0 ? 1.0 / sqrt(nn) : 0.0;
+    for (size_t d = 0; d < D; d++)
+      u[i * D + d] = x[i * D + d] * nn;
+  }
+  sl_rng_state r;
+  sl_rng_seed(&r, seed);
+  size_t pick = (size_t)(sl_rng_uniform(&r) * (double)n);
+  for (size_t j = 0; j < K; j++) {
+    if (j >= n) { /* fewer samples than centres: the class mean */
+      for (size_t d = 0; d < D; d++) {
+        double m = 0.0;
+        for (size_t i = 0; i < n; i++)
+          m += x[i * D + d];
+        c[j * D + d] = m / (double)n;
+      }
+      continue;
+    }
+    memcpy(c + j * D, x + pick * D, D * sizeof(double));
+    double total = 0.0; /* k-means++: the next seed drawn in proportion to 1 - cosine */
+    for (size_t i = 0; i < n; i++) {
+      double cs = 0.0;
+      for (size_t d = 0; d < D; d++)
+        cs += u[i * D + d] * u[pick * D + d];
+      const double di = fmax(0.0, 1.0 - cs);
+      dist[i] = j ? fmin(dist[i], di) : di;
+      total += dist[i];
+    }
+    double t = sl_rng_uniform(&r) * total;
+    for (pick = 0; pick + 1 < n; pick++)
+      if ((t -= dist[pick]) < 0.0)
+        break;
+  }
+  const size_t live = n < K ? n : K;
+  for (size_t i = 0; i < n; i++)
+    who[i] = (size_t)-1;
+  for (int round = 0; round < 25; round++) {
+    int moved = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t best = 0;
+      double bs = -HUGE_VAL;
+      for (size_t j = 0; j < live; j++) {
+        double cs = 0.0, cn = 0.0;
+        for (size_t d = 0; d < D; d++)
+          cs += u[i * D + d] * c[j * D + d], cn += c[j * D + d] * c[j * D + d];
+        cs = cn > 0.0 ? cs / sqrt(cn) : 0.0;
+        if (cs > bs)
+          bs = cs, best = j;
+      }
+      moved |= who[i] != best;
+      who[i] = best;
+    }
+    if (!moved)
+      break;
+    for (size_t j = 0; j < live; j++) {
+      size_t m = 0;
+      for (size_t i = 0; i < n; i++)
+        m += who[i] == j;
+      if (!m)
+        continue;
+      for (size_t d = 0; d < D; d++) {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++)
+          s += who[i] == j ? x[i * D + d] : 0.0;
+        c[j * D + d] = s / (double)m;
+      }
+    }
+  }
+}
+
+/* The per_class centres of every class (K, per_class, D) from the features
+ * minus the offset: the class means, or each class's k-means. */
+static int class_centres(const sl_semantic *m, size_t e, const float *feat,
+                         const int32_t *labels, size_t n, const size_t *count,
+                         const double *mean, double *c)
+{
+  const exit_memory *x = &m->ex[e];
+  const size_t D = x->dim, K = m->n_classes, P = m->p.per_class;
+  if (P == 1) {
+    for (size_t k = 0; k < K; k++)
+      for (size_t d = 0; d < D; d++)
+        c[k * D + d] = count[k] ? mean[k * D + d] - x->offset[d] : 0.0;
+    return SL_OK;
+  }
+  size_t most = 0;
+  for (size_t k = 0; k < K; k++)
+    most = count[k] > most ? count[k] : most;
+  double *xs = malloc(most * D * sizeof(double)), *u = malloc(most * D * sizeof(double));
+  double *dist = malloc(most * sizeof(double));
+  size_t *who = malloc(most * sizeof(size_t));
+  int rc = xs && u && dist && who ? SL_OK : sl_error(SL_ENOMEM, "semantic_build: out of memory");
+  for (size_t k = 0; !rc && k < K; k++) {
+    if (!count[k]) {
+      memset(c + k * P * D, 0, P * D * sizeof(double));
+      continue;
+    }
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (labels[i] != (int32_t)k)
+        continue;
+      for (size_t d = 0; d < D; d++)
+        xs[r * D + d] = (double)feat[i * D + d] - x->offset[d];
+      r++;
+    }
+    class_kmeans(xs, r, D, P, sl_seed_mix(0x5e3a971cULL + e, k), u, dist, who, c + k * P * D);
+  }
+  free(xs), free(u), free(dist), free(who);
+  return rc;
+}
+
 int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t *labels,
                       size_t n)
 {
@@ -128,11 +256,11 @@ int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t
   if (e >= m->n_exits)
     return sl_error(SL_EINVAL, "semantic_build: exit %zu of %zu", e, m->n_exits);
   exit_memory *x = &m->ex[e];
-  const size_t D = x->dim, K = m->n_classes;
-  double *sum = calloc(K * D, sizeof(double));
+  const size_t D = x->dim, K = m->n_classes, R = K * m->p.per_class;
+  double *sum = calloc(K * D, sizeof(double)), *cen = malloc(R * D * sizeof(double));
   size_t *count = calloc(K, sizeof(size_t));
-  if (!sum || !count) {
-    free(sum), free(count);
+  if (!sum || !count || !cen) {
+    free(sum), free(count), free(cen);
     return sl_error(SL_ENOMEM, "semantic_build: out of memory");
   }
   int rc = SL_OK;
@@ -167,13 +295,15 @@ int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t
         o += count[k] ? sum[k * D + d] : 0.0;
       x->offset[d] = (float)(o / (double)present);
     }
+    rc = class_centres(m, e, feat, labels, n, count, sum, cen);
+  }
+  if (!rc) {
     float *c = x->stored, big = 0.0f;
-    for (size_t k = 0; k < K; k++)
-      for (size_t d = 0; d < D; d++) {
-        c[k * D + d] = count[k] ? (float)(sum[k * D + d] - x->offset[d]) : 0.0f;
-        big = fmaxf(big, fabsf(c[k * D + d]));
-      }
-    for (size_t k = 0; !rc && k < K; k++) {
+    for (size_t j = 0; j < R * D; j++) {
+      c[j] = (float)cen[j];
+      big = fmaxf(big, fabsf(c[j]));
+    }
+    for (size_t k = 0; !rc && k < R; k++) {
       if (m->p.ternary)
         rc = sl_ternary_codes(c + k * D, c + k * D, D, m->p.ternary_t, NULL);
       else
@@ -183,7 +313,7 @@ int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t
   }
   if (!rc)
     rc = sl_cam_store(x->cam, x->stored);
-  free(sum), free(count);
+  free(sum), free(count), free(cen);
   x->built = rc == SL_OK;
   return rc;
 }
@@ -199,11 +329,14 @@ int sl_semantic_query(sl_semantic *m, size_t e, const float *feat, size_t B, int
     return SL_OK;
   exit_memory *x = &m->ex[e];
   const size_t D = x->dim;
+  const size_t P = m->p.per_class;
+  /* the margin needs the best centre of a second class: among the best P + 1 */
+  const size_t k = m->p.score == SL_SEMANTIC_MARGIN ? P + 1 : 1;
   if (B > x->cap) {
     free(x->query), free(x->idx), free(x->top);
     x->query = malloc(B * D * sizeof(float));
-    x->idx = malloc(2 * B * sizeof(size_t));
-    x->top = malloc(2 * B * sizeof(float));
+    x->idx = malloc(k * B * sizeof(size_t));
+    x->top = malloc(k * B * sizeof(float));
     x->cap = x->query && x->idx && x->top ? B : 0;
     if (!x->cap)
       return sl_error(SL_ENOMEM, "semantic_query: out of memory for %zu queries", B);
@@ -211,12 +344,16 @@ int sl_semantic_query(sl_semantic *m, size_t e, const float *feat, size_t B, int
   for (size_t b = 0; b < B; b++)
     for (size_t d = 0; d < D; d++)
       x->query[b * D + d] = feat[b * D + d] - x->offset[d];
-  const size_t k = m->p.score == SL_SEMANTIC_MARGIN ? 2 : 1;
   int rc = sl_cam_search(x->cam, x->query, B, k, x->idx, x->top);
   for (size_t b = 0; !rc && b < B; b++) {
-    cls[b] = (int32_t)x->idx[b * k];
+    const size_t *idx = x->idx + b * k;
+    const float *top = x->top + b * k;
+    cls[b] = (int32_t)(idx[0] / P);
+    size_t second = 1;
+    while (second + 1 < k && idx[second] / P == idx[0] / P)
+      second++;
     if (sim)
-      sim[b] = k == 2 ? x->top[2 * b] - x->top[2 * b + 1] : x->top[b];
+      sim[b] = k > 1 ? top[0] - top[second] : top[0];
   }
   return rc;
 }
