@@ -261,12 +261,13 @@ static sl_dyn_net toy_net(int *calls)
 }
 
 /* Memory of the toy network: class 0 ~ (1, 0), class 1 ~ (0, 1) shifted
- * by each stage. */
-static sl_semantic *toy_memory(void)
+ * by each stage; per_class centres per class. */
+static sl_semantic *toy_memory(size_t per_class)
 {
   const size_t dims[2] = {2, 2};
   sl_semantic *m = NULL;
   sl_semantic_params p = quiet_params(1);
+  p.per_class = per_class;
   CU_ASSERT_FATAL(sl_semantic_create(&m, 2, dims, 2, &p) == SL_OK);
   for (size_t e = 0; e < 2; e++) {
     const float a = (float)(e == 0 ? 0 : 1); /* after stage e the shift is (sum s, -sum s) */
@@ -278,8 +279,8 @@ static sl_semantic *toy_memory(void)
 }
 
 /* The exit logic per sample, written out: the reference. */
-static void reference(sl_semantic *m, const double *thr, const float *x, size_t n,
-                      int32_t *pred, int32_t *stage, double *macs)
+static void reference(sl_semantic *m, double search, const double *thr, const float *x,
+                      size_t n, int32_t *pred, int32_t *stage, double *macs)
 {
   const double sm[3] = {10, 20, 40};
   *macs = 0;
@@ -293,7 +294,7 @@ static void reference(sl_semantic *m, const double *thr, const float *x, size_t 
         int32_t c;
         float sim;
         sl_semantic_query(m, s, v, 1, &c, &sim);
-        spent += 4; /* 2 dims x 2 classes */
+        spent += search;
         if (sim > thr[s]) {
           pred[i] = c, stage[i] = (int32_t)s;
           break;
@@ -308,7 +309,7 @@ static void reference(sl_semantic *m, const double *thr, const float *x, size_t 
   *macs /= (double)n;
 }
 
-static void test_exits_vs_reference(void)
+static void exits_vs_reference(size_t per_class)
 {
   enum { N = 40 };
   float x[2 * N];
@@ -319,12 +320,15 @@ static void test_exits_vs_reference(void)
     y[i] = x[2 * i + 1] > x[2 * i] ? 1 : 0;
   int calls[3] = {0};
   sl_dyn_net net = toy_net(calls);
-  sl_semantic *m = toy_memory();
+  sl_semantic *m = toy_memory(per_class);
+  /* one CAM search: 2 dims x 2 classes x per_class rows */
+  const double search = 2.0 * 2.0 * (double)per_class;
+  CU_ASSERT(sl_semantic_rows(m) == 2 * per_class);
   const double thr_sets[4][2] = {{0.9, 0.9}, {0.5, 0.99}, {1.0, 1.0}, {-1.1, 0.0}};
   for (size_t t = 0; t < 4; t++) {
     int32_t pr[N], st[N];
     double macs;
-    reference(m, thr_sets[t], x, N, pr, st, &macs);
+    reference(m, search, thr_sets[t], x, N, pr, st, &macs);
     const size_t batches[3] = {1, 7, N};
     for (size_t bi = 0; bi < 3; bi++) {
       int32_t p2[N], s2[N];
@@ -368,11 +372,19 @@ static void test_exits_vs_reference(void)
   /* threshold 1: no cosine exceeds it, every sample reaches the head */
   sl_dyn_result r;
   CU_ASSERT(sl_dyn_infer(&net, m, thr_sets[2], x, y, N, 8, NULL, NULL, &r) == SL_OK);
-  CU_ASSERT(r.decided[2] == N && fabs(r.compute - 83.0 / 75.0) < 1e-12);
+  CU_ASSERT(r.decided[2] == N && fabs(r.compute - (75.0 + 2.0 * search) / 75.0) < 1e-12);
   /* threshold below -1: everything exits at the first block */
   CU_ASSERT(sl_dyn_infer(&net, m, thr_sets[3], x, y, N, 8, NULL, NULL, &r) == SL_OK);
-  CU_ASSERT(r.decided[0] == N && fabs(r.compute - 14.0 / 75.0) < 1e-12);
+  CU_ASSERT(r.decided[0] == N && fabs(r.compute - (10.0 + search) / 75.0) < 1e-12);
   sl_semantic_free(m);
+}
+
+/* one centre per class, and two (the CAM's rows, and so a search's MACs,
+ * double) */
+static void test_exits_vs_reference(void)
+{
+  exits_vs_reference(1);
+  exits_vs_reference(2);
 }
 
 static void test_pareto(void)
@@ -430,7 +442,9 @@ int main(void)
       {"margin score: best cosine minus the second best", test_margin_score},
       {"several centres per class: k-means codes, margin against other classes",
        test_centres_per_class},
-      {"early exit and compute vs a per-sample reference; table agrees", test_exits_vs_reference},
+      {"early exit and compute vs a per-sample reference (1 and 2 centres per class); table "
+       "agrees",
+       test_exits_vs_reference},
       {"Pareto front", test_pareto},
       {"bad input", test_bad_input},
       {NULL, NULL}};

@@ -7,7 +7,8 @@
  * the network's head (Zhang et al., Sci. Adv. 2024).
  *
  * Compute accounting, per sample (multiply-accumulates, MACs): the stages
- * it ran, one CAM search per exit it checked (dim x n_classes MACs), and
+ * it ran, one CAM search per exit it checked (dim x the CAM's rows, i.e.
+ * n_classes x centres per class, MACs: sl_semantic_rows), and
  * the head if it got there; `compute` is the mean over samples divided by
  * the static network's MACs (every stage and the head, no search), so
  * 1 - compute is the fraction saved.

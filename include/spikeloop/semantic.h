@@ -71,6 +71,9 @@ void sl_semantic_free(sl_semantic *m); /* NULL is a no-op */
 size_t sl_semantic_num_exits(const sl_semantic *m);
 size_t sl_semantic_dim(const sl_semantic *m, size_t e);
 size_t sl_semantic_num_classes(const sl_semantic *m);
+/* The CAM rows of every exit: n_classes * per_class (a search costs dim[e]
+ * multiply-accumulates per row). */
+size_t sl_semantic_rows(const sl_semantic *m);
 
 /* Build exit e from n labelled features (n, dim[e]) as above. */
 int sl_semantic_build(sl_semantic *m, size_t e, const float *feat, const int32_t *labels,

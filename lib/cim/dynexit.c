@@ -38,10 +38,10 @@ static int net_check(const sl_dyn_net *net, sl_semantic *mem)
   return SL_OK;
 }
 
-/* MACs of one CAM search at exit e */
-static double check_macs(const sl_dyn_net *net, size_t e)
+/* MACs of one CAM search at exit e: every row of its CAM */
+static double check_macs(const sl_dyn_net *net, const sl_semantic *mem, size_t e)
 {
-  return (double)net->feat_dim[e] * (double)net->n_classes;
+  return (double)net->feat_dim[e] * (double)sl_semantic_rows(mem);
 }
 
 static size_t argmax(const float *v, size_t n)
@@ -155,7 +155,7 @@ int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const double *threshol
       if (rc)
         break;
       if (s + 1 < S) {
-        spent += check_macs(net, s);
+        spent += check_macs(net, mem, s);
         rc = sl_semantic_query(mem, s, w.feat, B, w.cls, w.sim);
         size_t keep = 0;
         for (size_t i = 0; !rc && i < B; i++) {
@@ -230,7 +230,7 @@ int sl_dyn_record(sl_dyn_table *t, const sl_dyn_net *net, sl_semantic *mem, cons
     rc = buffers_alloc(&w, net, batch);
   for (size_t s = 0; s < S; s++) {
     t->stage_macs[s] = net->stage_macs[s];
-    t->check_macs[s] = s < E ? check_macs(net, s) : 0.0;
+    t->check_macs[s] = s < E ? check_macs(net, mem, s) : 0.0;
   }
   t->head_macs = net->head_macs;
   for (size_t first = 0; !rc && first < n; first += batch) {

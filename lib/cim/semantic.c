@@ -112,6 +112,7 @@ int sl_semantic_create(sl_semantic **out, size_t n_exits, const size_t *dim, siz
 
 size_t sl_semantic_num_exits(const sl_semantic *m) { return m ? m->n_exits : 0; }
 size_t sl_semantic_num_classes(const sl_semantic *m) { return m ? m->n_classes : 0; }
+size_t sl_semantic_rows(const sl_semantic *m) { return m ? m->n_classes * m->p.per_class : 0; }
 size_t sl_semantic_dim(const sl_semantic *m, size_t e)
 {
   return m && e < m->n_exits ? m->ex[e].dim : 0;
