@@ -309,17 +309,92 @@ void dx_result_free(dx_result *r)
 /* MACs one sample decided at stage s ran (sl_dyn_infer's accounting):
  * stages 0..s, the CAM search of every exit it checked, the head if s is
  * the last stage. */
-static double executed_macs(const sl_dyn_net *net, size_t s)
+static double executed_macs(const sl_dyn_net *net, size_t cam_rows, size_t s)
 {
   double m = 0.0;
   for (size_t e = 0; e <= s && e < net->n_stages; e++) {
     m += net->stage_macs[e];
     if (e + 1 < net->n_stages)
-      m += (double)net->feat_dim[e] * (double)net->n_classes;
+      m += (double)net->feat_dim[e] * (double)cam_rows;
   }
   if (s + 1 >= net->n_stages)
     m += net->head_macs;
   return m;
+}
+
+int dx_put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
+                   const char *dataset)
+{
+  const size_t E = r->n_exits;
+  int rc = sl_runlog_put_summary(log, "acc_full", r->acc_full);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_dynamic", r->acc_dynamic);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "compute_reduction", 1.0 - r->compute);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "exit_fraction", r->exit_fraction, E + 1);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "pareto_acc", r->pareto_acc, r->n_pareto);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "pareto_compute", r->pareto_compute, r->n_pareto);
+  if (!rc)
+    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_dynamic_paired", r->acc_dynamic_paired);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "changed_paired", r->changed_paired);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "thresholds", r->thresholds, E);
+  if (!rc)
+    rc = sl_runlog_put_summary_array(log, "grid_thresholds", r->grid_thresholds, E);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_float", acc_float);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "acc_ternary", acc_ternary);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "energy_per_inference_j", r->energy_dyn_j);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "energy_full_j", r->energy_full_j);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_acc_tpe", r->val_acc_tpe);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_compute_tpe", r->val_compute_tpe);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_acc_grid", r->val_acc_grid);
+  if (!rc)
+    rc = sl_runlog_put_summary(log, "val_compute_grid", r->val_compute_grid);
+  return rc;
+}
+
+void dx_print_results(const dx_result *r, const char *network, const char *stage,
+                      double acc_float, double acc_ternary, const char *dataset)
+{
+  printf("\ndynamic %s on ternary CIM + CAM (%s, test split)\n", network, dataset);
+  printf("  software, float weights            %6.2f%%\n", 100 * acc_float);
+  printf("  software, ternary weights          %6.2f%%\n", 100 * acc_ternary);
+  printf("  chip, full network                 %6.2f%%   %.3g J per inference\n",
+         100 * r->acc_full, r->energy_full_j);
+  printf("  chip, dynamic (semantic exits)     %6.2f%%   %.3g J per inference\n",
+         100 * r->acc_dynamic, r->energy_dyn_j);
+  printf("  exits scored on the full pass      %6.2f%%   (%.1f%% of its answers changed)\n",
+         100 * r->acc_dynamic_paired, 100 * r->changed_paired);
+  printf("  compute saved                      %6.2f%%\n", 100 * (1.0 - r->compute));
+  printf("  thresholds (grid, then TPE)       ");
+  for (size_t e = 0; e < r->n_exits; e++)
+    printf(" %.3f", r->thresholds[e]);
+  printf("\n  thresholds (grid)                 ");
+  for (size_t e = 0; e < r->n_exits; e++)
+    printf(" %.3f", r->grid_thresholds[e]);
+  printf("   (val: TPE %.2f%% at %.1f%% compute, grid %.2f%% at %.1f%%)\n",
+         100 * r->val_acc_tpe, 100 * r->val_compute_tpe, 100 * r->val_acc_grid,
+         100 * r->val_compute_grid);
+  printf("  decided at %-23s", stage);
+  for (size_t s = 0; s <= r->n_exits; s++)
+    printf(" %zu: %.1f%%", s + 1, 100 * r->exit_fraction[s]);
+  printf("\n  Pareto front (validation): %zu points, compute %.1f%% .. %.1f%%\n", r->n_pareto,
+         r->n_pareto ? 100 * r->pareto_compute[0] : 0.0,
+         r->n_pareto ? 100 * r->pareto_compute[r->n_pareto - 1] : 0.0);
+  fflush(stdout);
 }
 
 int dx_log_nb(const dx_result *r, sl_runlog *log)
@@ -350,9 +425,8 @@ int dx_log_nb(const dx_result *r, sl_runlog *log)
 }
 
 /* Run every stage on n samples; feats[e] (n, feat_dim[e]) receives exit
- * e's features, logits (n, n_classes; may be NULL) the head's output. */
-static int run_static(const sl_dyn_net *net, const float *x, size_t n, float **feats,
-                      float *logits)
+ * e's features. */
+static int run_static(const sl_dyn_net *net, const float *x, size_t n, float **feats)
 {
   const size_t batch = 100;
   size_t big = 0, fbig = 0;
@@ -369,28 +443,13 @@ static int run_static(const sl_dyn_net *net, const float *x, size_t n, float **f
     for (size_t s = 0; !rc && s < net->n_stages; s++) {
       float *out = s % 2 ? b : a;
       rc = net->stage(net->net, s, in, B, out, f);
-      if (!rc && feats && s + 1 < net->n_stages)
+      if (!rc && s + 1 < net->n_stages)
         memcpy(feats[s] + first * net->feat_dim[s], f, B * net->feat_dim[s] * sizeof(float));
       in = out;
     }
-    if (!rc && logits)
-      rc = net->head(net->net, f, B, logits + first * net->n_classes);
   }
   free(a), free(b), free(f);
   return rc;
-}
-
-static double accuracy_of(const float *logits, const int32_t *y, size_t n, size_t nc)
-{
-  size_t hits = 0;
-  for (size_t i = 0; i < n; i++) {
-    size_t arg = 0;
-    for (size_t j = 1; j < nc; j++)
-      if (logits[i * nc + j] > logits[i * nc + arg])
-        arg = j;
-    hits += (int32_t)arg == y[i];
-  }
-  return (double)hits / (double)n;
 }
 
 /* The semantic memory from the first centre_samples training images. */
@@ -416,7 +475,7 @@ static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dat
     if (!(feats[e] = malloc(n * net->feat_dim[e] * sizeof(float))))
       rc = sl_error(SL_ENOMEM, "dynexit: out of memory for %zu features", n);
   if (!rc)
-    rc = run_static(net, train->x, n, feats, NULL);
+    rc = run_static(net, train->x, n, feats);
   for (size_t e = 0; !rc && e < E; e++)
     rc = sl_semantic_build(*mem, e, feats[e], train->y, n);
   for (size_t e = 0; e < E; e++)
@@ -538,11 +597,8 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
   memset(r, 0, sizeof *r);
   r->n_exits = net->n_stages - 1;
   sl_semantic *mem = NULL;
-  sl_dyn_table t = {0};
-  float *logits = malloc(test->n * net->n_classes * sizeof(float));
-  int rc = logits ? SL_OK : sl_error(SL_ENOMEM, "%s: out of memory", who);
-  if (!rc)
-    rc = build_memory(net, o, train, &mem);
+  sl_dyn_table t = {0}, tt = {0};
+  int rc = build_memory(net, o, train, &mem);
   if (!rc)
     rc = sl_dyn_record(&t, net, mem, val->x, val->y, val->n, 100);
   if (!rc) {
@@ -552,17 +608,26 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
     r->val_acc_full = (double)hits / (double)t.n;
     rc = search(net, o, who, verbose, &t, r);
   }
-  /* the test split: the static network, then the dynamic one */
+  /* the test split: the static network (its pass recorded with every exit's
+   * answers, which scores the chosen thresholds on the same pass), then the
+   * dynamic one */
   double e0 = 0.0, e1 = 0.0;
   if (!rc && net->energy)
     e0 = net->energy(net->net);
   if (!rc)
-    rc = run_static(net, test->x, test->n, NULL, logits);
+    rc = sl_dyn_record(&tt, net, mem, test->x, test->y, test->n, 100);
   if (!rc && net->energy)
     e1 = net->energy(net->net);
   if (!rc) {
-    r->acc_full = accuracy_of(logits, test->y, test->n, net->n_classes);
+    size_t hits = 0;
+    for (size_t i = 0; i < tt.n; i++)
+      hits += tt.head[i] == tt.label[i];
+    r->acc_full = (double)hits / (double)tt.n;
     r->energy_full_j = (e1 - e0) / (double)test->n;
+    sl_dyn_result q;
+    rc = sl_dyn_evaluate(&tt, r->thresholds, &q);
+    r->acc_dynamic_paired = q.accuracy;
+    r->changed_paired = q.changed;
   }
   sl_dyn_result d;
   r->sample_stage = malloc((test->n ? test->n : 1) * sizeof *r->sample_stage);
@@ -576,8 +641,9 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
     r->n_samples = test->n;
     r->full_macs = sl_dyn_full_macs(net);
     double sum = 0.0;
+    const size_t rows = sl_semantic_rows(mem);
     for (size_t i = 0; i < test->n; i++) {
-      r->sample_macs[i] = executed_macs(net, (size_t)r->sample_stage[i]);
+      r->sample_macs[i] = executed_macs(net, rows, (size_t)r->sample_stage[i]);
       sum += r->sample_macs[i];
     }
     /* the per-sample figures must add up to sl_dyn_infer's mean */
@@ -592,8 +658,8 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
     for (size_t s = 0; s < net->n_stages; s++)
       r->exit_fraction[s] = (double)d.decided[s] / (double)d.n;
   }
-  free(logits);
   sl_dyn_table_free(&t);
+  sl_dyn_table_free(&tt);
   sl_semantic_free(mem);
   if (rc)
     dx_result_free(r);

@@ -120,6 +120,11 @@ typedef struct {
   double val_acc_full, val_acc_tpe, val_compute_tpe, val_acc_grid, val_compute_grid;
   double acc_full, energy_full_j;            /* static network, test split */
   double acc_dynamic, compute, energy_dyn_j; /* dynamic, test split */
+  /* the chosen thresholds scored on the static pass's own record of the
+   * test split (its exits' answers and the head's): the accuracy the exits
+   * cost without the second pass's read noise, and the fraction of the
+   * head's answers they change */
+  double acc_dynamic_paired, changed_paired;
   double exit_fraction[SL_DYN_MAX_STAGES];   /* per stage (last: the head) */
   double *pareto_acc, *pareto_compute;       /* validation, increasing compute */
   size_t n_pareto;
@@ -133,6 +138,18 @@ typedef struct {
 } dx_result;
 
 void dx_result_free(dx_result *r);
+
+/* The /summary attributes of the dynamic-exit experiments (acc_full,
+ * acc_dynamic, compute_reduction, exit_fraction, pareto_acc and _compute,
+ * dataset, acc_dynamic_paired, changed_paired, thresholds,
+ * grid_thresholds, acc_float, acc_ternary, energy_per_inference_j,
+ * energy_full_j, val_acc_tpe, val_compute_tpe, val_acc_grid,
+ * val_compute_grid), and their table on stdout (network: "ResNet",
+ * "PointNet++"; stage: what a stage is called, "block", "level"). */
+int dx_put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
+                   const char *dataset);
+void dx_print_results(const dx_result *r, const char *network, const char *stage,
+                      double acc_float, double acc_ternary, const char *dataset);
 
 /* /metrics_nb of the dynamic test pass: per sample dyn.exit_stage,
  * dyn.macs_executed, dyn.macs_full (the static network's, every sample)

@@ -23,10 +23,11 @@
  * validation (data.n_train, data.n_val). Augmentation: a random rotation
  * about the vertical axis and 0.01 jitter per epoch.
  *
- * /summary: acc_full, acc_dynamic, compute_reduction, exit_fraction,
- * pareto_acc, pareto_compute, dataset; and thresholds, acc_float,
- * acc_ternary, energy_per_inference_j, energy_full_j, val_acc_tpe,
- * val_compute_tpe, val_acc_grid, val_compute_grid.
+ * /summary (dx_put_results): acc_full, acc_dynamic, compute_reduction,
+ * exit_fraction, pareto_acc, pareto_compute, dataset; and
+ * acc_dynamic_paired, changed_paired, thresholds, grid_thresholds,
+ * acc_float, acc_ternary, energy_per_inference_j, energy_full_j,
+ * val_acc_tpe, val_compute_tpe, val_acc_grid, val_compute_grid.
  */
 #include "config.h"
 #include "dynexit_eval.h"
@@ -246,44 +247,6 @@ const dx_arch dx_pointnet_arch = {
 
 /* ------------------------------------------------------------ the experiment */
 
-static int put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
-                       const char *dataset)
-{
-  const size_t E = r->n_exits;
-  int rc = sl_runlog_put_summary(log, "acc_full", r->acc_full);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_dynamic", r->acc_dynamic);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "compute_reduction", 1.0 - r->compute);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "exit_fraction", r->exit_fraction, E + 1);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "pareto_acc", r->pareto_acc, r->n_pareto);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "pareto_compute", r->pareto_compute, r->n_pareto);
-  if (!rc)
-    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "thresholds", r->thresholds, E);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_float", acc_float);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_ternary", acc_ternary);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "energy_per_inference_j", r->energy_dyn_j);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "energy_full_j", r->energy_full_j);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_acc_tpe", r->val_acc_tpe);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_compute_tpe", r->val_compute_tpe);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_acc_grid", r->val_acc_grid);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_compute_grid", r->val_compute_grid);
-  return rc;
-}
-
 static int check(const sl_config *cfg)
 {
   const char *name;
@@ -307,19 +270,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc)
     rc = dx_chip(s.tern, SL_RESNET_MAP_TERNARY, &s.o, who, &s, 1, &r);
   if (!rc) {
-    printf("\ndynamic PointNet++ on ternary CIM + CAM (%s, test split)\n", s.dataset);
-    printf("  software, float weights            %6.2f%%\n", 100 * acc_float);
-    printf("  software, ternary weights          %6.2f%%\n", 100 * acc_ternary);
-    printf("  chip, full network                 %6.2f%%   %.3g J per inference\n",
-           100 * r.acc_full, r.energy_full_j);
-    printf("  chip, dynamic (semantic exits)     %6.2f%%   %.3g J per inference\n",
-           100 * r.acc_dynamic, r.energy_dyn_j);
-    printf("  compute saved                      %6.2f%%\n", 100 * (1.0 - r.compute));
-    printf("  thresholds (grid, then TPE)        %.3f %.3f\n", r.thresholds[0], r.thresholds[1]);
-    printf("  decided at level                   1: %.1f%% 2: %.1f%% 3: %.1f%%\n",
-           100 * r.exit_fraction[0], 100 * r.exit_fraction[1], 100 * r.exit_fraction[2]);
-    fflush(stdout);
-    rc = put_results(log, &r, acc_float, acc_ternary, s.dataset);
+    dx_print_results(&r, "PointNet++", "level", acc_float, acc_ternary, s.dataset);
+    rc = dx_put_results(log, &r, acc_float, acc_ternary, s.dataset);
     if (!rc)
       rc = dx_log_nb(&r, log);
   }

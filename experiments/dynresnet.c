@@ -20,9 +20,10 @@
  * --set data.dataset=mnist|fashion chooses. Sizes: data.n_train (7000),
  * data.n_val (1000, taken after the training images), data.n_test (2000).
  *
- * /summary: acc_full, acc_dynamic, compute_reduction, exit_fraction (per
- * block), pareto_acc, pareto_compute (validation), thresholds,
- * energy_per_inference_j, dataset; and acc_float, acc_ternary (software,
+ * /summary: as dx_put_results (dynexit_eval.h): acc_full, acc_dynamic,
+ * compute_reduction, exit_fraction (per block), pareto_acc, pareto_compute
+ * (validation), thresholds, energy_per_inference_j, dataset; and
+ * acc_dynamic_paired, changed_paired, acc_float, acc_ternary (software,
  * test split), energy_full_j, grid_thresholds, val_acc_grid,
  * val_compute_grid, val_acc_tpe, val_compute_tpe. /resnet/params and
  * /resnet/stats hold the ternary network's latent weights and statistics.
@@ -156,75 +157,6 @@ const dx_arch dx_resnet_arch = {
 
 /* ------------------------------------------------------------ the experiment */
 
-static int put_results(sl_runlog *log, const dx_result *r, double acc_float, double acc_ternary,
-                       const char *dataset)
-{
-  const size_t E = r->n_exits;
-  int rc = sl_runlog_put_summary(log, "acc_full", r->acc_full);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_dynamic", r->acc_dynamic);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "compute_reduction", 1.0 - r->compute);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "exit_fraction", r->exit_fraction, E + 1);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "pareto_acc", r->pareto_acc, r->n_pareto);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "pareto_compute", r->pareto_compute, r->n_pareto);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "thresholds", r->thresholds, E);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "energy_per_inference_j", r->energy_dyn_j);
-  if (!rc)
-    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_float", acc_float);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_ternary", acc_ternary);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "energy_full_j", r->energy_full_j);
-  if (!rc)
-    rc = sl_runlog_put_summary_array(log, "grid_thresholds", r->grid_thresholds, E);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_acc_grid", r->val_acc_grid);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_compute_grid", r->val_compute_grid);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_acc_tpe", r->val_acc_tpe);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_compute_tpe", r->val_compute_tpe);
-  return rc;
-}
-
-static void print_table(const dx_result *r, double acc_float, double acc_ternary,
-                        const char *dataset)
-{
-  printf("\ndynamic ResNet on ternary CIM + CAM (%s, test split)\n", dataset);
-  printf("  software, float weights            %6.2f%%\n", 100 * acc_float);
-  printf("  software, ternary weights          %6.2f%%\n", 100 * acc_ternary);
-  printf("  chip, full network                 %6.2f%%   %.3g J per inference\n",
-         100 * r->acc_full, r->energy_full_j);
-  printf("  chip, dynamic (semantic exits)     %6.2f%%   %.3g J per inference\n",
-         100 * r->acc_dynamic, r->energy_dyn_j);
-  printf("  compute saved                      %6.2f%%\n", 100 * (1.0 - r->compute));
-  printf("  thresholds (grid, then TPE)       ");
-  for (size_t e = 0; e < r->n_exits; e++)
-    printf(" %.3f", r->thresholds[e]);
-  printf("\n  thresholds (grid)                 ");
-  for (size_t e = 0; e < r->n_exits; e++)
-    printf(" %.3f", r->grid_thresholds[e]);
-  printf("   (val: TPE %.2f%% at %.1f%% compute, grid %.2f%% at %.1f%%)\n",
-         100 * r->val_acc_tpe, 100 * r->val_compute_tpe, 100 * r->val_acc_grid,
-         100 * r->val_compute_grid);
-  printf("  decided at block                  ");
-  for (size_t s = 0; s <= r->n_exits; s++)
-    printf(" %zu: %.1f%%", s + 1, 100 * r->exit_fraction[s]);
-  printf("\n  Pareto front (validation): %zu points, compute %.1f%% .. %.1f%%\n", r->n_pareto,
-         r->n_pareto ? 100 * r->pareto_compute[0] : 0.0,
-         r->n_pareto ? 100 * r->pareto_compute[r->n_pareto - 1] : 0.0);
-  fflush(stdout);
-}
-
 static int check(const sl_config *cfg)
 {
   const char *name;
@@ -248,8 +180,8 @@ static int run(const sl_config *cfg, sl_runlog *log)
   if (!rc)
     rc = dx_chip(s.tern, SL_RESNET_MAP_TERNARY, &s.o, who, &s, 1, &r);
   if (!rc) {
-    print_table(&r, acc_float, acc_ternary, s.dataset);
-    rc = put_results(log, &r, acc_float, acc_ternary, s.dataset);
+    dx_print_results(&r, "ResNet", "block", acc_float, acc_ternary, s.dataset);
+    rc = dx_put_results(log, &r, acc_float, acc_ternary, s.dataset);
     if (!rc)
       rc = dx_log_nb(&r, log);
   }
