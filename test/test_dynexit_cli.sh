@@ -57,7 +57,21 @@ else
   no "dynpointnet: $(tail -5 "$T/pn.out")"
 fi
 
+# noise-free crossbars and CAMs, three centres per class: the exits scored
+# on the static pass's record decide exactly as the early-exit pass
+"$SL" experiment dynpointnet $PTINY --set backend.options=$POPTS,read_sd=0,prog_sd=0,exit_centres=3 \
+  --log "$T/pq.h5" >"$T/pq.out" 2>&1 && grep -q "exits scored on the full pass" "$T/pq.out" \
+  && ok "dynpointnet with exit_centres=3 on noise-free hardware" \
+  || no "dynpointnet exit_centres=3: $(tail -5 "$T/pq.out")"
+
 if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  /usr/bin/python3 - "$T/pq.h5" <<'PY' && ok "noise-free: acc_dynamic_paired equals acc_dynamic" \
+    || no "acc_dynamic_paired on noise-free hardware"
+import sys, h5py
+d = h5py.File(sys.argv[1], "r")["summary"].attrs
+assert d["acc_dynamic_paired"] == d["acc_dynamic"], (d["acc_dynamic_paired"], d["acc_dynamic"])
+assert 0.0 <= d["changed_paired"] <= 1.0, d["changed_paired"]
+PY
   # ModelNet40's layout, written as h5py writes it: data float32 (N, 2048, 3),
   # label uint8 (N, 1), listed in train/test list files as PointNet ships them
   /usr/bin/python3 - "$T" <<'PY' || no "writing ModelNet-style files"
@@ -87,6 +101,7 @@ d = h5py.File(sys.argv[1], "r")["summary"].attrs
 for k in ("acc_full", "acc_dynamic", "compute_reduction"):
     assert np.ndim(d[k]) == 0, k
 assert 0 <= d["acc_full"] <= 1 and 0 <= d["acc_dynamic"] <= 1
+assert 0 <= d["acc_dynamic_paired"] <= 1 and 0 <= d["changed_paired"] <= 1
 ef = np.asarray(d["exit_fraction"])
 assert ef.shape == (3,) and abs(ef.sum() - 1.0) < 1e-9, ef
 pa, pc = np.asarray(d["pareto_acc"]), np.asarray(d["pareto_compute"])
