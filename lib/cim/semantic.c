@@ -128,11 +128,11 @@ const float *sl_semantic_offset(const sl_semantic *m, size_t e)
   return m && e < m->n_exits && m->ex[e].built ? m->ex[e].offset : NULL;
 }
 
-/* Spherical k-means of one class's n offset features x (n, D) into K
+/* Spherical k-means of one class's n offset features x (n, D) into K <= n
  * centres c (K, D): directions u_i = x_i / |x_i|; k-means++ seeding on
  * 1 - cosine; then up to 25 rounds of "each sample to its most similar
  * centre, each centre the mean of its members' x" (a centre without members
- * stays). With n < K the centres past n repeat the class mean. */
+ * stays). */
 static void class_kmeans(const double *x, size_t n, size_t D, size_t K, uint64_t seed,
                          double *u, double *dist, size_t *who, double *c)
 {
@@ -148,15 +148,6 @@ static void class_kmeans(const double *x, size_t n, size_t D, size_t K, uint64_t
   sl_rng_seed(&r, seed);
   size_t pick = (size_t)(sl_rng_uniform(&r) * (double)n);
   for (size_t j = 0; j < K; j++) {
-    if (j >= n) { /* fewer samples than centres: the class mean */
-      for (size_t d = 0; d < D; d++) {
-        double m = 0.0;
-        for (size_t i = 0; i < n; i++)
-          m += x[i * D + d];
-        c[j * D + d] = m / (double)n;
-      }
-      continue;
-    }
     memcpy(c + j * D, x + pick * D, D * sizeof(double));
     double total = 0.0; /* k-means++: the next seed drawn in proportion to 1 - cosine */
     for (size_t i = 0; i < n; i++) {
@@ -172,19 +163,25 @@ static void class_kmeans(const double *x, size_t n, size_t D, size_t K, uint64_t
       if ((t -= dist[pick]) < 0.0)
         break;
   }
-  const size_t live = n < K ? n : K;
   for (size_t i = 0; i < n; i++)
     who[i] = (size_t)-1;
   for (int round = 0; round < 25; round++) {
+    double norm[SL_SEMANTIC_MAX_PER_CLASS]; /* |c_j|, once per round */
+    for (size_t j = 0; j < K; j++) {
+      double cn = 0.0;
+      for (size_t d = 0; d < D; d++)
+        cn += c[j * D + d] * c[j * D + d];
+      norm[j] = sqrt(cn);
+    }
     int moved = 0;
     for (size_t i = 0; i < n; i++) {
       size_t best = 0;
       double bs = -HUGE_VAL;
-      for (size_t j = 0; j < live; j++) {
-        double cs = 0.0, cn = 0.0;
+      for (size_t j = 0; j < K; j++) {
+        double cs = 0.0;
         for (size_t d = 0; d < D; d++)
-          cs += u[i * D + d] * c[j * D + d], cn += c[j * D + d] * c[j * D + d];
-        cs = cn > 0.0 ? cs / sqrt(cn) : 0.0;
+          cs += u[i * D + d] * c[j * D + d];
+        cs = norm[j] > 0.0 ? cs / norm[j] : 0.0;
         if (cs > bs)
           bs = cs, best = j;
       }
@@ -193,7 +190,7 @@ static void class_kmeans(const double *x, size_t n, size_t D, size_t K, uint64_t
     }
     if (!moved)
       break;
-    for (size_t j = 0; j < live; j++) {
+    for (size_t j = 0; j < K; j++) {
       size_t m = 0;
       for (size_t i = 0; i < n; i++)
         m += who[i] == j;
@@ -210,19 +207,20 @@ static void class_kmeans(const double *x, size_t n, size_t D, size_t K, uint64_t
 }
 
 /* The per_class centres of every class (K, per_class, D) from the features
- * minus the offset: the class means, or each class's k-means. */
+ * minus the offset: the class means, or each class's k-means; a class with
+ * fewer samples than centres repeats its mean in the centres past them. */
 static int class_centres(const sl_semantic *m, size_t e, const float *feat,
                          const int32_t *labels, size_t n, const size_t *count,
                          const double *mean, double *c)
 {
   const exit_memory *x = &m->ex[e];
   const size_t D = x->dim, K = m->n_classes, P = m->p.per_class;
-  if (P == 1) {
-    for (size_t k = 0; k < K; k++)
+  for (size_t k = 0; k < K; k++) /* every centre starts as its class's mean */
+    for (size_t j = 0; j < P; j++)
       for (size_t d = 0; d < D; d++)
-        c[k * D + d] = count[k] ? mean[k * D + d] - x->offset[d] : 0.0;
+        c[(k * P + j) * D + d] = count[k] ? mean[k * D + d] - x->offset[d] : 0.0;
+  if (P == 1)
     return SL_OK;
-  }
   size_t most = 0;
   for (size_t k = 0; k < K; k++)
     most = count[k] > most ? count[k] : most;
@@ -231,10 +229,8 @@ static int class_centres(const sl_semantic *m, size_t e, const float *feat,
   size_t *who = malloc(most * sizeof(size_t));
   int rc = xs && u && dist && who ? SL_OK : sl_error(SL_ENOMEM, "semantic_build: out of memory");
   for (size_t k = 0; !rc && k < K; k++) {
-    if (!count[k]) {
-      memset(c + k * P * D, 0, P * D * sizeof(double));
+    if (!count[k])
       continue;
-    }
     size_t r = 0;
     for (size_t i = 0; i < n; i++) {
       if (labels[i] != (int32_t)k)
@@ -243,7 +239,8 @@ static int class_centres(const sl_semantic *m, size_t e, const float *feat,
         xs[r * D + d] = (double)feat[i * D + d] - x->offset[d];
       r++;
     }
-    class_kmeans(xs, r, D, P, sl_seed_mix(0x5e3a971cULL + e, k), u, dist, who, c + k * P * D);
+    class_kmeans(xs, r, D, r < P ? r : P, sl_seed_mix(0x5e3a971cULL + e, k), u, dist, who,
+                 c + k * P * D);
   }
   free(xs), free(u), free(dist), free(who);
   return rc;
