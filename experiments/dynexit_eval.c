@@ -590,6 +590,15 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   return rc;
 }
 
+/* The static network's accuracy on a recorded pass (its head's answers). */
+static double head_accuracy(const sl_dyn_table *t)
+{
+  size_t hits = 0;
+  for (size_t i = 0; i < t->n; i++)
+    hits += t->head[i] == t->label[i];
+  return (double)hits / (double)t->n;
+}
+
 static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *who,
                 const sl_dataset *train, const sl_dataset *val, const sl_dataset *test,
                 int verbose, dx_result *r)
@@ -602,10 +611,7 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
   if (!rc)
     rc = sl_dyn_record(&t, net, mem, val->x, val->y, val->n, 100);
   if (!rc) {
-    size_t hits = 0;
-    for (size_t i = 0; i < t.n; i++)
-      hits += t.head[i] == t.label[i];
-    r->val_acc_full = (double)hits / (double)t.n;
+    r->val_acc_full = head_accuracy(&t);
     rc = search(net, o, who, verbose, &t, r);
   }
   /* the test split: the static network (its pass recorded with every exit's
@@ -619,10 +625,7 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
   if (!rc && net->energy)
     e1 = net->energy(net->net);
   if (!rc) {
-    size_t hits = 0;
-    for (size_t i = 0; i < tt.n; i++)
-      hits += tt.head[i] == tt.label[i];
-    r->acc_full = (double)hits / (double)tt.n;
+    r->acc_full = head_accuracy(&tt);
     r->energy_full_j = (e1 - e0) / (double)test->n;
     sl_dyn_result q;
     rc = sl_dyn_evaluate(&tt, r->thresholds, &q);
