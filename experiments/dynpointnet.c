@@ -39,7 +39,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const defaults[] = {"data.n_train=3000", "data.n_val=2000",
+static const char *const defaults[] = {"data.n_train=2000", "data.n_val=2000",
                                        "data.n_test=3000", "train.epochs=12",
                                        "train.batch=32",   "train.lr=0.002",
                                        "train.lr_decay=0.85", NULL};
