@@ -326,11 +326,25 @@ int dx_put_results(sl_runlog *log, const dx_result *r, double acc_float, double 
                    const char *dataset)
 {
   const size_t E = r->n_exits;
-  int rc = sl_runlog_put_summary(log, "acc_full", r->acc_full);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_dynamic", r->acc_dynamic);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "compute_reduction", 1.0 - r->compute);
+  const struct {
+    const char *name;
+    double value;
+  } scalars[] = {{"acc_full", r->acc_full},
+                 {"acc_dynamic", r->acc_dynamic},
+                 {"compute_reduction", 1.0 - r->compute},
+                 {"acc_dynamic_paired", r->acc_dynamic_paired},
+                 {"changed_paired", r->changed_paired},
+                 {"acc_float", acc_float},
+                 {"acc_ternary", acc_ternary},
+                 {"energy_per_inference_j", r->energy_dyn_j},
+                 {"energy_full_j", r->energy_full_j},
+                 {"val_acc_tpe", r->val_acc_tpe},
+                 {"val_compute_tpe", r->val_compute_tpe},
+                 {"val_acc_grid", r->val_acc_grid},
+                 {"val_compute_grid", r->val_compute_grid}};
+  int rc = SL_OK;
+  for (size_t i = 0; !rc && i < sizeof scalars / sizeof scalars[0]; i++)
+    rc = sl_runlog_put_summary(log, scalars[i].name, scalars[i].value);
   if (!rc)
     rc = sl_runlog_put_summary_array(log, "exit_fraction", r->exit_fraction, E + 1);
   if (!rc)
@@ -338,31 +352,11 @@ int dx_put_results(sl_runlog *log, const dx_result *r, double acc_float, double 
   if (!rc)
     rc = sl_runlog_put_summary_array(log, "pareto_compute", r->pareto_compute, r->n_pareto);
   if (!rc)
-    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_dynamic_paired", r->acc_dynamic_paired);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "changed_paired", r->changed_paired);
-  if (!rc)
     rc = sl_runlog_put_summary_array(log, "thresholds", r->thresholds, E);
   if (!rc)
     rc = sl_runlog_put_summary_array(log, "grid_thresholds", r->grid_thresholds, E);
   if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_float", acc_float);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "acc_ternary", acc_ternary);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "energy_per_inference_j", r->energy_dyn_j);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "energy_full_j", r->energy_full_j);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_acc_tpe", r->val_acc_tpe);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_compute_tpe", r->val_compute_tpe);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_acc_grid", r->val_acc_grid);
-  if (!rc)
-    rc = sl_runlog_put_summary(log, "val_compute_grid", r->val_compute_grid);
+    rc = sl_runlog_put_summary_string(log, "dataset", dataset);
   return rc;
 }
 
