@@ -24,7 +24,8 @@ static const char *const option_keys[] = {
     "ternary_epochs", "ternary_lr", "lambda", "max_loss", "tpe_trials", "grid_points",
     "centre_samples", "calib_samples", "read_sd", "prog_sd", "prog_relative", "chip_bn",
     "max_pulses", "adc_bits", "dac_bits", "exit_weight", "ternary_prototypes", "centre",
-    "augment", "seed", "exit_score", "exit_pool", "max_changed", "exit_centres", NULL};
+    "augment", "seed", "exit_score", "exit_pool", "max_changed", "exit_centres", "exit_agree",
+    NULL};
 
 static void dx_options_default(dx_options *o)
 {
@@ -52,6 +53,7 @@ static void dx_options_default(dx_options *o)
   o->exit_score = SL_SEMANTIC_COSINE;
   o->exit_pool_max = 0;
   o->exit_centres = 1;
+  o->exit_agree = 0;
 }
 
 /* the options opts names, over what o holds */
@@ -111,6 +113,8 @@ static int dx_options_read(const char *opts, const char *who, dx_options *o)
   if (!rc)
     rc = exp_option_long(opts, who, "exit_centres", &o->exit_centres, 1,
                          SL_SEMANTIC_MAX_PER_CLASS);
+  if (!rc)
+    rc = exp_option_long(opts, who, "exit_agree", &o->exit_agree, 0, 1);
   return rc;
 }
 
@@ -485,6 +489,7 @@ static int build_memory(const sl_dyn_net *net, const dx_options *o, const sl_dat
  * below every one inside it. */
 typedef struct {
   const sl_dyn_table *t;
+  int agree;
   double lambda, max_loss, max_changed, acc_full;
   int verbose;
   const char *who;
@@ -495,7 +500,8 @@ static int score(const double *x, void *user, double *v)
 {
   objective *ob = user;
   sl_dyn_result r;
-  int rc = sl_dyn_evaluate(ob->t, x, &r);
+  const sl_dyn_policy p = {x, ob->agree};
+  int rc = sl_dyn_evaluate(ob->t, &p, &r);
   if (rc)
     return rc;
   if (ob->max_changed < 0.0 && ob->max_loss < 0.0) {
@@ -518,16 +524,16 @@ static int score(const double *x, void *user, double *v)
 
 /* Pareto front of every trial (the grid's lead the TPE's), on the
  * validation table. */
-static int pareto(const sl_dyn_table *t, const sl_search_trials *a, dx_result *r)
+static int pareto(const sl_dyn_table *t, int agree, const sl_search_trials *a, dx_result *r)
 {
   const size_t n = a->n;
   double *acc = malloc(n * sizeof(double)), *cmp = malloc(n * sizeof(double));
   size_t *idx = malloc(n * sizeof(size_t));
   int rc = acc && cmp && idx ? SL_OK : sl_error(SL_ENOMEM, "dynexit: out of memory");
   for (size_t i = 0; !rc && i < n; i++) {
-    const double *x = a->x + i * a->dim;
+    const sl_dyn_policy p = {a->x + i * a->dim, agree};
     sl_dyn_result q;
-    rc = sl_dyn_evaluate(t, x, &q);
+    rc = sl_dyn_evaluate(t, &p, &q);
     acc[i] = q.accuracy;
     cmp[i] = q.compute;
   }
@@ -554,7 +560,8 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   for (size_t e = 0; e < E; e++)
     /* a cosine is <= 1 (1 never exits), a margin between two cosines <= 2 */
     lo[e] = 0.0, hi[e] = o->exit_score == SL_SEMANTIC_MARGIN ? 2.0 : 1.0;
-  objective ob = {t, o->lambda, o->max_loss, o->max_changed, r->val_acc_full, 0, who, 0};
+  const int agree = (int)o->exit_agree;
+  objective ob = {t, agree, o->lambda, o->max_loss, o->max_changed, r->val_acc_full, 0, who, 0};
   sl_search_trials grid = {0}, tpe = {0};
   int rc = sl_grid_maximise(E, lo, hi, (size_t)o->grid_points, score, &ob, &grid);
   sl_tpe_params tp = sl_tpe_params_default();
@@ -565,20 +572,21 @@ static int search(const sl_dyn_net *net, const dx_options *o, const char *who, i
   if (!rc)
     rc = sl_tpe_maximise(E, lo, hi, score, &ob, &tp, &tpe);
   sl_dyn_result q;
+  const sl_dyn_policy on_grid = {r->grid_thresholds, agree}, chosen = {r->thresholds, agree};
   if (!rc) {
     memcpy(r->grid_thresholds, grid.x + grid.best * E, E * sizeof(double));
     memcpy(r->thresholds, tpe.x + tpe.best * E, E * sizeof(double));
-    rc = sl_dyn_evaluate(t, r->grid_thresholds, &q);
+    rc = sl_dyn_evaluate(t, &on_grid, &q);
     r->val_acc_grid = q.accuracy;
     r->val_compute_grid = q.compute;
   }
   if (!rc) {
-    rc = sl_dyn_evaluate(t, r->thresholds, &q);
+    rc = sl_dyn_evaluate(t, &chosen, &q);
     r->val_acc_tpe = q.accuracy;
     r->val_compute_tpe = q.compute;
   }
   if (!rc)
-    rc = pareto(t, &tpe, r);
+    rc = pareto(t, agree, &tpe, r);
   sl_search_trials_free(&grid);
   sl_search_trials_free(&tpe);
   return rc;
@@ -601,6 +609,7 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
   r->n_exits = net->n_stages - 1;
   sl_semantic *mem = NULL;
   sl_dyn_table t = {0}, tt = {0};
+  const sl_dyn_policy policy = {r->thresholds, (int)o->exit_agree};
   int rc = build_memory(net, o, train, &mem);
   if (!rc)
     rc = sl_dyn_record(&t, net, mem, val->x, val->y, val->n, 100);
@@ -622,7 +631,7 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
     r->acc_full = head_accuracy(&tt);
     r->energy_full_j = (e1 - e0) / (double)test->n;
     sl_dyn_result q;
-    rc = sl_dyn_evaluate(&tt, r->thresholds, &q);
+    rc = sl_dyn_evaluate(&tt, &policy, &q);
     r->acc_dynamic_paired = q.accuracy;
     r->changed_paired = q.changed;
   }
@@ -632,7 +641,7 @@ static int dx_evaluate(const sl_dyn_net *net, const dx_options *o, const char *w
   if (!rc && (!r->sample_stage || !r->sample_macs))
     rc = sl_error(SL_ENOMEM, "%s: out of memory", who);
   if (!rc)
-    rc = sl_dyn_infer(net, mem, r->thresholds, test->x, test->y, test->n, 100, NULL,
+    rc = sl_dyn_infer(net, mem, &policy, test->x, test->y, test->n, 100, NULL,
                       r->sample_stage, &d);
   if (!rc) {
     r->n_samples = test->n;

@@ -44,6 +44,8 @@ typedef struct {
                             levels pool their centres into the semantic feature */
   long exit_centres;     /* 1: centres per class in each exit's CAM (k-means within the
                             class when > 1; semantic.h) */
+  long exit_agree;       /* 0; 1: an exit after the first also needs the class of the exit
+                            before it (dynexit.h, sl_dyn_policy) */
 } dx_options;
 
 /* A network family: its data and the calls the shared steps make. */

@@ -4,7 +4,8 @@
  * margins over the second best; several centres per class (k-means of
  * clustered classes against their cluster means); the exit
  * logic and compute accounting of early-exit inference (with batch
- * compaction, several batch sizes) against a per-sample reference; the
+ * compaction, several batch sizes, with and without the rule that an exit
+ * agree with the one before) against a per-sample reference; the
  * exit table scored for any threshold gives the same decisions; the Pareto
  * front; bad input.
  */
@@ -270,7 +271,9 @@ static sl_semantic *toy_memory(size_t per_class)
   p.per_class = per_class;
   CU_ASSERT_FATAL(sl_semantic_create(&m, 2, dims, 2, &p) == SL_OK);
   for (size_t e = 0; e < 2; e++) {
-    const float a = (float)(e == 0 ? 0 : 1); /* after stage e the shift is (sum s, -sum s) */
+    /* after stage e the shift is (sum s, -sum s); exit 1 is built 0.3 further
+     * off, so near the diagonal its class and exit 0's differ */
+    const float a = e == 0 ? 0.0f : 1.3f;
     float f[8] = {1 + a, -a, 0 + a, 1 - a, 1.2f + a, 0.1f - a, -0.1f + a, 0.9f - a};
     int32_t y[4] = {0, 1, 0, 1};
     CU_ASSERT_FATAL(sl_semantic_build(m, e, f, y, 4) == SL_OK);
@@ -278,15 +281,17 @@ static sl_semantic *toy_memory(size_t per_class)
   return m;
 }
 
-/* The exit logic per sample, written out: the reference. */
-static void reference(sl_semantic *m, double search, const double *thr, const float *x,
-                      size_t n, int32_t *pred, int32_t *stage, double *macs)
+/* The exit logic per sample, written out: the reference. With agree, an
+ * exit after the first also needs the class the exit before found. */
+static void reference(sl_semantic *m, double search, const double *thr, int agree,
+                      const float *x, size_t n, int32_t *pred, int32_t *stage, double *macs)
 {
   const double sm[3] = {10, 20, 40};
   *macs = 0;
   for (size_t i = 0; i < n; i++) {
     float v[2] = {x[2 * i], x[2 * i + 1]};
     double spent = 0;
+    int32_t before = -1;
     for (size_t s = 0; s < 3; s++) {
       v[0] += (float)s, v[1] -= (float)s;
       spent += sm[s];
@@ -295,10 +300,11 @@ static void reference(sl_semantic *m, double search, const double *thr, const fl
         float sim;
         sl_semantic_query(m, s, v, 1, &c, &sim);
         spent += search;
-        if (sim > thr[s]) {
+        if (sim > thr[s] && (!agree || s == 0 || c == before)) {
           pred[i] = c, stage[i] = (int32_t)s;
           break;
         }
+        before = c;
       } else {
         pred[i] = v[1] > v[0] ? 1 : 0, stage[i] = 2;
         spent += 5;
@@ -309,7 +315,7 @@ static void reference(sl_semantic *m, double search, const double *thr, const fl
   *macs /= (double)n;
 }
 
-static void exits_vs_reference(size_t per_class)
+static void exits_vs_reference(size_t per_class, int agree)
 {
   enum { N = 40 };
   float x[2 * N];
@@ -324,18 +330,23 @@ static void exits_vs_reference(size_t per_class)
   /* one CAM search: 2 dims x 2 classes x per_class rows */
   const double search = 2.0 * 2.0 * (double)per_class;
   CU_ASSERT(sl_semantic_rows(m) == 2 * per_class);
-  const double thr_sets[4][2] = {{0.9, 0.9}, {0.5, 0.99}, {1.0, 1.0}, {-1.1, 0.0}};
-  for (size_t t = 0; t < 4; t++) {
-    int32_t pr[N], st[N];
-    double macs;
-    reference(m, search, thr_sets[t], x, N, pr, st, &macs);
+  /* the last set sends every sample to exit 1, where agree turns some away */
+  const double thr_sets[5][2] = {{0.9, 0.9}, {0.5, 0.99}, {1.0, 1.0}, {-1.1, 0.0}, {1.0, -1.1}};
+  size_t vetoed = 0; /* exits at stage 1 that agree turned away */
+  for (size_t t = 0; t < 5; t++) {
+    const sl_dyn_policy policy = {thr_sets[t], agree};
+    int32_t pr[N], st[N], pr_any[N], st_any[N];
+    double macs, macs_any;
+    reference(m, search, thr_sets[t], agree, x, N, pr, st, &macs);
+    reference(m, search, thr_sets[t], 0, x, N, pr_any, st_any, &macs_any);
+    for (size_t i = 0; i < N; i++)
+      vetoed += st_any[i] == 1 && st[i] == 2;
     const size_t batches[3] = {1, 7, N};
     for (size_t bi = 0; bi < 3; bi++) {
       int32_t p2[N], s2[N];
       sl_dyn_result r;
       memset(calls, 0, sizeof calls);
-      CU_ASSERT_FATAL(sl_dyn_infer(&net, m, thr_sets[t], x, y, N, batches[bi], p2, s2, &r) ==
-                      SL_OK);
+      CU_ASSERT_FATAL(sl_dyn_infer(&net, m, &policy, x, y, N, batches[bi], p2, s2, &r) == SL_OK);
       CU_ASSERT(memcmp(p2, pr, sizeof pr) == 0);
       CU_ASSERT(memcmp(s2, st, sizeof st) == 0);
       CU_ASSERT(fabs(r.macs - macs) < 1e-9);
@@ -357,8 +368,8 @@ static void exits_vs_reference(size_t per_class)
     sl_dyn_table tab;
     sl_dyn_result q, r;
     CU_ASSERT_FATAL(sl_dyn_record(&tab, &net, m, x, y, N, 9) == SL_OK);
-    CU_ASSERT_FATAL(sl_dyn_evaluate(&tab, thr_sets[t], &q) == SL_OK);
-    CU_ASSERT_FATAL(sl_dyn_infer(&net, m, thr_sets[t], x, y, N, N, NULL, NULL, &r) == SL_OK);
+    CU_ASSERT_FATAL(sl_dyn_evaluate(&tab, &policy, &q) == SL_OK);
+    CU_ASSERT_FATAL(sl_dyn_infer(&net, m, &policy, x, y, N, N, NULL, NULL, &r) == SL_OK);
     CU_ASSERT(q.accuracy == r.accuracy && fabs(q.macs - r.macs) < 1e-9);
     CU_ASSERT(memcmp(q.decided, r.decided, sizeof q.decided) == 0);
     size_t changed = 0; /* exits that answered other than the head */
@@ -369,22 +380,28 @@ static void exits_vs_reference(size_t per_class)
       CU_ASSERT(changed > 0);
     sl_dyn_table_free(&tab);
   }
+  /* the toy's classes change between its exits for some samples, so the
+   * agreement rule has something to turn away */
+  CU_ASSERT(agree ? vetoed > 0 : vetoed == 0);
   /* threshold 1: no cosine exceeds it, every sample reaches the head */
   sl_dyn_result r;
-  CU_ASSERT(sl_dyn_infer(&net, m, thr_sets[2], x, y, N, 8, NULL, NULL, &r) == SL_OK);
+  const sl_dyn_policy none = {thr_sets[2], agree}, all = {thr_sets[3], agree};
+  CU_ASSERT(sl_dyn_infer(&net, m, &none, x, y, N, 8, NULL, NULL, &r) == SL_OK);
   CU_ASSERT(r.decided[2] == N && fabs(r.compute - (75.0 + 2.0 * search) / 75.0) < 1e-12);
   /* threshold below -1: everything exits at the first block */
-  CU_ASSERT(sl_dyn_infer(&net, m, thr_sets[3], x, y, N, 8, NULL, NULL, &r) == SL_OK);
+  CU_ASSERT(sl_dyn_infer(&net, m, &all, x, y, N, 8, NULL, NULL, &r) == SL_OK);
   CU_ASSERT(r.decided[0] == N && fabs(r.compute - (10.0 + search) / 75.0) < 1e-12);
   sl_semantic_free(m);
 }
 
 /* one centre per class, and two (the CAM's rows, and so a search's MACs,
- * double) */
+ * double); exits on their own, and asking the exit before to agree */
 static void test_exits_vs_reference(void)
 {
-  exits_vs_reference(1);
-  exits_vs_reference(2);
+  for (int agree = 0; agree < 2; agree++) {
+    exits_vs_reference(1, agree);
+    exits_vs_reference(2, agree);
+  }
 }
 
 static void test_pareto(void)
@@ -424,13 +441,17 @@ static void test_bad_input(void)
   sl_dyn_net net = toy_net(calls);
   sl_dyn_result r;
   double thr[2] = {0.5, NAN};
+  const sl_dyn_policy pol = {thr, 0}, no_thr = {NULL, 0};
   float x[2] = {0, 0};
-  CU_ASSERT(sl_dyn_infer(&net, m, thr, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL); /* dims */
+  CU_ASSERT(sl_dyn_infer(&net, m, &pol, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL); /* dims */
   sl_semantic_free(m);
   const size_t d2[2] = {2, 2};
   CU_ASSERT_FATAL(sl_semantic_create(&m, 2, d2, 2, &p) == SL_OK);
-  CU_ASSERT(sl_dyn_infer(&net, m, thr, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL); /* NaN */
-  CU_ASSERT(sl_dyn_infer(&net, m, thr, x, NULL, 0, 1, NULL, NULL, &r) == SL_EINVAL);
+  CU_ASSERT(sl_dyn_infer(&net, m, &pol, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL); /* NaN */
+  CU_ASSERT(sl_test_msg_has("threshold 1 is NaN"));
+  CU_ASSERT(sl_dyn_infer(&net, m, &pol, x, NULL, 0, 1, NULL, NULL, &r) == SL_EINVAL);
+  CU_ASSERT(sl_dyn_infer(&net, m, NULL, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL);
+  CU_ASSERT(sl_dyn_infer(&net, m, &no_thr, x, NULL, 1, 1, NULL, NULL, &r) == SL_EINVAL);
   sl_semantic_free(m);
   CU_ASSERT(sl_semantic_create(&m, 0, d2, 2, &p) == SL_EINVAL && m == NULL);
 }
@@ -442,8 +463,8 @@ int main(void)
       {"margin score: best cosine minus the second best", test_margin_score},
       {"several centres per class: k-means codes, margin against other classes",
        test_centres_per_class},
-      {"early exit and compute vs a per-sample reference (1 and 2 centres per class); table "
-       "agrees",
+      {"early exit and compute vs a per-sample reference (1 and 2 centres per class, with and "
+       "without agreeing exits); table agrees",
        test_exits_vs_reference},
       {"Pareto front", test_pareto},
       {"bad input", test_bad_input},

@@ -4,7 +4,10 @@
  * feature is compared with that exit's class centres (spikeloop/semantic.h);
  * if the best cosine similarity exceeds the exit's threshold the sample is
  * decided there and leaves the batch; the last stage always decides with
- * the network's head (Zhang et al., Sci. Adv. 2024).
+ * the network's head (Zhang et al., Sci. Adv. 2024). Optionally an exit
+ * after the first also asks that its class be the one the exit before it
+ * found (sl_dyn_policy.agree): two depths agreeing is cheap evidence (one
+ * comparison of CAM answers) that a confident exit is also a right one.
  *
  * Compute accounting, per sample (multiply-accumulates, MACs): the stages
  * it ran, one CAM search per exit it checked (dim x the CAM's rows, i.e.
@@ -22,7 +25,7 @@
  *    threshold search needs). Both give the same decisions on noise-free
  *    hardware.
  *
- * Errors: SL_EINVAL (bad arguments; thresholds NaN), SL_ENOMEM, and those
+ * Errors: SL_EINVAL (bad arguments; a threshold NaN), SL_ENOMEM, and those
  * of the network's stages and the CAMs.
  */
 #ifndef SPIKELOOP_DYNEXIT_H
@@ -74,11 +77,19 @@ typedef struct {
                                           sl_dyn_infer, which never runs the head on them) */
 } sl_dyn_result;
 
+/* How the exits decide. Exit e takes a sample whose best similarity there
+ * is above thresholds[e] and, with agree, for e > 0, whose class there is
+ * the class exit e - 1 found. */
+typedef struct {
+  const double *thresholds; /* (n_stages - 1) */
+  int agree;
+} sl_dyn_policy;
+
 /* Early-exit inference of n samples x (n, in_dim), at most `batch` at a
- * time; thresholds (n_stages - 1). pred, stage (n; may be NULL) receive each
+ * time, decided by policy. pred, stage (n; may be NULL) receive each
  * sample's class and the stage that decided it; y (may be NULL) the labels
  * for res->accuracy. */
-int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const double *thresholds,
+int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const sl_dyn_policy *policy,
                  const float *x, const int32_t *y, size_t n, size_t batch, int32_t *pred,
                  int32_t *stage, sl_dyn_result *res);
 
@@ -96,8 +107,8 @@ int sl_dyn_record(sl_dyn_table *t, const sl_dyn_net *net, sl_semantic *mem, cons
                   const int32_t *y, size_t n, size_t batch);
 void sl_dyn_table_free(sl_dyn_table *t); /* zeroes it; safe on a zeroed struct */
 
-/* Score thresholds (n_exits) on a table. */
-int sl_dyn_evaluate(const sl_dyn_table *t, const double *thresholds, sl_dyn_result *res);
+/* Score a policy (its thresholds: n_exits) on a table. */
+int sl_dyn_evaluate(const sl_dyn_table *t, const sl_dyn_policy *policy, sl_dyn_result *res);
 
 /* The Pareto front of n (accuracy, compute) points, higher accuracy and
  * lower compute better: idx receives the indices of the non-dominated

@@ -54,17 +54,18 @@ static size_t argmax(const float *v, size_t n)
 }
 
 /* Buffers of one batch: stage outputs (two, alternating), features,
- * logits, the exits' answers and the active samples' indices. */
+ * logits, the exits' answers, the active samples' indices and their
+ * classes at the exit before. */
 typedef struct {
   float *a, *b, *feat, *logits, *sim;
-  int32_t *cls;
+  int32_t *cls, *before;
   size_t *active;
 } dyn_buffers;
 
 static void buffers_free(dyn_buffers *w)
 {
   free(w->a), free(w->b), free(w->feat), free(w->logits), free(w->sim), free(w->cls);
-  free(w->active);
+  free(w->before), free(w->active);
 }
 
 static int buffers_alloc(dyn_buffers *w, const sl_dyn_net *net, size_t batch)
@@ -81,8 +82,10 @@ static int buffers_alloc(dyn_buffers *w, const sl_dyn_net *net, size_t batch)
   w->logits = malloc(batch * net->n_classes * sizeof(float));
   w->sim = malloc(batch * sizeof(float));
   w->cls = malloc(batch * sizeof(int32_t));
+  w->before = malloc(batch * sizeof(int32_t));
   w->active = malloc(batch * sizeof(size_t));
-  if (!w->a || !w->b || !w->feat || !w->logits || !w->sim || !w->cls || !w->active) {
+  if (!w->a || !w->b || !w->feat || !w->logits || !w->sim || !w->cls || !w->before ||
+      !w->active) {
     buffers_free(w);
     return sl_error(SL_ENOMEM, "dynexit: out of memory for a batch of %zu", batch);
   }
@@ -98,6 +101,23 @@ static int args_check(const sl_dyn_net *net, sl_semantic *mem, const float *x, s
   if (!rc && (!n || !batch))
     rc = sl_error(SL_EINVAL, "dynexit: n = %zu, batch = %zu (need > 0)", n, batch);
   return rc;
+}
+
+static int policy_check(const sl_dyn_policy *p, size_t n_exits)
+{
+  if (!p || (!p->thresholds && n_exits))
+    return sl_error(SL_EINVAL, "dynexit: NULL policy or thresholds");
+  for (size_t e = 0; e < n_exits; e++)
+    if (isnan(p->thresholds[e]))
+      return sl_error(SL_EINVAL, "dynexit: threshold %zu is NaN", e);
+  return SL_OK;
+}
+
+/* Whether exit e takes a sample of similarity sim and class cls there;
+ * before: its class at exit e - 1 (unused at e = 0). */
+static int leaves(const sl_dyn_policy *p, size_t e, float sim, int32_t cls, int32_t before)
+{
+  return sim > p->thresholds[e] && (!p->agree || e == 0 || cls == before);
 }
 
 /* Where sl_dyn_infer writes its decisions. */
@@ -120,18 +140,17 @@ static void decide(outcome *o, size_t j, int32_t cls, size_t s, double macs)
   o->res->decided[s]++;
 }
 
-int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const double *thresholds,
+int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const sl_dyn_policy *policy,
                  const float *x, const int32_t *y, size_t n, size_t batch, int32_t *pred,
                  int32_t *stage, sl_dyn_result *res)
 {
   int rc = args_check(net, mem, x, n, batch);
   if (rc)
     return rc;
-  if (!thresholds || !res)
-    return sl_error(SL_EINVAL, "dynexit: NULL thresholds or result");
-  for (size_t e = 0; e + 1 < net->n_stages; e++)
-    if (isnan(thresholds[e]))
-      return sl_error(SL_EINVAL, "dynexit: threshold %zu is NaN", e);
+  if (!res)
+    return sl_error(SL_EINVAL, "dynexit: NULL result");
+  if ((rc = policy_check(policy, net->n_stages - 1)))
+    return rc;
   dyn_buffers w;
   if ((rc = buffers_alloc(&w, net, batch)))
     return rc;
@@ -145,7 +164,7 @@ int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const double *threshol
   for (size_t first = 0; !rc && first < n; first += batch) {
     size_t B = n - first < batch ? n - first : batch;
     for (size_t i = 0; i < B; i++)
-      w.active[i] = first + i;
+      w.active[i] = first + i, w.before[i] = -1;
     const float *in = x + first * net->in_dim;
     float *out = w.a, *spare = w.b;
     double spent = 0.0; /* MACs of every sample still active */
@@ -159,14 +178,15 @@ int sl_dyn_infer(const sl_dyn_net *net, sl_semantic *mem, const double *threshol
         rc = sl_semantic_query(mem, s, w.feat, B, w.cls, w.sim);
         size_t keep = 0;
         for (size_t i = 0; !rc && i < B; i++) {
-          if (w.sim[i] > thresholds[s]) {
+          if (leaves(policy, s, w.sim[i], w.cls[i], w.before[i])) {
             decide(&o, w.active[i], w.cls[i], s, spent);
             continue;
           }
-          /* still active: its output row moves up */
+          /* still active: its output row and this exit's class move up */
           if (keep != i)
             memmove(out + keep * net->out_dim[s], out + i * net->out_dim[s],
                     net->out_dim[s] * sizeof(float));
+          w.before[keep] = w.cls[i];
           w.active[keep++] = w.active[i];
         }
         B = keep;
@@ -264,12 +284,15 @@ int sl_dyn_record(sl_dyn_table *t, const sl_dyn_net *net, sl_semantic *mem, cons
   return rc;
 }
 
-int sl_dyn_evaluate(const sl_dyn_table *t, const double *thresholds, sl_dyn_result *res)
+int sl_dyn_evaluate(const sl_dyn_table *t, const sl_dyn_policy *policy, sl_dyn_result *res)
 {
-  if (!t || !res || (!thresholds && t->n_exits))
+  if (!t || !res)
     return sl_error(SL_EINVAL, "dyn_evaluate: NULL argument");
   if (!t->n)
     return sl_error(SL_EINVAL, "dyn_evaluate: empty table");
+  int rc = policy_check(policy, t->n_exits);
+  if (rc)
+    return rc;
   memset(res, 0, sizeof *res);
   const size_t E = t->n_exits;
   double full = t->head_macs;
@@ -283,7 +306,8 @@ int sl_dyn_evaluate(const sl_dyn_table *t, const double *thresholds, sl_dyn_resu
     size_t at = E;
     for (size_t e = 0; e < E; e++) {
       m += t->stage_macs[e] + t->check_macs[e];
-      if (t->sim[i * E + e] > thresholds[e]) {
+      if (leaves(policy, e, t->sim[i * E + e], t->cls[i * E + e],
+                 e ? t->cls[i * E + e - 1] : -1)) {
         cls = t->cls[i * E + e];
         at = e;
         break;
