@@ -552,14 +552,29 @@ static int pareto(const sl_dyn_table *t, int agree, const sl_search_trials *a, d
   return rc;
 }
 
+/* The search box of exit e's threshold: from 0 to the largest similarity
+ * the exit saw on the validation table. At that threshold the exit takes
+ * no sample and above it nothing changes, so the grid and TPE spend their
+ * trials where decisions do (a margin's values fill a tenth or so of the
+ * 0..2 it could span). */
+static void search_box(const sl_dyn_table *t, double *lo, double *hi)
+{
+  const size_t E = t->n_exits;
+  for (size_t e = 0; e < E; e++) {
+    double top = 0.0;
+    for (size_t i = 0; i < t->n; i++)
+      top = t->sim[i * E + e] > top ? t->sim[i * E + e] : top;
+    lo[e] = 0.0;
+    hi[e] = top > 1e-6 ? top : 1e-6; /* no similarity above 0: nothing to search */
+  }
+}
+
 static int search(const sl_dyn_net *net, const dx_options *o, const char *who, int verbose,
                   const sl_dyn_table *t, dx_result *r)
 {
   const size_t E = net->n_stages - 1;
   double lo[SL_DYN_MAX_STAGES], hi[SL_DYN_MAX_STAGES];
-  for (size_t e = 0; e < E; e++)
-    /* a cosine is <= 1 (1 never exits), a margin between two cosines <= 2 */
-    lo[e] = 0.0, hi[e] = o->exit_score == SL_SEMANTIC_MARGIN ? 2.0 : 1.0;
+  search_box(t, lo, hi);
   const int agree = (int)o->exit_agree;
   objective ob = {t, agree, o->lambda, o->max_loss, o->max_changed, r->val_acc_full, 0, who, 0};
   sl_search_trials grid = {0}, tpe = {0};
