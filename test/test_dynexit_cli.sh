@@ -146,6 +146,9 @@ fi
 "$SL" experiment dynpointnet --set backend.options=exit_score=best --log "$T/x.h5" >"$T/o" 2>"$T/e"
 [ $? -eq 1 ] && grep -q "exit_score = 'best' (cosine or margin)" "$T/e" && ok "bad exit_score refused" \
   || no "bad exit_score: $(cat "$T/e")"
+"$SL" experiment dynpointnet --set backend.options=exit_agree=2 --log "$T/x.h5" >"$T/o" 2>"$T/e"
+[ $? -eq 1 ] && grep -q "exit_agree" "$T/e" && ok "bad exit_agree refused" \
+  || no "bad exit_agree: $(cat "$T/e")"
 "$SL" experiment dynresnet $TINY --set backend.options=exit_pool=max --log "$T/x.h5" >"$T/o" 2>"$T/e"
 [ $? -eq 1 ] && grep -q "exit_pool=max is dynpointnet's" "$T/e" && ok "exit_pool refused by dynresnet" \
   || no "exit_pool on dynresnet: $(cat "$T/e")"
